@@ -1,0 +1,181 @@
+// llamaref/formats/hf.hpp — a Hugging Face model folder: config.json + safetensors weights.
+//
+// config.json (transformers' LlamaConfig) gives the configuration; the weights are in
+// model.safetensors, or in several shards listed by model.safetensors.index.json ("weight_map").
+// Names map to Meta's as follows (N = layer):
+//
+//   model.embed_tokens.weight                    tok_embeddings        [V, D]
+//   model.layers.N.input_layernorm.weight        attention_norm        [D]
+//   model.layers.N.self_attn.{q,k,v,o}_proj      attention.w{q,k,v,o}
+//   model.layers.N.post_attention_layernorm      ffn_norm              [D]
+//   model.layers.N.mlp.{gate,down,up}_proj       feed_forward.w{1,2,3}
+//   model.norm.weight                            norm                  [D]
+//   lm_head.weight (absent when tied)            output                [V, D]
+//
+// HF stores the rows of q_proj and k_proj permuted for its rotate-half RoPE (see model/rope.hpp).
+// llamaref un-permutes them once at load into owned buffers (q with n_heads, k with n_kv_heads)
+// and runs the adjacent-pair form; all other tensors are used in place from the mapped files.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "../model/transformer.hpp"
+#include "safetensors.hpp"
+
+namespace llamaref {
+
+inline nlohmann::json read_json_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail(path, ": cannot open");
+    try {
+        return nlohmann::json::parse(f);
+    } catch (const nlohmann::json::exception& e) {
+        fail(path, ": not valid JSON: ", e.what());
+    }
+}
+
+// ModelConfig from a config.json object. Fields transformers' LlamaConfig would default are
+// defaulted the same way; the model's shape fields are required.
+inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& path) {
+    if (!j.is_object()) fail(path, ": expected a JSON object");
+    auto number = [&](const char* key) -> const nlohmann::json& {
+        if (!j.contains(key) || j[key].is_null()) fail(path, ": missing field \"", key, "\"");
+        if (!j[key].is_number()) fail(path, ": field \"", key, "\" must be a number, found ", j[key].dump());
+        return j[key];
+    };
+    auto integer = [&](const char* key) {
+        const auto& v = number(key);
+        if (!v.is_number_integer()) fail(path, ": field \"", key, "\" must be an integer, found ", v.dump());
+        const long long x = v.get<long long>();
+        if (x <= 0 || x > (1LL << 31)) fail(path, ": field \"", key, "\" out of range: ", x);
+        return int(x);
+    };
+    auto has = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
+
+    ModelConfig c;
+    c.dim = integer("hidden_size");
+    c.n_layers = integer("num_hidden_layers");
+    c.n_heads = integer("num_attention_heads");
+    c.hidden_dim = integer("intermediate_size");
+    c.vocab_size = integer("vocab_size");
+    c.n_kv_heads = has("num_key_value_heads") ? integer("num_key_value_heads") : c.n_heads;
+    c.head_dim = has("head_dim") ? integer("head_dim") : c.dim / c.n_heads;
+    c.norm_eps = has("rms_norm_eps") ? number("rms_norm_eps").get<double>() : 1e-6;
+    c.rope_theta = has("rope_theta") ? number("rope_theta").get<double>() : 10000.0;
+    c.max_seq_len = has("max_position_embeddings") ? integer("max_position_embeddings") : 2048;
+    if (has("tie_word_embeddings")) {
+        if (!j["tie_word_embeddings"].is_boolean()) fail(path, ": field \"tie_word_embeddings\" must be true or false");
+        c.tied_embeddings = j["tie_word_embeddings"].get<bool>();
+    }
+    if (has("rope_scaling")) {
+        const auto& s = j["rope_scaling"];
+        if (!s.is_object()) fail(path, ": \"rope_scaling\" must be an object or null");
+        const std::string type = s.value("rope_type", s.value("type", std::string("default")));
+        if (type == "llama3") {
+            auto get = [&](const char* key) {
+                if (!s.contains(key) || !s[key].is_number()) fail(path, ": rope_scaling needs a number \"", key, "\"");
+                return s[key].get<double>();
+            };
+            c.rope_scaling = {true, get("factor"), get("low_freq_factor"), get("high_freq_factor"),
+                              get("original_max_position_embeddings")};
+        } else if (type != "default") {
+            fail(path, ": rope_scaling type \"", type, "\" is not supported (llamaref implements \"llama3\")");
+        }
+    }
+    if (c.dim % c.n_heads != 0 && !has("head_dim"))
+        fail(path, ": hidden_size ", c.dim, " is not a multiple of num_attention_heads ", c.n_heads);
+    try {
+        c.validate();
+    } catch (const Error& e) {
+        fail(path, ": ", e.what());
+    }
+    return c;
+}
+
+inline std::shared_ptr<Model> load_hf(const std::string& dir) {
+    namespace fs = std::filesystem;
+    const std::string config_path = (fs::path(dir) / "config.json").string();
+    auto m = std::make_shared<Model>();
+    m->config = parse_hf_config(read_json_file(config_path), config_path);
+    m->format = "safetensors";
+    m->path = dir;
+    const ModelConfig& c = m->config;
+
+    // Which file holds which tensor.
+    std::map<std::string, std::shared_ptr<SafetensorsFile>> files;  // by file name
+    std::map<std::string, std::string> where;                         // tensor -> file name
+    const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+    if (fs::exists(index)) {
+        const auto j = read_json_file(index.string());
+        if (!j.contains("weight_map") || !j["weight_map"].is_object())
+            fail(index.string(), ": missing object \"weight_map\"");
+        for (auto& [name, file] : j["weight_map"].items()) {
+            if (!file.is_string()) fail(index.string(), ": weight_map entry for ", name, " is not a file name");
+            const std::string f = file.get<std::string>();
+            if (f.find('/') != std::string::npos || f == "..")
+                fail(index.string(), ": weight_map names a file outside the folder: ", f);
+            where[name] = f;
+        }
+        m->format = "safetensors (sharded)";
+    } else if (!fs::exists(fs::path(dir) / "model.safetensors")) {
+        fail(dir, ": no model.safetensors or model.safetensors.index.json in this folder");
+    }
+    auto tensor = [&](const std::string& name) -> TensorView {
+        const std::string f = where.count(name) ? where[name] : std::string("model.safetensors");
+        auto& st = files[f];
+        if (!st) {
+            st = std::make_shared<SafetensorsFile>((fs::path(dir) / f).string());
+            m->storage.push_back(st);
+        }
+        if (!st->has(name)) fail(st->path(), ": missing tensor ", name);
+        TensorView v = st->get(name);
+        // Element reads must be aligned: copy tensors that a file placed at an odd offset.
+        if (reinterpret_cast<std::uintptr_t>(v.data) % (v.dtype == DType::F32 ? 4 : 2) != 0) {
+            auto buf = make_buffer(v.nbytes());
+            std::copy_n(v.data, v.nbytes(), buf->data());
+            m->storage.push_back(buf);
+            v.data = buf->data();
+        }
+        return v;
+    };
+    // q/k: un-permute HF's rotate-half row order back to adjacent pairs.
+    auto unpermuted = [&](const std::string& name, int n_heads) {
+        TensorView v = tensor(name);
+        if (v.shape.size() != 2 || v.rows() != std::size_t(n_heads) * c.head_dim)
+            fail(name, ": shape ", shape_str(v.shape), " but the config implies ", n_heads * c.head_dim, " rows");
+        auto buf = make_buffer(v.nbytes());
+        hf_unpermute_rows(v.data, buf->data(), n_heads, c.head_dim, v.row_bytes());
+        m->storage.push_back(buf);
+        v.data = buf->data();
+        return v;
+    };
+
+    Weights& w = m->weights;
+    w.tok_embeddings = tensor("model.embed_tokens.weight");
+    w.layers.resize(c.n_layers);
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        LayerWeights& L = w.layers[l];
+        L.attention_norm = tensor(p + "input_layernorm.weight");
+        L.wq = unpermuted(p + "self_attn.q_proj.weight", c.n_heads);
+        L.wk = unpermuted(p + "self_attn.k_proj.weight", c.n_kv_heads);
+        L.wv = tensor(p + "self_attn.v_proj.weight");
+        L.wo = tensor(p + "self_attn.o_proj.weight");
+        L.ffn_norm = tensor(p + "post_attention_layernorm.weight");
+        L.w1 = tensor(p + "mlp.gate_proj.weight");
+        L.w2 = tensor(p + "mlp.down_proj.weight");
+        L.w3 = tensor(p + "mlp.up_proj.weight");
+    }
+    w.norm = tensor("model.norm.weight");
+    w.output = c.tied_embeddings ? w.tok_embeddings : tensor("lm_head.weight");
+    validate_weights(c, w);
+    return m;
+}
+
+}  // namespace llamaref

@@ -1,0 +1,130 @@
+// llamaref/formats/llama2c.hpp — checkpoints of Karpathy's llama2.c (`run.c`, `export.py`).
+//
+// A `.bin` file is a small header followed by float32 arrays, all layers of one kind together:
+//
+//   version 0 (legacy, no magic): 7 int32  dim, hidden_dim, n_layers, n_heads, n_kv_heads,
+//       vocab_size (negative: a separate output matrix follows), seq_len
+//     tok_embeddings [V, D]   rms_att [L, D]   wq [L, H·Dh, D]   wk [L, KV·Dh, D]   wv [L, KV·Dh, D]
+//     wo [L, D, H·Dh]   rms_ffn [L, D]   w1 [L, F, D]   w2 [L, D, F]   w3 [L, F, D]   rms_final [D]
+//     freq_cis_real [seq_len, Dh/2]   freq_cis_imag [seq_len, Dh/2]   (unused)   [output [V, D]]
+//   version 1: uint32 magic "ak42" (0x616b3432), int32 version, the 7 int32 above (vocab_size
+//     positive), uint8 shared_classifier, zero padding to 256 bytes; then
+//     rms_att [L, D]  rms_ffn [L, D]  rms_final [D]  tok_embeddings [V, D]  wq  wk  wv  wo  w1  w2  w3
+//     [output [V, D]]
+//
+// The format stores neither RoPE θ nor the RMSNorm ε: llama2.c assumes θ = 10000 and ε = 1e-5, and
+// so does llamaref. Head size is dim / n_heads. Weights are float32 and used in place.
+// (Version 2, Q8_0, comes with the formats issue.)
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "../model/transformer.hpp"
+#include "mmap.hpp"
+
+namespace llamaref {
+
+namespace detail {
+inline std::size_t checked_mul(std::size_t a, std::size_t b, const std::string& file) {
+    std::size_t r;
+    if (__builtin_mul_overflow(a, b, &r)) fail(file, ": header sizes overflow (corrupt header?)");
+    return r;
+}
+}  // namespace detail
+
+constexpr uint32_t kLlama2cMagic = 0x616b3432;  // "ak42" read as little-endian uint32
+
+inline std::shared_ptr<Model> load_llama2c(const std::string& path) {
+    auto file = std::make_shared<MappedFile>(path);
+    ByteReader in(*file);
+    int version = 0;
+    if (in.size() >= 4 && in.read<uint32_t>("magic") == kLlama2cMagic) {
+        version = in.read<int32_t>("version");
+        if (version != 1)
+            fail(path, ": llama2.c checkpoint version ", version, " is not supported (this build reads 0 and 1)");
+    } else {
+        in.seek(0);
+    }
+    int32_t h[7];
+    for (auto& v : h) v = in.read<int32_t>("llama2.c header");
+    bool shared = h[5] > 0;
+    if (version == 1) {
+        shared = in.read<uint8_t>("shared_classifier flag") != 0;
+        in.seek(256);
+    }
+
+    auto m = std::make_shared<Model>();
+    ModelConfig& c = m->config;
+    c.dim = h[0];
+    c.hidden_dim = h[1];
+    c.n_layers = h[2];
+    c.n_heads = h[3];
+    c.n_kv_heads = h[4];
+    c.vocab_size = h[5] < 0 ? -h[5] : h[5];
+    c.max_seq_len = h[6];
+    c.norm_eps = 1e-5;      // not stored; llama2.c's value
+    c.rope_theta = 10000.0;  // not stored; llama2.c's value
+    c.tied_embeddings = shared;
+    if (c.n_heads <= 0 || c.dim <= 0 || c.dim % c.n_heads != 0)
+        fail(path, ": header says dim ", c.dim, " and n_heads ", c.n_heads, " (dim must be a positive multiple of n_heads)");
+    c.head_dim = c.dim / c.n_heads;
+    try {
+        c.validate();
+    } catch (const Error& e) {
+        fail(path, ": bad llama2.c header: ", e.what());
+    }
+    m->format = "llama2c v" + std::to_string(version);
+    m->path = path;
+    m->storage.push_back(file);
+
+    const std::size_t D = c.dim, F = c.hidden_dim, L = c.n_layers, V = c.vocab_size, Q = c.q_dim(), K = c.kv_dim();
+    const std::size_t Dh = c.head_dim, S = c.max_seq_len;
+    auto mul = [&](std::size_t a, std::size_t b) { return detail::checked_mul(a, b, path); };
+    // Take the next tensor of `shape` (float32) from the file.
+    auto next = [&](const char* what, Shape shape) {
+        std::size_t n = 1;
+        for (auto s : shape) n = mul(n, s);
+        return TensorView{DType::F32, std::move(shape), in.take(mul(n, 4), what)};
+    };
+    // One array holding all L layers of one kind; returns a view per layer.
+    auto per_layer = [&](const char* what, Shape shape, TensorView LayerWeights::*field) {
+        for (std::size_t l = 0; l < L; ++l) m->weights.layers[l].*field = next(what, shape);
+    };
+    Weights& w = m->weights;
+    w.layers.resize(L);
+    if (version == 0) {
+        w.tok_embeddings = next("token embeddings", {V, D});
+        per_layer("rms_att_weight", {D}, &LayerWeights::attention_norm);
+        per_layer("wq", {Q, D}, &LayerWeights::wq);
+        per_layer("wk", {K, D}, &LayerWeights::wk);
+        per_layer("wv", {K, D}, &LayerWeights::wv);
+        per_layer("wo", {D, Q}, &LayerWeights::wo);
+        per_layer("rms_ffn_weight", {D}, &LayerWeights::ffn_norm);
+        per_layer("w1", {F, D}, &LayerWeights::w1);
+        per_layer("w2", {D, F}, &LayerWeights::w2);
+        per_layer("w3", {F, D}, &LayerWeights::w3);
+        w.norm = next("rms_final_weight", {D});
+        next("freq_cis_real", {S, Dh / 2});
+        next("freq_cis_imag", {S, Dh / 2});
+    } else {
+        per_layer("rms_att_weight", {D}, &LayerWeights::attention_norm);
+        per_layer("rms_ffn_weight", {D}, &LayerWeights::ffn_norm);
+        w.norm = next("rms_final_weight", {D});
+        w.tok_embeddings = next("token embeddings", {V, D});
+        per_layer("wq", {Q, D}, &LayerWeights::wq);
+        per_layer("wk", {K, D}, &LayerWeights::wk);
+        per_layer("wv", {K, D}, &LayerWeights::wv);
+        per_layer("wo", {D, Q}, &LayerWeights::wo);
+        per_layer("w1", {F, D}, &LayerWeights::w1);
+        per_layer("w2", {D, F}, &LayerWeights::w2);
+        per_layer("w3", {F, D}, &LayerWeights::w3);
+    }
+    w.output = shared ? w.tok_embeddings : next("output (classifier) weights", {V, D});
+    if (in.remaining() != 0)
+        fail(path, ": ", in.remaining(), " bytes after the last tensor: the header (", c.describe(),
+             ") does not describe this file");
+    return m;
+}
+
+}  // namespace llamaref

@@ -1,0 +1,106 @@
+// llamaref/model/config.hpp — every switch of the Llama family, in one struct.
+//
+// LLaMA 1 (Touvron et al. 2023, §2.2), Llama 2 (§2.2, GQA for 34B/70B) and Llama 3 (Llama Team
+// 2024, §3.2; 3.1 RoPE scaling) differ only in these numbers. Readers (formats/) fill a
+// ModelConfig from what a checkpoint states; nothing else in llamaref assumes a value.
+//
+//   dim          D    model width                 n_layers    L   transformer blocks
+//   n_heads      H    query heads                 n_kv_heads  KV  key/value heads (GQA: KV < H)
+//   head_dim     Dh   width of one head (usually D / H; Llama 3.2 states it separately)
+//   hidden_dim   F    SwiGLU hidden size          vocab_size  V
+//   norm_eps     ε of RMSNorm (LLaMA 1: 1e-6, Llama 2/3: 1e-5)
+//   rope_theta   RoPE base (1e4 LLaMA 1/2, 5e5 Llama 3, 1e6 Code Llama)
+//   rope_scaling Llama 3.1 frequency scaling (factor 8 for 3.1, 32 for 3.2 1B/3B)
+#pragma once
+
+#include <cmath>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "../core/error.hpp"
+
+namespace llamaref {
+
+// Llama 3.1 RoPE scaling ("rope_type": "llama3" / Meta's use_scaled_rope). See model/rope.hpp.
+struct RopeScaling {
+    bool enabled = false;
+    double factor = 8.0;             // F: long wavelengths are divided by this
+    double low_freq_factor = 1.0;    // L
+    double high_freq_factor = 4.0;   // H
+    double original_context = 8192;  // N: context length of pre-training
+};
+
+struct ModelConfig {
+    int dim = 0;
+    int n_layers = 0;
+    int n_heads = 0;
+    int n_kv_heads = 0;
+    int head_dim = 0;
+    int hidden_dim = 0;
+    int vocab_size = 0;
+    double norm_eps = 1e-5;
+    double rope_theta = 10000.0;
+    RopeScaling rope_scaling;
+    bool tied_embeddings = false;  // output head = token embedding matrix (Llama 3.2 1B/3B)
+    int max_seq_len = 2048;        // positions the KV cache holds
+
+    int n_rep() const { return n_heads / n_kv_heads; }  // query heads per KV head
+    int q_dim() const { return n_heads * head_dim; }     // H·Dh
+    int kv_dim() const { return n_kv_heads * head_dim; } // KV·Dh
+
+    // Throws llamaref::Error naming the first inconsistent field.
+    void validate() const {
+        auto positive = [](const char* name, long v) {
+            if (v <= 0) fail("model config: ", name, " must be positive, got ", v);
+        };
+        positive("dim", dim);
+        positive("n_layers", n_layers);
+        positive("n_heads", n_heads);
+        positive("n_kv_heads", n_kv_heads);
+        positive("head_dim", head_dim);
+        positive("hidden_dim", hidden_dim);
+        positive("vocab_size", vocab_size);
+        positive("max_seq_len", max_seq_len);
+        if (n_heads % n_kv_heads != 0)
+            fail("model config: n_heads (", n_heads, ") must be a multiple of n_kv_heads (", n_kv_heads, ")");
+        if (head_dim % 2 != 0) fail("model config: RoPE needs an even head_dim, got ", head_dim);
+        if (!(norm_eps > 0) || !std::isfinite(norm_eps)) fail("model config: norm_eps must be positive, got ", norm_eps);
+        if (!(rope_theta > 0) || !std::isfinite(rope_theta)) fail("model config: rope_theta must be positive, got ", rope_theta);
+        if (rope_scaling.enabled) {
+            const auto& s = rope_scaling;
+            if (!(s.factor >= 1) || !(s.low_freq_factor > 0) || !(s.high_freq_factor > s.low_freq_factor) ||
+                !(s.original_context > 0))
+                fail("model config: rope scaling needs factor >= 1, 0 < low_freq_factor < high_freq_factor and "
+                     "original context > 0; got factor ", s.factor, ", low ", s.low_freq_factor, ", high ",
+                     s.high_freq_factor, ", original context ", s.original_context);
+        }
+    }
+
+    std::string describe() const {
+        std::ostringstream o;
+        o << "dim " << dim << ", layers " << n_layers << ", heads " << n_heads << " (kv " << n_kv_heads
+          << ", head_dim " << head_dim << "), ffn " << hidden_dim << ", vocab " << vocab_size << ", eps "
+          << norm_eps << ", rope theta " << rope_theta;
+        if (rope_scaling.enabled)
+            o << " scaled (factor " << rope_scaling.factor << ", low " << rope_scaling.low_freq_factor << ", high "
+              << rope_scaling.high_freq_factor << ", original " << rope_scaling.original_context << ")";
+        o << ", " << (tied_embeddings ? "tied" : "separate") << " output, context " << max_seq_len;
+        return o.str();
+    }
+};
+
+// The feed-forward hidden size from Meta's params.json (model.py, FeedForward.__init__):
+//   h = int(2 · 4·dim / 3);  if ffn_dim_multiplier: h = int(ffn_dim_multiplier · h);
+//   h = multiple_of · ceil(h / multiple_of)
+// Llama 2 7B: 11008, Llama 3 8B: 14336, Llama 3.1 405B: 53248.
+inline int ffn_hidden_dim(int dim, int multiple_of, std::optional<double> ffn_dim_multiplier = std::nullopt) {
+    if (dim <= 0 || multiple_of <= 0) fail("ffn_hidden_dim: dim and multiple_of must be positive");
+    long h = 4L * dim;
+    h = (2 * h) / 3;  // int(2 * h / 3) for positive h
+    if (ffn_dim_multiplier) h = static_cast<long>(*ffn_dim_multiplier * double(h));
+    h = multiple_of * ((h + multiple_of - 1) / multiple_of);
+    return static_cast<int>(h);
+}
+
+}  // namespace llamaref

@@ -1,0 +1,182 @@
+// The whole model against independent references: Meta's reference code (oracle fixtures) and
+// llama2.c's published output for stories260K.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xnpy.hpp>
+
+#include <llamaref/formats/load.hpp>
+#include <llamaref/tokenizer/sentencepiece.hpp>
+
+#include "test_data.hpp"
+
+using namespace llamaref;
+
+namespace {
+
+struct Oracle {
+    std::vector<int> prompt, generated;
+    xt::xarray<float> prefill, decode, full, hidden;
+};
+
+Oracle read_oracle(const std::string& dir) {
+    Oracle o;
+    std::ifstream f(dir + "/expected/tokens.json");
+    const auto j = nlohmann::json::parse(f);
+    o.prompt = j["prompt"].get<std::vector<int>>();
+    o.generated = j["generated"].get<std::vector<int>>();
+    o.prefill = xt::load_npy<float>(dir + "/expected/prefill_logits.npy");
+    o.decode = xt::load_npy<float>(dir + "/expected/decode_logits.npy");
+    o.full = xt::load_npy<float>(dir + "/expected/full_logits.npy");
+    o.hidden = xt::load_npy<float>(dir + "/expected/hidden_prefill.npy");
+    return o;
+}
+
+// max |a - b| over two [rows, V] arrays (shapes must agree).
+double max_abs_diff(const float* a, const float* b, std::size_t n) {
+    double m = 0;
+    for (std::size_t i = 0; i < n; ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
+    return m;
+}
+
+void check_against_oracle(const std::string& case_dir, const std::string& model_path) {
+    const Oracle o = read_oracle(case_dir);
+    auto model = std::shared_ptr<const Model>(load_model(model_path));
+    const int P = int(o.prompt.size()), G = int(o.generated.size());
+    const std::size_t V = model->config.vocab_size, D = model->config.dim, L = model->config.n_layers;
+    INFO("model " << model_path);
+
+    SECTION("prefill logits and hidden states") {
+        Transformer tf(model);
+        std::map<std::string, std::vector<float>> seen;
+        tf.set_observer([&](const Probe& p) {
+            if (p.name == "tok_embeddings" || p.name == "norm" || (p.name.rfind("layers.", 0) == 0 && p.name.find('.', 7) == std::string::npos))
+                seen[p.name].assign(p.data, p.data + shape_numel(p.shape));
+        });
+        Tensor2 logits = tf.forward(o.prompt, 0);
+        REQUIRE(logits.shape(0) == std::size_t(P));
+        REQUIRE(logits.shape(1) == V);
+        REQUIRE(o.prefill.size() == P * V);
+        CHECK(max_abs_diff(logits.data(), o.prefill.data(), P * V) < 1e-4);
+
+        REQUIRE(o.hidden.shape(0) == L + 2);
+        std::vector<std::string> names{"tok_embeddings"};
+        for (std::size_t l = 0; l < L; ++l) names.push_back("layers." + std::to_string(l));
+        names.push_back("norm");
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            INFO("hidden state " << names[i]);
+            REQUIRE(seen[names[i]].size() == P * D);
+            const float* want = o.hidden.data() + i * P * D;
+            double scale = 0;
+            for (std::size_t k = 0; k < P * D; ++k) scale = std::max(scale, double(std::fabs(want[k])));
+            CHECK(max_abs_diff(seen[names[i]].data(), want, P * D) / scale < 1e-4);
+        }
+    }
+    SECTION("decode logits through the KV cache") {
+        Transformer tf(model);
+        Tensor2 logits = tf.forward(o.prompt, 0);
+        REQUIRE(o.decode.size() == G * V);
+        CHECK(max_abs_diff(&logits(P - 1, 0), o.decode.data(), V) < 1e-4);  // row 0 = last prefill row
+        for (int k = 1; k < G; ++k) {
+            const int tok[1] = {o.generated[k - 1]};
+            Tensor2 step = tf.forward(tok, P + k - 1);
+            INFO("decode step " << k);
+            CHECK(max_abs_diff(step.data(), o.decode.data() + k * V, V) < 1e-4);
+        }
+    }
+    SECTION("full logits of prompt + continuation in one pass") {
+        Transformer tf(model);
+        std::vector<int> all = o.prompt;
+        all.insert(all.end(), o.generated.begin(), o.generated.end());
+        Tensor2 logits = tf.forward(all, 0);
+        REQUIRE(o.full.size() == all.size() * V);
+        CHECK(max_abs_diff(logits.data(), o.full.data(), all.size() * V) < 1e-4);
+    }
+    SECTION("greedy continuation ids are exact") {
+        Transformer tf(model);
+        CHECK(generate_greedy(tf, o.prompt, G) == o.generated);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("Meta reference fixture llama1-mha (hf layout)", "[oracle]") {
+    LLAMAREF_REQUIRE_DATA("oracle/llama1-mha/hf/model.safetensors");
+    check_against_oracle(test::data("oracle/llama1-mha"), test::data("oracle/llama1-mha/hf"));
+}
+
+TEST_CASE("Meta reference fixture llama2-gqa (hf layout)", "[oracle]") {
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/hf/model.safetensors");
+    check_against_oracle(test::data("oracle/llama2-gqa"), test::data("oracle/llama2-gqa/hf"));
+}
+
+TEST_CASE("Meta reference fixture llama31-scaled (hf layout)", "[oracle]") {
+    LLAMAREF_REQUIRE_DATA("oracle/llama31-scaled/hf/model.safetensors");
+    check_against_oracle(test::data("oracle/llama31-scaled"), test::data("oracle/llama31-scaled/hf"));
+}
+
+TEST_CASE("Meta reference fixture llama2-gqa (llama2.c layout)", "[oracle]") {
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/llama2c/model.bin");
+    check_against_oracle(test::data("oracle/llama2-gqa"), test::data("oracle/llama2-gqa/llama2c/model.bin"));
+}
+
+TEST_CASE("llama2.c and hf copies of llama2-gqa give the same logits", "[oracle]") {
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/llama2c/model.bin");
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/hf/model.safetensors");
+    Transformer a(load_model(test::data("oracle/llama2-gqa/llama2c/model.bin")));
+    Transformer b(load_model(test::data("oracle/llama2-gqa/hf")));
+    const std::vector<int> tokens{1, 5, 17, 300, 42, 511, 0, 9};
+    Tensor2 la = a.forward(tokens, 0), lb = b.forward(tokens, 0);
+    REQUIRE(la.shape() == lb.shape());
+    CHECK(max_abs_diff(la.data(), lb.data(), la.size()) < 1e-5);
+}
+
+TEST_CASE("prefill then decode equals decoding the prompt token by token", "[model]") {
+    LLAMAREF_REQUIRE_DATA("oracle/llama31-scaled/hf/model.safetensors");
+    auto model = std::shared_ptr<const Model>(load_model(test::data("oracle/llama31-scaled/hf")));
+    const std::vector<int> prompt{1, 20, 300, 4, 999, 7, 64};
+    Transformer a(model), b(model);
+    Tensor2 pa = a.forward(prompt, 0);
+    for (std::size_t t = 0; t < prompt.size(); ++t) {
+        Tensor2 pb = b.forward(std::span(prompt).subspan(t, 1), int(t));
+        CHECK(max_abs_diff(&pa(t, 0), pb.data(), pb.size()) < 1e-5);
+    }
+}
+
+TEST_CASE("results do not depend on the thread count", "[model]") {
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/hf/model.safetensors");
+    auto model = std::shared_ptr<const Model>(load_model(test::data("oracle/llama2-gqa/hf")));
+    const std::vector<int> prompt{1, 2, 3, 400, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+    set_num_threads(1);
+    Tensor2 one = Transformer(model).forward(prompt, 0);
+    set_num_threads(2);
+    Tensor2 two = Transformer(model).forward(prompt, 0);
+    set_num_threads(1);
+    CHECK(std::equal(one.begin(), one.end(), two.begin(), two.end()));  // bit for bit
+}
+
+TEST_CASE("stories260K greedy: 256 ids and text equal llama2.c's", "[stories]") {
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    const std::string dir = test::data("models/stories260K");
+    Transformer tf(load_model(dir + "/stories260K.bin"));
+    const auto tok = SentencePieceTokenizer::from_llama2c(dir + "/tok512.bin", tf.config().vocab_size);
+
+    std::vector<int> want;
+    std::ifstream ids(dir + "/expected/greedy_n256_ids.txt");
+    for (int id; ids >> id;) want.push_back(id);
+    REQUIRE(want.size() == 256);
+
+    const std::vector<int> bos{tok.bos_id};
+    const auto got = generate_greedy(tf, bos, 256);
+    CHECK(got == want);
+
+    std::ifstream txt(dir + "/expected/greedy_n256.txt", std::ios::binary);
+    std::stringstream expected;
+    expected << txt.rdbuf();
+    CHECK(tok.decode(got, tok.bos_id) + "\n" == expected.str());
+}
