@@ -1,0 +1,11 @@
+// examples/cli/commands.hpp — the subcommands of the llamaref CLI, one file each.
+// Each takes the arguments after its name and returns the exit status; errors are thrown as
+// llamaref::Error (main prints them and exits 1).
+#pragma once
+
+namespace llamaref::cli {
+
+int cmd_generate(int argc, char** argv);
+int cmd_logits(int argc, char** argv);
+
+}  // namespace llamaref::cli

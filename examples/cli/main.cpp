@@ -1,0 +1,54 @@
+// examples/cli/main.cpp — `llamaref COMMAND [flags]`: thin glue over the library.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "commands.hpp"
+#include "args.hpp"
+
+namespace {
+
+struct Command {
+    const char* name;
+    int (*run)(int, char**);
+    const char* summary;
+};
+
+const Command kCommands[] = {
+    {"generate", llamaref::cli::cmd_generate, "generate text from a prompt (default model: stories260K)"},
+    {"logits", llamaref::cli::cmd_logits, "write the logits [T, V] of given token ids to a .npy file"},
+};
+
+void usage(std::FILE* out) {
+    std::fprintf(out, "usage: llamaref COMMAND [flags]   (llamaref COMMAND --help for its flags)\n\ncommands:\n");
+    for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+    std::fprintf(out, "\nMODEL (-m) is a llama2.c .bin file or a Hugging Face folder (config.json + safetensors).\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const std::string name = argv[1];
+    if (name == "-h" || name == "--help" || name == "help") {
+        usage(stdout);
+        return 0;
+    }
+    for (const auto& c : kCommands) {
+        if (name != c.name) continue;
+        try {
+            return c.run(argc - 2, argv + 2);
+        } catch (const std::exception& e) {  // llamaref::Error, UsageError, and e.g. bad_alloc
+            std::fflush(stdout);
+            std::fprintf(stderr, "error: %s\n", e.what());
+            return 1;
+        }
+    }
+    std::fprintf(stderr, "llamaref: unknown command '%s'\n\n", name.c_str());
+    usage(stderr);
+    return 1;
+}

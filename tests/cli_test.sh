@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The llamaref CLI end to end: golden output, exit codes and error messages.
+# usage: cli_test.sh LLAMAREF_BINARY CASE     (exit 77 = skipped: shared data missing)
+set -uo pipefail
+bin="$1"; case="$2"
+data="${LLAMAREF_TEST_DATA:-$(dirname "$0")/../../shared}"
+stories="$data/models/stories260K"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+need() { [ -e "$1" ] || { echo "SKIPPED: $1 not found (set LLAMAREF_TEST_DATA)"; exit 77; }; }
+# expect_error "message part" command...: exit status 1, message on stderr, no crash
+expect_error() {
+  local want="$1"; shift
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ $rc -ne 1 ]; then echo "FAIL: '$*' exited $rc, expected 1"; cat "$tmp/err"; exit 1; fi
+  if ! grep -qF -- "$want" "$tmp/err"; then echo "FAIL: '$*' stderr lacks '$want':"; cat "$tmp/err"; exit 1; fi
+  echo "ok: $* -> $(head -c 200 "$tmp/err")"
+}
+
+case "$case" in
+greedy)  # llama2.c's published greedy output, byte for byte
+  need "$stories/stories260K.bin"
+  "$bin" generate -m "$stories/stories260K.bin" -z "$stories/tok512.bin" --temp 0 -n 256 >"$tmp/out" || exit 1
+  cmp "$tmp/out" "$stories/expected/greedy_n256.txt" || { echo "FAIL: output differs from llama2.c"; diff "$tmp/out" "$stories/expected/greedy_n256.txt" | head; exit 1; }
+  # the same with 2 threads
+  "$bin" generate -m "$stories/stories260K.bin" -z "$stories/tok512.bin" --temp 0 -n 256 -t 2 >"$tmp/out2" || exit 1
+  cmp "$tmp/out2" "$stories/expected/greedy_n256.txt" || { echo "FAIL: -t 2 output differs"; exit 1; }
+  echo "ok: greedy 256 tokens equal llama2.c's output" ;;
+logits)  # logits command: prefill and decode agree with Meta's expected logits
+  need "$data/oracle/llama2-gqa/hf/model.safetensors"
+  py=/usr/bin/python3
+  $py -c "import numpy" 2>/dev/null || { echo "SKIPPED: numpy not available to /usr/bin/python3"; exit 77; }
+  ids=$($py -c "import json;print(','.join(map(str,json.load(open('$data/oracle/llama2-gqa/expected/tokens.json'))['prompt'])))")
+  for mode in prefill decode; do
+    "$bin" logits -m "$data/oracle/llama2-gqa/hf" --tokens "$ids" --out "$tmp/$mode.npy" --mode $mode || exit 1
+  done
+  $py - "$tmp" "$data/oracle/llama2-gqa/expected/prefill_logits.npy" <<'PY' || exit 1
+import sys, numpy as np
+tmp, want = sys.argv[1], np.load(sys.argv[2])
+for mode in ("prefill", "decode"):
+    got = np.load(f"{tmp}/{mode}.npy")
+    assert got.dtype == np.float32 and got.shape == want.shape, (mode, got.dtype, got.shape)
+    err = float(np.abs(got - want).max())
+    assert err < 1e-4, (mode, err)
+    print(f"ok: logits --mode {mode}: max |diff| vs Meta = {err:.2e}")
+PY
+  ;;
+errors)  # bad input: exit status 1 and a clear message, never a crash
+  need "$stories/stories260K.bin"
+  m="$stories/stories260K.bin"; z="$stories/tok512.bin"
+  head -c 500000 "$m" >"$tmp/trunc.bin"
+  expect_error "truncated" "$bin" generate -m "$tmp/trunc.bin" -z "$z"
+  printf '\x00\x00\x10\x00\x00\x00\x00\x00{}' >"$tmp/hdr.safetensors"; mkdir "$tmp/hf"
+  cp "$tmp/hdr.safetensors" "$tmp/hf/model.safetensors"
+  echo '{"num_hidden_layers": 2}' >"$tmp/hf/config.json"
+  expect_error 'missing field "hidden_size"' "$bin" logits -m "$tmp/hf" --tokens 1 --out "$tmp/x.npy"
+  if [ -e "$data/oracle/llama2-gqa/hf/config.json" ]; then
+    cp "$data/oracle/llama2-gqa/hf/config.json" "$tmp/hf/config.json"
+    expect_error "exceeds the file" "$bin" logits -m "$tmp/hf" --tokens 1 --out "$tmp/x.npy"
+  fi
+  expect_error "out of range" "$bin" logits -m "$m" --tokens 1,600 --out "$tmp/x.npy"
+  expect_error "unknown flag --frobnicate" "$bin" generate -m "$m" -z "$z" --frobnicate
+  expect_error "-n must be an integer" "$bin" generate -m "$m" -z "$z" -n -5
+  expect_error "--tokens must be a comma-separated list" "$bin" logits -m "$m" --tokens 1,x --out "$tmp/x.npy"
+  expect_error "--mode must be prefill or decode" "$bin" logits -m "$m" --tokens 1 --out "$tmp/x.npy" --mode sideways
+  expect_error "longer than the context" "$bin" generate -m "$m" -z "$z" -c 4 -p "Once upon a time there was"
+  expect_error "no such file" "$bin" generate -m "$tmp/none.bin" -z "$z"
+  expect_error "unknown command" "$bin" frobnicate
+  "$bin" generate --help >/dev/null || { echo "FAIL: --help exited non-zero"; exit 1; }
+  "$bin" logits --help >/dev/null || { echo "FAIL: --help exited non-zero"; exit 1; } ;;
+*) echo "unknown case $case"; exit 2 ;;
+esac
