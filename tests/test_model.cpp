@@ -180,3 +180,43 @@ TEST_CASE("stories260K greedy: 256 ids and text equal llama2.c's", "[stories]") 
     expected << txt.rdbuf();
     CHECK(tok.decode(got, tok.bos_id) + "\n" == expected.str());
 }
+
+TEST_CASE("llama2.c version 1 ('ak42' header) reads the same model as version 0", "[llama2c]") {
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    auto v0 = std::shared_ptr<const Model>(load_model(test::data("models/stories260K/stories260K.bin")));
+    REQUIRE(v0->format == "llama2c v0");
+    const ModelConfig& c = v0->config;
+    // Write the same weights in export.py's version-1 layout: 256-byte header, norms first.
+    const auto dir = test::scratch("llama2c-v1");
+    const std::string path = (dir / "v1.bin").string();
+    {
+        std::ofstream f(path, std::ios::binary);
+        auto put = [&](const void* p, std::size_t n) { f.write(static_cast<const char*>(p), std::streamsize(n)); };
+        const uint32_t magic = kLlama2cMagic;
+        const int32_t version = 1;
+        const int32_t h[7] = {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.max_seq_len};
+        const uint8_t shared = c.tied_embeddings ? 1 : 0;
+        put(&magic, 4);
+        put(&version, 4);
+        put(h, sizeof h);
+        put(&shared, 1);
+        const std::string pad(256 - 4 - 4 - sizeof h - 1, '\0');
+        put(pad.data(), pad.size());
+        const Weights& w = v0->weights;
+        auto tensor = [&](const TensorView& t) { put(t.data, t.nbytes()); };
+        for (const auto& L : w.layers) tensor(L.attention_norm);
+        for (const auto& L : w.layers) tensor(L.ffn_norm);
+        tensor(w.norm);
+        tensor(w.tok_embeddings);
+        for (auto field : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo,
+                           &LayerWeights::w1, &LayerWeights::w2, &LayerWeights::w3})
+            for (const auto& L : w.layers) tensor(L.*field);
+        if (!c.tied_embeddings) tensor(w.output);
+    }
+    auto v1 = std::shared_ptr<const Model>(load_model(path));
+    CHECK(v1->format == "llama2c v1");
+    CHECK(v1->config.describe() == c.describe());
+    const std::vector<int> tokens{1, 403, 407, 261, 378};
+    Tensor2 a = Transformer(v0).forward(tokens, 0), b = Transformer(v1).forward(tokens, 0);
+    CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+}
