@@ -26,6 +26,27 @@ greedy)  # llama2.c's published greedy output, byte for byte
   "$bin" generate -m "$stories/stories260K.bin" -z "$stories/tok512.bin" --temp 0 -n 256 -t 2 >"$tmp/out2" || exit 1
   cmp "$tmp/out2" "$stories/expected/greedy_n256.txt" || { echo "FAIL: -t 2 output differs"; exit 1; }
   echo "ok: greedy 256 tokens equal llama2.c's output" ;;
+sample)  # seeded sampling: llama2.c's published output, and determinism
+  need "$stories/stories260K.bin"
+  m="$stories/stories260K.bin"; z="$stories/tok512.bin"
+  "$bin" generate -m "$m" -z "$z" --temp 1.0 --top-p 0.9 -s 133742 --rng llama2c >"$tmp/l2c" 2>/dev/null || exit 1
+  cmp "$tmp/l2c" "$stories/expected/sample_t1.0_p0.9_s133742.txt" || { echo "FAIL: --rng llama2c differs from llama2.c"; exit 1; }
+  echo "ok: --rng llama2c -s 133742 equals llama2.c's output"
+  "$bin" generate -m "$m" -z "$z" -s 7 -p "Once upon a time" -n 100 --temp 0.9 --top-k 20 --min-p 0.02 --repeat-penalty 1.1 >"$tmp/a" 2>/dev/null || exit 1
+  "$bin" generate -m "$m" -z "$z" -s 7 -p "Once upon a time" -n 100 --temp 0.9 --top-k 20 --min-p 0.02 --repeat-penalty 1.1 >"$tmp/b" 2>/dev/null || exit 1
+  "$bin" generate -m "$m" -z "$z" -s 7 -p "Once upon a time" -n 100 --temp 0.9 --top-k 20 --min-p 0.02 --repeat-penalty 1.1 -t 2 >"$tmp/c" 2>/dev/null || exit 1
+  "$bin" generate -m "$m" -z "$z" -s 8 -p "Once upon a time" -n 100 --temp 0.9 --top-k 20 --min-p 0.02 --repeat-penalty 1.1 >"$tmp/d" 2>/dev/null || exit 1
+  cmp -s "$tmp/a" "$tmp/b" || { echo "FAIL: same seed, different text"; exit 1; }
+  cmp -s "$tmp/a" "$tmp/c" || { echo "FAIL: -t 1 and -t 2 differ"; exit 1; }
+  cmp -s "$tmp/a" "$tmp/d" && { echo "FAIL: seeds 7 and 8 gave the same text"; exit 1; }
+  grep -q "^Once upon a time" "$tmp/a" || { echo "FAIL: prompt not echoed"; exit 1; }
+  echo "ok: same seed -> same text across runs and thread counts; another seed -> other text"
+  expect_error "--temp must be a number in [0" "$bin" generate -m "$m" -z "$z" --temp -1
+  expect_error "--top-p must be a number in [0, 1]" "$bin" generate -m "$m" -z "$z" --top-p 1.5
+  expect_error "top-p must be in (0, 1]" "$bin" generate -m "$m" -z "$z" --top-p 0
+  expect_error "--top-k must be an integer" "$bin" generate -m "$m" -z "$z" --top-k -1
+  expect_error "--rng must be default or llama2c" "$bin" generate -m "$m" -z "$z" --rng mt
+  expect_error "cannot open prompt file" "$bin" generate -m "$m" -z "$z" -f "$tmp/no-such-file" ;;
 logits)  # logits command: prefill and decode agree with Meta's expected logits
   need "$data/oracle/llama2-gqa/hf/model.safetensors"
   py=/usr/bin/python3

@@ -11,6 +11,7 @@
 #include <xtensor/xnpy.hpp>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/generate.hpp>
 #include <llamaref/tokenizer/sentencepiece.hpp>
 
 #include "test_data.hpp"

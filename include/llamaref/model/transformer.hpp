@@ -236,23 +236,4 @@ class Transformer {
     bool observe_probs_ = false;
 };
 
-// Greedy decoding: the most likely next token, again and again. Returns n new ids after `prompt`
-// (stops early after a token in `stop`, which is included).
-inline std::vector<int> generate_greedy(Transformer& model, std::span<const int> prompt, int n,
-                                        std::span<const int> stop = {}) {
-    std::vector<int> out;
-    if (n <= 0) return out;
-    Tensor2 logits = model.forward(prompt, 0);
-    int pos = int(prompt.size());
-    const std::size_t V = logits.shape(1);
-    while (true) {
-        const int next = int(argmax(&logits(logits.shape(0) - 1, 0), V));
-        out.push_back(next);
-        if (int(out.size()) == n || std::find(stop.begin(), stop.end(), next) != stop.end()) break;
-        const int one[1] = {next};
-        logits = model.forward(one, pos++);
-    }
-    return out;
-}
-
 }  // namespace llamaref

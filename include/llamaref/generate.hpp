@@ -1,0 +1,124 @@
+// llamaref/generate.hpp — the generation loop: prefill the prompt, then decode token by token.
+//
+//   logits = forward(prompt, 0)                      one call for the whole prompt (prefill)
+//   repeat: next = pick(logits[last]); stop?         sampler.hpp or argmax
+//           logits = forward([next], pos++)          one position through the KV cache (decode)
+//
+// Stops on a stop token (not emitted), after max_new_tokens, or when the context is full (then
+// `context_full` is set and the caller says so). Text is streamed through Utf8Stream so a
+// character whose bytes arrive in several tokens (byte-fallback pieces) is never split.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/transformer.hpp"
+
+namespace llamaref {
+
+// Buffers bytes until they form complete UTF-8 characters. Bytes that can never be part of a
+// valid character are replaced by U+FFFD.
+class Utf8Stream {
+  public:
+    // Returns the complete characters now available.
+    std::string push(std::string_view bytes) {
+        pending_ += bytes;
+        std::string out;
+        std::size_t i = 0;
+        while (i < pending_.size()) {
+            const unsigned char c = pending_[i];
+            const std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+            if (n == 0 || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4)) {  // not a lead byte
+                out += "\xEF\xBF\xBD";
+                ++i;
+                continue;
+            }
+            std::size_t k = 1;
+            while (k < n && i + k < pending_.size() && (static_cast<unsigned char>(pending_[i + k]) & 0xC0) == 0x80) ++k;
+            if (k < n && i + k == pending_.size()) break;  // incomplete: wait for more bytes
+            if (k < n) {                                  // broken sequence
+                out += "\xEF\xBF\xBD";
+                i += k;
+                continue;
+            }
+            out.append(pending_, i, n);
+            i += n;
+        }
+        pending_.erase(0, i);
+        return out;
+    }
+    // End of text: whatever is left is an incomplete character.
+    std::string flush() {
+        std::string out = pending_.empty() ? "" : "\xEF\xBF\xBD";
+        pending_.clear();
+        return out;
+    }
+
+  private:
+    std::string pending_;
+};
+
+struct GenerationStats {
+    std::size_t prompt_tokens = 0, generated_tokens = 0;
+    double prefill_seconds = 0, decode_seconds = 0;  // decode: after the first token
+    double time_to_first_token = 0;
+    bool context_full = false;
+    bool stopped_by_token = false;
+};
+
+// pick(logits [V], history of all tokens so far) -> next id; on_token(id) is called for every
+// emitted token. Returns the new tokens.
+inline std::vector<int> generate(Transformer& model, std::span<const int> prompt, int max_new_tokens,
+                                 std::span<const int> stop_tokens,
+                                 const std::function<int(const float*, std::size_t, std::span<const int>)>& pick,
+                                 const std::function<void(int)>& on_token, GenerationStats* stats = nullptr,
+                                 int start_pos = 0) {
+    using clock = std::chrono::steady_clock;
+    GenerationStats st;
+    st.prompt_tokens = prompt.size();
+    std::vector<int> history(prompt.begin(), prompt.end()), out;
+    const int ctx = model.config().max_seq_len;
+    if (start_pos + int(prompt.size()) > ctx)
+        fail("the prompt needs ", start_pos + prompt.size(), " positions but the context holds ", ctx);
+    const auto t0 = clock::now();
+    Tensor2 logits = model.forward(prompt, start_pos);
+    const auto t1 = clock::now();
+    st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
+    int pos = start_pos + int(prompt.size());
+    while (int(out.size()) < max_new_tokens) {
+        const int next = pick(&logits(logits.shape(0) - 1, 0), logits.shape(1), history);
+        if (out.empty()) st.time_to_first_token = std::chrono::duration<double>(clock::now() - t0).count();
+        if (std::find(stop_tokens.begin(), stop_tokens.end(), next) != stop_tokens.end()) {
+            st.stopped_by_token = true;
+            break;
+        }
+        out.push_back(next);
+        history.push_back(next);
+        if (on_token) on_token(next);
+        if (int(out.size()) == max_new_tokens) break;
+        if (pos >= ctx) {
+            st.context_full = true;
+            break;
+        }
+        const int one[1] = {next};
+        logits = model.forward(one, pos++);
+    }
+    st.generated_tokens = out.size();
+    st.decode_seconds = std::chrono::duration<double>(clock::now() - t1).count();
+    if (stats) *stats = st;
+    return out;
+}
+
+// Greedy decoding: the most likely next token, again and again. Returns up to n new ids after
+// `prompt` (a stop token ends it and is not included).
+inline std::vector<int> generate_greedy(Transformer& model, std::span<const int> prompt, int n,
+                                        std::span<const int> stop = {}) {
+    auto pick = [](const float* logits, std::size_t V, std::span<const int>) { return int(argmax(logits, V)); };
+    return generate(model, prompt, n, stop, pick, nullptr);
+}
+
+}  // namespace llamaref
