@@ -7,5 +7,8 @@ namespace llamaref::cli {
 
 int cmd_generate(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
+int cmd_trace(int argc, char** argv);
+int cmd_compare(int argc, char** argv);
+int cmd_perplexity(int argc, char** argv);
 
 }  // namespace llamaref::cli

@@ -18,6 +18,9 @@ struct Command {
 const Command kCommands[] = {
     {"generate", llamaref::cli::cmd_generate, "generate text from a prompt (default model: stories260K)"},
     {"logits", llamaref::cli::cmd_logits, "write the logits [T, V] of given token ids to a .npy file"},
+    {"trace", llamaref::cli::cmd_trace, "write every intermediate tensor of a forward pass (.npy + index.json)"},
+    {"compare", llamaref::cli::cmd_compare, "compare two traces and name the first divergence"},
+    {"perplexity", llamaref::cli::cmd_perplexity, "perplexity on a text file (llama.cpp's definition)"},
 };
 
 void usage(std::FILE* out) {

@@ -1,0 +1,144 @@
+// llamaref/verify/trace.hpp — record every intermediate tensor of one forward pass, save it as
+// .npy files with an index, and read such a folder back (ours or another engine's).
+//
+// Folder layout (what `llamaref trace` writes and `tools/dump_torch.py` writes too):
+//   DIR/index.json       {"tensors": [{"name", "file", "shape", "dtype": "float32", "layer",
+//                          "what", "meta", "hf", "layout"?, "n_heads"?, "head_dim"?}, ...]}
+//                        in forward order
+//   DIR/<name>.npy       float32, C order
+// "layout" is set on q/k tensors: "pairs" (Meta/GGUF/llamaref rows) or "halves" (Hugging Face
+// rows, permuted for rotate-half RoPE); compare.hpp un-permutes "halves" before comparing.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xnpy.hpp>
+
+#include "../model/transformer.hpp"
+#include "names.hpp"
+
+namespace llamaref {
+
+struct TraceTensor {
+    std::string name;
+    int layer = -1;
+    Shape shape;
+    std::vector<float> data;
+    std::string layout;  // "", "pairs" or "halves"
+    int n_heads = 0, head_dim = 0;
+};
+
+class Trace {
+  public:
+    std::vector<TraceTensor> tensors;  // forward order
+
+    const TraceTensor* find(const std::string& name) const {
+        for (const auto& t : tensors)
+            if (t.name == name) return &t;
+        return nullptr;
+    }
+
+    // Record the forward pass of `model` on `tokens` (fresh positions from 0). layers: which
+    // blocks to keep (negative counts from the end); empty = all.
+    static Trace record(Transformer& model, std::span<const int> tokens, const std::vector<int>& layers = {}) {
+        const auto& c = model.config();
+        std::set<int> keep;
+        for (int l : layers) {
+            const int k = l < 0 ? c.n_layers + l : l;
+            if (k < 0 || k >= c.n_layers) fail("trace: layer ", l, " does not exist (the model has ", c.n_layers, ")");
+            keep.insert(k);
+        }
+        Trace t;
+        model.set_observer([&](const Probe& p) {
+            if (p.layer >= 0 && !keep.empty() && !keep.count(p.layer)) return;
+            TraceTensor x{p.name, p.layer, p.shape, std::vector<float>(p.data, p.data + shape_numel(p.shape)), "", 0, 0};
+            const bool q = p.name.ends_with(".attention.wq") || p.name.ends_with(".attention.q_rope");
+            const bool k = p.name.ends_with(".attention.wk") || p.name.ends_with(".attention.k_rope");
+            if (q || k) {
+                x.layout = "pairs";
+                x.n_heads = q ? c.n_heads : c.n_kv_heads;
+                x.head_dim = c.head_dim;
+            }
+            t.tensors.push_back(std::move(x));
+        }, /*with_attention_probs=*/true);
+        try {
+            model.forward(tokens, 0);
+        } catch (...) {
+            model.set_observer(nullptr);
+            throw;
+        }
+        model.set_observer(nullptr);
+        return t;
+    }
+
+    void save(const std::string& dir) const {
+        namespace fs = std::filesystem;
+        fs::create_directories(dir);
+        nlohmann::json index = {{"format", "llamaref-trace-1"}, {"tensors", nlohmann::json::array()}};
+        for (const auto& x : tensors) {
+            const std::string file = x.name + ".npy";
+            xt::dump_npy((fs::path(dir) / file).string(), xt::adapt(x.data, x.shape));
+            const TensorName n = describe_tensor(x.name);
+            nlohmann::json e = {{"name", x.name}, {"file", file}, {"shape", x.shape}, {"dtype", "float32"},
+                                {"layer", x.layer}, {"what", n.what}, {"meta", x.name}, {"hf", n.hf}};
+            if (!x.layout.empty()) {
+                e["layout"] = x.layout;
+                e["n_heads"] = x.n_heads;
+                e["head_dim"] = x.head_dim;
+            }
+            index["tensors"].push_back(e);
+        }
+        std::ofstream((fs::path(dir) / "index.json").string()) << index.dump(1) << "\n";
+    }
+
+    // Read a trace folder. Every problem is an Error naming the folder and entry.
+    static Trace load(const std::string& dir) {
+        namespace fs = std::filesystem;
+        const std::string index_path = (fs::path(dir) / "index.json").string();
+        std::ifstream f(index_path);
+        if (!f) fail(index_path, ": cannot open (not a trace folder?)");
+        nlohmann::json index;
+        try {
+            index = nlohmann::json::parse(f);
+        } catch (const nlohmann::json::exception& e) {
+            fail(index_path, ": not valid JSON: ", e.what());
+        }
+        if (!index.is_object() || !index.contains("tensors") || !index["tensors"].is_array())
+            fail(index_path, ": expected an object with a \"tensors\" array");
+        Trace t;
+        for (const auto& e : index["tensors"]) {
+            if (!e.is_object() || !e.contains("name") || !e["name"].is_string() || !e.contains("file") ||
+                !e["file"].is_string())
+                fail(index_path, ": every entry needs a \"name\" and a \"file\"");
+            TraceTensor x;
+            x.name = e["name"].get<std::string>();
+            const std::string file = e["file"].get<std::string>();
+            if (file.find("..") != std::string::npos || (!file.empty() && file[0] == '/'))
+                fail(index_path, ": entry ", x.name, " names a file outside the folder: ", file);
+            x.layer = e.value("layer", -1);
+            x.layout = e.value("layout", std::string());
+            x.n_heads = e.value("n_heads", 0);
+            x.head_dim = e.value("head_dim", 0);
+            const std::string path = (fs::path(dir) / file).string();
+            if (!fs::exists(path)) fail(path, ": missing (listed in ", index_path, ")");
+            try {
+                auto a = xt::load_npy<float>(path);
+                x.shape.assign(a.shape().begin(), a.shape().end());
+                x.data.assign(a.begin(), a.end());
+            } catch (const std::exception& ex) {
+                fail(path, ": not a float32 .npy file: ", ex.what());
+            }
+            t.tensors.push_back(std::move(x));
+        }
+        return t;
+    }
+};
+
+}  // namespace llamaref
