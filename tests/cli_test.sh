@@ -66,6 +66,35 @@ for mode in ("prefill", "decode"):
     print(f"ok: logits --mode {mode}: max |diff| vs Meta = {err:.2e}")
 PY
   ;;
+verify)  # trace / compare / perplexity / logits --top end to end
+  need "$stories/stories260K.bin"
+  m="$stories/stories260K.bin"; z="$stories/tok512.bin"
+  "$bin" trace -m "$m" -z "$z" -p "Once upon a time" --out "$tmp/a" 2>/dev/null || exit 1
+  "$bin" trace -m "$m" --tokens 1,403,407,261,378 --out "$tmp/b" 2>/dev/null || exit 1
+  [ -f "$tmp/a/index.json" ] && [ -f "$tmp/a/layers.4.attention.probs.npy" ] || { echo "FAIL: trace files missing"; exit 1; }
+  "$bin" compare "$tmp/a" "$tmp/b" >"$tmp/out"; rc=$?
+  [ $rc -eq 0 ] && tail -1 "$tmp/out" | grep -qx "all within tolerance" || { echo "FAIL: identical traces: rc $rc"; cat "$tmp/out"; exit 1; }
+  echo "ok: compare of equal traces -> exit 0, 'all within tolerance'"
+  /usr/bin/python3 - "$tmp/b" <<'PY' || exit 1
+import sys, numpy as np
+d = sys.argv[1]
+a = np.load(f"{d}/layers.2.ffn_norm.npy"); a[1, 3] += 0.01; np.save(f"{d}/layers.2.ffn_norm.npy", a)
+PY
+  "$bin" compare "$tmp/a" "$tmp/b" >"$tmp/out"; rc=$?
+  [ $rc -eq 1 ] && tail -1 "$tmp/out" | grep -qx "first divergence: layers.2.ffn_norm" || { echo "FAIL: planted change: rc $rc"; tail -3 "$tmp/out"; exit 1; }
+  echo "ok: a changed tensor -> exit 1, 'first divergence: layers.2.ffn_norm'"
+  "$bin" compare "$tmp/a" "$tmp/b" --atol 0.02 >/dev/null || { echo "FAIL: --atol 0.02 should accept the change"; exit 1; }
+  "$bin" compare "$tmp/a" "$tmp/nothing" >/dev/null 2>&1; rc=$?
+  [ $rc -eq 2 ] || { echo "FAIL: missing folder: rc $rc, expected 2"; exit 1; }
+  echo "ok: bad input -> exit 2"
+  "$bin" logits -m "$m" -z "$z" -p "Once upon a" --top 3 >"$tmp/top" || exit 1
+  grep -q "▁time" "$tmp/top" || { echo "FAIL: --top"; cat "$tmp/top"; exit 1; }
+  printf 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends.\nOne day, Lily saw a big red ball under a tree. She ran to get it, but a small dog took the ball first.\n' >"$tmp/text.txt"
+  "$bin" perplexity -m "$m" -z "$z" -f "$tmp/text.txt" --ctx 32 >"$tmp/p1" 2>/dev/null || exit 1
+  "$bin" perplexity -m "$m" -z "$z" -f "$tmp/text.txt" --ctx 32 -t 2 >"$tmp/p2" 2>/dev/null || exit 1
+  grep -q "^Final estimate: PPL = " "$tmp/p1" && cmp -s "$tmp/p1" "$tmp/p2" || { echo "FAIL: perplexity"; cat "$tmp/p1" "$tmp/p2"; exit 1; }
+  echo "ok: $(cat "$tmp/p1") (same with -t 2)"
+  expect_error "fewer than one window" "$bin" perplexity -m "$m" -z "$z" -f "$tmp/text.txt" --ctx 500 ;;
 errors)  # bad input: exit status 1 and a clear message, never a crash
   need "$stories/stories260K.bin"
   m="$stories/stories260K.bin"; z="$stories/tok512.bin"

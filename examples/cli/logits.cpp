@@ -4,6 +4,7 @@
 #include <xtensor/xnpy.hpp>
 
 #include <llamaref/model/transformer.hpp>
+#include <llamaref/sampling/sampler.hpp>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -11,23 +12,33 @@
 namespace llamaref::cli {
 
 int cmd_logits(int argc, char** argv) {
-    ArgParser args("logits", "-m MODEL --tokens 1,2,3 --out FILE.npy [--mode prefill|decode]",
-                   "Run exactly these token ids (no BOS is added) and write the float32 logits [T, V].\n"
-                   "prefill: all tokens in one forward call; decode: one at a time through the KV cache.");
+    ArgParser args("logits", "-m MODEL (--tokens 1,2,3 | -p TEXT) [--out FILE.npy] [--mode prefill|decode] [--top K]",
+                   "Run exactly these token ids (no BOS is added; -p TEXT is tokenized with BOS) and write the float32\n"
+                   "logits [T, V]. prefill: all tokens in one forward call; decode: one at a time through the KV cache.\n"
+                   "--top K prints the K most likely next tokens after the last position.");
     args.option("-m,--model", "MODEL", "llama2.c .bin file or Hugging Face folder")
+        .option("-z,--tokenizer", "FILE", "tokenizer for -p and for printing pieces (default: beside MODEL)")
         .option("--tokens", "IDS", "comma-separated token ids")
+        .option("-p,--prompt", "TEXT", "text to tokenize (with BOS) instead of --tokens")
         .option("--out", "FILE", "output .npy file")
+        .option("--top", "K", "print the K most likely next tokens with probabilities")
         .option("--mode", "MODE", "prefill or decode", "prefill")
         .option("-c,--ctx-size", "N", "context length (default: the model's)")
         .option("-t,--threads", "N", "threads", "1");
     args.parse(argc, argv);
-    const auto tokens = args.int_list("--tokens");
-    const std::string out = args.str("--out"), mode = args.str("--mode");
+    if (args.given("--tokens") == args.given("-p")) throw UsageError("llamaref logits: give exactly one of --tokens and -p");
+    if (!args.given("--out") && !args.given("--top")) throw UsageError("llamaref logits: nothing to do: give --out FILE.npy and/or --top K");
+    const std::string mode = args.str("--mode");
     if (mode != "prefill" && mode != "decode")
         throw UsageError("llamaref logits: --mode must be prefill or decode, got '" + mode + "'");
     set_num_threads(int(args.integer("-t", 1, 1024)));
 
-    auto model = std::shared_ptr<const Model>(load_model(model_path(args)));
+    const std::string path = model_path(args);
+    auto model = std::shared_ptr<const Model>(load_model(path));
+    std::optional<SentencePieceTokenizer> tok;
+    if (args.given("-p") || args.given("-z") || find_tokenizer(path, model->config.vocab_size))
+        tok = load_tokenizer(args, path, model->config.vocab_size);
+    const std::vector<int> tokens = args.given("-p") ? tok->encode(args.str("-p"), true, false) : args.int_list("--tokens");
     Transformer tf(model, args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : 0);
     Tensor2 logits;
     if (mode == "prefill") {
@@ -39,12 +50,29 @@ int cmd_logits(int argc, char** argv) {
             std::copy(row.begin(), row.end(), &logits(t, 0));
         }
     }
-    try {
-        xt::dump_npy(out, logits);
-    } catch (const std::exception& e) {
-        fail(out, ": cannot write: ", e.what());
+    if (args.given("--out")) {
+        const std::string out = args.str("--out");
+        try {
+            xt::dump_npy(out, logits);
+        } catch (const std::exception& e) {
+            fail(out, ": cannot write: ", e.what());
+        }
+        std::fprintf(stderr, "wrote %s: float32 [%zu, %zu]\n", out.c_str(), logits.shape(0), logits.shape(1));
     }
-    std::fprintf(stderr, "wrote %s: float32 [%zu, %zu]\n", out.c_str(), logits.shape(0), logits.shape(1));
+    if (args.given("--top")) {  // softmax of the last row, most likely first
+        const std::size_t V = logits.shape(1);
+        const auto k = std::size_t(args.integer("--top", 1, 1 << 30));
+        SamplingParams greedy_view;  // temperature 1, no cutoffs: the model's own distribution
+        const auto dist = sampling_distribution(std::vector<float>(&logits(logits.shape(0) - 1, 0), &logits(logits.shape(0) - 1, 0) + V), {}, greedy_view);
+        std::printf("%5s %8s %10s %10s  %s\n", "rank", "id", "prob", "logit", "piece");
+        for (std::size_t i = 0; i < std::min(k, dist.size()); ++i) {
+            const int id = dist[i].id;
+            std::string piece = tok ? tok->piece(id) : "";
+            for (auto& ch : piece)
+                if (ch == '\n') ch = ' ';
+            std::printf("%5zu %8d %10.6f %10.4f  '%s'\n", i + 1, id, dist[i].p, logits(logits.shape(0) - 1, id), piece.c_str());
+        }
+    }
     return 0;
 }
 
