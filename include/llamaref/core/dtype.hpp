@@ -10,6 +10,7 @@
 //   Q8_0  blocks of 32 values: one F16 scale d, then 32 int8 q; value = d * q
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -114,6 +115,44 @@ inline void to_f32(DType t, const void* src, float* dst, std::size_t n) {
             }
             return;
         }
+    }
+}
+
+}  // namespace llamaref
+
+// --- conversions from float32 (used by the writers in formats/) ---------------------------
+namespace llamaref {
+
+// Quantize n values (a multiple of 32) to Q8_0 blocks the way ggml's reference
+// quantize_row_q8_0_ref does: d = max|x| / 127 (stored as F16), q = round(x / d).
+inline void quantize_row_q8_0(const float* x, BlockQ8_0* y, std::size_t n) {
+    if (n % kQ8BlockSize != 0) fail("Q8_0 rows must hold a multiple of 32 values, got ", n);
+    for (std::size_t b = 0; b < n / kQ8BlockSize; ++b) {
+        const float* v = x + b * kQ8BlockSize;
+        float amax = 0.0f;
+        for (std::size_t i = 0; i < kQ8BlockSize; ++i) amax = std::max(amax, std::fabs(v[i]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = f32_to_f16(d);
+        for (std::size_t i = 0; i < kQ8BlockSize; ++i) y[b].q[i] = int8_t(std::round(v[i] * id));
+    }
+}
+
+// Store n float32 values as dtype t at dst (dtype_bytes(t, n) bytes).
+inline void from_f32(DType t, const float* src, void* dst, std::size_t n) {
+    switch (t) {
+        case DType::F32: std::memcpy(dst, src, n * 4); return;
+        case DType::F16: {
+            auto* p = static_cast<uint16_t*>(dst);
+            for (std::size_t i = 0; i < n; ++i) p[i] = f32_to_f16(src[i]);
+            return;
+        }
+        case DType::BF16: {
+            auto* p = static_cast<uint16_t*>(dst);
+            for (std::size_t i = 0; i < n; ++i) p[i] = f32_to_bf16(src[i]);
+            return;
+        }
+        case DType::Q8_0: quantize_row_q8_0(src, static_cast<BlockQ8_0*>(dst), n); return;
     }
 }
 

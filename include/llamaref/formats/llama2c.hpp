@@ -12,11 +12,21 @@
 //     rms_att [L, D]  rms_ffn [L, D]  rms_final [D]  tok_embeddings [V, D]  wq  wk  wv  wo  w1  w2  w3
 //     [output [V, D]]
 //
+//   version 2 (runq.c, export.py version2_export): magic, version 2, the 7 int32, uint8
+//     shared_classifier, int32 group_size GS, zero padding to 256 bytes; then float32
+//     rms_att [L, D]  rms_ffn [L, D]  rms_final [D]; then each quantized tensor as its int8 values
+//     followed by its float32 scales (one per GS consecutive values; value = q · scale):
+//     tok_embeddings, wq (layer 0, 1, ...), wk, wv, wo, w1, w2, w3, [output]
+//
 // The format stores neither RoPE θ nor the RMSNorm ε: llama2.c assumes θ = 10000 and ε = 1e-5, and
-// so does llamaref. Head size is dim / n_heads. Weights are float32 and used in place.
-// (Version 2, Q8_0, comes with the formats issue.)
+// so does llamaref. Head size is dim / n_heads. Versions 0 and 1 are float32, used in place.
+// Version 2's groups (any GS, float32 scale) are not GGUF's Q8_0 blocks (32 values, float16
+// scale), and re-rounding the scale to float16 would change the weights; so llamaref dequantizes
+// them exactly (q · scale in float32, as runq.c's dequantize does) into owned float32 buffers.
+// That costs 4× the file's weight bytes in memory; llama2.c v2 files are small models.
 #pragma once
 
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -41,16 +51,21 @@ inline std::shared_ptr<Model> load_llama2c(const std::string& path) {
     int version = 0;
     if (in.size() >= 4 && in.read<uint32_t>("magic") == kLlama2cMagic) {
         version = in.read<int32_t>("version");
-        if (version != 1)
-            fail(path, ": llama2.c checkpoint version ", version, " is not supported (this build reads 0 and 1)");
+        if (version != 1 && version != 2)
+            fail(path, ": llama2.c checkpoint version ", version, " is not supported (llamaref reads 0, 1 and 2)");
     } else {
         in.seek(0);
     }
     int32_t h[7];
     for (auto& v : h) v = in.read<int32_t>("llama2.c header");
     bool shared = h[5] > 0;
-    if (version == 1) {
+    int32_t group_size = 0;
+    if (version >= 1) {
         shared = in.read<uint8_t>("shared_classifier flag") != 0;
+        if (version == 2) {
+            group_size = in.read<int32_t>("group size");
+            if (group_size <= 0) fail(path, ": llama2.c v2 group size must be positive, got ", group_size);
+        }
         in.seek(256);
     }
 
@@ -91,9 +106,43 @@ inline std::shared_ptr<Model> load_llama2c(const std::string& path) {
     auto per_layer = [&](const char* what, Shape shape, TensorView LayerWeights::*field) {
         for (std::size_t l = 0; l < L; ++l) m->weights.layers[l].*field = next(what, shape);
     };
+    // Version 2: the next int8 tensor and its scales, dequantized into an owned float32 buffer.
+    auto next_q8 = [&](const char* what, Shape shape) {
+        std::size_t n = 1;
+        for (auto s : shape) n = mul(n, s);
+        if (n % std::size_t(group_size) != 0)
+            fail(path, ": ", what, " holds ", n, " values, not a multiple of the group size ", group_size);
+        const std::byte* q = in.take(n, what);
+        const std::byte* s = in.take(mul(n / group_size, 4), "scales");
+        auto buf = make_buffer(mul(n, 4));
+        float* out = reinterpret_cast<float*>(buf->data());
+        for (std::size_t g = 0; g < n / group_size; ++g) {
+            float scale;
+            std::memcpy(&scale, s + 4 * g, 4);
+            for (std::size_t i = g * group_size; i < (g + 1) * group_size; ++i) out[i] = float(int8_t(q[i])) * scale;
+        }
+        m->storage.push_back(buf);
+        return TensorView{DType::F32, std::move(shape), buf->data()};
+    };
+    auto per_layer_q8 = [&](const char* what, Shape shape, TensorView LayerWeights::*field) {
+        for (std::size_t l = 0; l < L; ++l) m->weights.layers[l].*field = next_q8(what, shape);
+    };
     Weights& w = m->weights;
     w.layers.resize(L);
-    if (version == 0) {
+    if (version == 2) {
+        per_layer("rms_att_weight", {D}, &LayerWeights::attention_norm);
+        per_layer("rms_ffn_weight", {D}, &LayerWeights::ffn_norm);
+        w.norm = next("rms_final_weight", {D});
+        w.tok_embeddings = next_q8("token embeddings", {V, D});
+        per_layer_q8("wq", {Q, D}, &LayerWeights::wq);
+        per_layer_q8("wk", {K, D}, &LayerWeights::wk);
+        per_layer_q8("wv", {K, D}, &LayerWeights::wv);
+        per_layer_q8("wo", {D, Q}, &LayerWeights::wo);
+        per_layer_q8("w1", {F, D}, &LayerWeights::w1);
+        per_layer_q8("w2", {D, F}, &LayerWeights::w2);
+        per_layer_q8("w3", {F, D}, &LayerWeights::w3);
+        w.output = shared ? w.tok_embeddings : next_q8("output (classifier) weights", {V, D});
+    } else if (version == 0) {
         w.tok_embeddings = next("token embeddings", {V, D});
         per_layer("rms_att_weight", {D}, &LayerWeights::attention_norm);
         per_layer("wq", {Q, D}, &LayerWeights::wq);
@@ -120,7 +169,7 @@ inline std::shared_ptr<Model> load_llama2c(const std::string& path) {
         per_layer("w2", {D, F}, &LayerWeights::w2);
         per_layer("w3", {F, D}, &LayerWeights::w3);
     }
-    w.output = shared ? w.tok_embeddings : next("output (classifier) weights", {V, D});
+    if (version != 2) w.output = shared ? w.tok_embeddings : next("output (classifier) weights", {V, D});
     if (in.remaining() != 0)
         fail(path, ": ", in.remaining(), " bytes after the last tensor: the header (", c.describe(),
              ") does not describe this file");

@@ -1,33 +1,44 @@
 // llamaref/formats/load.hpp — open whatever checkpoint a path names.
 //
-//   a folder with config.json          Hugging Face (safetensors)         formats/hf.hpp
-//   a .bin file                        llama2.c checkpoint                formats/llama2c.hpp
-//   a folder with params.json, .gguf   Meta original / GGUF: the formats issue (clear error now)
+//   a folder with config.json          Hugging Face (safetensors)          formats/hf.hpp
+//   a folder with params.json          Meta original (consolidated.NN.pth) formats/meta.hpp
+//   a .gguf file                       GGUF (llama.cpp)                    formats/gguf_llama.hpp
+//   a .bin file                        llama2.c checkpoint, versions 0-2   formats/llama2c.hpp
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <string>
 
+#include "gguf_llama.hpp"
 #include "hf.hpp"
 #include "llama2c.hpp"
+#include "meta.hpp"
 
 namespace llamaref {
 
-inline std::shared_ptr<Model> load_model(const std::string& path) {
+// Which reader load_model() uses for `path`: "hf", "meta", "gguf" or "llama2c" (throws if none).
+inline std::string detect_format(const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::exists(path, ec)) fail(path, ": no such file or folder");
     if (fs::is_directory(path, ec)) {
-        if (fs::exists(fs::path(path) / "config.json")) return load_hf(path);
-        if (fs::exists(fs::path(path) / "params.json"))
-            fail(path, ": Meta checkpoints (params.json + consolidated.*.pth) are not supported by this build yet");
+        if (fs::exists(fs::path(path) / "config.json")) return "hf";
+        if (fs::exists(fs::path(path) / "params.json")) return "meta";
         fail(path, ": folder has neither config.json (Hugging Face) nor params.json (Meta)");
     }
     const std::string ext = fs::path(path).extension().string();
-    if (ext == ".bin") return load_llama2c(path);
-    if (ext == ".gguf") fail(path, ": GGUF files are not supported by this build yet");
-    fail(path, ": unknown model format (expected a .bin llama2.c file or a Hugging Face folder)");
+    if (ext == ".gguf") return "gguf";
+    if (ext == ".bin") return "llama2c";
+    fail(path, ": unknown model format (expected a .gguf or llama2.c .bin file, or a Hugging Face or Meta folder)");
+}
+
+inline std::shared_ptr<Model> load_model(const std::string& path) {
+    const std::string f = detect_format(path);
+    if (f == "hf") return load_hf(path);
+    if (f == "meta") return load_meta(path);
+    if (f == "gguf") return load_gguf(path);
+    return load_llama2c(path);
 }
 
 }  // namespace llamaref

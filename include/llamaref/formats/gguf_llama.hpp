@@ -1,0 +1,164 @@
+// llamaref/formats/gguf_llama.hpp — a Llama model from a GGUF file (llama.cpp's naming).
+//
+// Configuration from the `llama.*` metadata keys (llama.cpp, src/llama-arch.cpp and
+// convert_hf_to_gguf.py):
+//
+//   llama.embedding_length                 dim D            llama.block_count            L
+//   llama.feed_forward_length              hidden_dim F     llama.attention.head_count   H
+//   llama.attention.head_count_kv          KV (default H)   llama.attention.key_length   Dh (default D/H)
+//   llama.rope.dimension_count             must equal Dh    llama.rope.freq_base         θ (default 10000)
+//   llama.attention.layer_norm_rms_epsilon ε                llama.context_length         context
+//   llama.vocab_size                       V (default: rows of token_embd)
+//
+// Tensors (N = block):
+//   token_embd.weight            tok_embeddings  [V, D]    output_norm.weight  norm    [D]
+//   blk.N.attn_norm.weight       attention_norm  [D]       blk.N.ffn_norm      ffn_norm
+//   blk.N.attn_{q,k,v,output}    attention.w{q,k,v,o}      blk.N.ffn_{gate,down,up}  w{1,2,3}
+//   output.weight                output [V, D]; absent: tied to token_embd
+//   rope_freqs.weight            [Dh/2] Llama 3.1 per-pair frequency divisors (see below)
+//
+// llama.cpp's converter stores q and k in Meta's adjacent-pair row order (it undoes HF's
+// permutation), so every tensor is used in place from the mapped file, Q8_0 included.
+//
+// Llama 3.1 scaling: llama.cpp stores no scaling parameters, only `rope_freqs`, the divisor d_i of
+// each frequency (θ_i' = θ_i / d_i). llamaref keeps its RopeScaling rule (model/rope.hpp) and
+// *derives* it from the tensor: factor F = the largest divisor, low/high factors and original
+// context Meta's 1 / 4 / 8192 (what llama.cpp's converter assumes when a config omits them), then
+// *verifies* every pair: each d_i must equal θ_i / θ_i' of that rule within 1e-5 relative. A file
+// whose divisors follow another rule is refused with an error naming the pair, rather than run
+// with frequencies that differ from the file's.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "../model/transformer.hpp"
+#include "gguf.hpp"
+
+namespace llamaref {
+
+// RopeScaling that reproduces the divisors of a rope_freqs tensor, or an error (see above).
+inline RopeScaling rope_scaling_from_divisors(const std::vector<float>& divisors, int head_dim, double base,
+                                              const std::string& where) {
+    RopeScaling s;
+    if (divisors.size() != std::size_t(head_dim / 2))
+        fail(where, ": rope_freqs has ", divisors.size(), " values but head_dim ", head_dim, " has ", head_dim / 2, " pairs");
+    double F = 0;
+    for (float d : divisors) {
+        if (!(d >= 1.0f) || !std::isfinite(d)) fail(where, ": rope_freqs divisor ", d, " is not a finite value >= 1");
+        F = std::max(F, double(d));
+    }
+    if (F == 1.0) return s;  // nothing divided: no scaling
+    s.enabled = true;
+    s.factor = F;
+    const auto plain = rope_frequencies(head_dim, base);
+    const auto scaled = rope_frequencies(head_dim, base, s);
+    for (std::size_t i = 0; i < divisors.size(); ++i) {
+        const double want = plain[i] / scaled[i];
+        if (std::fabs(divisors[i] - want) > 1e-5 * want)
+            fail(where, ": rope_freqs pair ", i, " divides by ", divisors[i], " but Llama 3.1 scaling (factor ", F,
+                 ", low 1, high 4, original context 8192) divides by ", want,
+                 "; llamaref cannot run arbitrary per-pair divisors");
+    }
+    return s;
+}
+
+// ModelConfig from a GGUF file's metadata (and the shapes of two tensors).
+inline ModelConfig gguf_llama_config(const GgufFile& g) {
+    const std::string& path = g.path();
+    const std::string arch = g.get_string("general.architecture");
+    if (arch != "llama") fail(path, ": general.architecture is \"", arch, "\"; llamaref reads \"llama\" models");
+    auto integer = [&](const std::string& key) {
+        const int64_t v = g.get_int(key);
+        if (v <= 0 || v > (int64_t(1) << 31)) fail(path, ": metadata \"", key, "\" out of range: ", v);
+        return int(v);
+    };
+    ModelConfig c;
+    c.dim = integer("llama.embedding_length");
+    c.n_layers = integer("llama.block_count");
+    c.hidden_dim = integer("llama.feed_forward_length");
+    c.n_heads = integer("llama.attention.head_count");
+    c.n_kv_heads = g.has("llama.attention.head_count_kv") ? integer("llama.attention.head_count_kv") : c.n_heads;
+    if (g.has("llama.attention.key_length")) {
+        c.head_dim = integer("llama.attention.key_length");
+    } else {
+        if (c.dim % c.n_heads != 0) fail(path, ": embedding_length ", c.dim, " is not a multiple of head_count ", c.n_heads);
+        c.head_dim = c.dim / c.n_heads;
+    }
+    if (g.has("llama.attention.value_length") && integer("llama.attention.value_length") != c.head_dim)
+        fail(path, ": value_length differs from key_length; Llama models use one head size");
+    if (g.has("llama.rope.dimension_count") && integer("llama.rope.dimension_count") != c.head_dim)
+        fail(path, ": rope.dimension_count ", integer("llama.rope.dimension_count"), " differs from the head size ",
+             c.head_dim, " (partial rotary embeddings are not part of Llama)");
+    c.norm_eps = g.get_float("llama.attention.layer_norm_rms_epsilon");
+    c.rope_theta = g.has("llama.rope.freq_base") ? g.get_float("llama.rope.freq_base") : 10000.0;
+    c.max_seq_len = g.has("llama.context_length") ? integer("llama.context_length") : 2048;
+    if (g.has("llama.rope.scaling.type")) {
+        const std::string type = g.get_string("llama.rope.scaling.type");
+        if (type != "none") fail(path, ": rope scaling type \"", type, "\" is not supported (llamaref implements Llama 3.1's)");
+    }
+    const TensorView emb = g.get("token_embd.weight");
+    if (emb.shape.size() != 2) fail(path, ": token_embd.weight must be 2-D, is ", shape_str(emb.shape));
+    c.vocab_size = g.has("llama.vocab_size") ? integer("llama.vocab_size") : int(emb.shape[0]);
+    c.tied_embeddings = !g.has_tensor("output.weight");
+    if (g.has_tensor("rope_freqs.weight")) {
+        const TensorView f = g.get("rope_freqs.weight");
+        if (f.dtype != DType::F32 || f.shape.size() != 1) fail(path, ": rope_freqs.weight must be a 1-D F32 tensor");
+        c.rope_scaling = rope_scaling_from_divisors(f.to_f32_vector(), c.head_dim, c.rope_theta, path);
+    }
+    try {
+        c.validate();
+    } catch (const Error& e) {
+        fail(path, ": ", e.what());
+    }
+    return c;
+}
+
+inline std::shared_ptr<Model> load_gguf(const std::string& path) {
+    auto g = std::make_shared<GgufFile>(path);
+    auto m = std::make_shared<Model>();
+    m->config = gguf_llama_config(*g);
+    m->format = "gguf v" + std::to_string(g->version());
+    m->path = path;
+    m->storage.push_back(g);
+    const ModelConfig& c = m->config;
+
+    auto tensor = [&](const std::string& name) {
+        TensorView v = g->get(name);
+        // Element reads must be aligned; only a file with general.alignment < 4 can break this.
+        if (reinterpret_cast<std::uintptr_t>(v.data) % (v.dtype == DType::F32 ? 4 : 2) != 0) {
+            auto buf = make_buffer(v.nbytes());
+            std::copy_n(v.data, v.nbytes(), buf->data());
+            m->storage.push_back(buf);
+            v.data = buf->data();
+        }
+        return v;
+    };
+    Weights& w = m->weights;
+    w.tok_embeddings = tensor("token_embd.weight");
+    w.layers.resize(c.n_layers);
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        LayerWeights& L = w.layers[l];
+        L.attention_norm = tensor(p + "attn_norm.weight");
+        L.wq = tensor(p + "attn_q.weight");
+        L.wk = tensor(p + "attn_k.weight");
+        L.wv = tensor(p + "attn_v.weight");
+        L.wo = tensor(p + "attn_output.weight");
+        L.ffn_norm = tensor(p + "ffn_norm.weight");
+        L.w1 = tensor(p + "ffn_gate.weight");
+        L.w2 = tensor(p + "ffn_down.weight");
+        L.w3 = tensor(p + "ffn_up.weight");
+    }
+    w.norm = tensor("output_norm.weight");
+    w.output = c.tied_embeddings ? w.tok_embeddings : tensor("output.weight");
+    try {
+        validate_weights(c, w);
+    } catch (const Error& e) {
+        fail(path, ": ", e.what());
+    }
+    return m;
+}
+
+}  // namespace llamaref

@@ -1,0 +1,210 @@
+// llamaref/formats/meta.hpp — Meta's original release: params.json + consolidated.NN.pth.
+//
+// params.json (Meta's ModelArgs, model.py in llama / llama3 / llama-models):
+//   dim, n_layers, n_heads, n_kv_heads (default n_heads), vocab_size (-1 in LLaMA 1/2 files: taken
+//   from the embeddings), multiple_of, ffn_dim_multiplier, norm_eps, rope_theta (default 10000),
+//   use_scaled_rope (Llama 3.1: RopeScaling factor 8, low 1, high 4, original context 8192 as
+//   Meta's apply_scaling hard-codes; `rope_scaling_factor` overrides the factor when present),
+//   max_seq_len when present. The FFN size follows Meta's rule (model/config.hpp ffn_hidden_dim).
+//   params.json does not state the context length; llamaref assumes 131072 with use_scaled_rope,
+//   8192 with θ ≥ 500000 (Llama 3), else 4096 (Llama 2; LLaMA 1 was trained on 2048).
+//
+// Each consolidated.NN.pth is a torch.save state dict (formats/pytorch.hpp) with Meta's names:
+// tok_embeddings.weight, layers.N.attention.w{q,k,v,o}.weight, layers.N.feed_forward.w{1,2,3}.weight,
+// layers.N.{attention,ffn}_norm.weight, norm.weight, output.weight. Larger models come in NN shards,
+// the model-parallel slices of fairscale's layers, concatenated back here:
+//
+//   ColumnParallelLinear  wq wk wv w1 w3 output   split on dim 0 (output rows)
+//   RowParallelLinear     wo w2                   split on dim 1 (input columns)
+//   ParallelEmbedding     tok_embeddings          split on dim 1 (embedding columns)
+//   norms, rope.freqs                             replicated: taken from shard 0
+//
+// One shard: every tensor is used in place from the mapped archive. Several: concatenated into
+// owned buffers (in the stored dtype). Meta's q/k rows are already in the adjacent-pair layout.
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../model/transformer.hpp"
+#include "hf.hpp"  // read_json_file
+#include "progress.hpp"
+#include "pytorch.hpp"
+
+namespace llamaref {
+
+inline ModelConfig parse_meta_params(const nlohmann::json& j, const std::string& path) {
+    if (!j.is_object()) fail(path, ": expected a JSON object");
+    auto has = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
+    auto number = [&](const char* key) -> double {
+        if (!has(key)) fail(path, ": missing field \"", key, "\"");
+        if (!j[key].is_number()) fail(path, ": field \"", key, "\" must be a number, found ", j[key].dump());
+        return j[key].get<double>();
+    };
+    auto integer = [&](const char* key) {
+        if (!has(key)) fail(path, ": missing field \"", key, "\"");
+        if (!j[key].is_number_integer()) fail(path, ": field \"", key, "\" must be an integer, found ", j[key].dump());
+        const long long v = j[key].get<long long>();
+        if (v <= 0 || v > (1LL << 31)) fail(path, ": field \"", key, "\" out of range: ", v);
+        return int(v);
+    };
+    ModelConfig c;
+    c.dim = integer("dim");
+    c.n_layers = integer("n_layers");
+    c.n_heads = integer("n_heads");
+    c.n_kv_heads = has("n_kv_heads") ? integer("n_kv_heads") : c.n_heads;
+    if (c.dim % c.n_heads != 0) fail(path, ": dim ", c.dim, " is not a multiple of n_heads ", c.n_heads);
+    c.head_dim = c.dim / c.n_heads;
+    const int multiple_of = has("multiple_of") ? integer("multiple_of") : 256;
+    std::optional<double> mult;
+    if (has("ffn_dim_multiplier")) mult = number("ffn_dim_multiplier");
+    c.hidden_dim = ffn_hidden_dim(c.dim, multiple_of, mult);
+    c.vocab_size = 0;  // from params when positive, else from the embeddings (load_meta)
+    if (has("vocab_size")) {
+        if (!j["vocab_size"].is_number_integer()) fail(path, ": field \"vocab_size\" must be an integer");
+        const long long v = j["vocab_size"].get<long long>();
+        if (v > (1LL << 31)) fail(path, ": field \"vocab_size\" out of range: ", v);
+        if (v > 0) c.vocab_size = int(v);
+    }
+    c.norm_eps = has("norm_eps") ? number("norm_eps") : 1e-5;
+    c.rope_theta = has("rope_theta") ? number("rope_theta") : 10000.0;
+    if (has("use_scaled_rope")) {
+        if (!j["use_scaled_rope"].is_boolean()) fail(path, ": field \"use_scaled_rope\" must be true or false");
+        if (j["use_scaled_rope"].get<bool>())
+            c.rope_scaling = {true, has("rope_scaling_factor") ? number("rope_scaling_factor") : 8.0, 1.0, 4.0, 8192};
+    }
+    if (has("max_seq_len")) c.max_seq_len = integer("max_seq_len");
+    else c.max_seq_len = c.rope_scaling.enabled ? 131072 : c.rope_theta >= 500000 ? 8192 : 4096;
+    return c;
+}
+
+namespace detail {
+// How Meta's model parallelism split a tensor: 0 = rows, 1 = columns, -1 = replicated.
+inline int meta_split_dim(const std::string& name) {
+    for (const char* s : {"attention.wq.", "attention.wk.", "attention.wv.", "feed_forward.w1.", "feed_forward.w3."})
+        if (name.find(s) != std::string::npos) return 0;
+    if (name == "output.weight") return 0;
+    for (const char* s : {"attention.wo.", "feed_forward.w2."})
+        if (name.find(s) != std::string::npos) return 1;
+    if (name == "tok_embeddings.weight") return 1;
+    return -1;
+}
+}  // namespace detail
+
+// The consolidated.NN.pth files of a Meta folder, in shard order.
+inline std::vector<std::string> meta_shards(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> shards;
+    for (const auto& e : fs::directory_iterator(dir)) {  // consolidated.<digits>.pth
+        const std::string f = e.path().filename().string();
+        const std::string pre = "consolidated.", post = ".pth";
+        if (f.size() <= pre.size() + post.size() || f.rfind(pre, 0) != 0 || f.substr(f.size() - post.size()) != post) continue;
+        const std::string digits = f.substr(pre.size(), f.size() - pre.size() - post.size());
+        if (std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+            shards.push_back(e.path().string());
+    }
+    std::sort(shards.begin(), shards.end());
+    if (shards.empty()) fail(dir, ": no consolidated.NN.pth file beside params.json");
+    for (std::size_t k = 0; k < shards.size(); ++k) {
+        const std::string want = std::string("consolidated.") + (k < 10 ? "0" : "") + std::to_string(k) + ".pth";
+        if (fs::path(shards[k]).filename() != want)
+            fail(dir, ": shard ", want, " is missing (found ", fs::path(shards[k]).filename().string(), ")");
+    }
+    return shards;
+}
+
+inline std::shared_ptr<Model> load_meta(const std::string& dir) {
+    namespace fs = std::filesystem;
+    const std::string params_path = (fs::path(dir) / "params.json").string();
+    auto m = std::make_shared<Model>();
+    m->config = parse_meta_params(read_json_file(params_path), params_path);
+    m->path = dir;
+    ModelConfig& c = m->config;
+
+    std::vector<std::shared_ptr<TorchCheckpoint>> shards;
+    std::size_t total = 0;
+    for (const auto& p : meta_shards(dir)) {
+        shards.push_back(std::make_shared<TorchCheckpoint>(p));
+        m->storage.push_back(shards.back());
+        for (const auto& [name, v] : shards.back()->tensors()) total += v.nbytes();
+    }
+    const std::size_t n = shards.size();
+    m->format = "meta (" + std::to_string(n) + (n == 1 ? " shard)" : " shards)");
+    LoadProgress progress("loading " + dir, total);
+
+    // The tensor `name`: in place from one shard, or the shards concatenated on Meta's split dim.
+    auto tensor = [&](const std::string& name) -> TensorView {
+        std::vector<TensorView> parts;
+        for (const auto& s : shards) parts.push_back(s->get(name));
+        const int dim = n == 1 ? -1 : detail::meta_split_dim(name);
+        TensorView v = parts[0];
+        if (dim >= 0) {
+            for (std::size_t k = 0; k < n; ++k) {
+                const TensorView& p = parts[k];
+                if (p.shape.size() != 2 || p.dtype != v.dtype || p.shape[1 - dim] != v.shape[1 - dim])
+                    fail(shards[k]->path(), ": tensor ", name, " (", dtype_name(p.dtype), " ", shape_str(p.shape),
+                         ") does not match shard 0 (", dtype_name(v.dtype), " ", shape_str(v.shape), ")");
+            }
+            Shape shape = v.shape;
+            shape[dim] = 0;
+            for (const auto& p : parts) shape[dim] += p.shape[dim];
+            auto buf = make_buffer(dtype_bytes(v.dtype, shape_numel(shape)));
+            std::byte* out = buf->data();
+            if (dim == 0) {  // rows: shard after shard
+                for (const auto& p : parts) out = std::copy_n(p.data, p.nbytes(), out);
+            } else {  // columns: row r = shard 0's row r, shard 1's row r, ...
+                for (std::size_t r = 0; r < shape[0]; ++r)
+                    for (const auto& p : parts) out = std::copy_n(p.row(r), p.row_bytes(), out);
+            }
+            m->storage.push_back(buf);
+            v = TensorView{v.dtype, shape, buf->data()};
+        }
+        // Element reads must be aligned: torch's zip entries may start at any offset.
+        if (reinterpret_cast<std::uintptr_t>(v.data) % dtype_bytes(v.dtype, 1) != 0) {
+            auto buf = make_buffer(v.nbytes());
+            std::copy_n(v.data, v.nbytes(), buf->data());
+            m->storage.push_back(buf);
+            v.data = buf->data();
+        }
+        progress.add(v.nbytes());
+        return v;
+    };
+
+    Weights& w = m->weights;
+    w.tok_embeddings = tensor("tok_embeddings.weight");
+    if (w.tok_embeddings.shape.size() != 2) fail(dir, ": tok_embeddings.weight is not 2-D");
+    if (c.vocab_size == 0) c.vocab_size = int(w.tok_embeddings.shape[0]);
+    try {
+        c.validate();
+    } catch (const Error& e) {
+        fail(params_path, ": ", e.what());
+    }
+    w.layers.resize(c.n_layers);
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "layers." + std::to_string(l) + ".";
+        LayerWeights& L = w.layers[l];
+        L.attention_norm = tensor(p + "attention_norm.weight");
+        L.wq = tensor(p + "attention.wq.weight");
+        L.wk = tensor(p + "attention.wk.weight");
+        L.wv = tensor(p + "attention.wv.weight");
+        L.wo = tensor(p + "attention.wo.weight");
+        L.ffn_norm = tensor(p + "ffn_norm.weight");
+        L.w1 = tensor(p + "feed_forward.w1.weight");
+        L.w2 = tensor(p + "feed_forward.w2.weight");
+        L.w3 = tensor(p + "feed_forward.w3.weight");
+    }
+    w.norm = tensor("norm.weight");
+    c.tied_embeddings = !shards[0]->has("output.weight");
+    w.output = c.tied_embeddings ? w.tok_embeddings : tensor("output.weight");
+    try {
+        validate_weights(c, w);
+    } catch (const Error& e) {
+        fail(dir, ": ", e.what());
+    }
+    return m;
+}
+
+}  // namespace llamaref

@@ -1,0 +1,170 @@
+// llamaref/formats/write_gguf.hpp — write a Model as a GGUF v3 file in llama.cpp's layout.
+//
+// Follows ggml's docs/gguf.md and the names and keys llama.cpp's convert_hf_to_gguf.py writes for
+// the "llama" architecture (see formats/gguf_llama.hpp for the table): q/k rows in the
+// adjacent-pair order, ne = the row-major shape reversed, every tensor at a multiple of 32 bytes.
+// Weight matrices are stored in the requested dtype (F32, F16, BF16 or Q8_0, quantized as ggml's
+// reference quantize_row_q8_0 does; a matrix whose rows are not a multiple of 32 stays F32);
+// norms are always F32, as llama.cpp keeps them. Llama 3.1 scaling is written as llama.cpp does:
+// a `rope_freqs.weight` tensor of per-pair divisors. Metadata from `extra` (e.g. a source GGUF's
+// tokenizer.* keys) is appended after the model's own keys.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../model/rope.hpp"
+#include "../model/transformer.hpp"
+#include "gguf.hpp"
+#include "writer.hpp"
+
+namespace llamaref {
+
+inline GgufValue gguf_u32(uint32_t v) { GgufValue x; x.type = GgufType::UINT32; x.u = v; return x; }
+inline GgufValue gguf_f32(double v) { GgufValue x; x.type = GgufType::FLOAT32; x.f = v; return x; }
+inline GgufValue gguf_str(std::string v) { GgufValue x; x.type = GgufType::STRING; x.s = std::move(v); return x; }
+
+namespace detail {
+inline void gguf_put_string(FileWriter& out, const std::string& s) {
+    out.put<uint64_t>(s.size());
+    out.put_string(s);
+}
+inline void gguf_put_value(FileWriter& out, const GgufValue& v) {
+    switch (v.type) {
+        case GgufType::UINT8: out.put<uint8_t>(uint8_t(v.u)); break;
+        case GgufType::INT8: out.put<int8_t>(int8_t(v.i)); break;
+        case GgufType::UINT16: out.put<uint16_t>(uint16_t(v.u)); break;
+        case GgufType::INT16: out.put<int16_t>(int16_t(v.i)); break;
+        case GgufType::UINT32: out.put<uint32_t>(uint32_t(v.u)); break;
+        case GgufType::INT32: out.put<int32_t>(int32_t(v.i)); break;
+        case GgufType::UINT64: out.put<uint64_t>(v.u); break;
+        case GgufType::INT64: out.put<int64_t>(v.i); break;
+        case GgufType::FLOAT32: out.put<float>(float(v.f)); break;
+        case GgufType::FLOAT64: out.put<double>(v.f); break;
+        case GgufType::BOOL: out.put<uint8_t>(v.b ? 1 : 0); break;
+        case GgufType::STRING: gguf_put_string(out, v.s); break;
+        case GgufType::ARRAY:
+            out.put<uint32_t>(uint32_t(v.elem_type));
+            out.put<uint64_t>(v.items.size());
+            for (const auto& x : v.items) gguf_put_value(out, x);
+            break;
+    }
+}
+inline uint32_t ggml_type_of(DType t) {
+    switch (t) {
+        case DType::F32: return kGgmlF32;
+        case DType::F16: return kGgmlF16;
+        case DType::BF16: return kGgmlBF16;
+        case DType::Q8_0: return kGgmlQ8_0;
+    }
+    return kGgmlF32;
+}
+}  // namespace detail
+
+inline void write_gguf(const Model& m, const std::string& path, DType dtype,
+                       const std::vector<std::pair<std::string, GgufValue>>& extra = {}) {
+    const ModelConfig& c = m.config;
+    const Weights& w = m.weights;
+    // --- tensors, in llama.cpp's order -----------------------------------------------------
+    struct Item {
+        std::string name;
+        TensorView view;
+        DType dtype;
+    };
+    std::vector<Item> items;
+    std::vector<float> divisors;
+    if (c.rope_scaling.enabled) {
+        const auto plain = rope_frequencies(c.head_dim, c.rope_theta);
+        const auto scaled = rope_frequencies(c.head_dim, c.rope_theta, c.rope_scaling);
+        for (std::size_t i = 0; i < plain.size(); ++i) divisors.push_back(float(plain[i] / scaled[i]));
+        items.push_back({"rope_freqs.weight",
+                         TensorView{DType::F32, {divisors.size()}, reinterpret_cast<const std::byte*>(divisors.data())},
+                         DType::F32});
+    }
+    auto matrix = [&](const std::string& name, const TensorView& v) {
+        const bool fits = dtype != DType::Q8_0 || v.cols() % kQ8BlockSize == 0;
+        items.push_back({name, v, fits ? dtype : DType::F32});
+    };
+    auto vector = [&](const std::string& name, const TensorView& v) { items.push_back({name, v, DType::F32}); };
+    matrix("token_embd.weight", w.tok_embeddings);
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        const LayerWeights& L = w.layers[l];
+        vector(p + "attn_norm.weight", L.attention_norm);
+        matrix(p + "attn_q.weight", L.wq);
+        matrix(p + "attn_k.weight", L.wk);
+        matrix(p + "attn_v.weight", L.wv);
+        matrix(p + "attn_output.weight", L.wo);
+        vector(p + "ffn_norm.weight", L.ffn_norm);
+        matrix(p + "ffn_gate.weight", L.w1);
+        matrix(p + "ffn_up.weight", L.w3);
+        matrix(p + "ffn_down.weight", L.w2);
+    }
+    vector("output_norm.weight", w.norm);
+    if (!c.tied_embeddings) matrix("output.weight", w.output);
+
+    // --- metadata --------------------------------------------------------------------------
+    const uint32_t file_type = dtype == DType::F32 ? 0 : dtype == DType::F16 ? 1 : dtype == DType::Q8_0 ? 7 : 32;
+    std::vector<std::pair<std::string, GgufValue>> kv = {
+        {"general.architecture", gguf_str("llama")},
+        {"general.name", gguf_str(std::filesystem::path(path).stem().string())},
+        {"llama.block_count", gguf_u32(c.n_layers)},
+        {"llama.context_length", gguf_u32(c.max_seq_len)},
+        {"llama.embedding_length", gguf_u32(c.dim)},
+        {"llama.feed_forward_length", gguf_u32(c.hidden_dim)},
+        {"llama.attention.head_count", gguf_u32(c.n_heads)},
+        {"llama.attention.head_count_kv", gguf_u32(c.n_kv_heads)},
+        {"llama.rope.freq_base", gguf_f32(c.rope_theta)},
+        {"llama.attention.layer_norm_rms_epsilon", gguf_f32(c.norm_eps)},
+        {"llama.attention.key_length", gguf_u32(c.head_dim)},
+        {"llama.attention.value_length", gguf_u32(c.head_dim)},
+        {"general.file_type", gguf_u32(file_type)},
+        {"llama.vocab_size", gguf_u32(c.vocab_size)},
+        {"llama.rope.dimension_count", gguf_u32(c.head_dim)},
+    };
+    for (const auto& e : extra) {
+        bool dup = false;
+        for (const auto& k : kv) dup = dup || k.first == e.first;
+        if (!dup) kv.push_back(e);
+    }
+
+    // --- the file ----------------------------------------------------------------------------
+    FileWriter out(path);
+    out.put<uint32_t>(0x46554747u);  // "GGUF"
+    out.put<uint32_t>(3);
+    out.put<uint64_t>(items.size());
+    out.put<uint64_t>(kv.size());
+    for (const auto& [key, v] : kv) {
+        detail::gguf_put_string(out, key);
+        out.put<uint32_t>(uint32_t(v.type));
+        detail::gguf_put_value(out, v);
+    }
+    std::size_t offset = 0;
+    for (const auto& it : items) {
+        detail::gguf_put_string(out, it.name);
+        out.put<uint32_t>(uint32_t(it.view.shape.size()));
+        for (auto d = it.view.shape.rbegin(); d != it.view.shape.rend(); ++d) out.put<uint64_t>(*d);
+        out.put<uint32_t>(detail::ggml_type_of(it.dtype));
+        out.put<uint64_t>(offset);
+        offset += dtype_bytes(it.dtype, it.view.numel());
+        offset += (32 - offset % 32) % 32;
+    }
+    out.pad_to(32);
+    for (const auto& it : items) {
+        out.put_bytes(tensor_bytes(it.view, it.dtype));
+        out.pad_to(32);
+    }
+    out.finish();
+}
+
+// The tokenizer.* metadata of a GGUF file, to carry a vocabulary into a converted file.
+inline std::vector<std::pair<std::string, GgufValue>> gguf_tokenizer_metadata(const GgufFile& g) {
+    std::vector<std::pair<std::string, GgufValue>> kv;
+    for (const auto& k : g.keys())
+        if (k.rfind("tokenizer.", 0) == 0) kv.push_back({k, g.value(k)});
+    return kv;
+}
+
+}  // namespace llamaref
