@@ -1,0 +1,146 @@
+// llamaref/tokenizer/tokenizer.hpp — one Tokenizer for every Llama, chosen from the files.
+//
+// load_tokenizer(path) accepts a tokenizer file or a model (file or folder) and picks the
+// tokenizer next to it, by content rather than by name:
+//   SentencePiece tokenizer.model  protobuf (first byte 0x0A: field 1 "pieces", length-delimited)
+//   Meta's Llama 3 tokenizer.model  text lines "<base64> <rank>"
+//   Hugging Face tokenizer.json     JSON; byte-level BPE (Llama 3) only for now
+//   llama2.c tokenizer.bin          int32 max_token_length, then (score, length, bytes) records
+// Beside a model it looks for tokenizer.model, tokenizer.json, tokenizer.bin, then tok<V>.bin.
+// (GGUF-embedded vocabularies are read by formats/gguf.hpp into a SentencePieceVocab or ranks.)
+#pragma once
+
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../formats/mmap.hpp"
+#include "sentencepiece.hpp"
+#include "tiktoken.hpp"
+#include "tiktoken_files.hpp"
+
+namespace llamaref {
+
+class Tokenizer {
+  public:
+    explicit Tokenizer(SentencePieceTokenizer t) : t_(std::move(t)) {}
+    explicit Tokenizer(TiktokenTokenizer t) : t_(std::move(t)) {}
+
+    template <class F>
+    auto visit(F&& f) const {  // f(the SentencePieceTokenizer or TiktokenTokenizer)
+        return std::visit(std::forward<F>(f), t_);
+    }
+
+    bool is_sentencepiece() const { return std::holds_alternative<SentencePieceTokenizer>(t_); }
+    const SentencePieceTokenizer* sentencepiece() const { return std::get_if<SentencePieceTokenizer>(&t_); }
+    const TiktokenTokenizer* tiktoken() const { return std::get_if<TiktokenTokenizer>(&t_); }
+    std::string kind() const { return is_sentencepiece() ? "SentencePiece BPE" : "tiktoken BPE"; }
+
+    int bos_id() const { return visit([](const auto& t) { return t.bos_id; }); }
+    int eos_id() const { return visit([](const auto& t) { return t.eos_id; }); }
+    int vocab_size() const { return visit([](const auto& t) { return t.vocab_size(); }); }
+
+    // Special-token text: SpecialText::plain (Meta) or parse (HF); SentencePiece never parses it.
+    std::vector<int> encode(std::string_view text, bool bos, bool eos, SpecialText special = SpecialText::plain) const {
+        if (auto* t = tiktoken()) return t->encode(text, bos, eos, special);
+        return sentencepiece()->encode(text, bos, eos);
+    }
+    std::string decode(const std::vector<int>& ids) const {
+        return visit([&](const auto& t) { return t.decode(ids); });
+    }
+    std::string decode(int prev, int id) const {
+        return visit([&](const auto& t) { return t.decode(prev, id); });
+    }
+    // The vocabulary entry of one id, as stored: SentencePiece text with "▁", or raw tiktoken bytes.
+    std::string piece(int id) const {
+        if (auto* t = tiktoken()) return t->token_bytes(id);
+        return sentencepiece()->piece(id);
+    }
+
+  private:
+    std::variant<SentencePieceTokenizer, TiktokenTokenizer> t_;
+};
+
+namespace detail {
+
+// Counts the records of a llama2.c tokenizer.bin, or returns -1 if the file is not one.
+inline int llama2c_tokenizer_size(const std::string& path) {
+    MappedFile file(path);
+    ByteReader in(file);
+    if (in.remaining() < 4) return -1;
+    const int32_t max_len = in.read<int32_t>("max_token_length");
+    if (max_len <= 0 || max_len > 1 << 16) return -1;
+    int n = 0;
+    while (in.remaining() > 0) {
+        if (in.remaining() < 8) return -1;
+        in.read<float>("score");
+        const int32_t len = in.read<int32_t>("length");
+        if (len < 0 || len > max_len || std::size_t(len) > in.remaining()) return -1;
+        in.take(std::size_t(len), "text");
+        ++n;
+    }
+    return n;
+}
+
+inline std::string file_head(const std::string& path, std::size_t n) {
+    MappedFile file(path);
+    return std::string(reinterpret_cast<const char*>(file.data()), std::min(n, file.size()));
+}
+
+}  // namespace detail
+
+// A tokenizer file, recognised by its content.
+inline Tokenizer load_tokenizer_file(const std::string& path) {
+    const std::string head = detail::file_head(path, 256);
+    if (head.empty()) fail(path, ": empty file, not a tokenizer");
+    std::size_t first = head.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && head[first] == '{') return Tokenizer(read_tokenizer_json_bpe(path));
+    // "<base64> <digits>\n": Meta's tiktoken file
+    const std::size_t sp = head.find(' ');
+    if (sp != std::string::npos && sp > 0 &&
+        head.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == sp &&
+        sp + 1 < head.size() && head[sp + 1] >= '0' && head[sp + 1] <= '9')
+        return Tokenizer(read_tiktoken_model(path));
+    if (static_cast<unsigned char>(head[0]) == 0x0A) return Tokenizer(SentencePieceTokenizer::from_model_file(path));
+    if (const int n = detail::llama2c_tokenizer_size(path); n > 0) return Tokenizer(SentencePieceTokenizer::from_llama2c(path, n));
+    fail(path, ": not a tokenizer llamaref knows (SentencePiece tokenizer.model, Meta's Llama 3 tokenizer.model, "
+         "Hugging Face tokenizer.json, llama2.c tokenizer.bin)");
+}
+
+// The tokenizer file beside a model (a model file or a folder), or nullopt.
+inline std::optional<std::string> find_tokenizer_beside(const std::string& model, int vocab_size = -1) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::is_directory(model) ? fs::path(model) : fs::path(model).parent_path();
+    std::vector<std::string> names = {"tokenizer.model", "tokenizer.json", "tokenizer.bin"};
+    if (vocab_size > 0) names.push_back("tok" + std::to_string(vocab_size) + ".bin");
+    for (const auto& name : names)
+        if (fs::is_regular_file(dir / name)) return (dir / name).string();
+    if (vocab_size <= 0 && fs::is_directory(dir))  // llama2.c's custom vocabularies: tok<V>.bin
+        for (const auto& e : fs::directory_iterator(dir)) {
+            const std::string n = e.path().filename().string();
+            if (e.is_regular_file() && n.starts_with("tok") && n.ends_with(".bin")) return e.path().string();
+        }
+    return std::nullopt;
+}
+
+// A tokenizer file, or the tokenizer beside a model file or inside a model folder.
+inline Tokenizer load_tokenizer(const std::string& path, int vocab_size = -1) {
+    namespace fs = std::filesystem;
+    if (!fs::exists(path)) fail(path, ": no such file or folder");
+    if (!fs::is_directory(path)) {
+        const std::string name = fs::path(path).filename().string();
+        const bool tokenizer_name = name.find("tok") != std::string::npos;
+        if (tokenizer_name || !(name.ends_with(".bin") || name.ends_with(".gguf") || name.ends_with(".safetensors")))
+            return load_tokenizer_file(path);
+    }
+    if (auto found = find_tokenizer_beside(path, vocab_size)) return load_tokenizer_file(*found);
+    fail("no tokenizer beside ", path, " (looked for tokenizer.model, tokenizer.json, tokenizer.bin",
+         vocab_size > 0 ? ", tok" + std::to_string(vocab_size) + ".bin" : ", tok*.bin", ")");
+}
+
+}  // namespace llamaref
