@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Installs what llamaref needs to build and test, from Debian's packages only.
+# Installs what llamaref needs, from Debian's packages (and, for the tests, one npm package).
+#   scripts/install-deps.sh          to build the library, the CLI and the examples
+#   scripts/install-deps.sh --test   also the test oracles (SentencePiece, numpy, PyTorch, tiktoken)
 set -euo pipefail
 packages=(
-  cmake g++ make                 # toolchain
+  cmake g++ make pkg-config      # toolchain
   libxtensor-dev                 # tensors, .npy I/O (pulls xtl, xsimd)
-  nlohmann-json3-dev             # config.json, safetensors headers
-  catch2                         # tests (Catch2 v2)
-  curl                           # the one-time download of the default model outside CI
-  python3-numpy                  # tests: reads the .npy files the CLI writes
+  nlohmann-json3-dev             # config.json, safetensors headers, params.json
+  libpcre2-dev                   # the Llama 3 pre-tokenizer pattern (PCRE2, UTF mode)
+  catch2                         # the test framework (Catch2 v2), found when CMake configures
+  curl                           # the one-time download of the default model
 )
+if [ "${1:-}" = "--test" ]; then
+  packages+=(
+    libsentencepiece-dev         # the real SentencePiece library: Llama 2 tokenizer oracle
+    python3-numpy                # reads the .npy files the CLI writes; the numpy reference Llama
+    python3-torch                # the PyTorch reference Llama and tools/dump_torch.py
+  )
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # the npm tiktoken oracle
+fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=()
@@ -19,4 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "${1:-}" = "--test" ]; then
+  # The npm tiktoken package, the Llama 3 tokenizer oracle, pinned by its lockfile.
+  (cd "$(dirname "$0")/../tests/tokenizer/oracle" && npm ci --no-audit --no-fund --silent) ||
+    echo "install-deps: npm ci failed; the tiktoken oracle test will report itself skipped"
 fi

@@ -7,8 +7,11 @@ namespace llamaref::cli {
 
 int cmd_generate(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
 int cmd_trace(int argc, char** argv);
 int cmd_compare(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
+int cmd_info(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
 
 }  // namespace llamaref::cli

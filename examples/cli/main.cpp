@@ -18,15 +18,18 @@ struct Command {
 const Command kCommands[] = {
     {"generate", llamaref::cli::cmd_generate, "generate text from a prompt (default model: stories260K)"},
     {"logits", llamaref::cli::cmd_logits, "write the logits [T, V] of given token ids to a .npy file"},
+    {"tokenize", llamaref::cli::cmd_tokenize, "print the token ids (and pieces) of a text"},
     {"trace", llamaref::cli::cmd_trace, "write every intermediate tensor of a forward pass (.npy + index.json)"},
     {"compare", llamaref::cli::cmd_compare, "compare two traces and name the first divergence"},
     {"perplexity", llamaref::cli::cmd_perplexity, "perplexity on a text file (llama.cpp's definition)"},
+    {"info", llamaref::cli::cmd_info, "print a checkpoint's format, configuration, dtypes and size"},
+    {"convert", llamaref::cli::cmd_convert, "write a checkpoint as .gguf, .safetensors or llama2.c .bin"},
 };
 
 void usage(std::FILE* out) {
     std::fprintf(out, "usage: llamaref COMMAND [flags]   (llamaref COMMAND --help for its flags)\n\ncommands:\n");
     for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
-    std::fprintf(out, "\nMODEL (-m) is a llama2.c .bin file or a Hugging Face folder (config.json + safetensors).\n");
+    std::fprintf(out, "\nMODEL (-m) is a .gguf file, a llama2.c .bin file, a Hugging Face folder (config.json + safetensors)\nor a Meta folder (params.json + consolidated.NN.pth).\n");
 }
 
 }  // namespace

@@ -1,0 +1,38 @@
+// examples/tutorials/tutorial.hpp — the one helper the tutorials share: find stories260K.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+// A piece as it should look in a table: control characters escaped, cut or padded to `width`
+// characters (not bytes: "▁" is three bytes of UTF-8). width 0: no cutting or padding.
+inline std::string show(const std::string& piece, std::size_t width = 0) {
+    std::string out;
+    std::size_t chars = 0;
+    for (std::size_t i = 0; i < piece.size(); ++i) {
+        const unsigned char c = piece[i];
+        if (width && chars == width && (c & 0xC0) != 0x80) break;
+        if (c == '\n') out += "\\n";
+        else if (c < 0x20) out += '?';
+        else out += char(c);
+        if ((c & 0xC0) != 0x80) ++chars;
+    }
+    while (width && chars++ < width) out += ' ';
+    return out;
+}
+
+// argv[1] if given, else $LLAMAREF_TEST_DATA/models/stories260K, else ../shared/models/stories260K.
+// Exits with 77 ("skipped" for CTest) when the model is not there.
+inline std::string stories_dir(int argc, char** argv) {
+    namespace fs = std::filesystem;
+    if (argc > 1) return argv[1];
+    const char* env = std::getenv("LLAMAREF_TEST_DATA");
+    const fs::path dir = fs::path(env && *env ? env : "../shared") / "models" / "stories260K";
+    if (!fs::exists(dir / "stories260K.bin")) {
+        std::printf("SKIPPED: %s not found; pass the folder of stories260K.bin and tok512.bin\n", dir.c_str());
+        std::exit(77);
+    }
+    return dir.string();
+}
