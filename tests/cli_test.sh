@@ -66,6 +66,25 @@ for mode in ("prefill", "decode"):
     print(f"ok: logits --mode {mode}: max |diff| vs Meta = {err:.2e}")
 PY
   ;;
+chat)  # a scripted chat: several turns through the KV cache, /reset, end of input, a full context
+  need "$stories/stories260K.bin"
+  m="$stories/stories260K.bin"; z="$stories/tok512.bin"
+  printf 'Hi, who are you?\nTell me about a dog.\nAnd a cat?\n/reset\nOnce upon a time\n' |
+    "$bin" chat -m "$m" -z "$z" -n 24 -s 3 >"$tmp/out" 2>"$tmp/err" || { echo "FAIL: chat exited $?"; cat "$tmp/err"; exit 1; }
+  [ "$(grep -c 'answer tokens' "$tmp/err")" -eq 4 ] || { echo "FAIL: expected 4 answers"; cat "$tmp/err"; exit 1; }
+  grep -q '^\[dialog reset\]' "$tmp/err" || { echo "FAIL: no reset"; exit 1; }
+  # turns 2 and 3 reuse the cached dialog: more reused than new tokens
+  reused=$(sed -n '2p' <(grep 'answer tokens' "$tmp/err") | sed 's/.*tokens, \([0-9]*\) reused.*/\1/')
+  [ "$reused" -gt 40 ] || { echo "FAIL: turn 2 reused only '$reused' tokens"; cat "$tmp/err"; exit 1; }
+  [ "$(sed -n '4p' <(grep 'answer tokens' "$tmp/err") | sed 's/.*tokens, \([0-9]*\) reused.*/\1/')" -eq 0 ] || { echo "FAIL: reset kept the cache"; exit 1; }
+  [ "$(grep -c . "$tmp/out")" -ge 4 ] || { echo "FAIL: answers missing"; cat "$tmp/out"; exit 1; }
+  echo "ok: 4 scripted turns, turn 2 reused $reused cached tokens, /reset cleared them, end of input ends the chat"
+  printf 'Tell me a long story about a little dog and a big cat in the park\nMore\nMore\n' |
+    "$bin" chat -m "$m" -z "$z" -n 100 -s 3 -c 48 >"$tmp/out" 2>"$tmp/err" || { echo "FAIL: small context exited $?"; exit 1; }
+  grep -q "end of the context\|no longer fits the context" "$tmp/err" || { echo "FAIL: no context message"; cat "$tmp/err"; exit 1; }
+  echo "ok: a dialog that outgrows -c 48 is told so and the chat goes on"
+  expect_error "needs a tiktoken tokenizer" "$bin" chat -m "$m" -z "$z" --template llama3 </dev/null
+  expect_error "--template must be" "$bin" chat -m "$m" -z "$z" --template mistral <<<"hi" ;;
 verify)  # trace / compare / perplexity / logits --top end to end
   need "$stories/stories260K.bin"
   m="$stories/stories260K.bin"; z="$stories/tok512.bin"

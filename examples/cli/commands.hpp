@@ -6,6 +6,7 @@
 namespace llamaref::cli {
 
 int cmd_generate(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_trace(int argc, char** argv);

@@ -9,7 +9,9 @@
 #include <string>
 
 #include <llamaref/formats/load.hpp>
-#include <llamaref/tokenizer/sentencepiece.hpp>
+#include <llamaref/tokenizer/chat_format.hpp>
+#include <llamaref/tokenizer/gguf_vocab.hpp>
+#include <llamaref/tokenizer/tokenizer.hpp>
 
 #include "args.hpp"
 
@@ -50,25 +52,21 @@ inline std::string model_path(const ArgParser& args) {
     return args.given("-m") ? args.str("-m") : default_model();
 }
 
-// A tokenizer file beside the model: tokenizer.bin, or tok<V>.bin (llama2.c's custom vocabularies).
-inline std::optional<std::string> find_tokenizer(const std::string& model, int vocab_size) {
-    const fs::path dir = fs::is_directory(model) ? fs::path(model) : fs::path(model).parent_path();
-    for (const std::string& name : {std::string("tokenizer.bin"), "tok" + std::to_string(vocab_size) + ".bin"})
-        if (fs::exists(dir / name)) return (dir / name).string();
-    return std::nullopt;
+// The model's tokenizer: -z (a tokenizer file, or a model whose tokenizer to use), else the
+// vocabulary inside a .gguf, else the tokenizer file beside the model (tokenizer/tokenizer.hpp).
+inline Tokenizer load_tokenizer(const ArgParser& args, const std::string& model, int vocab_size) {
+    const std::string path = args.given("-z") ? args.str("-z") : model;
+    Tokenizer tok = fs::path(path).extension() == ".gguf" ? tokenizer_from_gguf(GgufFile(path))
+                                                          : llamaref::load_tokenizer(path, vocab_size);
+    if (tok.vocab_size() > vocab_size)
+        fail("the tokenizer has ", tok.vocab_size(), " tokens but the model only ", vocab_size,
+             " (a tokenizer of another model?)");
+    return tok;
 }
 
-inline SentencePieceTokenizer load_tokenizer(const ArgParser& args, const std::string& model, int vocab_size) {
-    std::string path;
-    if (args.given("-z")) {
-        path = args.str("-z");
-    } else if (auto found = find_tokenizer(model, vocab_size)) {
-        path = *found;
-    } else {
-        fail("no tokenizer found beside ", model, " (looked for tokenizer.bin and tok", vocab_size,
-             ".bin); pass one with -z");
-    }
-    return SentencePieceTokenizer::from_llama2c(path, vocab_size);
+// The tokens that end generation for this tokenizer: EOS (Llama 2), end_of_text / eot / eom (Llama 3).
+inline std::vector<int> stop_tokens(const Tokenizer& tok) {
+    return tok.visit([](const auto& t) { return llamaref::stop_tokens(t); });
 }
 
 }  // namespace llamaref::cli

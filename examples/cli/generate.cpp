@@ -40,7 +40,7 @@ int cmd_generate(int argc, char** argv) {
                    "all positions including the prompt (llama2.c's -n steps), defaults --temp 1 --top-p 0.9.\n"
                    "Without -m, runs the stories260K model (from the shared test data, or downloaded once).");
     args.option("-m,--model", "MODEL", "llama2.c .bin file or Hugging Face folder")
-        .option("-z,--tokenizer", "FILE", "llama2.c tokenizer.bin (default: tokenizer.bin or tok<V>.bin beside MODEL)")
+        .option("-z,--tokenizer", "FILE", "tokenizer.model, tokenizer.json or tokenizer.bin (default: the model's own)")
         .option("-p,--prompt", "TEXT", "prompt text", "")
         .option("-f,--file", "FILE", "read the prompt from FILE")
         .option("-n,--n-predict", "N", "number of tokens to generate", "256")
@@ -96,11 +96,11 @@ int cmd_generate(int argc, char** argv) {
     if (int(prompt.size()) > ctx)
         fail("the prompt is ", prompt.size(), " tokens, longer than the context of ", ctx, " tokens");
 
-    // Stop tokens: EOS; llama2.c's models end a story with BOS, and llama2.c stops only on BOS.
-    std::vector<int> stop{tok.eos_id};
-    if (model->format.rfind("llama2c", 0) == 0) stop.push_back(tok.bos_id);
+    // Stop tokens: the family's; llama2.c's models end a story with BOS, and llama2.c stops only on BOS.
+    std::vector<int> stop = stop_tokens(tok);
+    if (model->format.rfind("llama2c", 0) == 0) stop.push_back(tok.bos_id());
     if (llama2c) {
-        stop = {tok.bos_id};
+        stop = {tok.bos_id()};
         if (n == 0 || n > ctx) n = ctx;                    // llama2.c clamps steps to seq_len
         n = std::max(0, n - int(prompt.size()) + 1);       // steps count the prompt's positions
     }

@@ -35,9 +35,15 @@ int cmd_logits(int argc, char** argv) {
 
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
-    std::optional<SentencePieceTokenizer> tok;
-    if (args.given("-p") || args.given("-z") || find_tokenizer(path, model->config.vocab_size))
+    std::optional<Tokenizer> tok;  // for -p, and for showing pieces with --top when one is found
+    if (args.given("-p") || args.given("-z")) {
         tok = load_tokenizer(args, path, model->config.vocab_size);
+    } else if (args.given("--top")) {
+        try {
+            tok = load_tokenizer(args, path, model->config.vocab_size);
+        } catch (const Error&) {
+        }
+    }
     const std::vector<int> tokens = args.given("-p") ? tok->encode(args.str("-p"), true, false) : args.int_list("--tokens");
     Transformer tf(model, args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : 0);
     Tensor2 logits;

@@ -17,6 +17,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"generate", llamaref::cli::cmd_generate, "generate text from a prompt (default model: stories260K)"},
+    {"chat", llamaref::cli::cmd_chat, "interactive multi-turn chat with the model's template"},
     {"logits", llamaref::cli::cmd_logits, "write the logits [T, V] of given token ids to a .npy file"},
     {"tokenize", llamaref::cli::cmd_tokenize, "print the token ids (and pieces) of a text"},
     {"trace", llamaref::cli::cmd_trace, "write every intermediate tensor of a forward pass (.npy + index.json)"},

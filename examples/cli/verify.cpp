@@ -140,7 +140,7 @@ int cmd_perplexity(int argc, char** argv) {
     Transformer tf(model, ctx);
     std::fprintf(stderr, "%zu tokens, window %d, %s\n", tokens.size(), ctx,
                  stride ? ("stride " + std::to_string(stride)).c_str() : "llama.cpp chunks");
-    const auto r = perplexity(tf, tokens, ctx, stride, tok.bos_id, [](int done, int total, double ppl) {
+    const auto r = perplexity(tf, tokens, ctx, stride, tok.bos_id(), [](int done, int total, double ppl) {
         const int width = 30, filled = width * done / total;
         std::fprintf(stderr, "\r[%s%s] %d/%d  PPL %.4f", std::string(filled, '#').c_str(),
                      std::string(width - filled, '.').c_str(), done, total, ppl);

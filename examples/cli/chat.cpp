@@ -1,0 +1,152 @@
+// llamaref chat — an interactive multi-turn dialog, history kept in the KV cache.
+//
+// Each turn the dialog is rendered by its template (tokenizer/chat_format.hpp) and compared with
+// the tokens already in the KV cache: only the new suffix (the end of the last answer, the new
+// user message, the assistant header) goes through the model. /reset starts over, /exit or the
+// end of input ends the chat.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <llamaref/generate.hpp>
+#include <llamaref/sampling/sampler.hpp>
+
+#include "commands.hpp"
+#include "common.hpp"
+
+namespace llamaref::cli {
+
+namespace {
+
+// The dialog (ending with a user message) as ids, by template name.
+std::vector<int> render(const std::string& tmpl, const Tokenizer& tok, const Dialog& dialog) {
+    const auto* sp = tok.sentencepiece();
+    const auto* tt = tok.tiktoken();
+    auto need = [&](bool ok, const char* kind) {
+        if (!ok) fail("template ", tmpl, " needs a ", kind, " tokenizer; this model has a ", tok.kind(), " one");
+    };
+    if (tmpl == "llama2") return need(sp, "SentencePiece"), llama2_chat(*sp, dialog);
+    if (tmpl == "vicuna") return need(sp, "SentencePiece"), vicuna_chat(*sp, dialog);
+    if (tmpl == "llama3") return need(tt, "tiktoken"), llama3_chat(*tt, dialog);
+    if (tmpl == "llama3.1") return need(tt, "tiktoken"), llama31_chat(*tt, dialog);
+    if (tmpl == "alpaca") {  // Alpaca is single-turn: earlier turns are prepended as completed prompts
+        need(sp, "SentencePiece");
+        std::string text;
+        for (std::size_t i = 0; i < dialog.size(); ++i) {
+            if (dialog[i].role == "user") text += alpaca_prompt(dialog[i].content);
+            if (dialog[i].role == "assistant") text += dialog[i].content + "\n\n";
+        }
+        return sp->encode(text, /*bos=*/true, /*eos=*/false);
+    }
+    throw UsageError("llamaref chat: --template must be llama2, llama3, llama3.1, alpaca or vicuna, got '" + tmpl + "'");
+}
+
+}  // namespace
+
+int cmd_chat(int argc, char** argv) {
+    ArgParser args("chat", "[-m MODEL] [-z TOKENIZER] [--system TEXT] [--template NAME] [sampling flags]",
+                   "Chat with a model: type a message and press Enter; /reset forgets the dialog, /exit (or the end\n"
+                   "of input) ends it. The template follows the model family unless --template says otherwise:\n"
+                   "llama2 (SentencePiece), llama3 (tiktoken), llama3.1 (tiktoken, RoPE scaling), alpaca, vicuna.");
+    args.option("-m,--model", "MODEL", "model path (default: stories260K)")
+        .option("-z,--tokenizer", "FILE", "tokenizer (default: the model's own)")
+        .option("--system", "TEXT", "system prompt")
+        .option("--template", "NAME", "llama2, llama3, llama3.1, alpaca or vicuna (default: from the model)")
+        .option("-n,--n-predict", "N", "most tokens per answer", "256")
+        .option("--temp", "T", "temperature, 0 = greedy", "0.8")
+        .option("--top-k", "K", "top-k, 0 = off", "40")
+        .option("--top-p", "P", "top-p, 1 = off", "0.95")
+        .option("--min-p", "P", "min-p, 0 = off", "0.05")
+        .option("--repeat-penalty", "R", "repetition penalty", "1.0")
+        .option("-s,--seed", "SEED", "random seed (default: from the clock)")
+        .option("-c,--ctx-size", "N", "context length (default: the model's, at most 4096)")
+        .option("-t,--threads", "N", "threads", "1");
+    args.parse(argc, argv);
+    SamplingParams sp;
+    sp.temperature = args.real("--temp", 0, 1e9);
+    sp.top_k = int(args.integer("--top-k", 0, 1 << 30));
+    sp.top_p = args.real("--top-p", 0, 1);
+    sp.min_p = args.real("--min-p", 0, 1);
+    sp.repeat_penalty = args.real("--repeat-penalty", 0, 1e9);
+    sp.validate();
+    const int n = int(args.integer("-n", 1, 1 << 30));
+    set_num_threads(int(args.integer("-t", 1, 1024)));
+    const uint64_t seed = args.given("-s") ? uint64_t(args.integer("-s", 0, INT64_MAX))
+                                           : uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
+
+    const std::string path = model_path(args);
+    auto model = std::shared_ptr<const Model>(load_model(path));
+    const int ctx = args.given("-c") ? int(args.integer("-c", 2, 1 << 30)) : std::min(model->config.max_seq_len, 4096);
+    const Tokenizer tok = load_tokenizer(args, path, model->config.vocab_size);
+    const std::string tmpl = args.given("--template") ? args.str("--template")
+                             : tok.is_sentencepiece()           ? "llama2"
+                             : model->config.rope_scaling.enabled ? "llama3.1"
+                                                                  : "llama3";
+    render(tmpl, tok, Dialog{{"user", "hi"}});  // an unknown template or the wrong tokenizer fails here, not later
+    Transformer tf(model, ctx);
+    Mt19937Rng rng(seed);
+    Sampler sampler(sp, rng);
+    std::vector<int> stop = stop_tokens(tok);
+    if (model->format.rfind("llama2c", 0) == 0) stop.push_back(tok.bos_id());  // stories models end with BOS
+    const bool interactive = isatty(STDIN_FILENO);
+    std::fprintf(stderr, "chat: template %s, context %d tokens; /reset to start over, /exit to quit\n", tmpl.c_str(), ctx);
+
+    Dialog dialog;
+    if (args.given("--system")) dialog.push_back({"system", args.str("--system")});
+    const std::size_t first_message = dialog.size();
+    std::vector<int> cached;  // the tokens whose keys and values are in the KV cache
+    std::string line;
+    while (true) {
+        if (interactive) std::fprintf(stderr, "> ");
+        if (!std::getline(std::cin, line) || line == "/exit") break;
+        if (line == "/reset") {
+            dialog.resize(first_message);
+            cached.clear();
+            std::fprintf(stderr, "[dialog reset]\n");
+            continue;
+        }
+        if (line.empty()) continue;
+        dialog.push_back({"user", line});
+        const std::vector<int> full = render(tmpl, tok, dialog);
+        if (int(full.size()) >= ctx) {
+            dialog.pop_back();
+            std::fprintf(stderr, "[the dialog (%zu tokens) no longer fits the context of %d tokens: /reset to start over]\n",
+                         full.size(), ctx);
+            continue;
+        }
+        std::size_t reuse = 0;  // the longest prefix already in the cache
+        while (reuse < cached.size() && reuse < full.size() - 1 && cached[reuse] == full[reuse]) ++reuse;
+        const std::span<const int> fresh(full.data() + reuse, full.size() - reuse);
+        Utf8Stream stream;
+        int prev = full.back();
+        bool first = true;
+        std::vector<int> answer;
+        auto pick = [&](const float* logits, std::size_t V, std::span<const int> history) {
+            return sampler.next(logits, V, history);
+        };
+        auto emit = [&](int id) {
+            std::string piece = tok.decode(prev, id);
+            prev = id;
+            if (first && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);  // the space before an answer
+            first = piece.empty() && first;
+            std::fputs(stream.push(piece).c_str(), stdout);
+            std::fflush(stdout);
+        };
+        GenerationStats st;
+        answer = generate(tf, fresh, std::min(n, ctx - int(full.size())), stop, pick, emit, &st, int(reuse));
+        std::fputs((stream.flush() + "\n").c_str(), stdout);
+        std::fflush(stdout);
+        if (st.context_full || (!st.stopped_by_token && int(full.size() + answer.size()) >= ctx))
+            std::fprintf(stderr, "[the answer stopped at the end of the context (%d tokens): /reset to start over]\n", ctx);
+        std::fprintf(stderr, "[%zu new prompt tokens, %zu reused from the cache; %zu answer tokens, %.1f tok/s]\n",
+                     fresh.size(), reuse, answer.size(), answer.size() / std::max(st.decode_seconds, 1e-9));
+        dialog.push_back({"assistant", tok.decode(answer)});
+        cached = full;
+        cached.insert(cached.end(), answer.begin(), answer.end());
+    }
+    return 0;
+}
+
+}  // namespace llamaref::cli
