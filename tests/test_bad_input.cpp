@@ -10,23 +10,8 @@
 #include "test_data.hpp"
 
 using namespace llamaref;
+using namespace llamaref::test;
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-void write(const fs::path& path, const std::string& bytes) {
-    std::ofstream f(path, std::ios::binary);
-    f.write(bytes.data(), std::streamsize(bytes.size()));
-}
-
-std::string u64(uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
-
-}  // namespace
 
 TEST_CASE("truncated llama2.c checkpoints are reported, at every cut", "[bad-input]") {
     LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
@@ -35,26 +20,26 @@ TEST_CASE("truncated llama2.c checkpoints are reported, at every cut", "[bad-inp
     for (std::size_t cut : {std::size_t(0), std::size_t(3), std::size_t(27), std::size_t(28), std::size_t(1000),
                             bytes.size() / 2, bytes.size() - 1}) {
         INFO("cut at " << cut);
-        write(dir / "m.bin", bytes.substr(0, cut));
+        write_file(dir / "m.bin", bytes.substr(0, cut));
         CHECK_THROWS_AS(load_model((dir / "m.bin").string()), Error);
     }
-    write(dir / "m.bin", bytes.substr(0, bytes.size() / 2));
+    write_file(dir / "m.bin", bytes.substr(0, bytes.size() / 2));
     CHECK_THROWS_WITH(load_model((dir / "m.bin").string()), Catch::Contains("truncated"));
     // Extra bytes mean the header does not describe the file.
-    write(dir / "m.bin", bytes + "xxxx");
+    write_file(dir / "m.bin", bytes + "xxxx");
     CHECK_THROWS_WITH(load_model((dir / "m.bin").string()), Catch::Contains("bytes after the last tensor"));
 }
 
 TEST_CASE("llama2.c header with absurd sizes", "[bad-input]") {
     const auto dir = test::scratch("absurd-bin");
     const int32_t h[7] = {1 << 30, 1 << 30, 1 << 20, 1 << 20, 1 << 20, 1 << 30, 1 << 30};
-    write(dir / "m.bin", std::string(reinterpret_cast<const char*>(h), sizeof h));
+    write_file(dir / "m.bin", std::string(reinterpret_cast<const char*>(h), sizeof h));
     CHECK_THROWS_AS(load_model((dir / "m.bin").string()), Error);
     const int32_t neg[7] = {64, -5, 2, 8, 4, 512, 512};
-    write(dir / "m.bin", std::string(reinterpret_cast<const char*>(neg), sizeof neg));
+    write_file(dir / "m.bin", std::string(reinterpret_cast<const char*>(neg), sizeof neg));
     CHECK_THROWS_WITH(load_model((dir / "m.bin").string()), Catch::Contains("hidden_dim must be positive"));
     const int32_t ver[9] = {0x616b3432, 7, 64, 128, 2, 8, 4, 512, 512};
-    write(dir / "m.bin", std::string(reinterpret_cast<const char*>(ver), sizeof ver));
+    write_file(dir / "m.bin", std::string(reinterpret_cast<const char*>(ver), sizeof ver));
     CHECK_THROWS_WITH(load_model((dir / "m.bin").string()), Catch::Contains("version 7"));
 }
 
@@ -64,27 +49,27 @@ TEST_CASE("safetensors: header length beyond the file, bad JSON, bad offsets", "
     fs::copy_file(test::data("oracle/llama2-gqa/hf/config.json"), dir / "config.json");
     const std::string st = (dir / "model.safetensors").string();
 
-    write(st, u64(1ull << 40) + "{}");
+    write_file(st, u64(1ull << 40) + "{}");
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("header length") && Catch::Contains("exceeds the file"));
-    write(st, u64(~0ull) + "{}");
+    write_file(st, u64(~0ull) + "{}");
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("exceeds the file"));
-    write(st, "abc");
+    write_file(st, "abc");
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("truncated"));
-    write(st, u64(5) + "{\"a\":");
+    write_file(st, u64(5) + "{\"a\":");
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("not valid JSON"));
     const std::string past = R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
-    write(st, u64(past.size()) + past + std::string(8, '\0'));
+    write_file(st, u64(past.size()) + past + std::string(8, '\0'));
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("outside the data section"));
     const std::string mismatch = R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})";
-    write(st, u64(mismatch.size()) + mismatch + std::string(16, '\0'));
+    write_file(st, u64(mismatch.size()) + mismatch + std::string(16, '\0'));
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("needs 12 bytes"));
     const std::string overlap =
         R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"y":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})";
-    write(st, u64(overlap.size()) + overlap + std::string(16, '\0'));
+    write_file(st, u64(overlap.size()) + overlap + std::string(16, '\0'));
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("overlap"));
     // A valid container that lacks the model's tensors.
     const std::string empty = "{}";
-    write(st, u64(empty.size()) + empty);
+    write_file(st, u64(empty.size()) + empty);
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("missing tensor model.embed_tokens.weight"));
 }
 
@@ -95,7 +80,7 @@ TEST_CASE("truncated safetensors of a real model", "[bad-input]") {
     const std::string bytes = slurp(test::data("oracle/llama2-gqa/hf/model.safetensors"));
     for (std::size_t cut : {std::size_t(7), std::size_t(100), bytes.size() - 4}) {
         INFO("cut at " << cut);
-        write(dir / "model.safetensors", bytes.substr(0, cut));
+        write_file(dir / "model.safetensors", bytes.substr(0, cut));
         CHECK_THROWS_AS(load_model(dir.string()), Error);
     }
 }
@@ -109,7 +94,7 @@ TEST_CASE("config.json: missing or malformed fields", "[bad-input]") {
     auto with = [&](auto edit) {
         auto j = good;
         edit(j);
-        write(dir / "config.json", j.dump());
+        write_file(dir / "config.json", j.dump());
     };
     with([](auto& j) { j.erase("hidden_size"); });
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("missing field \"hidden_size\""));
@@ -121,7 +106,7 @@ TEST_CASE("config.json: missing or malformed fields", "[bad-input]") {
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("has shape") && Catch::Contains("config implies"));
     with([](auto& j) { j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}}; });
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("\"yarn\" is not supported"));
-    write(dir / "config.json", "{ not json");
+    write_file(dir / "config.json", "{ not json");
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("not valid JSON"));
 }
 
@@ -140,7 +125,7 @@ TEST_CASE("out-of-range token ids and a full context are errors", "[bad-input]")
 TEST_CASE("missing files and unknown formats", "[bad-input]") {
     CHECK_THROWS_WITH(load_model("/nonexistent/model.bin"), Catch::Contains("no such file"));
     const auto dir = test::scratch("unknown-format");
-    write(dir / "m.xyz", "hello");
+    write_file(dir / "m.xyz", "hello");
     CHECK_THROWS_WITH(load_model((dir / "m.xyz").string()), Catch::Contains("unknown model format"));
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("neither config.json"));
 }
@@ -149,7 +134,7 @@ TEST_CASE("llama2.c tokenizer.bin: truncated or mismatched", "[bad-input]") {
     LLAMAREF_REQUIRE_DATA("models/stories260K/tok512.bin");
     const std::string bytes = slurp(test::data("models/stories260K/tok512.bin"));
     const auto dir = test::scratch("bad-tokenizer");
-    write(dir / "t.bin", bytes.substr(0, bytes.size() - 10));
+    write_file(dir / "t.bin", bytes.substr(0, bytes.size() - 10));
     CHECK_THROWS_WITH(SentencePieceTokenizer::from_llama2c((dir / "t.bin").string(), 512), Catch::Contains("truncated"));
     CHECK_THROWS_WITH(SentencePieceTokenizer::from_llama2c(test::data("models/stories260K/tok512.bin"), 32000),
                       Catch::Contains("truncated"));

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdlib>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -25,6 +27,17 @@ inline std::filesystem::path scratch(const std::string& name) {
     std::filesystem::create_directories(p);
     return p;
 }
+
+// Whole files as bytes, and little-endian integers as bytes, for tests that build broken files.
+inline std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+}
+inline void write_file(const std::filesystem::path& path, const std::string& bytes) {
+    std::ofstream f(path, std::ios::binary);
+    f.write(bytes.data(), std::streamsize(bytes.size()));
+}
+inline std::string u64(uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
 
 }  // namespace llamaref::test
 

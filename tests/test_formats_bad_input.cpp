@@ -19,15 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-}
-void write(const fs::path& path, const std::string& bytes) {
-    std::ofstream f(path, std::ios::binary);
-    f.write(bytes.data(), std::streamsize(bytes.size()));
-}
-std::string u64(uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
 std::string gstr(const std::string& s) { return u64(s.size()) + s; }
 
 // A GGUF file from raw pieces: header, key-values, tensor infos, padding, data.
@@ -49,7 +40,7 @@ void check_cuts(const std::string& bytes, const fs::path& file, const std::vecto
     for (std::size_t cut : cuts) {
         if (cut >= bytes.size()) continue;
         INFO("file cut at " << cut << " of " << bytes.size() << " bytes");
-        write(file, bytes.substr(0, cut));
+        write_file(file, bytes.substr(0, cut));
         CHECK_THROWS_AS(load(), Error);
     }
 }
@@ -62,7 +53,7 @@ TEST_CASE("GGUF: truncated at many cuts", "[bad-input][gguf]") {
     const auto file = scratch("bad-gguf-cut") / "m.gguf";
     check_cuts(bytes, file, {0, 3, 4, 7, 8, 15, 23, 24, 30, 100, 1000, 5000, 8000, bytes.size() / 2, bytes.size() - 1},
                [&] { load_model(file.string()); });
-    write(file, bytes.substr(0, bytes.size() - 1));
+    write_file(file, bytes.substr(0, bytes.size() - 1));
     CHECK_THROWS_WITH(load_model(file.string()), Catch::Contains("past the end"));
 }
 
@@ -70,7 +61,7 @@ TEST_CASE("GGUF: absurd counts and lengths, unknown types, offsets past the end"
     const auto dir = scratch("bad-gguf");
     const std::string f = (dir / "m.gguf").string();
     auto fails_with = [&](const std::string& bytes, const std::string& text) {
-        write(f, bytes);
+        write_file(f, bytes);
         CHECK_THROWS_WITH(GgufFile(f), Catch::Contains(text));
     };
     fails_with("GGUX" + std::string(20, '\0'), "not a GGUF file");
@@ -102,16 +93,16 @@ TEST_CASE("GGUF: absurd counts and lengths, unknown types, offsets past the end"
     fails_with(gguf(1, 1, one, tensor_info("t", {33}, 8, 0), std::string(128, '\0')), "not a multiple of its block");
     fails_with(gguf(2, 1, one, tensor_info("a", {16}, 0, 0) + tensor_info("b", {16}, 0, 32), std::string(128, '\0')), "overlap");
     // Known but not computable: Q4_0 is listed, then refused when a weight is read.
-    write(f, gguf(1, 1, one, tensor_info("t", {32}, 2, 0), std::string(32, '\0')));
+    write_file(f, gguf(1, 1, one, tensor_info("t", {32}, 2, 0), std::string(32, '\0')));
     CHECK_THROWS_WITH(GgufFile(f).get("t"), Catch::Contains("Q4_0"));
 }
 
 TEST_CASE("GGUF: llama metadata that does not describe a Llama", "[bad-input][gguf]") {
     const auto dir = scratch("bad-gguf-llama");
     const std::string f = (dir / "m.gguf").string();
-    write(f, gguf(0, 1, gstr("general.architecture") + le32(8) + gstr("gpt2")));
+    write_file(f, gguf(0, 1, gstr("general.architecture") + le32(8) + gstr("gpt2")));
     CHECK_THROWS_WITH(load_model(f), Catch::Contains("\"gpt2\""));
-    write(f, gguf(0, 1, gstr("general.architecture") + le32(8) + gstr("llama")));
+    write_file(f, gguf(0, 1, gstr("general.architecture") + le32(8) + gstr("llama")));
     CHECK_THROWS_WITH(load_model(f), Catch::Contains("missing GGUF metadata key \"llama.embedding_length\""));
 }
 
@@ -119,7 +110,7 @@ TEST_CASE("zip: entries outside the archive, bad records, truncation", "[bad-inp
     const auto dir = scratch("bad-zip");
     const std::string f = (dir / "consolidated.00.pth").string();
     auto fails_with = [&](const std::string& bytes, const std::string& text) {
-        write(f, bytes);
+        write_file(f, bytes);
         CHECK_THROWS_WITH(TorchCheckpoint(f), Catch::Contains(text));
     };
     fails_with("PK", "too short");
@@ -165,7 +156,7 @@ TEST_CASE("pickle: only a state dict's globals; nothing is ever called", "[bad-i
     const std::string f = (dir / "consolidated.00.pth").string();
     const PthTensor t{"w", "FloatStorage", {4}, std::string(16, '\0')};
     auto with_pickle = [&](const std::string& pickle, const std::string& text) {
-        write(f, pth_archive({t}, pickle));
+        write_file(f, pth_archive({t}, pickle));
         CHECK_THROWS_WITH(TorchCheckpoint(f), Catch::Contains(text));
     };
     // The classic: os.system("...") through GLOBAL + REDUCE.
@@ -186,12 +177,12 @@ TEST_CASE("pickle: only a state dict's globals; nothing is ever called", "[bad-i
     // A tensor reaching past its storage, or naming a storage that is not there.
     PthTensor big = t;
     big.shape = {8};
-    write(f, pth_archive({t}, state_dict_pickle({big})));
+    write_file(f, pth_archive({t}, state_dict_pickle({big})));
     CHECK_THROWS_WITH(TorchCheckpoint(f), Catch::Contains("should hold 8"));
-    write(f, stored_zip({{"archive/data.pkl", state_dict_pickle({t})}}));
+    write_file(f, stored_zip({{"archive/data.pkl", state_dict_pickle({t})}}));
     CHECK_THROWS_WITH(TorchCheckpoint(f), Catch::Contains("not in the archive"));
     // A well-formed archive loads (the check above is not vacuous).
-    write(f, pth_archive({t}, state_dict_pickle({t})));
+    write_file(f, pth_archive({t}, state_dict_pickle({t})));
     CHECK(TorchCheckpoint(f).get("w").shape == Shape{4});
 }
 
@@ -201,11 +192,11 @@ TEST_CASE("Meta folder: params.json disagreeing with the weights, missing shards
     fs::copy_file(data("oracle/llama2-gqa/meta/consolidated.00.pth"), dir / "consolidated.00.pth");
     auto params = read_json_file(data("oracle/llama2-gqa/meta/params.json"));
     params["multiple_of"] = 256;  // a different FFN size than the stored w1
-    write(dir / "params.json", params.dump());
+    write_file(dir / "params.json", params.dump());
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("feed_forward.w1") && Catch::Contains("config implies"));
-    write(dir / "params.json", R"({"dim": 128})");
+    write_file(dir / "params.json", R"({"dim": 128})");
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("missing field \"n_layers\""));
-    write(dir / "params.json", slurp(data("oracle/llama2-gqa/meta/params.json")));
+    write_file(dir / "params.json", slurp(data("oracle/llama2-gqa/meta/params.json")));
     fs::rename(dir / "consolidated.00.pth", dir / "consolidated.01.pth");
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("consolidated.00.pth is missing"));
     fs::remove(dir / "consolidated.01.pth");
@@ -223,20 +214,20 @@ TEST_CASE("llama2.c version 2: truncated, bad group size", "[bad-input][llama2c]
         s.resize(256, '\0');
         return s;
     };
-    write(dir / "m.bin", header(0) + std::string(1 << 16, '\0'));
+    write_file(dir / "m.bin", header(0) + std::string(1 << 16, '\0'));
     CHECK_THROWS_WITH(load_model((dir / "m.bin").string()), Catch::Contains("group size must be positive"));
-    write(dir / "m.bin", header(48) + std::string(1 << 16, '\0'));
+    write_file(dir / "m.bin", header(48) + std::string(1 << 16, '\0'));
     CHECK_THROWS_WITH(load_model((dir / "m.bin").string()), Catch::Contains("not a multiple of the group size 48"));
-    write(dir / "m.bin", header(32) + std::string(1000, '\0'));
+    write_file(dir / "m.bin", header(32) + std::string(1000, '\0'));
     CHECK_THROWS_WITH(load_model((dir / "m.bin").string()), Catch::Contains("truncated"));
 }
 
 TEST_CASE("safetensors: a shape whose size overflows", "[bad-input][hf]") {
     const auto dir = scratch("bad-safetensors-overflow");
     const std::string h = R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,16]}})";
-    write(dir / "m.safetensors", u64(h.size()) + h + std::string(16, '\0'));
+    write_file(dir / "m.safetensors", u64(h.size()) + h + std::string(16, '\0'));
     CHECK_THROWS_WITH(SafetensorsFile((dir / "m.safetensors").string()), Catch::Contains("overflows"));
     const std::string h2 = R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[18446744073709551615,16]}})";
-    write(dir / "m.safetensors", u64(h2.size()) + h2 + std::string(16, '\0'));
+    write_file(dir / "m.safetensors", u64(h2.size()) + h2 + std::string(16, '\0'));
     CHECK_THROWS_WITH(SafetensorsFile((dir / "m.safetensors").string()), Catch::Contains("outside the data section"));
 }

@@ -12,6 +12,7 @@
 
 #include <llamaref/formats/load.hpp>
 #include <llamaref/generate.hpp>
+#include <llamaref/sampling/sampler.hpp>
 #include <llamaref/tokenizer/sentencepiece.hpp>
 
 #include "test_data.hpp"
@@ -220,4 +221,25 @@ TEST_CASE("llama2.c version 1 ('ak42' header) reads the same model as version 0"
     const std::vector<int> tokens{1, 403, 407, 261, 378};
     Tensor2 a = Transformer(v0).forward(tokens, 0), b = Transformer(v1).forward(tokens, 0);
     CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+}
+
+TEST_CASE("prefill + decode samples the same tokens as feeding the prompt one token at a time", "[model][sampling]") {
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    auto model = std::shared_ptr<const Model>(load_model(test::data("models/stories260K/stories260K.bin")));
+    const std::vector<int> prompt{1, 403, 407, 261, 378, 432, 383, 286, 261};
+    SamplingParams sp;
+    sp.temperature = 1.0;
+    sp.top_p = 0.95;
+    auto run = [&](bool one_by_one) {
+        Transformer tf(model);
+        Mt19937Rng rng(2024);
+        Sampler sampler(sp, rng);
+        auto pick = [&](const float* l, std::size_t V, std::span<const int> h) { return sampler.next(l, V, h); };
+        if (!one_by_one) return generate(tf, prompt, 100, {}, pick, nullptr);
+        for (std::size_t t = 0; t + 1 < prompt.size(); ++t) tf.forward(std::span(prompt).subspan(t, 1), int(t));
+        return generate(tf, std::span(prompt).last(1), 100, {}, pick, nullptr, nullptr, int(prompt.size()) - 1);
+    };
+    const auto a = run(false), b = run(true);
+    REQUIRE(a.size() == 100);
+    CHECK(a == b);
 }

@@ -124,17 +124,8 @@ inline std::shared_ptr<Model> load_gguf(const std::string& path) {
     m->storage.push_back(g);
     const ModelConfig& c = m->config;
 
-    auto tensor = [&](const std::string& name) {
-        TensorView v = g->get(name);
-        // Element reads must be aligned; only a file with general.alignment < 4 can break this.
-        if (reinterpret_cast<std::uintptr_t>(v.data) % (v.dtype == DType::F32 ? 4 : 2) != 0) {
-            auto buf = make_buffer(v.nbytes());
-            std::copy_n(v.data, v.nbytes(), buf->data());
-            m->storage.push_back(buf);
-            v.data = buf->data();
-        }
-        return v;
-    };
+    // (only a file with general.alignment < 4 can place a tensor at an odd offset)
+    auto tensor = [&](const std::string& name) { return aligned_or_copied(g->get(name), m->storage); };
     Weights& w = m->weights;
     w.tok_embeddings = tensor("token_embd.weight");
     w.layers.resize(c.n_layers);

@@ -134,15 +134,7 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
             m->storage.push_back(st);
         }
         if (!st->has(name)) fail(st->path(), ": missing tensor ", name);
-        TensorView v = st->get(name);
-        // Element reads must be aligned: copy tensors that a file placed at an odd offset.
-        if (reinterpret_cast<std::uintptr_t>(v.data) % (v.dtype == DType::F32 ? 4 : 2) != 0) {
-            auto buf = make_buffer(v.nbytes());
-            std::copy_n(v.data, v.nbytes(), buf->data());
-            m->storage.push_back(buf);
-            v.data = buf->data();
-        }
-        return v;
+        return aligned_or_copied(st->get(name), m->storage);
     };
     // q/k: un-permute HF's rotate-half row order back to adjacent pairs.
     auto unpermuted = [&](const std::string& name, int n_heads) {

@@ -162,13 +162,7 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
             m->storage.push_back(buf);
             v = TensorView{v.dtype, shape, buf->data()};
         }
-        // Element reads must be aligned: torch's zip entries may start at any offset.
-        if (reinterpret_cast<std::uintptr_t>(v.data) % dtype_bytes(v.dtype, 1) != 0) {
-            auto buf = make_buffer(v.nbytes());
-            std::copy_n(v.data, v.nbytes(), buf->data());
-            m->storage.push_back(buf);
-            v.data = buf->data();
-        }
+        v = aligned_or_copied(v, m->storage);  // torch's zip entries may start at any offset
         progress.add(v.nbytes());
         return v;
     };

@@ -14,12 +14,14 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "../core/dtype.hpp"
 #include "../core/error.hpp"
 
 namespace llamaref {
@@ -115,9 +117,23 @@ class ByteReader {
     std::string name_;
 };
 
-// A float32 buffer that keeps converted or permuted tensors alive next to a mapped file.
+// A buffer that keeps converted or permuted tensors alive next to a mapped file.
 inline std::shared_ptr<std::vector<std::byte>> make_buffer(std::size_t n) {
     return std::make_shared<std::vector<std::byte>>(n);
+}
+
+// Element reads must be aligned: a view that a file placed at an odd offset (safetensors and zip
+// entries may start anywhere) is copied into a buffer that `storage` keeps alive; an aligned view
+// is returned as it is. (F32 needs 4 bytes; F16, BF16 and Q8_0 blocks, whose scale is a uint16, 2.)
+template <class View, class Storage>
+View aligned_or_copied(View v, Storage& storage) {
+    const std::size_t align = v.dtype == DType::F32 ? 4 : 2;
+    if (reinterpret_cast<std::uintptr_t>(v.data) % align == 0) return v;
+    auto buf = make_buffer(v.nbytes());
+    std::copy_n(v.data, v.nbytes(), buf->data());
+    storage.push_back(buf);
+    v.data = buf->data();
+    return v;
 }
 
 }  // namespace llamaref
