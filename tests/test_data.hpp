@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstdlib>
+#include <unistd.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -20,9 +23,21 @@ inline std::filesystem::path data_dir() {
 
 inline std::string data(const std::string& rel) { return (data_dir() / rel).string(); }
 
-// A scratch folder for files a test writes (removed and re-created per name).
+// A scratch folder for files a test writes (removed and re-created per name). The process id is
+// part of the name: CTest runs test cases as parallel processes that must not share folders.
+// The folders are removed when the test program exits.
 inline std::filesystem::path scratch(const std::string& name) {
-    auto p = std::filesystem::temp_directory_path() / ("llamaref-test-" + name);
+    struct Cleanup {
+        std::vector<std::filesystem::path> dirs;
+        ~Cleanup() {
+            std::error_code ec;
+            for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+        }
+    };
+    static Cleanup cleanup;
+    auto p = std::filesystem::temp_directory_path() /
+             ("llamaref-test-" + std::to_string(::getpid()) + "-" + name);
+    cleanup.dirs.push_back(p);
     std::filesystem::remove_all(p);
     std::filesystem::create_directories(p);
     return p;

@@ -20,12 +20,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "../model/transformer.hpp"
+#include "progress.hpp"
 #include "safetensors.hpp"
 
 namespace llamaref {
@@ -126,6 +128,15 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
     } else if (!fs::exists(fs::path(dir) / "model.safetensors")) {
         fail(dir, ": no model.safetensors or model.safetensors.index.json in this folder");
     }
+    std::size_t total = 0;  // bytes of all weight files, for the progress bar
+    std::set<std::string> file_names{"model.safetensors"};
+    for (const auto& [name, f] : where) file_names.insert(f);
+    for (const auto& f : file_names) {
+        std::error_code ec;
+        const auto n = fs::file_size(fs::path(dir) / f, ec);
+        if (!ec) total += n;
+    }
+    LoadProgress progress("loading " + dir, total);
     auto tensor = [&](const std::string& name) -> TensorView {
         const std::string f = where.count(name) ? where[name] : std::string("model.safetensors");
         auto& st = files[f];
@@ -134,7 +145,9 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
             m->storage.push_back(st);
         }
         if (!st->has(name)) fail(st->path(), ": missing tensor ", name);
-        return aligned_or_copied(st->get(name), m->storage);
+        TensorView v = aligned_or_copied(st->get(name), m->storage);
+        progress.add(v.nbytes());
+        return v;
     };
     // q/k: un-permute HF's rotate-half row order back to adjacent pairs.
     auto unpermuted = [&](const std::string& name, int n_heads) {

@@ -4,7 +4,8 @@
 // tokenizer next to it, by content rather than by name:
 //   SentencePiece tokenizer.model  protobuf (first byte 0x0A: field 1 "pieces", length-delimited)
 //   Meta's Llama 3 tokenizer.model  text lines "<base64> <rank>"
-//   Hugging Face tokenizer.json     JSON; byte-level BPE (Llama 3) only for now
+//   Hugging Face tokenizer.json     JSON; "byte_fallback": true is the SentencePiece kind (Llama 1/2,
+//                                   sentencepiece_json.hpp), otherwise byte-level BPE (Llama 3)
 //   llama2.c tokenizer.bin          int32 max_token_length, then (score, length, bytes) records
 // Beside a model it looks for tokenizer.model, tokenizer.json, tokenizer.bin, then tok<V>.bin.
 // (GGUF-embedded vocabularies are read by formats/gguf.hpp into a SentencePieceVocab or ranks.)
@@ -21,6 +22,7 @@
 #include "../core/error.hpp"
 #include "../formats/mmap.hpp"
 #include "sentencepiece.hpp"
+#include "sentencepiece_json.hpp"
 #include "tiktoken.hpp"
 #include "tiktoken_files.hpp"
 
@@ -99,7 +101,10 @@ inline Tokenizer load_tokenizer_file(const std::string& path) {
     const std::string head = detail::file_head(path, 256);
     if (head.empty()) fail(path, ": empty file, not a tokenizer");
     std::size_t first = head.find_first_not_of(" \t\r\n");
-    if (first != std::string::npos && head[first] == '{') return Tokenizer(read_tokenizer_json_bpe(path));
+    if (first != std::string::npos && head[first] == '{') {
+        if (detail::tokenizer_json_byte_fallback(path)) return Tokenizer(read_tokenizer_json_sentencepiece(path));
+        return Tokenizer(read_tokenizer_json_bpe(path));
+    }
     // "<base64> <digits>\n": Meta's tiktoken file
     const std::size_t sp = head.find(' ');
     if (sp != std::string::npos && sp > 0 &&
