@@ -3,6 +3,9 @@
 // library in test_tokenizer_sentencepiece).
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
+#include <llamaref/tokenizer/chat_format.hpp>
 #include <llamaref/tokenizer/gguf_vocab.hpp>
 
 #include "test_data.hpp"
@@ -42,4 +45,36 @@ TEST_CASE("the fixtures' GGUF vocabularies load and match their models", "[token
     // llama.cpp's converter gave the fixtures a synthetic vocabulary: piece i is "<ti>".
     for (int id : {259, 79, 511}) CHECK(tok.piece(id) == "<t" + std::to_string(id) + ">");
     CHECK(tok.decode(std::vector<int>{1, 79, 111}) == "<t79><t111>");  // BOS is a control piece: invisible
+}
+
+TEST_CASE("a GGUF Llama 3 (gpt2-kind) vocabulary encodes like tokenizer.json", "[tokenizer][gguf]") {
+    LLAMAREF_REQUIRE_DATA("tokenizers/llama3/tokenizer.json");
+    // No Llama 3 GGUF is in the test data: write the vocabulary the way llama.cpp's converter
+    // stores it (tests/tokenizer/make_llama3_gguf_vocab.py) and compare with the tokenizer.json
+    // path, which test_tokenizer_tiktoken checks against npm tiktoken and Meta's vectors.
+    const auto dir = test::scratch("llama3-gguf-vocab");
+    const std::string gguf = (dir / "vocab.gguf").string();
+    const std::string cmd = "/usr/bin/python3 '" + std::string(LLAMAREF_SOURCE_DIR) +
+                            "/tests/tokenizer/make_llama3_gguf_vocab.py' '" +
+                            test::data("tokenizers/llama3/tokenizer.json") + "' '" + gguf + "'";
+    if (std::system(cmd.c_str()) != 0) {
+        WARN("SKIPPED: /usr/bin/python3 could not write the GGUF vocabulary");
+        return;
+    }
+    const Tokenizer tok = tokenizer_from_gguf(GgufFile(gguf));
+    const Tokenizer reference = load_tokenizer(test::data("tokenizers/llama3/tokenizer.json"));
+    REQUIRE_FALSE(tok.is_sentencepiece());
+    CHECK(tok.vocab_size() == reference.vocab_size());
+    CHECK(tok.bos_id() == 128000);
+    auto strings = test::tokenizer_corpus();
+    for (auto& s : test::random_strings(2000, 11, false)) strings.push_back(s);
+    std::size_t mismatches = 0;
+    for (const auto& s : strings)
+        for (auto special : {SpecialText::plain, SpecialText::parse}) {
+            const auto ids = tok.encode(s, true, false, special);
+            if (ids != reference.encode(s, true, false, special)) ++mismatches;
+            if (tok.decode(ids) != reference.decode(ids)) ++mismatches;
+        }
+    CHECK(mismatches == 0);
+    CHECK(stop_tokens(*tok.tiktoken()) == stop_tokens(*reference.tiktoken()));
 }

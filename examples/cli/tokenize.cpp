@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <llamaref/tokenizer/gguf_vocab.hpp>
 #include <llamaref/tokenizer/tokenizer.hpp>
 
 #include "args.hpp"
@@ -56,7 +57,8 @@ int cmd_tokenize(int argc, char** argv) {
         s << in.rdbuf();
         text = s.str();
     }
-    const Tokenizer tok = load_tokenizer(args.str("-z"));
+    const std::string z = args.str("-z");
+    const Tokenizer tok = z.ends_with(".gguf") ? tokenizer_from_gguf(GgufFile(z)) : load_tokenizer(z);
     const auto ids = tok.encode(text, args.given("--bos"), args.given("--eos"),
                                 args.given("--parse-special") ? SpecialText::parse : SpecialText::plain);
     if (args.given("--ids")) {
