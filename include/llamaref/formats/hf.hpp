@@ -28,19 +28,10 @@
 
 #include "../model/transformer.hpp"
 #include "progress.hpp"
+#include "json.hpp"
 #include "safetensors.hpp"
 
 namespace llamaref {
-
-inline nlohmann::json read_json_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail(path, ": cannot open");
-    try {
-        return nlohmann::json::parse(f);
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, ": not valid JSON: ", e.what());
-    }
-}
 
 // ModelConfig from a config.json object. Fields transformers' LlamaConfig would default are
 // defaulted the same way; the model's shape fields are required.

@@ -40,6 +40,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../core/error.hpp"
+#include "../formats/json.hpp"
 #include "../formats/mmap.hpp"
 #include "sentencepiece.hpp"
 
@@ -76,14 +77,7 @@ inline bool is_byte_piece(std::string_view p) {  // "<0xNN>", N upper-case hex a
 
 // Hugging Face tokenizer.json of the SentencePiece kind (byte-fallback BPE).
 inline SentencePieceTokenizer read_tokenizer_json_sentencepiece(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, ": cannot open");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, ": not valid JSON: ", e.what());
-    }
+    const nlohmann::json j = read_json_file(path);
     static constexpr std::string_view kSpace = SentencePieceTokenizer::kSpace;
     try {
         if (!j.is_object() || !j.contains("model")) fail(path, ": expected a tokenizer.json object with a \"model\"");

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../core/error.hpp"
+#include "../formats/json.hpp"
 #include "../formats/mmap.hpp"
 #include "tiktoken.hpp"
 #include "utf8.hpp"
@@ -151,14 +152,7 @@ inline TiktokenTokenizer read_tiktoken_model(const std::string& path, Llama3Name
 
 // Hugging Face tokenizer.json of the byte-level BPE kind (Llama 3).
 inline TiktokenTokenizer read_tokenizer_json_bpe(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, ": cannot open");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, ": not valid JSON: ", e.what());
-    }
+    const nlohmann::json j = read_json_file(path);
     try {
         const auto& model = j.at("model");
         if (model.value("type", std::string("BPE")) != "BPE") fail(path, ": model.type is not BPE");
