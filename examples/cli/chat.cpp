@@ -54,27 +54,16 @@ int cmd_chat(int argc, char** argv) {
         .option("-z,--tokenizer", "FILE", "tokenizer (default: the model's own)")
         .option("--system", "TEXT", "system prompt")
         .option("--template", "NAME", "llama2, llama3, llama3.1, alpaca or vicuna (default: from the model)")
-        .option("-n,--n-predict", "N", "most tokens per answer", "256")
-        .option("--temp", "T", "temperature, 0 = greedy", "0.8")
-        .option("--top-k", "K", "top-k, 0 = off", "40")
-        .option("--top-p", "P", "top-p, 1 = off", "0.95")
-        .option("--min-p", "P", "min-p, 0 = off", "0.05")
-        .option("--repeat-penalty", "R", "repetition penalty", "1.0")
-        .option("-s,--seed", "SEED", "random seed (default: from the clock)")
-        .option("-c,--ctx-size", "N", "context length (default: the model's, at most 4096)")
+        .option("-n,--n-predict", "N", "most tokens per answer", "256");
+    add_sampling_options(args);
+    args.option("-c,--ctx-size", "N", "context length (default: the model's, at most 4096)")
         .option("-t,--threads", "N", "threads", "1");
     args.parse(argc, argv);
-    SamplingParams sp;
-    sp.temperature = args.real("--temp", 0, 1e9);
-    sp.top_k = int(args.integer("--top-k", 0, 1 << 30));
-    sp.top_p = args.real("--top-p", 0, 1);
-    sp.min_p = args.real("--min-p", 0, 1);
-    sp.repeat_penalty = args.real("--repeat-penalty", 0, 1e9);
+    const SamplingParams sp = sampling_from(args, llama_cpp_sampling_defaults());
     sp.validate();
     const int n = int(args.integer("-n", 1, 1 << 30));
     set_num_threads(int(args.integer("-t", 1, 1024)));
-    const uint64_t seed = args.given("-s") ? uint64_t(args.integer("-s", 0, INT64_MAX))
-                                           : uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
+    const uint64_t seed = seed_from(args);
 
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));

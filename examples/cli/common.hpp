@@ -1,7 +1,10 @@
 // examples/cli/common.hpp — what several subcommands share: finding the model and its tokenizer.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <sstream>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -9,6 +12,7 @@
 #include <string>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/sampling/sampler.hpp>
 #include <llamaref/tokenizer/chat_format.hpp>
 #include <llamaref/tokenizer/gguf_vocab.hpp>
 #include <llamaref/tokenizer/tokenizer.hpp>
@@ -62,6 +66,54 @@ inline Tokenizer load_tokenizer(const ArgParser& args, const std::string& model,
         fail("the tokenizer has ", tok.vocab_size(), " tokens but the model only ", vocab_size,
              " (a tokenizer of another model?)");
     return tok;
+}
+
+// --- sampling flags, shared by generate and chat ------------------------------------------
+
+// llama.cpp's defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, no penalties.
+inline SamplingParams llama_cpp_sampling_defaults() {
+    SamplingParams p;
+    p.temperature = 0.8, p.top_k = 40, p.top_p = 0.95, p.min_p = 0.05;
+    return p;
+}
+
+inline void add_sampling_options(ArgParser& args, const std::string& note = "") {
+    const SamplingParams d = llama_cpp_sampling_defaults();
+    auto dflt = [&](double v) {
+        std::ostringstream o;
+        o << v << note;
+        return o.str();
+    };
+    args.option("--temp", "T", "temperature, 0 = greedy", dflt(d.temperature))
+        .option("--top-k", "K", "keep the K most likely tokens, 0 = off", dflt(d.top_k))
+        .option("--top-p", "P", "nucleus: keep tokens until the probability before them exceeds P, 1 = off", dflt(d.top_p))
+        .option("--min-p", "P", "keep tokens with probability >= P * max, 0 = off", dflt(d.min_p))
+        .option("--repeat-penalty", "R", "divide positive / multiply negative logits of recent tokens", "1")
+        .option("--repeat-last-n", "N", "window of recent tokens for the penalties", "64")
+        .option("--frequency-penalty", "F", "subtract F x count of each recent token", "0")
+        .option("--presence-penalty", "P", "subtract P from each recent token", "0")
+        .option("-s,--seed", "SEED", "random seed (default: from the clock, printed)");
+}
+
+// The flags that were given, over `defaults` (not validated: the caller may adjust first).
+inline SamplingParams sampling_from(const ArgParser& args, SamplingParams p) {
+    if (args.given("--temp")) p.temperature = args.real("--temp", 0, 1e9);
+    if (args.given("--top-k")) p.top_k = int(args.integer("--top-k", 0, 1 << 30));
+    if (args.given("--top-p")) p.top_p = args.real("--top-p", 0, 1);
+    if (args.given("--min-p")) p.min_p = args.real("--min-p", 0, 1);
+    if (args.given("--repeat-penalty")) p.repeat_penalty = args.real("--repeat-penalty", 0, 1e9);
+    if (args.given("--repeat-last-n")) p.penalty_last_n = int(args.integer("--repeat-last-n", 0, 1 << 30));
+    if (args.given("--frequency-penalty")) p.frequency_penalty = args.real("--frequency-penalty", -1e9, 1e9);
+    if (args.given("--presence-penalty")) p.presence_penalty = args.real("--presence-penalty", -1e9, 1e9);
+    return p;
+}
+
+// -s SEED, or one from the clock (printed on stderr so the run can be repeated).
+inline uint64_t seed_from(const ArgParser& args) {
+    if (args.given("-s")) return uint64_t(args.integer("-s", 0, INT64_MAX));
+    const auto seed = uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
+    std::fprintf(stderr, "seed: %llu\n", (unsigned long long)seed);
+    return seed;
 }
 
 // The tokens that end generation for this tokenizer: EOS (Llama 2), end_of_text / eot / eom (Llama 3).

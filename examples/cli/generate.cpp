@@ -43,17 +43,9 @@ int cmd_generate(int argc, char** argv) {
         .option("-z,--tokenizer", "FILE", "tokenizer.model, tokenizer.json or tokenizer.bin (default: the model's own)")
         .option("-p,--prompt", "TEXT", "prompt text", "")
         .option("-f,--file", "FILE", "read the prompt from FILE")
-        .option("-n,--n-predict", "N", "number of tokens to generate", "256")
-        .option("--temp", "T", "temperature, 0 = greedy", "0.8 (llama2c: 1.0)")
-        .option("--top-k", "K", "keep the K most likely tokens, 0 = off", "40 (llama2c: off)")
-        .option("--top-p", "P", "nucleus: keep tokens until the probability before them exceeds P, 1 = off", "0.95 (llama2c: 0.9)")
-        .option("--min-p", "P", "keep tokens with probability >= P * max, 0 = off", "0.05 (llama2c: off)")
-        .option("--repeat-penalty", "R", "divide positive / multiply negative logits of recent tokens", "1.0")
-        .option("--repeat-last-n", "N", "window of recent tokens for the penalties", "64")
-        .option("--frequency-penalty", "F", "subtract F x count of each recent token", "0")
-        .option("--presence-penalty", "P", "subtract P from each recent token", "0")
-        .option("-s,--seed", "SEED", "random seed (default: from the clock, printed)")
-        .option("--rng", "KIND", "default (mt19937-64) or llama2c", "default")
+        .option("-n,--n-predict", "N", "number of tokens to generate", "256");
+    add_sampling_options(args, " (llama2c: see above)");
+    args.option("--rng", "KIND", "default (mt19937-64) or llama2c", "default")
         .option("-c,--ctx-size", "N", "context length (default: the model's)")
         .option("-t,--threads", "N", "threads", "1");
     args.parse(argc, argv);
@@ -62,26 +54,15 @@ int cmd_generate(int argc, char** argv) {
     if (rng_kind != "default" && rng_kind != "llama2c")
         throw UsageError("llamaref generate: --rng must be default or llama2c, got '" + rng_kind + "'");
     const bool llama2c = rng_kind == "llama2c";
-    auto real = [&](const char* flag, double fallback, double lo, double hi) {
-        return args.given(flag) ? args.real(flag, lo, hi) : fallback;
-    };
-    SamplingParams sp;
-    sp.temperature = real("--temp", llama2c ? 1.0 : 0.8, 0, 1e9);
-    sp.top_k = args.given("--top-k") ? int(args.integer("--top-k", 0, 1 << 30)) : (llama2c ? 0 : 40);
-    sp.top_p = real("--top-p", llama2c ? 0.9 : 0.95, 0, 1);
-    sp.min_p = real("--min-p", llama2c ? 0.0 : 0.05, 0, 1);
-    sp.repeat_penalty = real("--repeat-penalty", 1.0, 0, 1e9);
-    sp.penalty_last_n = int(args.integer("--repeat-last-n", 0, 1 << 30));
-    sp.frequency_penalty = real("--frequency-penalty", 0.0, -1e9, 1e9);
-    sp.presence_penalty = real("--presence-penalty", 0.0, -1e9, 1e9);
+    SamplingParams llama2c_defaults;  // llama2.c's run: temperature 1, top-p 0.9, nothing else
+    llama2c_defaults.top_p = 0.9;
+    SamplingParams sp = sampling_from(args, llama2c ? llama2c_defaults : llama_cpp_sampling_defaults());
     if (llama2c && sp.top_p == 0) sp.top_p = 1;  // llama2.c: top-p 0 means off
     sp.validate();
     if (llama2c && (sp.top_k != 0 || sp.min_p != 0 || sp.repeat_penalty != 1 || sp.frequency_penalty != 0 ||
                     sp.presence_penalty != 0))
         throw UsageError("llamaref generate: --rng llama2c supports only --temp and --top-p (as llama2.c does)");
-    const uint64_t seed = args.given("-s") ? uint64_t(args.integer("-s", 0, INT64_MAX))
-                                           : uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
-    if (!args.given("-s")) std::fprintf(stderr, "seed: %llu\n", (unsigned long long)seed);
+    const uint64_t seed = seed_from(args);
     int n = int(args.integer("-n", 0, 1 << 30));
     set_num_threads(int(args.integer("-t", 1, 1024)));
 
