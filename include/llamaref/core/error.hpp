@@ -24,4 +24,15 @@ template <class... Parts>
     throw Error(s.str());
 }
 
+// Run f(); an Error it throws is thrown again with `prefix` in front of its message, so a check
+// that knows nothing of files can say which file it was about: in_context(path + ": ", ...).
+template <class F>
+void in_context(const std::string& prefix, F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        fail(prefix, e.what());
+    }
+}
+
 }  // namespace llamaref

@@ -107,11 +107,7 @@ inline ModelConfig gguf_llama_config(const GgufFile& g) {
         if (f.dtype != DType::F32 || f.shape.size() != 1) fail(path, ": rope_freqs.weight must be a 1-D F32 tensor");
         c.rope_scaling = rope_scaling_from_divisors(f.to_f32_vector(), c.head_dim, c.rope_theta, path);
     }
-    try {
-        c.validate();
-    } catch (const Error& e) {
-        fail(path, ": ", e.what());
-    }
+    in_context(path + ": ", [&] { c.validate(); });
     return c;
 }
 
@@ -144,11 +140,7 @@ inline std::shared_ptr<Model> load_gguf(const std::string& path) {
     }
     w.norm = tensor("output_norm.weight");
     w.output = c.tied_embeddings ? w.tok_embeddings : tensor("output.weight");
-    try {
-        validate_weights(c, w);
-    } catch (const Error& e) {
-        fail(path, ": ", e.what());
-    }
+    in_context(path + ": ", [&] { validate_weights(c, w); });
     return m;
 }
 

@@ -83,11 +83,7 @@ inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& p
     }
     if (c.dim % c.n_heads != 0 && !has("head_dim"))
         fail(path, ": hidden_size ", c.dim, " is not a multiple of num_attention_heads ", c.n_heads);
-    try {
-        c.validate();
-    } catch (const Error& e) {
-        fail(path, ": ", e.what());
-    }
+    in_context(path + ": ", [&] { c.validate(); });
     return c;
 }
 

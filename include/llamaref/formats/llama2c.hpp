@@ -84,11 +84,7 @@ inline std::shared_ptr<Model> load_llama2c(const std::string& path) {
     if (c.n_heads <= 0 || c.dim <= 0 || c.dim % c.n_heads != 0)
         fail(path, ": header says dim ", c.dim, " and n_heads ", c.n_heads, " (dim must be a positive multiple of n_heads)");
     c.head_dim = c.dim / c.n_heads;
-    try {
-        c.validate();
-    } catch (const Error& e) {
-        fail(path, ": bad llama2.c header: ", e.what());
-    }
+    in_context(path + ": bad llama2.c header: ", [&] { c.validate(); });
     m->format = "llama2c v" + std::to_string(version);
     m->path = path;
     m->storage.push_back(file);

@@ -171,11 +171,7 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     w.tok_embeddings = tensor("tok_embeddings.weight");
     if (w.tok_embeddings.shape.size() != 2) fail(dir, ": tok_embeddings.weight is not 2-D");
     if (c.vocab_size == 0) c.vocab_size = int(w.tok_embeddings.shape[0]);
-    try {
-        c.validate();
-    } catch (const Error& e) {
-        fail(params_path, ": ", e.what());
-    }
+    in_context(params_path + ": ", [&] { c.validate(); });
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "layers." + std::to_string(l) + ".";
@@ -193,11 +189,7 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     w.norm = tensor("norm.weight");
     c.tied_embeddings = !shards[0]->has("output.weight");
     w.output = c.tied_embeddings ? w.tok_embeddings : tensor("output.weight");
-    try {
-        validate_weights(c, w);
-    } catch (const Error& e) {
-        fail(dir, ": ", e.what());
-    }
+    in_context(dir + ": ", [&] { validate_weights(c, w); });
     return m;
 }
 
