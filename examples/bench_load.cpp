@@ -5,7 +5,8 @@
 // peak resident memory against the file size. Weights are memory-mapped and used in place; the
 // only copies are HF's q/k rows un-permuted for RoPE (see formats/hf.hpp).
 //
-//   bench_load DIR [preset ...]       presets: tinyllama-1.1b (default), llama3-8b
+//   bench_load DIR [preset ...]       presets: tinyllama-1.1b (default), llama3-8b, llama3.2-1b, tiny
+//                                     (random_checkpoint.hpp)
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,63 +16,15 @@
 #include <filesystem>
 
 #include <llamaref/formats/load.hpp>
-#include <llamaref/formats/write_safetensors.hpp>
+
+#include "random_checkpoint.hpp"
 
 using namespace llamaref;
+using llamaref::examples::random_preset;
+using llamaref::examples::write_random_checkpoint;
 namespace fs = std::filesystem;
 
 namespace {
-
-ModelConfig preset(const std::string& name) {
-    ModelConfig c;
-    if (name == "tinyllama-1.1b") {
-        c.dim = 2048, c.n_layers = 22, c.n_heads = 32, c.n_kv_heads = 4, c.hidden_dim = 5632, c.vocab_size = 32000;
-    } else if (name == "llama3-8b") {
-        c.dim = 4096, c.n_layers = 32, c.n_heads = 32, c.n_kv_heads = 8, c.hidden_dim = 14336, c.vocab_size = 128256;
-        c.rope_theta = 500000;
-    } else {
-        fail("unknown preset ", name, " (tinyllama-1.1b, llama3-8b)");
-    }
-    c.head_dim = c.dim / c.n_heads;
-    c.max_seq_len = 2048;
-    return c;
-}
-
-// Random bf16 weights (norms 1.0), written tensor by tensor so the writer never holds the model.
-void write_random_model(const ModelConfig& c, const fs::path& dir) {
-    fs::create_directories(dir);
-    std::vector<SafetensorsOut> t;
-    auto add = [&](const std::string& name, Shape shape, bool norm) {
-        t.push_back({name, DType::BF16, shape, [shape, norm, seed = uint64_t(t.size() + 1)] {
-                         std::vector<std::byte> b(shape_numel(shape) * 2);
-                         auto* p = reinterpret_cast<uint16_t*>(b.data());
-                         uint64_t s = seed * 0x9E3779B97F4A7C15ull;
-                         for (std::size_t i = 0; i < shape_numel(shape); ++i) {
-                             s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-                             p[i] = norm ? f32_to_bf16(1.0f) : f32_to_bf16((float(s >> 40) / float(1 << 24) - 0.5f) * 0.04f);
-                         }
-                         return b;
-                     }});
-    };
-    const std::size_t D = c.dim, F = c.hidden_dim, V = c.vocab_size, Q = c.q_dim(), K = c.kv_dim();
-    add("model.embed_tokens.weight", {V, D}, false);
-    for (int l = 0; l < c.n_layers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        add(p + "input_layernorm.weight", {D}, true);
-        add(p + "self_attn.q_proj.weight", {Q, D}, false);
-        add(p + "self_attn.k_proj.weight", {K, D}, false);
-        add(p + "self_attn.v_proj.weight", {K, D}, false);
-        add(p + "self_attn.o_proj.weight", {D, Q}, false);
-        add(p + "post_attention_layernorm.weight", {D}, true);
-        add(p + "mlp.gate_proj.weight", {F, D}, false);
-        add(p + "mlp.up_proj.weight", {F, D}, false);
-        add(p + "mlp.down_proj.weight", {D, F}, false);
-    }
-    add("model.norm.weight", {D}, true);
-    add("lm_head.weight", {V, D}, false);
-    write_safetensors((dir / "model.safetensors").string(), t);
-    std::ofstream(dir / "config.json") << hf_config_json(c, DType::BF16).dump(1);
-}
 
 double peak_rss_gib() {
     rusage u{};
@@ -83,7 +36,7 @@ double peak_rss_gib() {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: bench_load DIR [tinyllama-1.1b|llama3-8b ...]\n");
+        std::fprintf(stderr, "usage: bench_load DIR [tinyllama-1.1b|llama3-8b|llama3.2-1b|tiny ...]\n");
         return 1;
     }
     std::vector<std::string> presets(argv + 2, argv + argc);
@@ -94,7 +47,7 @@ int main(int argc, char** argv) {
     for (const auto& name : presets) {
         const fs::path dir = fs::path(argv[1]) / name;
         try {
-            if (!fs::exists(dir / "model.safetensors")) write_random_model(preset(name), dir);
+            if (!fs::exists(dir / "model.safetensors")) write_random_checkpoint(random_preset(name), dir);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "error: %s\n", e.what());
             return 1;

@@ -1,8 +1,11 @@
 // llamaref/generate.hpp — the generation loop: prefill the prompt, then decode token by token.
 //
-//   logits = forward(prompt, 0)                      one call for the whole prompt (prefill)
-//   repeat: next = pick(logits[last]); stop?         sampler.hpp or argmax
-//           logits = forward([next], pos++)          one position through the KV cache (decode)
+//   next = step(prompt, 0)                           one call for the whole prompt (prefill)
+//   repeat: stop? emit next
+//           next = step([next], pos++)               one position through the KV cache (decode)
+//
+// A step runs tokens and picks the next one: on the CPU, Transformer::forward then pick(logits
+// [last]) with sampler.hpp or argmax (generate); generate_steps takes any step (e.g. a GPU's).
 //
 // Stops on a stop token (not emitted), after max_new_tokens, or when the context is full (then
 // `context_full` is set and the caller says so). Text is streamed through Utf8Stream so a
@@ -70,27 +73,31 @@ struct GenerationStats {
     bool stopped_by_token = false;
 };
 
-// pick(logits [V], history of all tokens so far) -> next id; on_token(id) is called for every
-// emitted token. Returns the new tokens.
-inline std::vector<int> generate(Transformer& model, std::span<const int> prompt, int max_new_tokens,
-                                 std::span<const int> stop_tokens,
-                                 const std::function<int(const float*, std::size_t, std::span<const int>)>& pick,
-                                 const std::function<void(int)>& on_token, GenerationStats* stats = nullptr,
-                                 int start_pos = 0) {
+// One step of the loop: run `tokens` at positions start_pos .. and return the next token id.
+// history holds every token so far, the ones just run included (for penalties). A step may run
+// on the CPU (generate below) or anywhere else (the CUDA Runner in examples/cli/generate.cpp).
+using GenerationStep = std::function<int(std::span<const int> tokens, int start_pos, std::span<const int> history)>;
+
+// The loop itself: the prompt in one step (prefill), then one step per new token (decode), in a
+// context of `ctx` positions. The prompt is always run, so the cache holds it even when
+// max_new_tokens is 0 (its token is then not used). on_token(id) is called for every emitted
+// token. Returns the new tokens. Stats: prefill_seconds is the first step, decode_seconds the rest.
+inline std::vector<int> generate_steps(const GenerationStep& step, int ctx, std::span<const int> prompt,
+                                       int max_new_tokens, std::span<const int> stop_tokens,
+                                       const std::function<void(int)>& on_token, GenerationStats* stats = nullptr,
+                                       int start_pos = 0) {
     using clock = std::chrono::steady_clock;
     GenerationStats st;
     st.prompt_tokens = prompt.size();
     std::vector<int> history(prompt.begin(), prompt.end()), out;
-    const int ctx = model.config().max_seq_len;
     if (start_pos + int(prompt.size()) > ctx)
         fail("the prompt needs ", start_pos + prompt.size(), " positions but the context holds ", ctx);
     const auto t0 = clock::now();
-    Tensor2 logits = model.forward(prompt, start_pos);
+    int next = step(prompt, start_pos, history);
     const auto t1 = clock::now();
     st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
     int pos = start_pos + int(prompt.size());
     while (int(out.size()) < max_new_tokens) {
-        const int next = pick(&logits(logits.shape(0) - 1, 0), logits.shape(1), history);
         if (out.empty()) st.time_to_first_token = std::chrono::duration<double>(clock::now() - t0).count();
         if (std::find(stop_tokens.begin(), stop_tokens.end(), next) != stop_tokens.end()) {
             st.stopped_by_token = true;
@@ -105,12 +112,28 @@ inline std::vector<int> generate(Transformer& model, std::span<const int> prompt
             break;
         }
         const int one[1] = {next};
-        logits = model.forward(one, pos++);
+        next = step(one, pos++, history);
     }
     st.generated_tokens = out.size();
     st.decode_seconds = std::chrono::duration<double>(clock::now() - t1).count();
     if (stats) *stats = st;
     return out;
+}
+
+// generate_steps on the CPU: step = model.forward, then pick(logits [V] of the last position,
+// history of all tokens so far) -> next id.
+inline std::vector<int> generate(Transformer& model, std::span<const int> prompt, int max_new_tokens,
+                                 std::span<const int> stop_tokens,
+                                 const std::function<int(const float*, std::size_t, std::span<const int>)>& pick,
+                                 const std::function<void(int)>& on_token, GenerationStats* stats = nullptr,
+                                 int start_pos = 0) {
+    auto step = [&](std::span<const int> tokens, int pos, std::span<const int> history) {
+        const Tensor2 logits = model.forward(tokens, pos);
+        if (max_new_tokens <= 0) return -1;  // nothing to emit: no pick, so a sampler draws no coin
+        return pick(&logits(logits.shape(0) - 1, 0), logits.shape(1), history);
+    };
+    return generate_steps(step, model.config().max_seq_len, prompt, max_new_tokens, stop_tokens, on_token, stats,
+                          start_pos);
 }
 
 // Greedy decoding: the most likely next token, again and again. Returns up to n new ids after
