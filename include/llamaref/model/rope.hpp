@@ -29,13 +29,13 @@
 // a float64 computation, and the Meta fixtures at small positions agree to ~1e-6).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <numbers>
 #include <vector>
 
-#include "../core/tensor.hpp"
-#include "config.hpp"
+#include "config.hpp"  // plain C++ only: the CUDA kernels use rope_frequencies too
 
 namespace llamaref {
 

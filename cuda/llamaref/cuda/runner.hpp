@@ -1,0 +1,113 @@
+// llamaref/cuda/runner.hpp — the whole model on a CUDA device, behind a plain C++ interface.
+//
+// This header has no CUDA and no xtensor in it, so ordinary C++ code (the CLI, the tests) can
+// drive the GPU path. Its implementation is cuda/llamaref/cuda/runner.cuh, compiled once by nvcc
+// (cuda/runner.cu, the CMake target llamaref::cuda_runner). It runs the same forward pass as
+// model/transformer.hpp, kernel by kernel (see transformer.cuh):
+//
+//   weights are uploaded once, in their stored dtype (F32, F16, BF16 or Q8_0);
+//   activations and the KV cache are float32 on the device;
+//   a decode step runs entirely on the device and copies back one int (the chosen token).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <llamaref/core/dtype.hpp>
+#include <llamaref/model/config.hpp>
+
+namespace llamaref::cuda {
+
+// A stored tensor in host memory (a view; the caller keeps it alive until the Runner is built).
+struct HostTensor {
+    DType dtype = DType::F32;
+    std::vector<std::size_t> shape;  // row-major
+    const void* data = nullptr;
+};
+
+struct HostLayer {
+    HostTensor attention_norm;  // [D]
+    HostTensor wq;              // [H·Dh, D]  adjacent-pairs RoPE layout (Meta's)
+    HostTensor wk;              // [KV·Dh, D]
+    HostTensor wv;              // [KV·Dh, D]
+    HostTensor wo;              // [D, H·Dh]
+    HostTensor ffn_norm;        // [D]
+    HostTensor w1;              // [F, D]  gate
+    HostTensor w2;              // [D, F]  down
+    HostTensor w3;              // [F, D]  up
+};
+
+struct HostModel {
+    ModelConfig config;
+    HostTensor tok_embeddings;  // [V, D]
+    std::vector<HostLayer> layers;
+    HostTensor norm;    // [D]
+    HostTensor output;  // [V, D]  (may point at the same data as tok_embeddings: uploaded once)
+};
+
+// What the device sampler supports: temperature, top-k, top-p (Meta's rule), min-p — the chain
+// of sampling/sampler.hpp without penalties. temperature 0 is argmax.
+struct DeviceSampling {
+    double temperature = 0.0;
+    int top_k = 0;
+    double top_p = 1.0;
+    double min_p = 0.0;
+};
+
+struct RunnerOptions {
+    int context_len = 0;       // positions the device KV cache may hold (0: the model's max_seq_len)
+    int device = 0;            // CUDA device ordinal
+    // Prefill GEMMs for F16/BF16 weights: true = cuBLAS on tensor cores with the activations
+    // rounded to the weight dtype (fast, what other engines do); false = llamaref's own matmul
+    // kernel with float32 activations (the CPU path's arithmetic). F32 weights always use
+    // float32 arithmetic (cuBLAS SGEMM without TF32), Q8_0 always the own kernel.
+    bool fast_prefill = true;
+};
+
+// Whether a CUDA device can be used; `why` receives the reason when not.
+bool device_available(std::string* why = nullptr);
+// "NVIDIA H100 80GB HBM3, 132 SMs, 79.2 GiB, sm_90" for the bench table.
+std::string device_name(int device = 0);
+// Measured device-to-device copy bandwidth in bytes/s: cudaMemcpy of a `bytes` buffer, counting
+// bytes read + bytes written (as CUDA's bandwidthTest does), median of `repeats` runs.
+double device_copy_bandwidth(std::size_t bytes = std::size_t(1) << 30, int repeats = 10, int device = 0);
+
+class Runner {
+  public:
+    explicit Runner(const HostModel& model, RunnerOptions options = {});
+    ~Runner();
+    Runner(const Runner&) = delete;
+    Runner& operator=(const Runner&) = delete;
+
+    const ModelConfig& config() const;
+
+    // Logits of tokens at positions start_pos .. start_pos+T−1, copied to the host.   -> [T·V]
+    std::vector<float> forward(std::span<const int> tokens, int start_pos);
+
+    // Runs the tokens (prefill when T > 1, a decode step when T = 1) and picks the next token
+    // from the last position's logits on the device with `coin` ∈ [0, 1) (ignored for greedy).
+    // Only the chosen id comes back to the host.
+    int next_token(std::span<const int> tokens, int start_pos, const DeviceSampling& sampling, double coin);
+
+    // The last position's logits of the latest next_token call, copied to the host.   -> [V]
+    std::vector<float> last_logits() const;
+
+    // Bytes of weights on the device, and KV-cache bytes one position adds (all layers, K and V).
+    std::size_t weight_bytes() const;
+    std::size_t kv_bytes_per_position() const;
+    // Bytes one decode step at position `pos` reads from device memory: every weight once (the
+    // tied embedding table counts as the output head; the embedding row is negligible) plus the
+    // K and V of positions 0 .. pos.
+    std::size_t decode_bytes(int pos) const;
+
+    void synchronize() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace llamaref::cuda

@@ -1,0 +1,289 @@
+// llamaref/cuda/transformer.cuh — the Llama forward pass on the device, kernel by kernel.
+//
+// The same steps as model/transformer.hpp (read the two side by side), for T tokens at
+// positions start_pos .. start_pos+T−1:
+//
+//   x = tok_embeddings[tokens]                                  embedding.cuh      [T, D]
+//   for each block l:
+//       xn = rmsnorm(x) · attention_norm                        rmsnorm.cuh        [T, D]
+//       q, k, v = wq·xn, wk·xn, wv·xn                           matmul.cuh         [T, H·Dh], [T, KV·Dh] ×2
+//       q, k = RoPE(q), RoPE(k);  K/V cache[start_pos ..] = k, v     rope.cuh
+//       x += wo · attention(q, K cache, V cache)                attention.cuh, matmul (accumulate)
+//       xn = rmsnorm(x) · ffn_norm
+//       x += w2 · (SiLU(w1·xn) ⊙ (w3·xn))                       matmul, feed_forward.cuh
+//   logits = output · (rmsnorm(x) · norm)                                          [T, V]
+//
+// Memory: weights are uploaded once in their stored dtype. The rows of wq, wk and wv are stored
+// one after the other (likewise w1 then w3) when their dtypes agree, so a decode step (T = 1)
+// computes q, k and v with one matrix-vector product over the stacked rows — the same numbers,
+// one pass over the weights. Activations and the KV cache are float32. Prefill GEMMs may use
+// cuBLAS (RunnerOptions::fast_prefill, matmul.cuh).
+#pragma once
+
+#include <algorithm>
+#include <span>
+#include <vector>
+
+#include <llamaref/model/rope.hpp>
+
+#include "attention.cuh"
+#include "embedding.cuh"
+#include "feed_forward.cuh"
+#include "matmul.cuh"
+#include "rmsnorm.cuh"
+#include "rope.cuh"
+#include "runner.hpp"
+#include "sampling.cuh"
+
+namespace llamaref::cuda {
+
+// A weight matrix in device memory (a view into a layer's buffer).
+struct DeviceMatrix {
+    DType dtype = DType::F32;
+    int rows = 0, cols = 0;
+    const unsigned char* data = nullptr;
+    std::size_t bytes() const { return std::size_t(rows) * dtype_bytes(dtype, cols); }
+};
+
+// Uploads matrices into one buffer. When they share a dtype and a row length they are stacked
+// row after row, and `stacked` views all their rows as one matrix.
+struct MatrixGroup {
+    Buffer<unsigned char> buffer;
+    std::vector<DeviceMatrix> parts;
+    DeviceMatrix stacked;  // rows = Σ rows; data == nullptr when the parts differ in dtype
+
+    explicit MatrixGroup(std::initializer_list<const HostTensor*> tensors) {
+        bool same = true;
+        std::size_t total = 0;
+        for (const HostTensor* t : tensors) {
+            if (t->shape.size() != 2) fail("CUDA upload: a weight matrix must have 2 dimensions");
+            same = same && t->dtype == (*tensors.begin())->dtype && t->shape[1] == (*tensors.begin())->shape[1];
+            total += round_up(dtype_bytes(t->dtype, t->shape[0] * t->shape[1]));
+        }
+        buffer.resize(total);
+        std::size_t offset = 0;
+        int rows = 0;
+        for (const HostTensor* t : tensors) {
+            const std::size_t bytes = dtype_bytes(t->dtype, t->shape[0] * t->shape[1]);
+            buffer.upload(static_cast<const unsigned char*>(t->data), bytes, offset);
+            parts.push_back({t->dtype, int(t->shape[0]), int(t->shape[1]), buffer.get() + offset});
+            offset += same ? bytes : round_up(bytes);  // stacked: no gaps between the parts
+            rows += int(t->shape[0]);
+        }
+        if (same) stacked = {parts[0].dtype, rows, parts[0].cols, buffer.get()};
+    }
+    static std::size_t round_up(std::size_t n) { return (n + 255) / 256 * 256; }
+};
+
+// A norm weight as float32 on the device (the CPU path converts these too).
+inline Buffer<float> upload_f32(const HostTensor& t) {
+    std::size_t n = 1;
+    for (auto d : t.shape) n *= d;
+    std::vector<float> host(n);
+    to_f32(t.dtype, t.data, host.data(), n);
+    Buffer<float> b(n);
+    b.upload(host.data(), n);
+    return b;
+}
+
+struct DeviceLayer {
+    Buffer<float> attention_norm, ffn_norm;  // [D]
+    MatrixGroup qkv;                          // wq [Q, D], wk [K, D], wv [K, D]
+    MatrixGroup wo;                           // [D, Q]
+    MatrixGroup w13;                          // w1 [F, D], w3 [F, D]
+    MatrixGroup w2;                           // [D, F]
+
+    explicit DeviceLayer(const HostLayer& L)
+        : attention_norm(upload_f32(L.attention_norm)), ffn_norm(upload_f32(L.ffn_norm)), qkv({&L.wq, &L.wk, &L.wv}),
+          wo({&L.wo}), w13({&L.w1, &L.w3}), w2({&L.w2}) {}
+};
+
+class Transformer {
+  public:
+    Transformer(const HostModel& m, const RunnerOptions& options)
+        : cfg_(m.config), options_(options), embeddings_({&m.tok_embeddings}) {
+        if (options.context_len < 0) fail("context length must not be negative, got ", options.context_len);
+        if (options.context_len > 0) cfg_.max_seq_len = options.context_len;
+        cfg_.validate();
+        if (int(m.layers.size()) != cfg_.n_layers) fail("CUDA: ", m.layers.size(), " layers, the config says ", cfg_.n_layers);
+        if (cfg_.head_dim > kMaxHeadDim) fail("CUDA: head_dim ", cfg_.head_dim, " exceeds ", kMaxHeadDim);
+        for (const HostLayer& L : m.layers) layers_.emplace_back(L);
+        final_norm_ = upload_f32(m.norm);
+        if (m.output.data != m.tok_embeddings.data) output_.emplace_back(MatrixGroup({&m.output}));
+        const auto theta = rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling);
+        theta_.resize(theta.size());
+        theta_.upload(theta.data(), theta.size());
+        check(cublasCreate(&cublas_), "cublasCreate");
+        next_.resize(1);
+    }
+    ~Transformer() {
+        if (cublas_) cublasDestroy(cublas_);
+    }
+    Transformer(const Transformer&) = delete;
+    Transformer& operator=(const Transformer&) = delete;
+
+    const ModelConfig& config() const { return cfg_; }
+    const DeviceMatrix& output() const { return output_.empty() ? embeddings_.parts[0] : output_[0].parts[0]; }
+
+    // Runs the tokens; afterwards logits() holds [rows, V]: all T rows, or only the last one
+    // when last_only (what generation needs).
+    void forward(std::span<const int> tokens, int start_pos, bool last_only) {
+        const int T = int(tokens.size());
+        check_input(tokens, start_pos);
+        reserve_cache(start_pos + T);
+        reserve_activations(T);
+        const int D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), F = cfg_.hidden_dim, H = cfg_.n_heads,
+                  KV = cfg_.n_kv_heads, Dh = cfg_.head_dim;
+        // The token: the id the device sampler just chose stays on the device.
+        const int* d_tokens = tokens_.get();
+        if (T == 1 && tokens[0] == last_next_) d_tokens = next_.get();
+        else tokens_.upload(tokens.data(), T);
+
+        float *x = x_.get(), *xn = xn_.get(), *att = att_.get(), *hidden = hidden_.get();
+        float *q = qkv_.get(), *k = q + std::size_t(T) * Q, *v = k + std::size_t(T) * K;
+        float *gate = gate_up_.get(), *up = gate + std::size_t(T) * F;
+        const DeviceMatrix& E = embeddings_.parts[0];
+        embedding(E.dtype, E.data, d_tokens, T, D, x);
+
+        for (int l = 0; l < cfg_.n_layers; ++l) {
+            const DeviceLayer& L = layers_[l];
+            float* k_cache = layer_cache(k_cache_, l);
+            float* v_cache = layer_cache(v_cache_, l);
+            // --- attention sub-layer: x += wo · attention(norm(x)) ---
+            rmsnorm_rows(x, L.attention_norm.get(), xn, T, D, cfg_.norm_eps);
+            if (T == 1 && L.qkv.stacked.data) {
+                linear(L.qkv.stacked, xn, q, 1);  // q, k, v in one pass: [Q + K + K]
+            } else {
+                linear(L.qkv.parts[0], xn, q, T);
+                linear(L.qkv.parts[1], xn, k, T);
+                linear(L.qkv.parts[2], xn, v, T);
+            }
+            rope_pairs(q, T, H, Dh, start_pos, theta_.get());
+            rope_pairs(k, T, KV, Dh, start_pos, theta_.get());
+            const std::size_t kv_bytes = std::size_t(T) * K * sizeof(float);
+            check(cudaMemcpyAsync(k_cache + std::size_t(start_pos) * K, k, kv_bytes, cudaMemcpyDeviceToDevice), "store K");
+            check(cudaMemcpyAsync(v_cache + std::size_t(start_pos) * K, v, kv_bytes, cudaMemcpyDeviceToDevice), "store V");
+            attention(q, k_cache, v_cache, start_pos, T, H, KV, Dh, att, attention_scratch_.get());
+            linear(L.wo.parts[0], att, x, T, /*accumulate=*/true);
+
+            // --- feed-forward sub-layer: x += w2 · (SiLU(w1·xn) ⊙ w3·xn) ---
+            rmsnorm_rows(x, L.ffn_norm.get(), xn, T, D, cfg_.norm_eps);
+            if (T == 1 && L.w13.stacked.data) {
+                linear(L.w13.stacked, xn, gate, 1);  // gate and up in one pass: [F + F]
+            } else {
+                linear(L.w13.parts[0], xn, gate, T);
+                linear(L.w13.parts[1], xn, up, T);
+            }
+            swiglu(gate, up, hidden, std::size_t(T) * F);
+            linear(L.w2.parts[0], hidden, x, T, /*accumulate=*/true);
+        }
+
+        const int rows = last_only ? 1 : T;
+        const float* last = x + std::size_t(T - rows) * D;
+        rmsnorm_rows(last, final_norm_.get(), xn, rows, D, cfg_.norm_eps);
+        linear(output(), xn, logits_.get(), rows);
+        logits_rows_ = rows;
+    }
+
+    const float* logits() const { return logits_.get(); }  // [rows, V] on the device
+    int logits_rows() const { return logits_rows_; }
+
+    // Samples from the last logits row on the device; copies one int back.
+    int sample(const DeviceSampling& s, double coin) {
+        if (!sampler_) sampler_ = std::make_unique<DeviceSampler>(cfg_.vocab_size);
+        const float* last = logits_.get() + std::size_t(logits_rows_ - 1) * cfg_.vocab_size;
+        last_next_ = -1;  // next_ is about to change
+        sampler_->sample(last, s.temperature, s.top_k, s.top_p, s.min_p, coin, next_.get());
+        int id = -1;
+        check(cudaMemcpy(&id, next_.get(), sizeof(int), cudaMemcpyDeviceToHost), "copy the chosen token");
+        if (id < 0) fail("sampling: the logits contain NaN or infinite values");
+        last_next_ = id;  // the next decode step reads it from next_ on the device
+        return id;
+    }
+
+    std::size_t weight_bytes() const {
+        std::size_t n = embeddings_.buffer.bytes() + final_norm_.bytes();
+        for (const auto& o : output_) n += o.buffer.bytes();
+        for (const auto& L : layers_)
+            n += L.attention_norm.bytes() + L.ffn_norm.bytes() + L.qkv.buffer.bytes() + L.wo.buffer.bytes() +
+                 L.w13.buffer.bytes() + L.w2.buffer.bytes();
+        return n;
+    }
+    // What a decode step reads: all weights except the embedding table unless it is the output
+    // head too (only one of its rows is read as an embedding).
+    std::size_t decode_weight_bytes() const {
+        return weight_bytes() - (output_.empty() ? 0 : embeddings_.buffer.bytes());
+    }
+    std::size_t kv_bytes_per_position() const { return 2 * std::size_t(cfg_.n_layers) * cfg_.kv_dim() * sizeof(float); }
+
+  private:
+    // Y (+)= X · Wᵀ with the kernel that suits the dtype and the number of tokens.
+    void linear(const DeviceMatrix& W, const float* X, float* Y, int T, bool accumulate = false) {
+        const bool gemm = T > 1 && (W.dtype == DType::F32 || (options_.fast_prefill && W.dtype != DType::Q8_0));
+        if (gemm) matmul_cublas(cublas_, W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate, x16_.get());
+        else matmul(W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate);
+    }
+
+    void check_input(std::span<const int> tokens, int start_pos) const {
+        if (tokens.empty()) fail("forward: no tokens given");
+        if (start_pos < 0) fail("forward: negative start position ", start_pos);
+        if (start_pos + int(tokens.size()) > cfg_.max_seq_len)
+            fail("forward: positions up to ", start_pos + tokens.size(), " requested, the context holds ", cfg_.max_seq_len);
+        for (int t : tokens)
+            if (t < 0 || t >= cfg_.vocab_size) fail("forward: token id ", t, " is outside the vocabulary [0, ", cfg_.vocab_size, ")");
+    }
+
+    float* layer_cache(Buffer<float>& cache, int l) { return cache.get() + std::size_t(l) * cache_capacity_ * cfg_.kv_dim(); }
+
+    // The KV cache grows (doubling, up to the context) and keeps what it holds.
+    void reserve_cache(int n) {
+        if (n <= cache_capacity_) return;
+        const int cap = std::min(cfg_.max_seq_len, std::max(n, 2 * cache_capacity_));
+        const std::size_t K = cfg_.kv_dim();
+        auto grown = [&](const Buffer<float>& cache) {
+            Buffer<float> bigger(std::size_t(cfg_.n_layers) * cap * K);
+            for (int l = 0; l < cfg_.n_layers && cache_capacity_ > 0; ++l)
+                check(cudaMemcpy(bigger.get() + l * cap * K, cache.get() + l * cache_capacity_ * K,
+                                 cache_capacity_ * K * sizeof(float), cudaMemcpyDeviceToDevice),
+                      "grow the KV cache");
+            return bigger;
+        };
+        // Everything is allocated before anything changes: running out of memory leaves the
+        // old cache intact.
+        Buffer<float> k = grown(k_cache_), v = grown(v_cache_);
+        Buffer<float> scratch(attention_decode_scratch(cfg_.n_heads, cfg_.head_dim, cap));
+        k_cache_ = std::move(k), v_cache_ = std::move(v), attention_scratch_ = std::move(scratch);
+        cache_capacity_ = cap;
+    }
+
+    void reserve_activations(int T) {
+        if (T <= activation_rows_) return;
+        const std::size_t D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), F = cfg_.hidden_dim;
+        x_.resize(T * D), xn_.resize(T * D), qkv_.resize(T * (Q + 2 * K)), att_.resize(T * Q);
+        gate_up_.resize(T * 2 * F), hidden_.resize(T * F), logits_.resize(T * std::size_t(cfg_.vocab_size));
+        tokens_.resize(T), x16_.resize(T * std::max({D, Q, F}));
+        activation_rows_ = T;
+    }
+
+    ModelConfig cfg_;
+    RunnerOptions options_;
+    MatrixGroup embeddings_;
+    std::vector<MatrixGroup> output_;  // empty when tied to the embeddings
+    std::vector<DeviceLayer> layers_;
+    Buffer<float> final_norm_;
+    Buffer<double> theta_;  // [Dh/2]
+    cublasHandle_t cublas_ = nullptr;
+
+    int cache_capacity_ = 0;
+    Buffer<float> k_cache_, v_cache_;  // [L, capacity, KV·Dh]
+    Buffer<float> attention_scratch_;
+
+    int activation_rows_ = 0, logits_rows_ = 0;
+    Buffer<float> x_, xn_, qkv_, att_, gate_up_, hidden_, logits_;
+    Buffer<uint16_t> x16_;
+    Buffer<int> tokens_, next_;
+    int last_next_ = -1;
+    std::unique_ptr<DeviceSampler> sampler_;
+};
+
+}  // namespace llamaref::cuda

@@ -1,0 +1,129 @@
+// tests/cuda/kernels_api.cu — see kernels_api.hpp. Upload, one kernel, download.
+#include <llamaref/cuda/attention.cuh>
+#include <llamaref/cuda/embedding.cuh>
+#include <llamaref/cuda/feed_forward.cuh>
+#include <llamaref/cuda/matmul.cuh>
+#include <llamaref/cuda/rmsnorm.cuh>
+#include <llamaref/cuda/rope.cuh>
+#include <llamaref/cuda/sampling.cuh>
+#include <llamaref/cuda/softmax.cuh>
+
+#include "kernels_api.hpp"
+
+namespace llamaref::cuda::test {
+
+namespace {
+
+template <class T>
+Buffer<T> up(const std::vector<T>& v) {
+    Buffer<T> b(std::max<std::size_t>(v.size(), 1));
+    if (!v.empty()) b.upload(v.data(), v.size());
+    return b;
+}
+template <class T>
+std::vector<T> down(const Buffer<T>& b, std::size_t n) {
+    check(cudaDeviceSynchronize(), "kernel");
+    std::vector<T> v(n);
+    b.download(v.data(), n);
+    return v;
+}
+
+}  // namespace
+
+bool available(std::string* why) {
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        *why = e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA device found";
+        return false;
+    }
+    return true;
+}
+
+std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D, const std::vector<int>& tokens) {
+    auto t = up(table);
+    auto ids = up(tokens);
+    Buffer<float> out(tokens.size() * D);
+    cuda::embedding(dtype, t.get(), ids.get(), int(tokens.size()), D, out.get());
+    return down(out, tokens.size() * D);
+}
+
+std::vector<float> rmsnorm_rows(const std::vector<float>& x, const std::vector<float>& w, int T, int n, double eps) {
+    auto dx = up(x), dw = up(w);
+    Buffer<float> y(x.size());
+    cuda::rmsnorm_rows(dx.get(), dw.get(), y.get(), T, n, eps);
+    return down(y, x.size());
+}
+
+std::vector<float> rope_pairs(const std::vector<float>& x, int T, int n_heads, int head_dim, int start_pos,
+                              const std::vector<double>& theta) {
+    auto dx = up(x);
+    auto dt = up(theta);
+    cuda::rope_pairs(dx.get(), T, n_heads, head_dim, start_pos, dt.get());
+    return down(dx, x.size());
+}
+
+std::vector<float> attention(const std::vector<float>& q, const std::vector<float>& k_cache,
+                             const std::vector<float>& v_cache, int start_pos, int T, int n_heads, int n_kv_heads,
+                             int head_dim) {
+    auto dq = up(q), dk = up(k_cache), dv = up(v_cache);
+    Buffer<float> out(q.size());
+    Buffer<float> scratch(attention_decode_scratch(n_heads, head_dim, start_pos + T));
+    cuda::attention(dq.get(), dk.get(), dv.get(), start_pos, T, n_heads, n_kv_heads, head_dim, out.get(), scratch.get());
+    return down(out, q.size());
+}
+
+std::vector<float> swiglu(const std::vector<float>& gate, const std::vector<float>& up_) {
+    auto g = up(gate), u = up(up_);
+    Buffer<float> h(gate.size());
+    cuda::swiglu(g.get(), u.get(), h.get(), gate.size());
+    return down(h, gate.size());
+}
+
+std::vector<float> matmul(DType dtype, const std::vector<std::byte>& W, int out, int in, const std::vector<float>& X,
+                          int T, const std::vector<float>& y0) {
+    auto dw = up(W);
+    auto dx = up(X);
+    Buffer<float> y(std::size_t(T) * out);
+    if (!y0.empty()) y.upload(y0.data(), y0.size());
+    cuda::matmul(dtype, dw.get(), out, in, dx.get(), y.get(), T, !y0.empty());
+    return down(y, std::size_t(T) * out);
+}
+
+std::vector<float> matmul_cublas(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                                 const std::vector<float>& X, int T, const std::vector<float>& y0) {
+    auto dw = up(W);
+    auto dx = up(X);
+    Buffer<float> y(std::size_t(T) * out);
+    Buffer<uint16_t> x16(X.size());
+    if (!y0.empty()) y.upload(y0.data(), y0.size());
+    cublasHandle_t handle;
+    check(cublasCreate(&handle), "cublasCreate");
+    cuda::matmul_cublas(handle, dtype, dw.get(), out, in, dx.get(), y.get(), T, !y0.empty(), x16.get());
+    auto result = down(y, std::size_t(T) * out);
+    cublasDestroy(handle);
+    return result;
+}
+
+std::vector<float> softmax(const std::vector<float>& x, int rows, int n) {
+    auto dx = up(x);
+    cuda::softmax(dx.get(), rows, n);
+    return down(dx, x.size());
+}
+
+int argmax(const std::vector<float>& x) {
+    auto dx = up(x);
+    Buffer<int> r(1);
+    cuda::argmax(dx.get(), int(x.size()), r.get());
+    return down(r, 1)[0];
+}
+
+int sample(const std::vector<float>& logits, double temperature, int top_k, double top_p, double min_p, double coin) {
+    auto dx = up(logits);
+    Buffer<int> r(1);
+    DeviceSampler sampler(int(logits.size()));
+    sampler.sample(dx.get(), temperature, top_k, top_p, min_p, coin, r.get());
+    return down(r, 1)[0];
+}
+
+}  // namespace llamaref::cuda::test

@@ -1,0 +1,40 @@
+// tests/cuda/kernels_api.hpp — each CUDA kernel behind a host-vector interface, for the tests.
+//
+// Plain C++: test_cuda_kernels.cpp (compiled by the host compiler, with xtensor and the CPU
+// functions) calls these; kernels_api.cu (compiled by nvcc, without xtensor) uploads the inputs,
+// runs one kernel of cuda/llamaref/cuda/ and downloads its output.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <llamaref/core/dtype.hpp>
+
+namespace llamaref::cuda::test {
+
+bool available(std::string* why);
+
+// table: V rows of D values stored as dtype (raw bytes)   -> [T, D]
+std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D, const std::vector<int>& tokens);
+// -> [T, n]
+std::vector<float> rmsnorm_rows(const std::vector<float>& x, const std::vector<float>& w, int T, int n, double eps);
+// x: [T, H, Dh] -> rotated
+std::vector<float> rope_pairs(const std::vector<float>& x, int T, int n_heads, int head_dim, int start_pos,
+                              const std::vector<double>& theta);
+// q: [T, H, Dh]; k_cache, v_cache: [start_pos+T, KV, Dh] -> [T, H, Dh]
+std::vector<float> attention(const std::vector<float>& q, const std::vector<float>& k_cache,
+                             const std::vector<float>& v_cache, int start_pos, int T, int n_heads, int n_kv_heads,
+                             int head_dim);
+std::vector<float> swiglu(const std::vector<float>& gate, const std::vector<float>& up);
+// W: [out, in] stored as dtype; X: [T, in]; y0: [T, out] initial Y (accumulate) or empty -> [T, out]
+std::vector<float> matmul(DType dtype, const std::vector<std::byte>& W, int out, int in, const std::vector<float>& X,
+                          int T, const std::vector<float>& y0 = {});
+std::vector<float> matmul_cublas(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                                 const std::vector<float>& X, int T, const std::vector<float>& y0 = {});
+std::vector<float> softmax(const std::vector<float>& x, int rows, int n);
+int argmax(const std::vector<float>& x);
+// The device sampler (sampling.cuh) -> the chosen id, −1 for non-finite logits.
+int sample(const std::vector<float>& logits, double temperature, int top_k, double top_p, double min_p, double coin);
+
+}  // namespace llamaref::cuda::test

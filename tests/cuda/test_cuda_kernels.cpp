@@ -1,0 +1,219 @@
+// Every CUDA kernel (cuda/llamaref/cuda/) against the CPU function that specifies it, on sizes
+// chosen to break tiling assumptions: head_dim 48 and 20, one KV head, lengths that are not
+// multiples of the tiles (37 tokens, 300 cached positions, rows of 37 values), all four weight
+// dtypes. Tolerance: |gpu − cpu| ≤ atol + rtol·|cpu| elementwise. Without a GPU every case
+// prints "SKIPPED:" (CTest reports it as skipped).
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <llamaref/core/ops.hpp>
+#include <llamaref/model/attention.hpp>
+#include <llamaref/model/rmsnorm.hpp>
+#include <llamaref/model/rope.hpp>
+#include <llamaref/sampling/sampler.hpp>
+
+#include "../test_data.hpp"
+#include "kernels_api.hpp"
+
+using namespace llamaref;
+namespace gpu = llamaref::cuda::test;
+
+#define LLAMAREF_REQUIRE_GPU()                                           \
+    do {                                                                 \
+        std::string why;                                                 \
+        if (!gpu::available(&why)) {                                     \
+            WARN("SKIPPED: no CUDA device (" << why << ")");             \
+            return;                                                      \
+        }                                                                \
+    } while (0)
+
+namespace {
+
+std::vector<float> random_floats(std::size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 g(seed);
+    std::uniform_real_distribution<float> u(-scale, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = u(g);
+    return v;
+}
+
+std::vector<std::byte> stored(DType t, const std::vector<float>& x) {
+    std::vector<std::byte> b(dtype_bytes(t, x.size()));
+    from_f32(t, x.data(), b.data(), x.size());
+    return b;
+}
+
+// Elementwise |got − want| ≤ atol + rtol·|want|; reports the worst element.
+void check_close(const std::vector<float>& got, const std::vector<float>& want, double atol, double rtol) {
+    REQUIRE(got.size() == want.size());
+    std::size_t bad = 0, worst = 0;
+    double worst_excess = -1;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const double err = std::fabs(double(got[i]) - double(want[i])), bound = atol + rtol * std::fabs(double(want[i]));
+        if (!(err <= bound)) ++bad;
+        if (!(err - bound <= worst_excess)) worst_excess = err - bound, worst = i;
+    }
+    INFO("elements outside tolerance: " << bad << " of " << got.size() << "; worst at " << worst << ": gpu "
+                                        << got[worst] << " cpu " << want[worst]);
+    CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE("cuda embedding equals the row lookup, every dtype", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    const int V = 37, D = 96;
+    const std::vector<int> tokens{0, 36, 5, 5, 17};
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+        INFO("dtype " << dtype_name(t));
+        const auto table = stored(t, random_floats(V * D, 1));
+        TensorView view{t, {std::size_t(V), std::size_t(D)}, table.data()};
+        std::vector<float> want(tokens.size() * D);
+        for (std::size_t i = 0; i < tokens.size(); ++i) view.row_to_f32(tokens[i], want.data() + i * D);
+        check_close(gpu::embedding(t, table, V, D, tokens), want, 0, 0);  // a conversion: exact
+    }
+}
+
+TEST_CASE("cuda rmsnorm equals rmsnorm_rows", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    for (auto [T, n] : {std::pair{1, 48}, {7, 2048}, {3, 37}, {2, 5000}}) {
+        INFO("T " << T << " n " << n);
+        const auto x = random_floats(std::size_t(T) * n, 2, 3.0f), w = random_floats(n, 3);
+        std::vector<float> want(x.size());
+        rmsnorm_rows(x.data(), w.data(), want.data(), T, n, 1e-5);
+        check_close(gpu::rmsnorm_rows(x, w, T, n, 1e-5), want, 1e-6, 1e-6);
+    }
+}
+
+TEST_CASE("cuda rope equals rope_pairs, with theta, Llama 3.1 scaling and far positions", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    RopeScaling scaled{true, 32.0, 1.0, 4.0, 8192};
+    struct Case { int T, H, Dh, start; double base; RopeScaling s; };
+    for (const Case& c : {Case{5, 3, 48, 0, 10000.0, {}}, Case{1, 8, 64, 1234, 500000.0, scaled},
+                          Case{37, 2, 20, 7, 10000.0, {}}, Case{3, 4, 128, 100000, 500000.0, scaled}}) {
+        INFO("T " << c.T << " H " << c.H << " Dh " << c.Dh << " start " << c.start);
+        const auto theta = rope_frequencies(c.Dh, c.base, c.s);
+        const auto x = random_floats(std::size_t(c.T) * c.H * c.Dh, 4);
+        std::vector<float> want = x;
+        const RopeTable table(theta, c.start, c.T);
+        for (int t = 0; t < c.T; ++t) llamaref::rope_pairs(want.data() + std::size_t(t) * c.H * c.Dh, c.H, c.Dh, table, t);
+        check_close(gpu::rope_pairs(x, c.T, c.H, c.Dh, c.start, theta), want, 1e-6, 1e-6);
+    }
+}
+
+TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    struct Case { int H, KV, Dh, start, T; };
+    // decode (T = 1) with 1, 2 and 3 splits of 256; prefill with partial query and key tiles,
+    // over an already filled cache, with head_dim up to 256 (more than 48 KiB of shared memory).
+    for (const Case& c : {Case{6, 2, 48, 5, 1}, Case{8, 2, 64, 300, 1}, Case{4, 1, 48, 600, 1}, Case{3, 3, 20, 0, 1},
+                          Case{4, 1, 48, 0, 37}, Case{4, 2, 128, 17, 40}, Case{2, 1, 256, 0, 33}, Case{4, 2, 48, 250, 20},
+                          Case{6, 3, 48, 0, 1}}) {
+        INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " start " << c.start << " T " << c.T);
+        const int S = c.start + c.T, kv_dim = c.KV * c.Dh;
+        const auto q = random_floats(std::size_t(c.T) * c.H * c.Dh, 5, 2.0f);
+        const auto k = random_floats(std::size_t(S) * kv_dim, 6, 2.0f), v = random_floats(std::size_t(S) * kv_dim, 7);
+        KVCache cache(1, S, kv_dim);
+        cache.reserve(S);
+        for (int s = 0; s < S; ++s) {
+            std::copy_n(k.data() + std::size_t(s) * kv_dim, kv_dim, cache.key(0, s));
+            std::copy_n(v.data() + std::size_t(s) * kv_dim, kv_dim, cache.value(0, s));
+        }
+        std::vector<float> want(q.size());
+        llamaref::attention(q.data(), cache, 0, c.start, c.T, c.H, c.KV, c.Dh, want.data());
+        check_close(gpu::attention(q, k, v, c.start, c.T, c.H, c.KV, c.Dh), want, 1e-5, 1e-4);
+    }
+}
+
+TEST_CASE("cuda swiglu equals SiLU(gate) * up", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    const auto g = random_floats(1001, 8, 8.0f), u = random_floats(1001, 9, 2.0f);
+    std::vector<float> want(g.size());
+    for (std::size_t i = 0; i < g.size(); ++i) want[i] = silu(g[i]) * u[i];
+    check_close(gpu::swiglu(g, u), want, 1e-6, 1e-6);
+}
+
+TEST_CASE("cuda matmul equals matmul(), every dtype, decode and batched, with accumulate", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    struct Case { int out, in, T; };
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+        for (const Case& c : {Case{37, 96, 1}, Case{129, 192, 5}, Case{300, 2048, 1}, Case{64, 37, 3}, Case{1000, 256, 13},
+                              Case{3, 4096, 9}}) {
+            if (t == DType::Q8_0 && c.in % 32 != 0) continue;
+            for (bool accumulate : {false, true}) {
+                INFO(dtype_name(t) << " out " << c.out << " in " << c.in << " T " << c.T << " accumulate " << accumulate);
+                const auto w = stored(t, random_floats(std::size_t(c.out) * c.in, 10, 1.0f / std::sqrt(float(c.in))));
+                const auto x = random_floats(std::size_t(c.T) * c.in, 11);
+                const auto y0 = accumulate ? random_floats(std::size_t(c.T) * c.out, 12) : std::vector<float>{};
+                std::vector<float> want(std::size_t(c.T) * c.out);
+                llamaref::matmul(TensorView{t, {std::size_t(c.out), std::size_t(c.in)}, w.data()}, x.data(), want.data(), c.T);
+                for (std::size_t i = 0; i < y0.size(); ++i) want[i] += y0[i];
+                check_close(gpu::matmul(t, w, c.out, c.in, x, c.T, y0), want, 1e-5, 1e-4);
+            }
+        }
+    }
+}
+
+TEST_CASE("cuda cuBLAS prefill GEMM equals matmul() of the rounded activations", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+        for (auto [out, in, T] : {std::tuple{129, 192, 5}, {1000, 2048, 64}, {37, 37, 3}}) {
+            INFO(dtype_name(t) << " out " << out << " in " << in << " T " << T);
+            const auto w = stored(t, random_floats(std::size_t(out) * in, 13, 1.0f / std::sqrt(float(in))));
+            const auto x = random_floats(std::size_t(T) * in, 14);
+            const auto y0 = random_floats(std::size_t(T) * out, 15);
+            std::vector<float> rounded = x;  // what the tensor cores multiply
+            if (t != DType::F32) {
+                std::vector<std::byte> b = stored(t, x);
+                to_f32(t, b.data(), rounded.data(), x.size());
+            }
+            std::vector<float> want(std::size_t(T) * out);
+            llamaref::matmul(TensorView{t, {std::size_t(out), std::size_t(in)}, w.data()}, rounded.data(), want.data(), T);
+            for (std::size_t i = 0; i < want.size(); ++i) want[i] += y0[i];
+            check_close(gpu::matmul_cublas(t, w, out, in, x, T, y0), want, 1e-5, 1e-4);
+        }
+    }
+}
+
+TEST_CASE("cuda softmax and argmax equal the CPU ones", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    const auto x = random_floats(3 * 32003, 16, 10.0f);
+    std::vector<float> want = x;
+    for (int r = 0; r < 3; ++r) llamaref::softmax(want.data() + r * 32003, 32003);
+    check_close(gpu::softmax(x, 3, 32003), want, 1e-9, 1e-5);
+
+    for (int n : {1, 31, 1024, 128256}) {
+        auto v = random_floats(n, uint32_t(17 + n));
+        CHECK(gpu::argmax(v) == int(llamaref::argmax(v.data(), v.size())));
+        v[n / 2] = 100.0f, v[n - 1] = 100.0f;  // a tie: the first index wins
+        CHECK(gpu::argmax(v) == n / 2);
+        v[0] = NAN;
+        CHECK(gpu::argmax(v) == -1);
+    }
+}
+
+TEST_CASE("cuda sampling draws the CPU sampler's token for the same coin", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    struct Setting { double temperature; int top_k; double top_p, min_p; };
+    for (int V : {512, 32000}) {
+        auto logits = random_floats(V, uint32_t(18 + V), 4.0f);
+        logits[3] = logits[4] = 5.0f;  // equal probabilities: the lower id comes first
+        for (const Setting& s : {Setting{1.0, 0, 1.0, 0.0}, Setting{0.7, 0, 0.9, 0.0}, Setting{1.3, 40, 1.0, 0.0},
+                                 Setting{1.0, 0, 0.5, 0.05}, Setting{2.0, 5, 0.95, 0.0}, Setting{0.0, 0, 1.0, 0.0}}) {
+            SamplingParams p;
+            p.temperature = s.temperature, p.top_k = s.top_k, p.top_p = s.top_p, p.min_p = s.min_p;
+            const auto dist = s.temperature > 0 ? sampling_distribution(logits, {}, p) : std::vector<Candidate>{};
+            for (int i = 0; i < 40; ++i) {
+                const double coin = (i + 0.37) / 40.0;
+                const int want = s.temperature > 0 ? sample(dist, coin) : int(argmax(logits.data(), logits.size()));
+                INFO("V " << V << " temperature " << s.temperature << " top-k " << s.top_k << " top-p " << s.top_p
+                          << " min-p " << s.min_p << " coin " << coin);
+                CHECK(gpu::sample(logits, s.temperature, s.top_k, s.top_p, s.min_p, coin) == want);
+            }
+        }
+        logits[7] = INFINITY;
+        CHECK(gpu::sample(logits, 1.0, 0, 0.9, 0.0, 0.5) == -1);
+    }
+}

@@ -1,0 +1,191 @@
+// The whole model on the GPU (cuda::Runner) against independent references: Meta's reference
+// logits (../shared/oracle, atol 1e-3 in float32, greedy ids exact), llama2.c's stories260K greedy
+// text, and the CPU path for sampled generation with the same coins. Skips without a GPU.
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <xtensor/xnpy.hpp>
+
+#include <llamaref/cuda/from_model.hpp>
+#include <llamaref/formats/load.hpp>
+#include <llamaref/generate.hpp>
+#include <llamaref/sampling/sampler.hpp>
+#include <llamaref/tokenizer/sentencepiece.hpp>
+
+#include "../test_data.hpp"
+
+using namespace llamaref;
+
+#define LLAMAREF_REQUIRE_GPU()                                           \
+    do {                                                                 \
+        std::string why;                                                 \
+        if (!cuda::device_available(&why)) {                             \
+            WARN("SKIPPED: no CUDA device (" << why << ")");             \
+            return;                                                      \
+        }                                                                \
+    } while (0)
+
+namespace {
+
+double max_abs_diff(const float* a, const float* b, std::size_t n) {
+    double m = 0;
+    for (std::size_t i = 0; i < n; ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
+    return m;
+}
+
+int argmax_row(const std::vector<float>& v) { return int(argmax(v.data(), v.size())); }
+
+void check_fixture(const std::string& name, const std::string& model_rel, double atol, bool fast_prefill) {
+    LLAMAREF_REQUIRE_DATA("oracle/" + name + "/" + model_rel);
+    const std::string dir = test::data("oracle/" + name);
+    std::ifstream f(dir + "/expected/tokens.json");
+    const auto j = nlohmann::json::parse(f);
+    const auto prompt = j["prompt"].get<std::vector<int>>(), generated = j["generated"].get<std::vector<int>>();
+    const auto decode = xt::load_npy<float>(dir + "/expected/decode_logits.npy");
+    const auto full = xt::load_npy<float>(dir + "/expected/full_logits.npy");
+    auto model = load_model(dir + "/" + model_rel);
+    const std::size_t V = model->config.vocab_size, P = prompt.size(), G = generated.size();
+    INFO(name << " " << model_rel << " fast_prefill " << fast_prefill);
+    cuda::RunnerOptions o;
+    o.fast_prefill = fast_prefill;
+    cuda::Runner gpu(cuda::host_model(*model), o);
+
+    // Full logits of prompt + continuation in one prefill pass.
+    std::vector<int> all = prompt;
+    all.insert(all.end(), generated.begin(), generated.end());
+    const auto logits = gpu.forward(all, 0);
+    REQUIRE(logits.size() == full.size());
+    const double full_err = max_abs_diff(logits.data(), full.data(), logits.size());
+    CHECK(full_err < atol);
+
+    // Prefill the prompt, then decode through the device KV cache, one token at a time.
+    const auto pre = gpu.forward(prompt, 0);
+    double decode_err = max_abs_diff(pre.data() + (P - 1) * V, decode.data(), V);
+    for (std::size_t k = 1; k < G; ++k) {
+        const auto step = gpu.forward(std::vector<int>{generated[k - 1]}, int(P + k - 1));
+        decode_err = std::max(decode_err, max_abs_diff(step.data(), decode.data() + k * V, V));
+    }
+    CHECK(decode_err < atol);
+
+    // Greedy ids, chosen on the device.
+    std::vector<int> ids;
+    int next = gpu.next_token(prompt, 0, {}, 0.0);
+    for (std::size_t k = 0; k < G; ++k) {
+        ids.push_back(next);
+        if (k + 1 < G) next = gpu.next_token(std::vector<int>{next}, int(P + k), {}, 0.0);
+    }
+    CHECK(ids == generated);
+    WARN(name << " " << model_rel << ": max |logit - Meta| full " << full_err << ", decode " << decode_err);
+}
+
+}  // namespace
+
+TEST_CASE("cuda: Meta fixtures within 1e-3 (f32), greedy ids exact", "[cuda][oracle]") {
+    LLAMAREF_REQUIRE_GPU();
+    for (const char* name : {"llama1-mha", "llama2-gqa", "llama31-scaled"}) {
+        check_fixture(name, "hf", 1e-3, true);
+        check_fixture(name, "hf", 1e-3, false);
+    }
+}
+
+TEST_CASE("cuda: bf16 and Q8_0 GGUF fixtures within the bounds llama.cpp shows", "[cuda][oracle]") {
+    LLAMAREF_REQUIRE_GPU();
+    // The same bounds as the CPU path's test_gguf (max |logit − Meta| of llama.cpp on these files).
+    for (const char* name : {"llama1-mha", "llama2-gqa", "llama31-scaled"}) {
+        LLAMAREF_REQUIRE_DATA(std::string("oracle/") + name + "/gguf/model-bf16.gguf");
+        const std::string dir = test::data(std::string("oracle/") + name);
+        const auto full = xt::load_npy<float>(dir + "/expected/full_logits.npy");
+        std::ifstream f(dir + "/expected/tokens.json");
+        const auto j = nlohmann::json::parse(f);
+        std::vector<int> all = j["prompt"].get<std::vector<int>>();
+        for (int id : j["generated"].get<std::vector<int>>()) all.push_back(id);
+        for (auto [file, bound] : {std::pair{"model-bf16.gguf", 0.12}, {"model-q8_0.gguf", 0.22}}) {
+            INFO(name << " " << file);
+            auto model = std::shared_ptr<const Model>(load_model(dir + "/gguf/" + file));
+            // float32 activations (the CPU path's arithmetic): llama.cpp's bounds, and the CPU
+            // path on the same file within 1e-3.
+            cuda::RunnerOptions exact;
+            exact.fast_prefill = false;
+            cuda::Runner gpu_exact(cuda::host_model(*model), exact);
+            const auto e = gpu_exact.forward(all, 0);
+            CHECK(max_abs_diff(e.data(), full.data(), e.size()) < bound);
+            Transformer cpu(model);
+            const Tensor2 c = cpu.forward(all, 0);
+            CHECK(max_abs_diff(e.data(), c.data(), e.size()) < 1e-3);
+            // Tensor-core prefill (bf16 activations for bf16 weights; Q8_0 is unaffected): the
+            // rounding of the activations adds about as much error as that of the weights.
+            cuda::Runner gpu_fast(cuda::host_model(*model));
+            const auto f = gpu_fast.forward(all, 0);
+            const double fast_err = max_abs_diff(f.data(), full.data(), f.size());
+            CHECK(fast_err < 2 * bound);
+            WARN(name << " " << file << ": max |logit - Meta| float32 activations "
+                      << max_abs_diff(e.data(), full.data(), e.size()) << ", tensor-core prefill " << fast_err);
+        }
+    }
+}
+
+TEST_CASE("cuda: stories260K greedy 256 tokens equal the CPU text and llama2.c's", "[cuda][stories]") {
+    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    const std::string dir = test::data("models/stories260K");
+    auto model = std::shared_ptr<const Model>(load_model(dir + "/stories260K.bin"));
+    const auto tok = SentencePieceTokenizer::from_llama2c(dir + "/tok512.bin", model->config.vocab_size);
+    std::vector<int> want;
+    std::ifstream ids(dir + "/expected/greedy_n256_ids.txt");
+    for (int id; ids >> id;) want.push_back(id);
+    REQUIRE(want.size() == 256);
+
+    Transformer cpu(model);
+    const std::vector<int> bos{tok.bos_id};
+    const auto cpu_ids = generate_greedy(cpu, bos, 256);
+
+    cuda::Runner gpu(cuda::host_model(*model));
+    auto step = [&](std::span<const int> tokens, int pos, std::span<const int>) {
+        return gpu.next_token(tokens, pos, {}, 0.0);
+    };
+    const auto gpu_ids = generate_steps(step, model->config.max_seq_len, bos, 256, {}, nullptr);
+    CHECK(gpu_ids == cpu_ids);
+    CHECK(gpu_ids == want);
+    std::ifstream txt(dir + "/expected/greedy_n256.txt", std::ios::binary);
+    std::stringstream expected;
+    expected << txt.rdbuf();
+    CHECK(tok.decode(gpu_ids, tok.bos_id) + "\n" == expected.str());
+}
+
+TEST_CASE("cuda: sampling on the device picks the CPU sampler's tokens for the same seed", "[cuda][sampling]") {
+    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    auto model = std::shared_ptr<const Model>(load_model(test::data("models/stories260K/stories260K.bin")));
+    SamplingParams sp;
+    sp.temperature = 1.0, sp.top_p = 0.9, sp.top_k = 40;
+    const std::vector<int> prompt{1};
+
+    Transformer cpu(model);
+    Mt19937Rng rng_cpu(42);
+    Sampler sampler(sp, rng_cpu);
+    auto pick = [&](const float* l, std::size_t V, std::span<const int> h) { return sampler.next(l, V, h); };
+    const auto cpu_ids = generate(cpu, prompt, 200, {}, pick, nullptr);
+
+    cuda::Runner gpu(cuda::host_model(*model));
+    Mt19937Rng rng_gpu(42);
+    const cuda::DeviceSampling ds{sp.temperature, sp.top_k, sp.top_p, sp.min_p};
+    auto step = [&](std::span<const int> tokens, int pos, std::span<const int>) {
+        return gpu.next_token(tokens, pos, ds, rng_gpu.coin());
+    };
+    const auto gpu_ids = generate_steps(step, model->config.max_seq_len, prompt, 200, {}, nullptr);
+    CHECK(gpu_ids == cpu_ids);
+}
+
+TEST_CASE("cuda: bad input is an error, not a crash", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    auto model = load_model(test::data("models/stories260K/stories260K.bin"));
+    cuda::RunnerOptions o;
+    o.context_len = 16;
+    cuda::Runner gpu(cuda::host_model(*model), o);
+    CHECK_THROWS_WITH(gpu.forward(std::vector<int>{1, 99999}, 0), Catch::Contains("outside the vocabulary"));
+    CHECK_THROWS_WITH(gpu.forward(std::vector<int>(17, 1), 0), Catch::Contains("context holds 16"));
+    CHECK_THROWS_WITH(gpu.next_token(std::vector<int>{1}, 0, {1.0, 0, 1.5, 0.0}, 0.5), Catch::Contains("out of range"));
+    CHECK(argmax_row(gpu.forward(std::vector<int>{1}, 0)) >= 0);  // still usable afterwards
+}
