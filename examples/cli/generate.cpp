@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "device.hpp"
 
 namespace llamaref::cli {
 
@@ -38,7 +39,9 @@ int cmd_generate(int argc, char** argv) {
                    "(see include/llamaref/sampling/sampler.hpp); --temp 0 is greedy.\n"
                    "--rng llama2c reproduces llama2.c's run: its xorshift64* generator and top-p variant, -n counting\n"
                    "all positions including the prompt (llama2.c's -n steps), defaults --temp 1 --top-p 0.9.\n"
-                   "Without -m, runs the stories260K model (from the shared test data, or downloaded once).");
+                   "Without -m, runs the stories260K model (from the shared test data, or downloaded once).\n"
+                   "--device cuda samples on the GPU (same seed, same coins as on the CPU); with penalties or\n"
+                   "--rng llama2c the GPU computes the logits and the CPU samples.");
     args.option("-m,--model", "MODEL", "llama2.c .bin file or Hugging Face folder")
         .option("-z,--tokenizer", "FILE", "tokenizer.model, tokenizer.json or tokenizer.bin (default: the model's own)")
         .option("-p,--prompt", "TEXT", "prompt text", "")
@@ -48,7 +51,9 @@ int cmd_generate(int argc, char** argv) {
     args.option("--rng", "KIND", "default (mt19937-64) or llama2c", "default")
         .option("-c,--ctx-size", "N", "context length (default: the model's)")
         .option("-t,--threads", "N", "threads", "1");
+    add_device_option(args);
     args.parse(argc, argv);
+    const Device device = device_from(args, "generate");
 
     const std::string rng_kind = args.str("--rng");
     if (rng_kind != "default" && rng_kind != "llama2c")
@@ -70,7 +75,6 @@ int cmd_generate(int argc, char** argv) {
     auto model = std::shared_ptr<const Model>(load_model(path));
     const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : model->config.max_seq_len;
     const auto tok = load_tokenizer(args, path, model->config.vocab_size);
-    Transformer tf(model, ctx);
 
     const std::string text = args.given("-f") ? read_text_file(args.str("-f")) : args.str("-p");
     const std::vector<int> prompt = tok.encode(text, /*bos=*/true, /*eos=*/false);
@@ -106,7 +110,28 @@ int cmd_generate(int argc, char** argv) {
     for (std::size_t i = 1; i < prompt.size(); ++i) emit(prompt[i]);  // echo the prompt
 
     GenerationStats st;
-    generate(tf, prompt, n, stop, pick, emit, &st);
+    if (device == Device::cpu) {
+        Transformer tf(model, ctx);
+        generate(tf, prompt, n, stop, pick, emit, &st);
+    } else {
+#ifdef LLAMAREF_WITH_CUDA
+        // The device KV cache is allocated up front: it holds only the positions this run can use.
+        const int device_ctx = int(std::min<long>(ctx, long(prompt.size()) + n));
+        cuda::Runner runner(cuda::host_model(*model), cuda::RunnerOptions{device_ctx});
+        const bool penalties = sp.repeat_penalty != 1 || sp.frequency_penalty != 0 || sp.presence_penalty != 0;
+        const cuda::DeviceSampling ds{sp.temperature, sp.top_k, sp.top_p, sp.min_p};
+        GenerationStep step = [&](std::span<const int> tokens, int pos, std::span<const int> history) {
+            if (llama2c || penalties) {  // logits from the GPU, the chain on the CPU
+                const std::vector<float> logits = runner.forward(tokens, pos);
+                const std::size_t V = model->config.vocab_size;
+                return pick(logits.data() + (tokens.size() - 1) * V, V, history);
+            }
+            // Sampler::next draws one coin per token when it samples (temperature > 0), none when greedy.
+            return runner.next_token(tokens, pos, ds, sp.temperature > 0 ? mt.coin() : 0.0);
+        };
+        generate_steps(step, device_ctx, prompt, n, stop, emit, &st);
+#endif
+    }
     std::fputs((stream.flush() + "\n").c_str(), stdout);
     if (st.context_full) std::fprintf(stderr, "[stopped: the context of %d tokens is full]\n", ctx);
     std::fprintf(stderr, "prompt: %zu tokens, %.1f tok/s | generated: %zu tokens, %.1f tok/s | first token after %.1f ms\n",

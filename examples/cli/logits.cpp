@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "device.hpp"
 
 namespace llamaref::cli {
 
@@ -15,7 +16,8 @@ int cmd_logits(int argc, char** argv) {
     ArgParser args("logits", "-m MODEL (--tokens 1,2,3 | -p TEXT) [--out FILE.npy] [--mode prefill|decode] [--top K]",
                    "Run exactly these token ids (no BOS is added; -p TEXT is tokenized with BOS) and write the float32\n"
                    "logits [T, V]. prefill: all tokens in one forward call; decode: one at a time through the KV cache.\n"
-                   "--top K prints the K most likely next tokens after the last position.");
+                   "--top K prints the K most likely next tokens after the last position.\n"
+                   "--device cuda computes them on the GPU (cuda::Runner::forward) and writes the same file.");
     args.option("-m,--model", "MODEL", "llama2.c .bin file or Hugging Face folder")
         .option("-z,--tokenizer", "FILE", "tokenizer for -p and for printing pieces (default: beside MODEL)")
         .option("--tokens", "IDS", "comma-separated token ids")
@@ -25,7 +27,9 @@ int cmd_logits(int argc, char** argv) {
         .option("--mode", "MODE", "prefill or decode", "prefill")
         .option("-c,--ctx-size", "N", "context length (default: the model's)")
         .option("-t,--threads", "N", "threads", "1");
+    add_device_option(args);
     args.parse(argc, argv);
+    const Device device = device_from(args, "logits");
     if (args.given("--tokens") == args.given("-p")) throw UsageError("llamaref logits: give exactly one of --tokens and -p");
     if (!args.given("--out") && !args.given("--top")) throw UsageError("llamaref logits: nothing to do: give --out FILE.npy and/or --top K");
     const std::string mode = args.str("--mode");
@@ -45,16 +49,38 @@ int cmd_logits(int argc, char** argv) {
         }
     }
     const std::vector<int> tokens = args.given("-p") ? tok->encode(args.str("-p"), true, false) : args.int_list("--tokens");
-    Transformer tf(model, args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : 0);
-    Tensor2 logits;
-    if (mode == "prefill") {
-        logits = tf.forward(tokens, 0);
-    } else {
-        logits = Tensor2::from_shape({tokens.size(), std::size_t(model->config.vocab_size)});
-        for (std::size_t t = 0; t < tokens.size(); ++t) {
-            Tensor2 row = tf.forward(std::span(tokens).subspan(t, 1), int(t));
-            std::copy(row.begin(), row.end(), &logits(t, 0));
+    const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : 0;  // 0: the model's
+    const std::size_t V = model->config.vocab_size;
+    Tensor2 logits = Tensor2::from_shape({tokens.size(), V});
+    if (device == Device::cpu) {
+        Transformer tf(model, ctx);
+        if (mode == "prefill") {
+            logits = tf.forward(tokens, 0);
+        } else {
+            for (std::size_t t = 0; t < tokens.size(); ++t) {
+                Tensor2 row = tf.forward(std::span(tokens).subspan(t, 1), int(t));
+                std::copy(row.begin(), row.end(), &logits(t, 0));
+            }
         }
+    } else {
+#ifdef LLAMAREF_WITH_CUDA
+        const int positions = ctx ? ctx : model->config.max_seq_len;
+        if (tokens.size() > std::size_t(positions))
+            fail(tokens.size(), " tokens do not fit the context of ", positions, " positions");
+        for (const int id : tokens)
+            if (id < 0 || std::size_t(id) >= V) fail("token id ", id, " is out of range [0, ", V, ")");
+        // The device KV cache is allocated up front: it holds just these tokens.
+        cuda::Runner runner(cuda::host_model(*model), cuda::RunnerOptions{int(tokens.size())});
+        if (mode == "prefill") {
+            const std::vector<float> all = runner.forward(tokens, 0);  // [T·V]
+            std::copy(all.begin(), all.end(), logits.begin());
+        } else {
+            for (std::size_t t = 0; t < tokens.size(); ++t) {
+                const std::vector<float> row = runner.forward(std::span(tokens).subspan(t, 1), int(t));  // [V]
+                std::copy(row.begin(), row.end(), &logits(t, 0));
+            }
+        }
+#endif
     }
     if (args.given("--out")) {
         const std::string out = args.str("--out");

@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"perplexity", llamaref::cli::cmd_perplexity, "perplexity on a text file (llama.cpp's definition)"},
     {"info", llamaref::cli::cmd_info, "print a checkpoint's format, configuration, dtypes and size"},
     {"convert", llamaref::cli::cmd_convert, "write a checkpoint as .gguf, .safetensors or llama2.c .bin"},
+    {"bench", llamaref::cli::cmd_bench, "prefill and decode tok/s and decode GB/s on cpu or cuda (--random: no download)"},
 };
 
 void usage(std::FILE* out) {
