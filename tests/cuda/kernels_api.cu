@@ -1,5 +1,6 @@
 // tests/cuda/kernels_api.cu — see kernels_api.hpp. Upload, one kernel, download.
 #include <llamaref/cuda/attention.cuh>
+#include <llamaref/cuda/decode.cuh>
 #include <llamaref/cuda/embedding.cuh>
 #include <llamaref/cuda/feed_forward.cuh>
 #include <llamaref/cuda/matmul.cuh>
@@ -103,6 +104,37 @@ std::vector<float> matmul_cublas(DType dtype, const std::vector<std::byte>& W, i
     auto result = down(y, std::size_t(T) * out);
     cublasDestroy(handle);
     return result;
+}
+
+std::vector<float> matvec_norm(DType dtype, const std::vector<std::byte>& W, int out, int in, const std::vector<float>& x,
+                               const std::vector<float>& norm_w, double eps, const std::vector<float>& y0) {
+    auto dw = up(W);
+    auto dx = up(x), dn = up(norm_w);
+    Buffer<float> y(out);
+    if (!y0.empty()) y.upload(y0.data(), y0.size());
+    cuda::matvec(dtype, dw.get(), out, in, NormInput{dx.get(), dn.get(), in, eps}, y.get(), !y0.empty());
+    return down(y, out);
+}
+
+std::vector<float> matvec_swiglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                                 const std::vector<float>& gate, const std::vector<float>& up_,
+                                 const std::vector<float>& y0) {
+    auto dw = up(W);
+    auto dg = up(gate), du = up(up_);
+    Buffer<float> y(out);
+    if (!y0.empty()) y.upload(y0.data(), y0.size());
+    cuda::matvec(dtype, dw.get(), out, in, SwiGLUInput{dg.get(), du.get()}, y.get(), !y0.empty());
+    return down(y, out);
+}
+
+RopeStoreResult rope_store(const std::vector<float>& qkv, int n_heads, int n_kv_heads, int head_dim, int pos,
+                           const std::vector<double>& theta, int capacity) {
+    const std::size_t cache = std::size_t(capacity) * n_kv_heads * head_dim;
+    auto dq = up(qkv);
+    auto dt = up(theta);
+    auto dk = up(std::vector<float>(cache, 0.0f)), dv = up(std::vector<float>(cache, 0.0f));
+    cuda::rope_store(dq.get(), n_heads, n_kv_heads, head_dim, pos, dt.get(), dk.get(), dv.get());
+    return {down(dq, qkv.size()), down(dk, cache), down(dv, cache)};
 }
 
 std::vector<float> softmax(const std::vector<float>& x, int rows, int n) {

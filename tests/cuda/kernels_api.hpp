@@ -32,6 +32,19 @@ std::vector<float> matmul(DType dtype, const std::vector<std::byte>& W, int out,
                           int T, const std::vector<float>& y0 = {});
 std::vector<float> matmul_cublas(DType dtype, const std::vector<std::byte>& W, int out, int in,
                                  const std::vector<float>& X, int T, const std::vector<float>& y0 = {});
+// decode.cuh: y (+)= W · rmsnorm(x)·w, and y (+)= W · (SiLU(gate) ⊙ up)   -> [out]
+std::vector<float> matvec_norm(DType dtype, const std::vector<std::byte>& W, int out, int in, const std::vector<float>& x,
+                               const std::vector<float>& norm_w, double eps, const std::vector<float>& y0 = {});
+std::vector<float> matvec_swiglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                                 const std::vector<float>& gate, const std::vector<float>& up,
+                                 const std::vector<float>& y0 = {});
+// decode.cuh rope_store: qkv [Q + 2K] of one token at pos; caches of `capacity` positions (zeros
+// before).  -> {rotated qkv, k_cache, v_cache}
+struct RopeStoreResult {
+    std::vector<float> qkv, k_cache, v_cache;
+};
+RopeStoreResult rope_store(const std::vector<float>& qkv, int n_heads, int n_kv_heads, int head_dim, int pos,
+                           const std::vector<double>& theta, int capacity);
 std::vector<float> softmax(const std::vector<float>& x, int rows, int n);
 int argmax(const std::vector<float>& x);
 // The device sampler (sampling.cuh) -> the chosen id, −1 for non-finite logits.

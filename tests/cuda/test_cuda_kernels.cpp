@@ -177,6 +177,52 @@ TEST_CASE("cuda cuBLAS prefill GEMM equals matmul() of the rounded activations",
     }
 }
 
+TEST_CASE("cuda fused decode kernels: rmsnorm or SwiGLU inside the matvec, RoPE with the K/V store", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+        for (auto [out, in] : {std::pair{37, 96}, {300, 2048}, {2048, 8192}}) {
+            for (bool accumulate : {false, true}) {
+                INFO(dtype_name(t) << " out " << out << " in " << in << " accumulate " << accumulate);
+                const auto w = stored(t, random_floats(std::size_t(out) * in, 20, 1.0f / std::sqrt(float(in))));
+                const TensorView W{t, {std::size_t(out), std::size_t(in)}, w.data()};
+                const auto y0 = accumulate ? random_floats(out, 21) : std::vector<float>{};
+                // rmsnorm(x)·w, then the product (model/rmsnorm.hpp, core/ops.hpp)
+                const auto x = random_floats(in, 22, 3.0f), nw = random_floats(in, 23);
+                std::vector<float> xn(in), want(out);
+                rmsnorm(x.data(), nw.data(), xn.data(), in, 1e-5);
+                llamaref::matmul(W, xn.data(), want.data(), 1);
+                for (std::size_t i = 0; i < y0.size(); ++i) want[i] += y0[i];
+                check_close(gpu::matvec_norm(t, w, out, in, x, nw, 1e-5, y0), want, 1e-5, 1e-4);
+                // SiLU(gate) ⊙ up, then the product (model/feed_forward.hpp)
+                const auto g = random_floats(in, 24, 6.0f), u = random_floats(in, 25);
+                std::vector<float> h(in);
+                for (int i = 0; i < in; ++i) h[i] = silu(g[i]) * u[i];
+                llamaref::matmul(W, h.data(), want.data(), 1);
+                for (std::size_t i = 0; i < y0.size(); ++i) want[i] += y0[i];
+                check_close(gpu::matvec_swiglu(t, w, out, in, g, u, y0), want, 1e-5, 1e-4);
+            }
+        }
+    }
+    struct Case { int H, KV, Dh, pos; };
+    for (const Case& c : {Case{6, 2, 48, 5}, Case{32, 8, 64, 1000}, Case{4, 1, 20, 0}, Case{4, 4, 128, 99999}}) {
+        INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " pos " << c.pos);
+        const int Q = c.H * c.Dh, K = c.KV * c.Dh, capacity = c.pos + 3;
+        const auto theta = rope_frequencies(c.Dh, 500000.0, RopeScaling{true, 32.0, 1.0, 4.0, 8192});
+        const auto qkv = random_floats(std::size_t(Q + 2 * K), 26);
+        std::vector<float> want = qkv;
+        const RopeTable table(theta, c.pos, 1);
+        llamaref::rope_pairs(want.data(), c.H, c.Dh, table, 0);
+        llamaref::rope_pairs(want.data() + Q, c.KV, c.Dh, table, 0);
+        std::vector<float> k_cache(std::size_t(capacity) * K, 0.0f), v_cache = k_cache;
+        std::copy_n(want.data() + Q, K, k_cache.data() + std::size_t(c.pos) * K);
+        std::copy_n(want.data() + Q + K, K, v_cache.data() + std::size_t(c.pos) * K);
+        const auto got = gpu::rope_store(qkv, c.H, c.KV, c.Dh, c.pos, theta, capacity);
+        check_close(got.qkv, want, 1e-6, 1e-6);
+        check_close(got.k_cache, k_cache, 1e-6, 1e-6);
+        check_close(got.v_cache, v_cache, 0, 0);
+    }
+}
+
 TEST_CASE("cuda softmax and argmax equal the CPU ones", "[cuda]") {
     LLAMAREF_REQUIRE_GPU();
     const auto x = random_floats(3 * 32003, 16, 10.0f);

@@ -177,6 +177,33 @@ TEST_CASE("cuda: sampling on the device picks the CPU sampler's tokens for the s
     CHECK(gpu_ids == cpu_ids);
 }
 
+TEST_CASE("cuda: the fused decode step equals the kernel-by-kernel step", "[cuda]") {
+    LLAMAREF_REQUIRE_GPU();
+    for (const char* file : {"oracle/llama2-gqa/hf", "oracle/llama31-scaled/gguf/model-bf16.gguf",
+                             "oracle/llama1-mha/gguf/model-q8_0.gguf", "models/stories260K/stories260K.bin"}) {
+        LLAMAREF_REQUIRE_DATA(file);
+        INFO(file);
+        auto model = load_model(test::data(file));
+        cuda::RunnerOptions plain;
+        plain.fused_decode = false;
+        cuda::Runner fused(cuda::host_model(*model)), unfused(cuda::host_model(*model), plain);
+        const std::vector<int> prompt{1, 5, 9, 13, 2};
+        fused.forward(prompt, 0);
+        unfused.forward(prompt, 0);
+        // 300 steps: past the first decode split of 256 positions.
+        const int V = model->config.vocab_size, steps = std::min(300, model->config.max_seq_len - 6);
+        double worst = 0;
+        int token = 3;
+        for (int k = 0; k < steps; ++k) {
+            const auto a = fused.forward(std::vector<int>{token}, 5 + k);
+            const auto b = unfused.forward(std::vector<int>{token}, 5 + k);
+            worst = std::max(worst, max_abs_diff(a.data(), b.data(), V));
+            token = argmax_row(b);
+        }
+        CHECK(worst < 1e-4);
+    }
+}
+
 TEST_CASE("cuda: bad input is an error, not a crash", "[cuda]") {
     LLAMAREF_REQUIRE_GPU();
     LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");

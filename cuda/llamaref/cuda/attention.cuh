@@ -32,9 +32,11 @@ constexpr int kMaxHeadDim = 256;
 // --- decode: one block per (head, split) ------------------------------------------------------
 
 // q: [H, Dh]   partial_out: [H, n_splits, Dh]   partial_max, partial_sum: [H, n_splits]
+// With a single split (S ≤ kDecodeSplit) there is nothing to merge: out [H, Dh] is written
+// directly as o / l (what the merge would compute: e^0·o / (e^0·l)).
 static __global__ void attention_decode_split_kernel(const float* q, const float* k_cache, const float* v_cache, int S,
                                               int n_heads, int n_kv_heads, int head_dim, float scale,
-                                              float* partial_out, float* partial_max, float* partial_sum) {
+                                              float* partial_out, float* partial_max, float* partial_sum, float* out) {
     extern __shared__ float smem[];
     float* qs = smem;                // [Dh]
     float* score = smem + head_dim;  // [kDecodeSplit]
@@ -71,7 +73,8 @@ static __global__ void attention_decode_split_kernel(const float* q, const float
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float o = 0.0f;
         for (int s = s0; s < s1; ++s) o += score[s - s0] * v_cache[std::size_t(s) * kv_dim + kvh * head_dim + d];
-        partial_out[slot * head_dim + d] = o;
+        if (n_splits == 1) out[std::size_t(h) * head_dim + d] = o / l;
+        else partial_out[slot * head_dim + d] = o;
     }
     if (threadIdx.x == 0) {
         partial_max[slot] = m;
@@ -197,8 +200,9 @@ inline void attention(const float* q, const float* k_cache, const float* v_cache
         float* partial_sum = partial_max + std::size_t(n_heads) * n_splits;
         const std::size_t shared = (head_dim + kDecodeSplit) * sizeof(float);
         attention_decode_split_kernel<<<dim3(n_heads, n_splits), 128, shared, stream>>>(
-            q, k_cache, v_cache, S, n_heads, n_kv_heads, head_dim, scale, partial_out, partial_max, partial_sum);
+            q, k_cache, v_cache, S, n_heads, n_kv_heads, head_dim, scale, partial_out, partial_max, partial_sum, out);
         check_launch("attention (decode splits)");
+        if (n_splits == 1) return;  // written directly
         attention_decode_merge_kernel<<<n_heads, 128, 0, stream>>>(partial_out, partial_max, partial_sum, n_splits,
                                                                   head_dim, out);
         check_launch("attention (decode merge)");

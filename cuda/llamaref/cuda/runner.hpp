@@ -65,6 +65,9 @@ struct RunnerOptions {
     // kernel with float32 activations (the CPU path's arithmetic). F32 weights always use
     // float32 arithmetic (cuBLAS SGEMM without TF32), Q8_0 always the own kernel.
     bool fast_prefill = true;
+    // Decode steps (one token) with the fused kernels of decode.cuh (6 launches per block instead
+    // of 13, the same arithmetic); false runs the step kernel by kernel like a prefill.
+    bool fused_decode = true;
 };
 
 // Whether a CUDA device can be used; `why` receives the reason when not.

@@ -17,7 +17,8 @@
 // one after the other (likewise w1 then w3) when their dtypes agree, so a decode step (T = 1)
 // computes q, k and v with one matrix-vector product over the stacked rows — the same numbers,
 // one pass over the weights. Activations and the KV cache are float32. Prefill GEMMs may use
-// cuBLAS (RunnerOptions::fast_prefill, matmul.cuh).
+// cuBLAS (RunnerOptions::fast_prefill, matmul.cuh). A decode step runs decode_fused(): the same
+// steps with the small ones folded into the big ones (decode.cuh, RunnerOptions::fused_decode).
 #pragma once
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include <llamaref/model/rope.hpp>
 
 #include "attention.cuh"
+#include "decode.cuh"
 #include "embedding.cuh"
 #include "feed_forward.cuh"
 #include "matmul.cuh"
@@ -115,6 +117,7 @@ class Transformer {
         theta_.upload(theta.data(), theta.size());
         check(cublasCreate(&cublas_), "cublasCreate");
         next_.resize(1);
+        fused_ = options.fused_decode && fused_decode_possible();
     }
     ~Transformer() {
         if (cublas_) cublasDestroy(cublas_);
@@ -144,6 +147,7 @@ class Transformer {
         float *gate = gate_up_.get(), *up = gate + std::size_t(T) * F;
         const DeviceMatrix& E = embeddings_.parts[0];
         embedding(E.dtype, E.data, d_tokens, T, D, x);
+        if (T == 1 && fused_) return decode_fused(start_pos);
 
         for (int l = 0; l < cfg_.n_layers; ++l) {
             const DeviceLayer& L = layers_[l];
@@ -185,6 +189,27 @@ class Transformer {
         logits_rows_ = rows;
     }
 
+    // The same step for one token with the fused kernels of decode.cuh; x holds its embedding.
+    void decode_fused(int pos) {
+        const int D = cfg_.dim, F = cfg_.hidden_dim, H = cfg_.n_heads, KV = cfg_.n_kv_heads, Dh = cfg_.head_dim;
+        float *x = x_.get(), *qkv = qkv_.get(), *att = att_.get(), *gate = gate_up_.get(), *up = gate + F;
+        for (int l = 0; l < cfg_.n_layers; ++l) {
+            const DeviceLayer& L = layers_[l];
+            float* k_cache = layer_cache(k_cache_, l);
+            float* v_cache = layer_cache(v_cache_, l);
+            const DeviceMatrix &Wqkv = L.qkv.stacked, &Wo = L.wo.parts[0], &W13 = L.w13.stacked, &W2 = L.w2.parts[0];
+            matvec(Wqkv.dtype, Wqkv.data, Wqkv.rows, D, NormInput{x, L.attention_norm.get(), D, cfg_.norm_eps}, qkv, false);
+            rope_store(qkv, H, KV, Dh, pos, theta_.get(), k_cache, v_cache);
+            attention(qkv, k_cache, v_cache, pos, 1, H, KV, Dh, att, attention_scratch_.get());
+            matvec(Wo.dtype, Wo.data, D, Wo.cols, PlainInput{att}, x, /*accumulate=*/true);
+            matvec(W13.dtype, W13.data, W13.rows, D, NormInput{x, L.ffn_norm.get(), D, cfg_.norm_eps}, gate, false);
+            matvec(W2.dtype, W2.data, D, F, SwiGLUInput{gate, up}, x, /*accumulate=*/true);
+        }
+        const DeviceMatrix& out = output();
+        matvec(out.dtype, out.data, out.rows, D, NormInput{x, final_norm_.get(), D, cfg_.norm_eps}, logits_.get(), false);
+        logits_rows_ = 1;
+    }
+
     const float* logits() const { return logits_.get(); }  // [rows, V] on the device
     int logits_rows() const { return logits_rows_; }
 
@@ -217,6 +242,17 @@ class Transformer {
     std::size_t kv_bytes_per_position() const { return 2 * std::size_t(cfg_.n_layers) * cfg_.kv_dim() * sizeof(float); }
 
   private:
+    // The fused decode step needs stacked qkv and w1/w3 and rows the vector loads can take.
+    bool fused_decode_possible() const {
+        if (cfg_.dim % 8 != 0 || cfg_.hidden_dim % 8 != 0) return false;
+        for (const DeviceLayer& L : layers_) {
+            if (!L.qkv.stacked.data || !L.w13.stacked.data) return false;
+            for (const DeviceMatrix* m : {&L.qkv.stacked, &L.wo.parts[0], &L.w13.stacked, &L.w2.parts[0]})
+                if (!matvec_supported(m->dtype, m->data, m->cols)) return false;
+        }
+        return matvec_supported(output().dtype, output().data, output().cols);
+    }
+
     // Y (+)= X · Wᵀ with the kernel that suits the dtype and the number of tokens.
     void linear(const DeviceMatrix& W, const float* X, float* Y, int T, bool accumulate = false) {
         const bool gemm = T > 1 && (W.dtype == DType::F32 || (options_.fast_prefill && W.dtype != DType::Q8_0));
@@ -283,6 +319,7 @@ class Transformer {
     Buffer<uint16_t> x16_;
     Buffer<int> tokens_, next_;
     int last_next_ = -1;
+    bool fused_ = false;
     std::unique_ptr<DeviceSampler> sampler_;
 };
 
