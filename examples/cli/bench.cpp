@@ -202,7 +202,9 @@ int cmd_bench(int argc, char** argv) {
         .option("-r,--repetitions", "R", "timed repetitions (median, min and max are reported)", "5")
         .option("--warmup", "W", "untimed repetitions first (default: 1 on cuda, 0 on cpu)")
         .option("-c,--ctx-size", "N", "context length (default: P + N)")
-        .option("-t,--threads", "N", "CPU threads (model and memcpy)", "1");
+        .option("-t,--threads", "N", "CPU threads (model and memcpy)", "1")
+        .option("--decode-path", "KIND", "cuda: graph (fused kernels in a CUDA graph), fused, or plain (kernel by kernel)", "graph")
+        .option("--prefill-gemm", "KIND", "cuda: cublas (tensor cores for 16-bit weights) or own (float32 activations)", "cublas");
     args.parse(argc, argv);
 
     if (!args.given("-m") && !args.given("--random"))
@@ -213,6 +215,11 @@ int cmd_bench(int argc, char** argv) {
     const int threads = int(args.integer("-t", 1, 1024));
     const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : P + n;
     if (ctx < P + n) fail("the context of ", ctx, " positions is shorter than prompt + decode = ", P + n);
+    const std::string decode_path = args.str("--decode-path"), prefill_gemm = args.str("--prefill-gemm");
+    if (decode_path != "graph" && decode_path != "fused" && decode_path != "plain")
+        throw UsageError("llamaref bench: --decode-path must be graph, fused or plain, got '" + decode_path + "'");
+    if (prefill_gemm != "cublas" && prefill_gemm != "own")
+        throw UsageError("llamaref bench: --prefill-gemm must be cublas or own, got '" + prefill_gemm + "'");
     const Device device = device_from(args, "bench");
     const int warmup = args.given("--warmup") ? int(args.integer("--warmup", 0, 1 << 20)) : device == Device::cuda;
     set_num_threads(threads);
@@ -252,7 +259,12 @@ int cmd_bench(int argc, char** argv) {
                       std::to_string(std::thread::hardware_concurrency()) + " threads";
     } else {
 #ifdef LLAMAREF_WITH_CUDA
-        cuda::Runner runner(cuda::host_model(*model), cuda::RunnerOptions{ctx});
+        cuda::RunnerOptions options;
+        options.context_len = ctx;
+        options.fused_decode = decode_path != "plain";
+        options.cuda_graph = decode_path == "graph";
+        options.fast_prefill = prefill_gemm == "cublas";
+        cuda::Runner runner(cuda::host_model(*model), options);
         auto step = [&](std::span<const int> tokens, int pos) {
             return runner.next_token(tokens, pos, cuda::DeviceSampling{}, 0.0);  // greedy
         };
@@ -261,7 +273,7 @@ int cmd_bench(int argc, char** argv) {
         for (int i = 0; i < n; ++i) sum += double(runner.decode_bytes(P + i));
         bytes_per_token = sum / n;
         copy_bandwidth = cuda::device_copy_bandwidth();
-        device_text = "CUDA: " + cuda::device_name();
+        device_text = "CUDA: " + cuda::device_name() + "; decode " + decode_path + ", prefill GEMM " + prefill_gemm;
 #endif
     }
 

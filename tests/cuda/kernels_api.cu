@@ -74,6 +74,18 @@ std::vector<float> attention(const std::vector<float>& q, const std::vector<floa
     return down(out, q.size());
 }
 
+std::vector<float> attention_decode_at(const std::vector<float>& q, const std::vector<float>& k_cache,
+                                       const std::vector<float>& v_cache, int pos, int capacity, int n_heads,
+                                       int n_kv_heads, int head_dim) {
+    auto dq = up(q), dk = up(k_cache), dv = up(v_cache);
+    auto dpos = up(std::vector<int>{pos});
+    Buffer<float> out(q.size());
+    Buffer<float> scratch(attention_decode_scratch(n_heads, head_dim, capacity));
+    cuda::attention_decode(dq.get(), dk.get(), dv.get(), capacity, dpos.get(), n_heads, n_kv_heads, head_dim, out.get(),
+                           scratch.get());
+    return down(out, q.size());
+}
+
 std::vector<float> swiglu(const std::vector<float>& gate, const std::vector<float>& up_) {
     auto g = up(gate), u = up(up_);
     Buffer<float> h(gate.size());
@@ -133,7 +145,8 @@ RopeStoreResult rope_store(const std::vector<float>& qkv, int n_heads, int n_kv_
     auto dq = up(qkv);
     auto dt = up(theta);
     auto dk = up(std::vector<float>(cache, 0.0f)), dv = up(std::vector<float>(cache, 0.0f));
-    cuda::rope_store(dq.get(), n_heads, n_kv_heads, head_dim, pos, dt.get(), dk.get(), dv.get());
+    auto dpos = up(std::vector<int>{pos});
+    cuda::rope_store(dq.get(), n_heads, n_kv_heads, head_dim, dpos.get(), dt.get(), dk.get(), dv.get());
     return {down(dq, qkv.size()), down(dk, cache), down(dv, cache)};
 }
 

@@ -26,6 +26,11 @@ std::vector<float> rope_pairs(const std::vector<float>& x, int T, int n_heads, i
 std::vector<float> attention(const std::vector<float>& q, const std::vector<float>& k_cache,
                              const std::vector<float>& v_cache, int start_pos, int T, int n_heads, int n_kv_heads,
                              int head_dim);
+// The decode kernel with the position in device memory and splits for `capacity` positions
+// (what a CUDA graph replays): q [H, Dh] at position pos; caches [capacity, KV, Dh].
+std::vector<float> attention_decode_at(const std::vector<float>& q, const std::vector<float>& k_cache,
+                                       const std::vector<float>& v_cache, int pos, int capacity, int n_heads,
+                                       int n_kv_heads, int head_dim);
 std::vector<float> swiglu(const std::vector<float>& gate, const std::vector<float>& up);
 // W: [out, in] stored as dtype; X: [T, in]; y0: [T, out] initial Y (accumulate) or empty -> [T, out]
 std::vector<float> matmul(DType dtype, const std::vector<std::byte>& W, int out, int in, const std::vector<float>& X,

@@ -124,6 +124,16 @@ TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", 
         std::vector<float> want(q.size());
         llamaref::attention(q.data(), cache, 0, c.start, c.T, c.H, c.KV, c.Dh, want.data());
         check_close(gpu::attention(q, k, v, c.start, c.T, c.H, c.KV, c.Dh), want, 1e-5, 1e-4);
+        if (c.T == 1) {  // as a CUDA graph runs it: the position on the device, splits for a larger cache
+            for (int capacity : {S, S + 255, 3 * 256 + 1}) {
+                INFO("capacity " << capacity);
+                std::vector<float> kc(std::size_t(std::max(capacity, S)) * kv_dim, 7.0f), vc = kc;  // 7: never read
+                std::copy(k.begin(), k.end(), kc.begin());
+                std::copy(v.begin(), v.end(), vc.begin());
+                check_close(gpu::attention_decode_at(q, kc, vc, c.start, std::max(capacity, S), c.H, c.KV, c.Dh), want,
+                            1e-5, 1e-4);
+            }
+        }
     }
 }
 

@@ -34,18 +34,28 @@ constexpr int kMaxHeadDim = 256;
 // q: [H, Dh]   partial_out: [H, n_splits, Dh]   partial_max, partial_sum: [H, n_splits]
 // With a single split (S ≤ kDecodeSplit) there is nothing to merge: out [H, Dh] is written
 // directly as o / l (what the merge would compute: e^0·o / (e^0·l)).
+// S is the number of cached positions, or *pos + 1 when pos (device memory) is given: then the
+// grid is sized for the cache's capacity (a CUDA graph replays it at every position), and a
+// split past S leaves a neutral part (max −∞, sum 0, output 0) for the merge.
 static __global__ void attention_decode_split_kernel(const float* q, const float* k_cache, const float* v_cache, int S,
-                                              int n_heads, int n_kv_heads, int head_dim, float scale,
+                                              const int* pos, int n_heads, int n_kv_heads, int head_dim, float scale,
                                               float* partial_out, float* partial_max, float* partial_sum, float* out) {
     extern __shared__ float smem[];
     float* qs = smem;                // [Dh]
     float* score = smem + head_dim;  // [kDecodeSplit]
     __shared__ float scratch[32];
+    if (pos) S = *pos + 1;
     const int h = blockIdx.x, split = blockIdx.y, n_splits = gridDim.y;
     const int kvh = h / (n_heads / n_kv_heads);
     const int kv_dim = n_kv_heads * head_dim;
     const int s0 = split * kDecodeSplit, s1 = min(S, s0 + kDecodeSplit);
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32;
+    const std::size_t slot = std::size_t(h) * n_splits + split;
+    if (s0 >= S) {  // only with a device position: nothing cached in this split yet
+        for (int d = threadIdx.x; d < head_dim; d += blockDim.x) partial_out[slot * head_dim + d] = 0.0f;
+        if (threadIdx.x == 0) partial_max[slot] = -INFINITY, partial_sum[slot] = 0.0f;
+        return;
+    }
 
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) qs[d] = q[std::size_t(h) * head_dim + d];
     __syncthreads();
@@ -69,7 +79,6 @@ static __global__ void attention_decode_split_kernel(const float* q, const float
     }
     l = block_sum(l, scratch);  // also orders the writes to score before the reads below
     // Unnormalised output: Σ_s e^(score_s − m) · v_s, one thread per dimension.
-    const std::size_t slot = std::size_t(h) * n_splits + split;
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float o = 0.0f;
         for (int s = s0; s < s1; ++s) o += score[s - s0] * v_cache[std::size_t(s) * kv_dim + kvh * head_dim + d];
@@ -90,7 +99,7 @@ static __global__ void attention_decode_merge_kernel(const float* partial_out, c
     const float* pl = partial_sum + std::size_t(h) * n_splits;
     float M = -INFINITY;
     for (int j = 0; j < n_splits; ++j) M = fmaxf(M, pm[j]);
-    float L = 0.0f;
+    float L = 0.0f;  // a neutral part (max −∞) weighs e^−∞ = 0
     for (int j = 0; j < n_splits; ++j) L += expf(pm[j] - M) * pl[j];
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float o = 0.0f;
@@ -182,7 +191,29 @@ static __global__ void attention_prefill_kernel(const float* q, const float* k_c
     }
 }
 
-// --- the entry point ------------------------------------------------------------------------------
+// --- the entry points ------------------------------------------------------------------------------
+
+// Decode: one query per head against S cached positions — or, when pos (device memory) is
+// given, against *pos + 1 of them with splits for S positions (S = the cache's capacity).
+//   q, out: [H, Dh]   scratch: attention_decode_scratch(H, Dh, S) floats
+inline void attention_decode(const float* q, const float* k_cache, const float* v_cache, int S, const int* pos,
+                             int n_heads, int n_kv_heads, int head_dim, float* out, float* scratch,
+                             cudaStream_t stream = 0) {
+    if (head_dim > kMaxHeadDim) fail("CUDA attention: head_dim ", head_dim, " exceeds ", kMaxHeadDim);
+    const float scale = 1.0f / sqrtf(float(head_dim));
+    const int n_splits = (S + kDecodeSplit - 1) / kDecodeSplit;
+    float* partial_out = scratch;
+    float* partial_max = partial_out + std::size_t(n_heads) * n_splits * head_dim;
+    float* partial_sum = partial_max + std::size_t(n_heads) * n_splits;
+    const std::size_t shared = (head_dim + kDecodeSplit) * sizeof(float);
+    attention_decode_split_kernel<<<dim3(n_heads, n_splits), 128, shared, stream>>>(
+        q, k_cache, v_cache, S, pos, n_heads, n_kv_heads, head_dim, scale, partial_out, partial_max, partial_sum, out);
+    check_launch("attention (decode splits)");
+    if (n_splits == 1) return;  // written directly
+    attention_decode_merge_kernel<<<n_heads, 128, 0, stream>>>(partial_out, partial_max, partial_sum, n_splits,
+                                                              head_dim, out);
+    check_launch("attention (decode merge)");
+}
 
 // q:   [T, H, Dh] queries at positions start_pos .. start_pos+T−1 (after RoPE)
 // k_cache, v_cache: [capacity, KV, Dh] of one layer, positions 0 .. start_pos+T−1 written
@@ -193,21 +224,8 @@ inline void attention(const float* q, const float* k_cache, const float* v_cache
     if (head_dim > kMaxHeadDim) fail("CUDA attention: head_dim ", head_dim, " exceeds ", kMaxHeadDim);
     if (T == 0) return;
     const float scale = 1.0f / sqrtf(float(head_dim));
-    if (T == 1) {
-        const int S = start_pos + 1, n_splits = (S + kDecodeSplit - 1) / kDecodeSplit;
-        float* partial_out = scratch;
-        float* partial_max = partial_out + std::size_t(n_heads) * n_splits * head_dim;
-        float* partial_sum = partial_max + std::size_t(n_heads) * n_splits;
-        const std::size_t shared = (head_dim + kDecodeSplit) * sizeof(float);
-        attention_decode_split_kernel<<<dim3(n_heads, n_splits), 128, shared, stream>>>(
-            q, k_cache, v_cache, S, n_heads, n_kv_heads, head_dim, scale, partial_out, partial_max, partial_sum, out);
-        check_launch("attention (decode splits)");
-        if (n_splits == 1) return;  // written directly
-        attention_decode_merge_kernel<<<n_heads, 128, 0, stream>>>(partial_out, partial_max, partial_sum, n_splits,
-                                                                  head_dim, out);
-        check_launch("attention (decode merge)");
-        return;
-    }
+    if (T == 1) return attention_decode(q, k_cache, v_cache, start_pos + 1, nullptr, n_heads, n_kv_heads, head_dim, out,
+                                        scratch, stream);
     const std::size_t shared = (kQueryTile * head_dim + kKeyTile * (head_dim + 1) + kKeyTile * head_dim) * sizeof(float);
     if (shared > 48 * 1024)
         check(cudaFuncSetAttribute(attention_prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)),

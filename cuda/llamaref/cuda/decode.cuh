@@ -13,6 +13,9 @@
 //
 // so a block is: qkv = matvec(Wqkv, NormInput) → rope_store → attention → x += matvec(wo, att)
 // → gu = matvec(W13, NormInput) → x += matvec(w2, SwiGLUInput) — 6 launches instead of 13.
+// The position is read from device memory (rope_store here, attention_decode in attention.cuh),
+// so the whole step can be captured once as a CUDA graph and replayed for every token
+// (transformer.cuh).
 // Each fused kernel performs the same float32 operations as the unfused ones, in the same order;
 // tests/cuda compares them with the CPU functions and the fused step with the unfused one.
 #pragma once
@@ -114,11 +117,13 @@ inline void matvec(DType dtype, const void* W, int out, int in, const Input& inp
 
 // --- RoPE and the K/V store in one pass ----------------------------------------------------------
 
-// qkv: [H·Dh | KV·Dh | KV·Dh] of one token at position pos. Threads [0, (H+KV)·Dh/2) rotate one
-// pair of a q or k head (rope.cuh's arithmetic); k pairs also go to the cache; threads after
-// them copy v.   k_cache, v_cache: [capacity, KV·Dh] of this layer.
-static __global__ void rope_store_kernel(float* qkv, int n_heads, int n_kv_heads, int head_dim, int pos,
+// qkv: [H·Dh | KV·Dh | KV·Dh] of one token at position *pos (device memory, so that a CUDA graph
+// can replay the step). Threads [0, (H+KV)·Dh/2) rotate one pair of a q or k head (rope.cuh's
+// arithmetic); k pairs also go to the cache; threads after them copy v.
+//   k_cache, v_cache: [capacity, KV·Dh] of this layer.
+static __global__ void rope_store_kernel(float* qkv, int n_heads, int n_kv_heads, int head_dim, const int* pos_ptr,
                                          const double* theta, float* k_cache, float* v_cache) {
+    const int pos = *pos_ptr;
     const int n_pairs = head_dim / 2, rotated = (n_heads + n_kv_heads) * n_pairs, K = n_kv_heads * head_dim;
     const int idx = blockIdx.x * blockDim.x + threadIdx.x;
     if (idx < rotated) {
@@ -140,7 +145,7 @@ static __global__ void rope_store_kernel(float* qkv, int n_heads, int n_kv_heads
     }
 }
 
-inline void rope_store(float* qkv, int n_heads, int n_kv_heads, int head_dim, int pos, const double* theta,
+inline void rope_store(float* qkv, int n_heads, int n_kv_heads, int head_dim, const int* pos, const double* theta,
                        float* k_cache, float* v_cache, cudaStream_t stream = 0) {
     const int n = (n_heads + n_kv_heads) * (head_dim / 2) + n_kv_heads * head_dim;
     rope_store_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(qkv, n_heads, n_kv_heads, head_dim, pos, theta, k_cache,

@@ -68,6 +68,9 @@ struct RunnerOptions {
     // Decode steps (one token) with the fused kernels of decode.cuh (6 launches per block instead
     // of 13, the same arithmetic); false runs the step kernel by kernel like a prefill.
     bool fused_decode = true;
+    // Replay the fused decode step as a CUDA graph (one launch instead of ~100; the position is
+    // read from device memory). Only with fused_decode.
+    bool cuda_graph = true;
 };
 
 // Whether a CUDA device can be used; `why` receives the reason when not.

@@ -116,10 +116,15 @@ class Transformer {
         theta_.resize(theta.size());
         theta_.upload(theta.data(), theta.size());
         check(cublasCreate(&cublas_), "cublasCreate");
-        next_.resize(1);
+        // One stream for all work. It is a blocking stream, so the plain cudaMemcpy calls of
+        // Buffer (on the legacy default stream) stay ordered with it.
+        check(cudaStreamCreate(&stream_), "cudaStreamCreate");
+        next_.resize(1), pos_.resize(1);
         fused_ = options.fused_decode && fused_decode_possible();
     }
     ~Transformer() {
+        if (graph_) cudaGraphExecDestroy(graph_);
+        if (stream_) cudaStreamDestroy(stream_);
         if (cublas_) cublasDestroy(cublas_);
     }
     Transformer(const Transformer&) = delete;
@@ -146,7 +151,7 @@ class Transformer {
         float *q = qkv_.get(), *k = q + std::size_t(T) * Q, *v = k + std::size_t(T) * K;
         float *gate = gate_up_.get(), *up = gate + std::size_t(T) * F;
         const DeviceMatrix& E = embeddings_.parts[0];
-        embedding(E.dtype, E.data, d_tokens, T, D, x);
+        embedding(E.dtype, E.data, d_tokens, T, D, x, stream_);
         if (T == 1 && fused_) return decode_fused(start_pos);
 
         for (int l = 0; l < cfg_.n_layers; ++l) {
@@ -154,7 +159,7 @@ class Transformer {
             float* k_cache = layer_cache(k_cache_, l);
             float* v_cache = layer_cache(v_cache_, l);
             // --- attention sub-layer: x += wo · attention(norm(x)) ---
-            rmsnorm_rows(x, L.attention_norm.get(), xn, T, D, cfg_.norm_eps);
+            rmsnorm_rows(x, L.attention_norm.get(), xn, T, D, cfg_.norm_eps, stream_);
             if (T == 1 && L.qkv.stacked.data) {
                 linear(L.qkv.stacked, xn, q, 1);  // q, k, v in one pass: [Q + K + K]
             } else {
@@ -162,52 +167,44 @@ class Transformer {
                 linear(L.qkv.parts[1], xn, k, T);
                 linear(L.qkv.parts[2], xn, v, T);
             }
-            rope_pairs(q, T, H, Dh, start_pos, theta_.get());
-            rope_pairs(k, T, KV, Dh, start_pos, theta_.get());
+            rope_pairs(q, T, H, Dh, start_pos, theta_.get(), stream_);
+            rope_pairs(k, T, KV, Dh, start_pos, theta_.get(), stream_);
             const std::size_t kv_bytes = std::size_t(T) * K * sizeof(float);
-            check(cudaMemcpyAsync(k_cache + std::size_t(start_pos) * K, k, kv_bytes, cudaMemcpyDeviceToDevice), "store K");
-            check(cudaMemcpyAsync(v_cache + std::size_t(start_pos) * K, v, kv_bytes, cudaMemcpyDeviceToDevice), "store V");
-            attention(q, k_cache, v_cache, start_pos, T, H, KV, Dh, att, attention_scratch_.get());
+            check(cudaMemcpyAsync(k_cache + std::size_t(start_pos) * K, k, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
+                  "store K");
+            check(cudaMemcpyAsync(v_cache + std::size_t(start_pos) * K, v, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
+                  "store V");
+            attention(q, k_cache, v_cache, start_pos, T, H, KV, Dh, att, attention_scratch_.get(), stream_);
             linear(L.wo.parts[0], att, x, T, /*accumulate=*/true);
 
             // --- feed-forward sub-layer: x += w2 · (SiLU(w1·xn) ⊙ w3·xn) ---
-            rmsnorm_rows(x, L.ffn_norm.get(), xn, T, D, cfg_.norm_eps);
+            rmsnorm_rows(x, L.ffn_norm.get(), xn, T, D, cfg_.norm_eps, stream_);
             if (T == 1 && L.w13.stacked.data) {
                 linear(L.w13.stacked, xn, gate, 1);  // gate and up in one pass: [F + F]
             } else {
                 linear(L.w13.parts[0], xn, gate, T);
                 linear(L.w13.parts[1], xn, up, T);
             }
-            swiglu(gate, up, hidden, std::size_t(T) * F);
+            swiglu(gate, up, hidden, std::size_t(T) * F, stream_);
             linear(L.w2.parts[0], hidden, x, T, /*accumulate=*/true);
         }
 
         const int rows = last_only ? 1 : T;
         const float* last = x + std::size_t(T - rows) * D;
-        rmsnorm_rows(last, final_norm_.get(), xn, rows, D, cfg_.norm_eps);
+        rmsnorm_rows(last, final_norm_.get(), xn, rows, D, cfg_.norm_eps, stream_);
         linear(output(), xn, logits_.get(), rows);
         logits_rows_ = rows;
     }
 
     // The same step for one token with the fused kernels of decode.cuh; x holds its embedding.
+    // The position goes to device memory, and the step is replayed as a CUDA graph (captured
+    // again whenever a buffer it uses has moved) unless RunnerOptions::cuda_graph is off.
     void decode_fused(int pos) {
-        const int D = cfg_.dim, F = cfg_.hidden_dim, H = cfg_.n_heads, KV = cfg_.n_kv_heads, Dh = cfg_.head_dim;
-        float *x = x_.get(), *qkv = qkv_.get(), *att = att_.get(), *gate = gate_up_.get(), *up = gate + F;
-        for (int l = 0; l < cfg_.n_layers; ++l) {
-            const DeviceLayer& L = layers_[l];
-            float* k_cache = layer_cache(k_cache_, l);
-            float* v_cache = layer_cache(v_cache_, l);
-            const DeviceMatrix &Wqkv = L.qkv.stacked, &Wo = L.wo.parts[0], &W13 = L.w13.stacked, &W2 = L.w2.parts[0];
-            matvec(Wqkv.dtype, Wqkv.data, Wqkv.rows, D, NormInput{x, L.attention_norm.get(), D, cfg_.norm_eps}, qkv, false);
-            rope_store(qkv, H, KV, Dh, pos, theta_.get(), k_cache, v_cache);
-            attention(qkv, k_cache, v_cache, pos, 1, H, KV, Dh, att, attention_scratch_.get());
-            matvec(Wo.dtype, Wo.data, D, Wo.cols, PlainInput{att}, x, /*accumulate=*/true);
-            matvec(W13.dtype, W13.data, W13.rows, D, NormInput{x, L.ffn_norm.get(), D, cfg_.norm_eps}, gate, false);
-            matvec(W2.dtype, W2.data, D, F, SwiGLUInput{gate, up}, x, /*accumulate=*/true);
-        }
-        const DeviceMatrix& out = output();
-        matvec(out.dtype, out.data, out.rows, D, NormInput{x, final_norm_.get(), D, cfg_.norm_eps}, logits_.get(), false);
+        pos_.upload(&pos, 1);
         logits_rows_ = 1;
+        if (!options_.cuda_graph) return decode_layers();
+        if (!graph_ || graph_version_ != buffers_version_) capture_decode_graph();
+        check(cudaGraphLaunch(graph_, stream_), "cudaGraphLaunch (decode step)");
     }
 
     const float* logits() const { return logits_.get(); }  // [rows, V] on the device
@@ -218,7 +215,7 @@ class Transformer {
         if (!sampler_) sampler_ = std::make_unique<DeviceSampler>(cfg_.vocab_size);
         const float* last = logits_.get() + std::size_t(logits_rows_ - 1) * cfg_.vocab_size;
         last_next_ = -1;  // next_ is about to change
-        sampler_->sample(last, s.temperature, s.top_k, s.top_p, s.min_p, coin, next_.get());
+        sampler_->sample(last, s.temperature, s.top_k, s.top_p, s.min_p, coin, next_.get(), stream_);
         int id = -1;
         check(cudaMemcpy(&id, next_.get(), sizeof(int), cudaMemcpyDeviceToHost), "copy the chosen token");
         if (id < 0) fail("sampling: the logits contain NaN or infinite values");
@@ -242,6 +239,49 @@ class Transformer {
     std::size_t kv_bytes_per_position() const { return 2 * std::size_t(cfg_.n_layers) * cfg_.kv_dim() * sizeof(float); }
 
   private:
+    // The kernels of one decode step after the embedding, reading the position from pos_.
+    void decode_layers() {
+        const int D = cfg_.dim, F = cfg_.hidden_dim, H = cfg_.n_heads, KV = cfg_.n_kv_heads, Dh = cfg_.head_dim;
+        float *x = x_.get(), *qkv = qkv_.get(), *att = att_.get(), *gate = gate_up_.get(), *up = gate + F;
+        for (int l = 0; l < cfg_.n_layers; ++l) {
+            const DeviceLayer& L = layers_[l];
+            float* k_cache = layer_cache(k_cache_, l);
+            float* v_cache = layer_cache(v_cache_, l);
+            const DeviceMatrix &Wqkv = L.qkv.stacked, &Wo = L.wo.parts[0], &W13 = L.w13.stacked, &W2 = L.w2.parts[0];
+            matvec(Wqkv.dtype, Wqkv.data, Wqkv.rows, D, NormInput{x, L.attention_norm.get(), D, cfg_.norm_eps}, qkv,
+                   false, stream_);
+            rope_store(qkv, H, KV, Dh, pos_.get(), theta_.get(), k_cache, v_cache, stream_);
+            attention_decode(qkv, k_cache, v_cache, cache_capacity_, pos_.get(), H, KV, Dh, att,
+                             attention_scratch_.get(), stream_);
+            matvec(Wo.dtype, Wo.data, D, Wo.cols, PlainInput{att}, x, /*accumulate=*/true, stream_);
+            matvec(W13.dtype, W13.data, W13.rows, D, NormInput{x, L.ffn_norm.get(), D, cfg_.norm_eps}, gate, false,
+                   stream_);
+            matvec(W2.dtype, W2.data, D, F, SwiGLUInput{gate, up}, x, /*accumulate=*/true, stream_);
+        }
+        const DeviceMatrix& out = output();
+        matvec(out.dtype, out.data, out.rows, D, NormInput{x, final_norm_.get(), D, cfg_.norm_eps}, logits_.get(), false,
+               stream_);
+    }
+
+    void capture_decode_graph() {
+        if (graph_) check(cudaGraphExecDestroy(graph_), "cudaGraphExecDestroy");
+        graph_ = nullptr;
+        cudaGraph_t g = nullptr;
+        check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+        try {
+            decode_layers();
+        } catch (...) {
+            cudaStreamEndCapture(stream_, &g);
+            if (g) cudaGraphDestroy(g);
+            throw;
+        }
+        check(cudaStreamEndCapture(stream_, &g), "cudaStreamEndCapture (decode step)");
+        const cudaError_t e = cudaGraphInstantiate(&graph_, g, 0);
+        cudaGraphDestroy(g);
+        check(e, "cudaGraphInstantiate (decode step; RunnerOptions::cuda_graph = false avoids graphs)");
+        graph_version_ = buffers_version_;
+    }
+
     // The fused decode step needs stacked qkv and w1/w3 and rows the vector loads can take.
     bool fused_decode_possible() const {
         if (cfg_.dim % 8 != 0 || cfg_.hidden_dim % 8 != 0) return false;
@@ -256,8 +296,8 @@ class Transformer {
     // Y (+)= X · Wᵀ with the kernel that suits the dtype and the number of tokens.
     void linear(const DeviceMatrix& W, const float* X, float* Y, int T, bool accumulate = false) {
         const bool gemm = T > 1 && (W.dtype == DType::F32 || (options_.fast_prefill && W.dtype != DType::Q8_0));
-        if (gemm) matmul_cublas(cublas_, W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate, x16_.get());
-        else matmul(W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate);
+        if (gemm) matmul_cublas(cublas_, W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate, x16_.get(), stream_);
+        else matmul(W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate, stream_);
     }
 
     void check_input(std::span<const int> tokens, int start_pos) const {
@@ -290,6 +330,7 @@ class Transformer {
         Buffer<float> scratch(attention_decode_scratch(cfg_.n_heads, cfg_.head_dim, cap));
         k_cache_ = std::move(k), v_cache_ = std::move(v), attention_scratch_ = std::move(scratch);
         cache_capacity_ = cap;
+        ++buffers_version_;  // a captured decode graph points at the old buffers
     }
 
     void reserve_activations(int T) {
@@ -299,6 +340,7 @@ class Transformer {
         gate_up_.resize(T * 2 * F), hidden_.resize(T * F), logits_.resize(T * std::size_t(cfg_.vocab_size));
         tokens_.resize(T), x16_.resize(T * std::max({D, Q, F}));
         activation_rows_ = T;
+        ++buffers_version_;
     }
 
     ModelConfig cfg_;
@@ -309,6 +351,7 @@ class Transformer {
     Buffer<float> final_norm_;
     Buffer<double> theta_;  // [Dh/2]
     cublasHandle_t cublas_ = nullptr;
+    cudaStream_t stream_ = nullptr;
 
     int cache_capacity_ = 0;
     Buffer<float> k_cache_, v_cache_;  // [L, capacity, KV·Dh]
@@ -317,9 +360,11 @@ class Transformer {
     int activation_rows_ = 0, logits_rows_ = 0;
     Buffer<float> x_, xn_, qkv_, att_, gate_up_, hidden_, logits_;
     Buffer<uint16_t> x16_;
-    Buffer<int> tokens_, next_;
+    Buffer<int> tokens_, next_, pos_;  // pos_: the decode step's position, read by its kernels
     int last_next_ = -1;
     bool fused_ = false;
+    cudaGraphExec_t graph_ = nullptr;  // the fused decode step, captured
+    int buffers_version_ = 0, graph_version_ = -1;
     std::unique_ptr<DeviceSampler> sampler_;
 };
 
