@@ -273,7 +273,7 @@ int cmd_bench(int argc, char** argv) {
         for (int i = 0; i < n; ++i) sum += double(runner.decode_bytes(P + i));
         bytes_per_token = sum / n;
         copy_bandwidth = cuda::device_copy_bandwidth();
-        device_text = "CUDA: " + cuda::device_name() + "; decode " + decode_path + ", prefill GEMM " + prefill_gemm;
+        device_text = "CUDA: " + cuda::device_name() + "; decode " + runner.decode_path() + ", prefill GEMM " + prefill_gemm;
 #endif
     }
 

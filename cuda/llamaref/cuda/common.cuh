@@ -65,6 +65,17 @@ class Buffer {
         if (n > n_) fail("CUDA buffer: download of ", n, " values, it holds ", n_);
         check(cudaMemcpy(host, p_, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy to host");
     }
+    // The same, ordered on `stream`. From pageable host memory an upload returns once the values
+    // are staged (the host may reuse them at once); a download returns when they have arrived.
+    void upload(const T* host, std::size_t n, cudaStream_t stream) {
+        if (n > n_) fail("CUDA buffer: upload of ", n, " values past its size ", n_);
+        check(cudaMemcpyAsync(p_, host, n * sizeof(T), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync to device");
+    }
+    void download(T* host, std::size_t n, cudaStream_t stream) const {
+        if (n > n_) fail("CUDA buffer: download of ", n, " values, it holds ", n_);
+        check(cudaMemcpyAsync(host, p_, n * sizeof(T), cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync to host");
+        check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    }
 
     T* get() const { return p_; }
     std::size_t size() const { return n_; }

@@ -93,6 +93,7 @@ static __global__ void matvec_kernel(const unsigned char* __restrict__ W, std::s
 
 // Whether matvec() can take W [out, in] of this dtype at this address (else use matmul()).
 inline bool matvec_supported(DType dtype, const void* W, int in) {
+    if (in % (dtype == DType::Q8_0 ? 32 : 8) != 0) return false;
     const std::uintptr_t align = dtype == DType::Q8_0 ? 2 : 16;
     return in % 8 == 0 && reinterpret_cast<std::uintptr_t>(W) % align == 0 && dtype_bytes(dtype, in) % align == 0;
 }

@@ -62,6 +62,8 @@ struct Runner::Impl {
     Transformer model;
     Impl(const HostModel& m, const RunnerOptions& o) : device(select(o.device)), model(m, o) {}
     static int select(int device) {
+        int current = -1;
+        if (cudaGetDevice(&current) == cudaSuccess && current == device) return device;
         std::string why;
         if (!device_available(&why)) fail("no usable CUDA device: ", why);
         check(cudaSetDevice(device), "cudaSetDevice");
@@ -75,26 +77,23 @@ Runner::~Runner() = default;
 const ModelConfig& Runner::config() const { return impl_->model.config(); }
 
 std::vector<float> Runner::forward(std::span<const int> tokens, int start_pos) {
+    Impl::select(impl_->device);
     impl_->model.forward(tokens, start_pos, /*last_only=*/false);
-    std::vector<float> logits(tokens.size() * std::size_t(config().vocab_size));
-    check(cudaMemcpy(logits.data(), impl_->model.logits(), logits.size() * sizeof(float), cudaMemcpyDeviceToHost),
-          "copy logits to the host");
-    return logits;
+    return impl_->model.download_logits(0, int(tokens.size()));
 }
 
 int Runner::next_token(std::span<const int> tokens, int start_pos, const DeviceSampling& sampling, double coin) {
+    Impl::select(impl_->device);  // the current device is per thread and may have changed
     impl_->model.forward(tokens, start_pos, /*last_only=*/true);
     return impl_->model.sample(sampling, coin);
 }
 
 std::vector<float> Runner::last_logits() const {
-    const int V = config().vocab_size;
-    std::vector<float> logits(V);
     if (impl_->model.logits_rows() == 0) fail("last_logits: nothing has run yet");
-    const float* last = impl_->model.logits() + std::size_t(impl_->model.logits_rows() - 1) * V;
-    check(cudaMemcpy(logits.data(), last, V * sizeof(float), cudaMemcpyDeviceToHost), "copy logits to the host");
-    return logits;
+    return impl_->model.download_logits(impl_->model.logits_rows() - 1, 1);
 }
+
+std::string Runner::decode_path() const { return impl_->model.decode_path(); }
 
 std::size_t Runner::weight_bytes() const { return impl_->model.weight_bytes(); }
 std::size_t Runner::kv_bytes_per_position() const { return impl_->model.kv_bytes_per_position(); }

@@ -101,6 +101,10 @@ class Runner {
     // The last position's logits of the latest next_token call, copied to the host.   -> [V]
     std::vector<float> last_logits() const;
 
+    // How a decode step runs: "graph" (fused kernels replayed as a CUDA graph), "fused", or
+    // "plain" (kernel by kernel: asked for, or rows of the model not a multiple of 8 values).
+    std::string decode_path() const;
+
     // Bytes of weights on the device, and KV-cache bytes one position adds (all layers, K and V).
     std::size_t weight_bytes() const;
     std::size_t kv_bytes_per_position() const;

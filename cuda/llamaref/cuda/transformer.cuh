@@ -116,16 +116,18 @@ class Transformer {
         theta_.resize(theta.size());
         theta_.upload(theta.data(), theta.size());
         check(cublasCreate(&cublas_), "cublasCreate");
-        // One stream for all work. It is a blocking stream, so the plain cudaMemcpy calls of
-        // Buffer (on the legacy default stream) stay ordered with it.
-        check(cudaStreamCreate(&stream_), "cudaStreamCreate");
+        // One stream for all work after the upload above (whose copies are complete once the
+        // device is synchronised). Every later copy is ordered on this stream too, so nothing
+        // depends on the legacy default stream (or on --default-stream per-thread).
+        check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
         next_.resize(1), pos_.resize(1);
         fused_ = options.fused_decode && fused_decode_possible();
+        check(cudaDeviceSynchronize(), "upload the weights");
     }
     ~Transformer() {
+        if (cublas_) cublasDestroy(cublas_);  // it uses stream_
         if (graph_) cudaGraphExecDestroy(graph_);
         if (stream_) cudaStreamDestroy(stream_);
-        if (cublas_) cublasDestroy(cublas_);
     }
     Transformer(const Transformer&) = delete;
     Transformer& operator=(const Transformer&) = delete;
@@ -145,14 +147,15 @@ class Transformer {
         // The token: the id the device sampler just chose stays on the device.
         const int* d_tokens = tokens_.get();
         if (T == 1 && tokens[0] == last_next_) d_tokens = next_.get();
-        else tokens_.upload(tokens.data(), T);
+        else tokens_.upload(tokens.data(), T, stream_);
+        if (T == 1 && fused_) pos_.upload(&start_pos, 1, stream_);  // read by the fused step's kernels
 
         float *x = x_.get(), *xn = xn_.get(), *att = att_.get(), *hidden = hidden_.get();
         float *q = qkv_.get(), *k = q + std::size_t(T) * Q, *v = k + std::size_t(T) * K;
         float *gate = gate_up_.get(), *up = gate + std::size_t(T) * F;
         const DeviceMatrix& E = embeddings_.parts[0];
         embedding(E.dtype, E.data, d_tokens, T, D, x, stream_);
-        if (T == 1 && fused_) return decode_fused(start_pos);
+        if (T == 1 && fused_) return decode_fused();
 
         for (int l = 0; l < cfg_.n_layers; ++l) {
             const DeviceLayer& L = layers_[l];
@@ -196,11 +199,10 @@ class Transformer {
         logits_rows_ = rows;
     }
 
-    // The same step for one token with the fused kernels of decode.cuh; x holds its embedding.
-    // The position goes to device memory, and the step is replayed as a CUDA graph (captured
+    // The same step for one token with the fused kernels of decode.cuh; x holds its embedding
+    // and pos_ its position (forward uploads both). The step is replayed as a CUDA graph (captured
     // again whenever a buffer it uses has moved) unless RunnerOptions::cuda_graph is off.
-    void decode_fused(int pos) {
-        pos_.upload(&pos, 1);
+    void decode_fused() {
         logits_rows_ = 1;
         if (!options_.cuda_graph) return decode_layers();
         if (!graph_ || graph_version_ != buffers_version_) capture_decode_graph();
@@ -208,6 +210,17 @@ class Transformer {
     }
 
     const float* logits() const { return logits_.get(); }  // [rows, V] on the device
+    // Logits rows [first, first + rows) copied to the host, after the work queued before.
+    std::vector<float> download_logits(int first, int rows) const {
+        std::vector<float> host(std::size_t(rows) * cfg_.vocab_size);
+        check(cudaMemcpyAsync(host.data(), logits_.get() + std::size_t(first) * cfg_.vocab_size, host.size() * sizeof(float),
+                              cudaMemcpyDeviceToHost, stream_),
+              "copy logits to the host");
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        return host;
+    }
+    // "graph", "fused" or "plain": how a decode step runs (fused needs rows of a multiple of 8).
+    const char* decode_path() const { return !fused_ ? "plain" : options_.cuda_graph ? "graph" : "fused"; }
     int logits_rows() const { return logits_rows_; }
 
     // Samples from the last logits row on the device; copies one int back.
@@ -217,7 +230,7 @@ class Transformer {
         last_next_ = -1;  // next_ is about to change
         sampler_->sample(last, s.temperature, s.top_k, s.top_p, s.min_p, coin, next_.get(), stream_);
         int id = -1;
-        check(cudaMemcpy(&id, next_.get(), sizeof(int), cudaMemcpyDeviceToHost), "copy the chosen token");
+        next_.download(&id, 1, stream_);  // the one copy back of a decode step
         if (id < 0) fail("sampling: the logits contain NaN or infinite values");
         last_next_ = id;  // the next decode step reads it from next_ on the device
         return id;
@@ -319,8 +332,8 @@ class Transformer {
         auto grown = [&](const Buffer<float>& cache) {
             Buffer<float> bigger(std::size_t(cfg_.n_layers) * cap * K);
             for (int l = 0; l < cfg_.n_layers && cache_capacity_ > 0; ++l)
-                check(cudaMemcpy(bigger.get() + l * cap * K, cache.get() + l * cache_capacity_ * K,
-                                 cache_capacity_ * K * sizeof(float), cudaMemcpyDeviceToDevice),
+                check(cudaMemcpyAsync(bigger.get() + l * cap * K, cache.get() + l * cache_capacity_ * K,
+                                      cache_capacity_ * K * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
                       "grow the KV cache");
             return bigger;
         };
