@@ -20,6 +20,8 @@
 // tests/cuda compares them with the CPU functions and the fused step with the unfused one.
 #pragma once
 
+#include <algorithm>
+
 #include "matmul.cuh"
 
 namespace llamaref::cuda {
@@ -68,27 +70,42 @@ struct SwiGLUInput {
     }
 };
 
-// One warp per row, as matmul_kernel<DT, 1>, with the input computed on the fly.
+// One warp per row, as matmul_kernel<DT, 1>, with the input computed on the fly. The grid is
+// limited to a few blocks per multiprocessor and its warps stride over the rows, so the
+// per-block prologue (NormInput's RMS) runs a few hundred times, not once per 8 rows.
 template <DType DT, class Input>
 static __global__ void matvec_kernel(const unsigned char* __restrict__ W, std::size_t row_bytes, int out, int in,
                                      Input input, float* __restrict__ y, bool accumulate) {
     __shared__ double scratch[32];
     const float scale = input.prepare(scratch);  // every thread of the block, before any return
     const int lane = threadIdx.x % 32;
-    const int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-    if (r >= out) return;
-    const unsigned char* w_row = W + std::size_t(r) * row_bytes;
-    float acc = 0.0f;
+    const int warps = gridDim.x * (blockDim.x / 32);
+    for (int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32; r < out; r += warps) {
+        const unsigned char* w_row = W + std::size_t(r) * row_bytes;
+        float acc = 0.0f;
 #pragma unroll 4
-    for (int k = lane * 8; k < in; k += 32 * 8) {
-        float w[8], x[8];
-        load8<DT>(w_row, k, w);
-        input.load8(k, scale, x);
-        acc += w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3] + w[4] * x[4] + w[5] * x[5] + w[6] * x[6] +
-               w[7] * x[7];
+        for (int k = lane * 8; k < in; k += 32 * 8) {
+            float w[8], x[8];
+            load8<DT>(w_row, k, w);
+            input.load8(k, scale, x);
+            acc += w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3] + w[4] * x[4] + w[5] * x[5] + w[6] * x[6] +
+                   w[7] * x[7];
+        }
+        acc = warp_sum(acc);
+        if (lane == 0) y[r] = accumulate ? y[r] + acc : acc;
     }
-    acc = warp_sum(acc);
-    if (lane == 0) y[r] = accumulate ? y[r] + acc : acc;
+}
+
+// Blocks for a matvec: enough rows for every warp, at most kBlocksPerSM per multiprocessor.
+inline unsigned matvec_blocks(int out, int rows_per_block) {
+    constexpr int kBlocksPerSM = 8;
+    static int sms = [] {
+        int device = 0, n = 0;
+        check(cudaGetDevice(&device), "cudaGetDevice");
+        check(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device), "multiprocessor count");
+        return n;
+    }();
+    return std::min<unsigned>(blocks_for(out, rows_per_block), unsigned(sms * kBlocksPerSM));
 }
 
 // Whether matvec() can take W [out, in] of this dtype at this address (else use matmul()).
@@ -106,7 +123,7 @@ inline void matvec(DType dtype, const void* W, int out, int in, const Input& inp
     constexpr int kWarps = 8;  // rows per block; 256 threads, as rmsnorm_kernel (same reduction order)
     const auto* w = static_cast<const unsigned char*>(W);
     const std::size_t row_bytes = dtype_bytes(dtype, in);
-    const unsigned blocks = blocks_for(out, kWarps);
+    const unsigned blocks = matvec_blocks(out, kWarps);
     switch (dtype) {
         case DType::F32: matvec_kernel<DType::F32><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
         case DType::F16: matvec_kernel<DType::F16><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;

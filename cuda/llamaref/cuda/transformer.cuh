@@ -122,6 +122,7 @@ class Transformer {
         check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
         next_.resize(1), pos_.resize(1);
         fused_ = options.fused_decode && fused_decode_possible();
+        matvec_blocks(1, 1);  // reads the multiprocessor count now, not during a graph capture
         check(cudaDeviceSynchronize(), "upload the weights");
     }
     ~Transformer() {
