@@ -15,19 +15,11 @@
 #include <llamaref/sampling/sampler.hpp>
 
 #include "../test_data.hpp"
+#include "require_gpu.hpp"
 #include "kernels_api.hpp"
 
 using namespace llamaref;
 namespace gpu = llamaref::cuda::test;
-
-#define LLAMAREF_REQUIRE_GPU()                                           \
-    do {                                                                 \
-        std::string why;                                                 \
-        if (!gpu::available(&why)) {                                     \
-            WARN("SKIPPED: no CUDA device (" << why << ")");             \
-            return;                                                      \
-        }                                                                \
-    } while (0)
 
 namespace {
 
@@ -63,7 +55,7 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want, 
 }  // namespace
 
 TEST_CASE("cuda embedding equals the row lookup, every dtype", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     const int V = 37, D = 96;
     const std::vector<int> tokens{0, 36, 5, 5, 17};
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
@@ -77,7 +69,7 @@ TEST_CASE("cuda embedding equals the row lookup, every dtype", "[cuda]") {
 }
 
 TEST_CASE("cuda rmsnorm equals rmsnorm_rows", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     for (auto [T, n] : {std::pair{1, 48}, {7, 2048}, {3, 37}, {2, 5000}}) {
         INFO("T " << T << " n " << n);
         const auto x = random_floats(std::size_t(T) * n, 2, 3.0f), w = random_floats(n, 3);
@@ -88,7 +80,7 @@ TEST_CASE("cuda rmsnorm equals rmsnorm_rows", "[cuda]") {
 }
 
 TEST_CASE("cuda rope equals rope_pairs, with theta, Llama 3.1 scaling and far positions", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     RopeScaling scaled{true, 32.0, 1.0, 4.0, 8192};
     struct Case { int T, H, Dh, start; double base; RopeScaling s; };
     for (const Case& c : {Case{5, 3, 48, 0, 10000.0, {}}, Case{1, 8, 64, 1234, 500000.0, scaled},
@@ -104,7 +96,7 @@ TEST_CASE("cuda rope equals rope_pairs, with theta, Llama 3.1 scaling and far po
 }
 
 TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     struct Case { int H, KV, Dh, start, T; };
     // decode (T = 1) with 1, 2 and 3 splits of 256; prefill with partial query and key tiles,
     // over an already filled cache, with head_dim up to 256 (more than 48 KiB of shared memory).
@@ -138,7 +130,7 @@ TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", 
 }
 
 TEST_CASE("cuda swiglu equals SiLU(gate) * up", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     const auto g = random_floats(1001, 8, 8.0f), u = random_floats(1001, 9, 2.0f);
     std::vector<float> want(g.size());
     for (std::size_t i = 0; i < g.size(); ++i) want[i] = silu(g[i]) * u[i];
@@ -146,7 +138,7 @@ TEST_CASE("cuda swiglu equals SiLU(gate) * up", "[cuda]") {
 }
 
 TEST_CASE("cuda matmul equals matmul(), every dtype, decode and batched, with accumulate", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     struct Case { int out, in, T; };
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
         for (const Case& c : {Case{37, 96, 1}, Case{129, 192, 5}, Case{300, 2048, 1}, Case{64, 37, 3}, Case{1000, 256, 13},
@@ -167,7 +159,7 @@ TEST_CASE("cuda matmul equals matmul(), every dtype, decode and batched, with ac
 }
 
 TEST_CASE("cuda cuBLAS prefill GEMM equals matmul() of the rounded activations", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     for (DType t : {DType::F32, DType::F16, DType::BF16}) {
         for (auto [out, in, T] : {std::tuple{129, 192, 5}, {1000, 2048, 64}, {37, 37, 3}}) {
             INFO(dtype_name(t) << " out " << out << " in " << in << " T " << T);
@@ -188,7 +180,7 @@ TEST_CASE("cuda cuBLAS prefill GEMM equals matmul() of the rounded activations",
 }
 
 TEST_CASE("cuda fused decode kernels: rmsnorm or SwiGLU inside the matvec, RoPE with the K/V store", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
         for (auto [out, in] : {std::pair{37, 96}, {300, 2048}, {2048, 8192}}) {
             for (bool accumulate : {false, true}) {
@@ -234,7 +226,7 @@ TEST_CASE("cuda fused decode kernels: rmsnorm or SwiGLU inside the matvec, RoPE 
 }
 
 TEST_CASE("cuda softmax and argmax equal the CPU ones", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     const auto x = random_floats(3 * 32003, 16, 10.0f);
     std::vector<float> want = x;
     for (int r = 0; r < 3; ++r) llamaref::softmax(want.data() + r * 32003, 32003);
@@ -251,7 +243,7 @@ TEST_CASE("cuda softmax and argmax equal the CPU ones", "[cuda]") {
 }
 
 TEST_CASE("cuda sampling draws the CPU sampler's token for the same coin", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(gpu::available);
     struct Setting { double temperature; int top_k; double top_p, min_p; };
     for (int V : {512, 32000}) {
         auto logits = random_floats(V, uint32_t(18 + V), 4.0f);

@@ -14,17 +14,9 @@
 #include <llamaref/tokenizer/sentencepiece.hpp>
 
 #include "../test_data.hpp"
+#include "require_gpu.hpp"
 
 using namespace llamaref;
-
-#define LLAMAREF_REQUIRE_GPU()                                           \
-    do {                                                                 \
-        std::string why;                                                 \
-        if (!cuda::device_available(&why)) {                             \
-            WARN("SKIPPED: no CUDA device (" << why << ")");             \
-            return;                                                      \
-        }                                                                \
-    } while (0)
 
 namespace {
 
@@ -82,7 +74,7 @@ void check_fixture(const std::string& name, const std::string& model_rel, double
 }  // namespace
 
 TEST_CASE("cuda: Meta fixtures within 1e-3 (f32), greedy ids exact", "[cuda][oracle]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(cuda::device_available);
     for (const char* name : {"llama1-mha", "llama2-gqa", "llama31-scaled"}) {
         check_fixture(name, "hf", 1e-3, true);
         check_fixture(name, "hf", 1e-3, false);
@@ -90,7 +82,7 @@ TEST_CASE("cuda: Meta fixtures within 1e-3 (f32), greedy ids exact", "[cuda][ora
 }
 
 TEST_CASE("cuda: bf16 and Q8_0 GGUF fixtures within the bounds llama.cpp shows", "[cuda][oracle]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(cuda::device_available);
     // The same bounds as the CPU path's test_gguf (max |logit − Meta| of llama.cpp on these files).
     for (const char* name : {"llama1-mha", "llama2-gqa", "llama31-scaled"}) {
         LLAMAREF_REQUIRE_DATA(std::string("oracle/") + name + "/gguf/model-bf16.gguf");
@@ -126,7 +118,7 @@ TEST_CASE("cuda: bf16 and Q8_0 GGUF fixtures within the bounds llama.cpp shows",
 }
 
 TEST_CASE("cuda: stories260K greedy 256 tokens equal the CPU text and llama2.c's", "[cuda][stories]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(cuda::device_available);
     LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
     const std::string dir = test::data("models/stories260K");
     auto model = std::shared_ptr<const Model>(load_model(dir + "/stories260K.bin"));
@@ -154,7 +146,7 @@ TEST_CASE("cuda: stories260K greedy 256 tokens equal the CPU text and llama2.c's
 }
 
 TEST_CASE("cuda: sampling on the device picks the CPU sampler's tokens for the same seed", "[cuda][sampling]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(cuda::device_available);
     LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
     auto model = std::shared_ptr<const Model>(load_model(test::data("models/stories260K/stories260K.bin")));
     SamplingParams sp;
@@ -178,7 +170,7 @@ TEST_CASE("cuda: sampling on the device picks the CPU sampler's tokens for the s
 }
 
 TEST_CASE("cuda: the fused decode step, with and without a CUDA graph, equals the kernel-by-kernel step", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(cuda::device_available);
     // stories260K's F = 172 is not a multiple of 8: it runs kernel by kernel whatever is asked.
     for (auto [file, fusable] : {std::pair{"oracle/llama2-gqa/hf", true}, {"oracle/llama31-scaled/gguf/model-bf16.gguf", true},
                                  {"oracle/llama1-mha/gguf/model-q8_0.gguf", true}, {"models/stories260K/stories260K.bin", false}}) {
@@ -215,7 +207,7 @@ TEST_CASE("cuda: the fused decode step, with and without a CUDA graph, equals th
 }
 
 TEST_CASE("cuda: bad input is an error, not a crash", "[cuda]") {
-    LLAMAREF_REQUIRE_GPU();
+    LLAMAREF_REQUIRE_GPU(cuda::device_available);
     LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
     auto model = load_model(test::data("models/stories260K/stories260K.bin"));
     cuda::RunnerOptions o;
