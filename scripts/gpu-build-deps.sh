@@ -19,7 +19,10 @@ case "${1:-}" in
   use)
     root="$(cd "$2" && pwd)/root"
     mkdir -p "$root"
-    for f in "$2"/debs/*.deb; do dpkg-deb -x "$f" "$root"; done
+    for f in "$(cd "$2" && pwd)"/debs/*.deb; do
+      if command -v dpkg-deb > /dev/null && [ -z "${NO_DPKG:-}" ]; then dpkg-deb -x "$f" "$root"
+      else (t=$(mktemp -d) && cd "$t" && ar x "$f" && tar -xf data.tar.* -C "$root" && rm -rf "$t"); fi  # without dpkg
+    done
     lib="$root/usr/lib/x86_64-linux-gnu"
     export PATH="$root/usr/bin:$PATH"
     export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
