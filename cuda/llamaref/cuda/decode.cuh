@@ -125,10 +125,10 @@ inline void matvec(DType dtype, const void* W, int out, int in, const Input& inp
     const std::size_t row_bytes = dtype_bytes(dtype, in);
     const unsigned blocks = matvec_blocks(out, kWarps);
     switch (dtype) {
-        case DType::F32: matvec_kernel<DType::F32><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
-        case DType::F16: matvec_kernel<DType::F16><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
-        case DType::BF16: matvec_kernel<DType::BF16><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
-        case DType::Q8_0: matvec_kernel<DType::Q8_0><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
+        case DType::F32: matvec_kernel<DType::F32, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
+        case DType::F16: matvec_kernel<DType::F16, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
+        case DType::BF16: matvec_kernel<DType::BF16, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
+        case DType::Q8_0: matvec_kernel<DType::Q8_0, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
     }
     check_launch("matvec");
 }
