@@ -54,6 +54,14 @@ inline void write_file(const std::filesystem::path& path, const std::string& byt
 }
 inline std::string u64(uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); }
 
+// Whitespace-separated integers of a text file (e.g. expected/greedy_n256_ids.txt).
+inline std::vector<int> read_ints(const std::string& path) {
+    std::ifstream f(path);
+    std::vector<int> v;
+    for (int x; f >> x;) v.push_back(x);
+    return v;
+}
+
 }  // namespace llamaref::test
 
 #define LLAMAREF_REQUIRE_DATA(rel)                                                                       \

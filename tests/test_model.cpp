@@ -168,9 +168,7 @@ TEST_CASE("stories260K greedy: 256 ids and text equal llama2.c's", "[stories]") 
     Transformer tf(load_model(dir + "/stories260K.bin"));
     const auto tok = SentencePieceTokenizer::from_llama2c(dir + "/tok512.bin", tf.config().vocab_size);
 
-    std::vector<int> want;
-    std::ifstream ids(dir + "/expected/greedy_n256_ids.txt");
-    for (int id; ids >> id;) want.push_back(id);
+    const std::vector<int> want = test::read_ints(dir + "/expected/greedy_n256_ids.txt");
     REQUIRE(want.size() == 256);
 
     const std::vector<int> bos{tok.bos_id};

@@ -115,9 +115,7 @@ int cmd_generate(int argc, char** argv) {
         generate(tf, prompt, n, stop, pick, emit, &st);
     } else {
 #ifdef LLAMAREF_WITH_CUDA
-        // The device KV cache is allocated up front: it holds only the positions this run can use.
-        const int device_ctx = int(std::min<long>(ctx, long(prompt.size()) + n));
-        cuda::Runner runner(cuda::host_model(*model), cuda::RunnerOptions{device_ctx});
+        cuda::Runner runner(cuda::host_model(*model), cuda::RunnerOptions{ctx});  // its KV cache grows as used
         const bool penalties = sp.repeat_penalty != 1 || sp.frequency_penalty != 0 || sp.presence_penalty != 0;
         const cuda::DeviceSampling ds{sp.temperature, sp.top_k, sp.top_p, sp.min_p};
         GenerationStep step = [&](std::span<const int> tokens, int pos, std::span<const int> history) {
@@ -129,7 +127,7 @@ int cmd_generate(int argc, char** argv) {
             // Sampler::next draws one coin per token when it samples (temperature > 0), none when greedy.
             return runner.next_token(tokens, pos, ds, sp.temperature > 0 ? mt.coin() : 0.0);
         };
-        generate_steps(step, device_ctx, prompt, n, stop, emit, &st);
+        generate_steps(step, ctx, prompt, n, stop, emit, &st);
 #endif
     }
     std::fputs((stream.flush() + "\n").c_str(), stdout);

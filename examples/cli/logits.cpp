@@ -64,13 +64,8 @@ int cmd_logits(int argc, char** argv) {
         }
     } else {
 #ifdef LLAMAREF_WITH_CUDA
-        const int positions = ctx ? ctx : model->config.max_seq_len;
-        if (tokens.size() > std::size_t(positions))
-            fail(tokens.size(), " tokens do not fit the context of ", positions, " positions");
-        for (const int id : tokens)
-            if (id < 0 || std::size_t(id) >= V) fail("token id ", id, " is out of range [0, ", V, ")");
-        // The device KV cache is allocated up front: it holds just these tokens.
-        cuda::Runner runner(cuda::host_model(*model), cuda::RunnerOptions{int(tokens.size())});
+        // The Runner checks ids and context as Transformer does; its KV cache grows as used.
+        cuda::Runner runner(cuda::host_model(*model), cuda::RunnerOptions{ctx});
         if (mode == "prefill") {
             const std::vector<float> all = runner.forward(tokens, 0);  // [T·V]
             std::copy(all.begin(), all.end(), logits.begin());

@@ -123,9 +123,7 @@ TEST_CASE("cuda: stories260K greedy 256 tokens equal the CPU text and llama2.c's
     const std::string dir = test::data("models/stories260K");
     auto model = std::shared_ptr<const Model>(load_model(dir + "/stories260K.bin"));
     const auto tok = SentencePieceTokenizer::from_llama2c(dir + "/tok512.bin", model->config.vocab_size);
-    std::vector<int> want;
-    std::ifstream ids(dir + "/expected/greedy_n256_ids.txt");
-    for (int id; ids >> id;) want.push_back(id);
+    const std::vector<int> want = test::read_ints(dir + "/expected/greedy_n256_ids.txt");
     REQUIRE(want.size() == 256);
 
     Transformer cpu(model);
