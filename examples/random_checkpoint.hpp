@@ -13,6 +13,7 @@
 //
 //   preset          D     L   H   KV  Dh   F      V       θ       scaling  tied  context
 //   tiny            64    2   4   2   16   128    256     10000   -        no    512
+//   stories110m     768   12  12  12  64   2048   32000   10000   -        yes   1024
 //   tinyllama-1.1b  2048  22  32  4   64   5632   32000   10000   -        no    2048
 //   llama3.2-1b     2048  16  32  8   64   8192   128256  500000  ×32      yes   131072
 //   llama3-8b       4096  32  32  8   128  14336  128256  500000  -        no    2048
@@ -29,7 +30,7 @@
 namespace llamaref::examples {
 
 inline const std::vector<std::string>& random_preset_names() {
-    static const std::vector<std::string> names{"tiny", "tinyllama-1.1b", "llama3.2-1b", "llama3-8b"};
+    static const std::vector<std::string> names{"tiny", "stories110m", "tinyllama-1.1b", "llama3.2-1b", "llama3-8b"};
     return names;
 }
 
@@ -39,6 +40,10 @@ inline ModelConfig random_preset(const std::string& name) {
     if (name == "tiny") {
         c.dim = 64, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.hidden_dim = 128, c.vocab_size = 256;
         c.max_seq_len = 512;
+    } else if (name == "stories110m") {  // llama2.c's stories110M (classifier shared with the embeddings)
+        c.dim = 768, c.n_layers = 12, c.n_heads = 12, c.n_kv_heads = 12, c.hidden_dim = 2048, c.vocab_size = 32000;
+        c.tied_embeddings = true;
+        c.max_seq_len = 1024;
     } else if (name == "tinyllama-1.1b") {
         c.dim = 2048, c.n_layers = 22, c.n_heads = 32, c.n_kv_heads = 4, c.hidden_dim = 5632, c.vocab_size = 32000;
     } else if (name == "llama3.2-1b") {
