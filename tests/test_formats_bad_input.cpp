@@ -3,6 +3,7 @@
 // UndefinedBehaviorSanitizer (test_formats_bad_input_asan) so an out-of-bounds read fails the test.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -184,6 +185,47 @@ TEST_CASE("pickle: only a state dict's globals; nothing is ever called", "[bad-i
     // A well-formed archive loads (the check above is not vacuous).
     write_file(f, pth_archive({t}, state_dict_pickle({t})));
     CHECK(TorchCheckpoint(f).get("w").shape == Shape{4});
+}
+
+// The pickle reader shares lists and dicts as Python does; a reader that copied the container on
+// each APPEND / SETITEM and kept each copy in the memo took 18 s for 150 KB and >4 GB for 280 KB.
+TEST_CASE("pickle: linear in time and memory; no value contains itself", "[bad-input][pth]") {
+    using clock = std::chrono::steady_clock;
+    auto seconds_since = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
+    auto read = [](const std::string& p) {
+        return PickleReader(reinterpret_cast<const std::byte*>(p.data()), p.size(), "test.pkl").load();
+    };
+    // 200,000 APPENDs, each followed by MEMOIZE: 800 KB.
+    std::string p = "\x80\x02]\x94";
+    for (int k = 0; k < 200000; ++k) p += "K\x01" "a\x94";
+    auto t0 = clock::now();
+    const PyRef list = read(p + ".");
+    CHECK(list->items.size() == 200000);
+    CHECK(seconds_since(t0) < 20);  // generous: milliseconds in a release build, well under a second with ASan
+    // 200,000 SETITEMs, each followed by BINPUT, in a .pth: a state dict of ints and no tensors.
+    const auto dir = scratch("slow-pickle");
+    const std::string f = (dir / "consolidated.00.pth").string();
+    p = "\x80\x02}q";
+    p += '\0';
+    for (int k = 0; k < 200000; ++k) p += "M" + le16(uint16_t(k)) + "K\x02sq\x01";
+    write_file(f, pth_archive({}, p + "."));
+    t0 = clock::now();
+    CHECK_THROWS_WITH(TorchCheckpoint(f), Catch::Contains(f) && Catch::Contains("holds no tensors"));
+    CHECK(seconds_since(t0) < 20);
+    // More values than any state dict (1M): 1.1M empty lists appended to one list.
+    p = "\x80\x02]";
+    for (int k = 0; k < 1100000; ++k) p += "]a";
+    CHECK_THROWS_WITH(read(p + "."), Catch::Contains("test.pkl") && Catch::Contains("values: not a state dict"));
+    // A list inside itself, a list changed after it was put in another, MARKs misused.
+    CHECK_THROWS_WITH(read(std::string("\x80\x02]q\0h\0a.", 9)), Catch::Contains("would contain itself"));
+    CHECK_THROWS_WITH(read(std::string("\x80\x02]q\0]h\0a0h\0K\x01" "a.", 15)), Catch::Contains("changed after"));
+    CHECK_THROWS_WITH(read("\x80\x02}(0."), Catch::Contains("pop below a MARK"));
+    CHECK_THROWS_WITH(read("\x80\x02}(."), Catch::Contains("MARK(s) still open"));
+    CHECK_THROWS_WITH(read("\x80\x02(2."), Catch::Contains("no value on the stack"));  // DUP of a MARK
+    // Sharing still works: a memoized dict filled after it was stored, then fetched.
+    const PyRef d = read(std::string("\x80\x02}q\0(K\x01K\x02u0h\0.", 16));
+    REQUIRE(d->kind == PyObject::Dict);
+    CHECK(d->dict.size() == 1);
 }
 
 TEST_CASE("Meta folder: params.json disagreeing with the weights, missing shards", "[bad-input][meta]") {

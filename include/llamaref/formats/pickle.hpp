@@ -17,10 +17,21 @@
 // Persistent ids (BINPERSID) are torch's storage references:
 //   ('storage', <storage type>, key, location, numel)  -> Storage {dtype, key, numel}
 // The storage bytes themselves live in the zip entry `<archive>/data/<key>` (formats/pytorch.hpp).
+//
+// Cost: linear in the pickle's length, in time and memory, whatever the file says. As in Python,
+// values are shared, not copied: MEMOIZE / BINPUT store a reference, and APPEND(S) / SETITEM(S)
+// add to the one list or dict that the stack and the memo both point to. A list or dict becomes
+// read-only once it is put inside another value (a tuple, list, dict, or call arguments), which is
+// how every pickler writes a tree; so no value can contain itself, nesting is at most kMaxDepth,
+// and each value's depth is known when it is built. Stack, memo and the number of values are
+// bounded by the length of the input and by the limits below (far above a real state dict: about
+// 15 values per tensor), and MARKs are kept as positions, so no opcode scans or copies the stack.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
-#include <map>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,20 +46,21 @@ struct PyObject;
 using PyRef = std::shared_ptr<const PyObject>;
 
 struct PyObject {
-    enum Kind { None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Global, Storage, Tensor, Mark } kind = None;
+    enum Kind : uint8_t { None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Global, Storage, Tensor } kind = None;
+    bool frozen = false;  // a List / Dict inside another value: no longer changed (see above)
+    DType dtype = DType::F32;                       // Storage, Tensor
+    int depth = 0;                                  // nesting depth (bounded)
     int64_t i = 0;       // Bool, Int; Tensor: storage offset (elements)
     double f = 0;        // Float
     std::string s;       // String, Bytes; Global: "module.name"; Storage/Tensor: storage key
-    std::vector<PyRef> items;                       // Tuple, List
+    std::vector<PyRef> items;                       // Tuple, List; Tensor: {its Storage}
     std::vector<std::pair<PyRef, PyRef>> dict;      // Dict (in insertion order)
-    DType dtype = DType::F32;                       // Storage, Tensor
     std::vector<int64_t> size, stride;              // Tensor; Storage: size = {numel}
-    int depth = 0;                                  // nesting depth (bounded)
 };
 
 inline const char* py_kind_name(PyObject::Kind k) {
-    static const char* names[] = {"None",   "bool", "int",  "float",  "str",     "bytes", "tuple",
-                                  "list",   "dict", "global", "storage", "tensor", "mark"};
+    static const char* names[] = {"None", "bool", "int",    "float",  "str",     "bytes",
+                                  "tuple", "list", "dict", "global", "storage", "tensor"};
     return names[k];
 }
 
@@ -64,48 +76,74 @@ class PickleReader {
             if (op == '.') break;  // STOP
             step(op);
         }
+        if (!marks_.empty()) bad("pickle ends with ", marks_.size(), " MARK(s) still open");
         if (stack_.size() != 1) bad("pickle ends with ", stack_.size(), " values on its stack instead of 1");
         return stack_.back();
     }
 
   private:
+    using PyMut = std::shared_ptr<PyObject>;  // values on the stack and in the memo may still change
+
     static constexpr int kMaxDepth = 64;
-    static constexpr std::size_t kMaxStack = 1 << 20;
+    static constexpr std::size_t kMaxStack = 1 << 20;   // stack entries, and memo entries
+    static constexpr std::size_t kMaxValues = 1 << 20;  // values built in all (~170 bytes each)
 
     template <class... Parts>
     [[noreturn]] void bad(const Parts&... parts) const {
         fail(where_, ": pickle at offset ", in_.offset(), ": ", parts...);
     }
 
-    static PyRef make(PyObject o) { return std::make_shared<const PyObject>(std::move(o)); }
-    PyRef container(PyObject::Kind k, std::vector<PyRef> items) {
-        PyObject o;
-        o.kind = k;
-        for (const auto& x : items) o.depth = std::max(o.depth, x->depth + 1);
-        if (o.depth > kMaxDepth) bad("values nested more than ", kMaxDepth, " deep");
-        o.items = std::move(items);
-        return make(std::move(o));
+    PyMut make(PyObject::Kind k) {
+        if (++values_ > kMaxValues) bad("more than ", kMaxValues, " values: not a state dict");
+        auto o = std::make_shared<PyObject>();
+        o->kind = k;
+        return o;
     }
-    PyRef integer(int64_t v) { PyObject o; o.kind = PyObject::Int; o.i = v; return make(std::move(o)); }
-    PyRef string(PyObject::Kind k, std::string s) { PyObject o; o.kind = k; o.s = std::move(s); return make(std::move(o)); }
+    // Put `child` inside `parent`: the child is read-only from now on; the parent's depth grows.
+    void adopt(PyObject& parent, const PyMut& child) {
+        if (child.get() == &parent) bad("a ", py_kind_name(parent.kind), " would contain itself");
+        child->frozen = true;
+        parent.depth = std::max(parent.depth, child->depth + 1);
+        if (parent.depth > kMaxDepth) bad("values nested more than ", kMaxDepth, " deep");
+    }
+    PyMut container(PyObject::Kind k, std::vector<PyMut> items) {
+        PyMut o = make(k);
+        o->items.reserve(items.size());
+        for (auto& x : items) adopt(*o, x), o->items.push_back(std::move(x));
+        return o;
+    }
+    PyMut integer(int64_t v) { PyMut o = make(PyObject::Int); o->i = v; return o; }
+    PyMut string(PyObject::Kind k, std::string s) { PyMut o = make(k); o->s = std::move(s); return o; }
 
-    void push(PyRef v) {
+    // The stack is split into frames by MARKs (Python's "metastack"): marks_ holds where each
+    // frame starts, and pop() never reaches below the top frame.
+    std::size_t frame() const { return marks_.empty() ? 0 : marks_.back(); }
+    void push(PyMut v) {
         if (stack_.size() >= kMaxStack) bad("stack grows beyond ", kMaxStack, " values");
         stack_.push_back(std::move(v));
     }
-    PyRef pop() {
-        if (stack_.empty() || stack_.back()->kind == PyObject::Mark) bad("pop from an empty stack");
-        PyRef v = std::move(stack_.back());
+    PyMut pop() {
+        if (stack_.size() <= frame()) bad(marks_.empty() ? "pop from an empty stack" : "pop below a MARK");
+        PyMut v = std::move(stack_.back());
         stack_.pop_back();
         return v;
     }
+    const PyMut& top() const {
+        if (stack_.size() <= frame()) bad("no value on the stack");
+        return stack_.back();
+    }
+    void mark() {
+        if (marks_.size() >= kMaxStack) bad("more than ", kMaxStack, " MARKs");
+        marks_.push_back(stack_.size());
+    }
     // The values above the topmost MARK, which is removed.
-    std::vector<PyRef> pop_mark() {
-        std::size_t m = stack_.size();
-        while (m > 0 && stack_[m - 1]->kind != PyObject::Mark) --m;
-        if (m == 0) bad("no MARK on the stack");
-        std::vector<PyRef> items(stack_.begin() + std::ptrdiff_t(m), stack_.end());
-        stack_.resize(m - 1);
+    std::vector<PyMut> pop_mark() {
+        if (marks_.empty()) bad("no MARK on the stack");
+        const std::size_t m = marks_.back();
+        marks_.pop_back();
+        std::vector<PyMut> items(std::make_move_iterator(stack_.begin() + std::ptrdiff_t(m)),
+                                 std::make_move_iterator(stack_.end()));
+        stack_.resize(m);
         return items;
     }
     std::size_t length(uint64_t n) {
@@ -122,35 +160,34 @@ class PickleReader {
         }
     }
 
-    PyRef global(const std::string& module, const std::string& name) {
+    PyMut global(const std::string& module, const std::string& name) {
         static const char* allowed[] = {"torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
                                         "collections.OrderedDict", "torch.FloatStorage", "torch.HalfStorage",
                                         "torch.BFloat16Storage"};
         const std::string full = module + "." + name;
         for (const char* a : allowed)
             if (full == a) return string(PyObject::Global, full);
-        bad("the pickle names the global '", full,
+        bad("the pickle names the global '", full.substr(0, 200),
             "', which a PyTorch state dict does not need; llamaref never imports or runs anything from a checkpoint "
             "(it accepts only torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, "
             "collections.OrderedDict and torch.{Float,Half,BFloat16}Storage)");
     }
 
     // BINPERSID: ('storage', storage type, key, location, numel) -> Storage.
-    PyRef persistent(const PyRef& pid) {
+    PyMut persistent(const PyMut& pid) {
         const auto& t = pid->items;
         if (pid->kind != PyObject::Tuple || t.size() != 5 || t[0]->kind != PyObject::String || t[0]->s != "storage" ||
             t[1]->kind != PyObject::Global || t[2]->kind != PyObject::String || t[4]->kind != PyObject::Int)
             bad("persistent id is not a torch storage reference ('storage', type, key, location, numel)");
-        PyObject o;
-        o.kind = PyObject::Storage;
-        if (t[1]->s == "torch.FloatStorage") o.dtype = DType::F32;
-        else if (t[1]->s == "torch.HalfStorage") o.dtype = DType::F16;
-        else if (t[1]->s == "torch.BFloat16Storage") o.dtype = DType::BF16;
+        PyMut o = make(PyObject::Storage);
+        if (t[1]->s == "torch.FloatStorage") o->dtype = DType::F32;
+        else if (t[1]->s == "torch.HalfStorage") o->dtype = DType::F16;
+        else if (t[1]->s == "torch.BFloat16Storage") o->dtype = DType::BF16;
         else bad("persistent id names ", t[1]->s, ", which is not a storage type");
-        o.s = t[2]->s;
-        if (t[4]->i < 0) bad("storage ", o.s, " has a negative size");
-        o.size = {t[4]->i};
-        return make(std::move(o));
+        o->s = t[2]->s;
+        if (t[4]->i < 0) bad("storage ", o->s.substr(0, 100), " has a negative size");
+        o->size = {t[4]->i};
+        return o;
     }
 
     std::vector<int64_t> int_tuple(const PyRef& v, const char* what) {
@@ -164,51 +201,70 @@ class PickleReader {
     }
 
     // REDUCE: callable(*args), for the allowed callables only.
-    PyRef call(const PyRef& fn, const PyRef& args) {
+    PyMut call(const PyMut& fn, const PyMut& args) {
         if (fn->kind != PyObject::Global) bad("REDUCE applies a ", py_kind_name(fn->kind), ", which is not callable");
         if (args->kind != PyObject::Tuple) bad("REDUCE arguments are not a tuple");
         const auto& a = args->items;
         if (fn->s == "collections.OrderedDict") {
             if (!a.empty()) bad("OrderedDict called with arguments");
-            PyObject o;
-            o.kind = PyObject::Dict;
-            return make(std::move(o));
+            return make(PyObject::Dict);
         }
         if (fn->s == "torch._utils._rebuild_tensor_v2") {
             // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             if (a.size() < 6 || a.size() > 7 || a[0]->kind != PyObject::Storage || a[1]->kind != PyObject::Int)
                 bad("_rebuild_tensor_v2 called with unexpected arguments");
-            PyObject o;
-            o.kind = PyObject::Tensor;
-            o.dtype = a[0]->dtype;
-            o.s = a[0]->s;
-            o.i = a[1]->i;
-            if (o.i < 0) bad("tensor has a negative storage offset");
-            o.size = int_tuple(a[2], "size");
-            o.stride = int_tuple(a[3], "stride");
-            if (o.size.size() != o.stride.size()) bad("tensor size and stride differ in length");
-            o.items = {a[0]};  // keep the storage (its numel is checked by the caller)
-            return make(std::move(o));
+            PyMut o = make(PyObject::Tensor);
+            o->dtype = a[0]->dtype;
+            o->s = a[0]->s;
+            o->i = a[1]->i;
+            if (o->i < 0) bad("tensor has a negative storage offset");
+            o->size = int_tuple(a[2], "size");
+            o->stride = int_tuple(a[3], "stride");
+            if (o->size.size() != o->stride.size()) bad("tensor size and stride differ in length");
+            o->items = {a[0]};  // keep the storage (its numel is checked by the caller)
+            o->depth = 1;
+            return o;
         }
         if (fn->s == "torch._utils._rebuild_parameter") {
             if (a.size() != 3 || a[0]->kind != PyObject::Tensor) bad("_rebuild_parameter called with unexpected arguments");
-            return a[0];
+            return std::const_pointer_cast<PyObject>(a[0]);  // a tensor: never changed after it is built
         }
         bad("'", fn->s, "' cannot be called here");
     }
 
-    PyRef& memo_get(uint64_t k) {
+    const PyMut& memo_get(uint64_t k) {
         auto it = memo_.find(k);
         if (it == memo_.end()) bad("memo entry ", k, " was never stored");
         return it->second;
     }
     void memo_put(uint64_t k) {
-        if (stack_.empty()) bad("memo store from an empty stack");
-        if (memo_.size() >= kMaxStack) bad("too many memo entries");
-        memo_[k] = stack_.back();
+        const PyMut& v = top();
+        auto it = memo_.find(k);
+        if (it != memo_.end()) { it->second = v; return; }
+        if (memo_.size() >= kMaxStack) bad("more than ", kMaxStack, " memo entries");
+        memo_.emplace(k, v);
     }
 
-    PyObject mutable_copy(const PyRef& v) { return *v; }
+    // APPEND, APPENDS, SETITEM, SETITEMS: add to the list or dict below the values, in place.
+    void add_to(std::vector<PyMut> items, bool is_dict) {
+        const PyMut& target = top();
+        PyObject& o = *target;
+        if (is_dict && o.kind != PyObject::Dict) bad("SETITEM(S) on a ", py_kind_name(o.kind));
+        if (!is_dict && o.kind != PyObject::List) bad("APPEND(S) on a ", py_kind_name(o.kind));
+        if (o.frozen)
+            bad("a ", py_kind_name(o.kind), " is changed after it was put inside another value "
+                "(a self-referencing structure, which a state dict never holds)");
+        if (is_dict && items.size() % 2) bad("odd number of values for a dict");
+        for (std::size_t k = 0; k < items.size(); k += is_dict ? 2 : 1) {
+            adopt(o, items[k]);
+            if (is_dict) {
+                adopt(o, items[k + 1]);
+                o.dict.emplace_back(std::move(items[k]), std::move(items[k + 1]));
+            } else {
+                o.items.push_back(std::move(items[k]));
+            }
+        }
+    }
 
     void step(uint8_t op) {
         switch (op) {
@@ -218,10 +274,10 @@ class PickleReader {
                 return;
             }
             case 0x95: in_.take(8, "frame length"); return;  // FRAME (protocol 4): a length hint
-            case '(': { PyObject m; m.kind = PyObject::Mark; push(make(std::move(m))); return; }
-            case 'N': push(make(PyObject{})); return;
+            case '(': mark(); return;
+            case 'N': push(make(PyObject::None)); return;
             case 0x88: case 0x89: {  // NEWTRUE, NEWFALSE
-                PyObject o; o.kind = PyObject::Bool; o.i = op == 0x88; push(make(std::move(o))); return;
+                PyMut o = make(PyObject::Bool); o->i = op == 0x88; push(std::move(o)); return;
             }
             case 'J': push(integer(in_.read<int32_t>("BININT"))); return;
             case 'K': push(integer(in_.read<uint8_t>("BININT1"))); return;
@@ -238,7 +294,7 @@ class PickleReader {
             case 'G': {  // BINFLOAT: big-endian float64
                 uint64_t u = 0;
                 for (int k = 0; k < 8; ++k) u = (u << 8) | in_.read<uint8_t>("BINFLOAT");
-                PyObject o; o.kind = PyObject::Float; o.f = std::bit_cast<double>(u); push(make(std::move(o)));
+                PyMut o = make(PyObject::Float); o->f = std::bit_cast<double>(u); push(std::move(o));
                 return;
             }
             case 'X': push(string(PyObject::String, in_.read_string(length(in_.read<uint32_t>("BINUNICODE length")), "BINUNICODE"))); return;
@@ -251,35 +307,24 @@ class PickleReader {
             case ')': push(container(PyObject::Tuple, {})); return;
             case 't': push(container(PyObject::Tuple, pop_mark())); return;
             case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
-                std::vector<PyRef> items(op - 0x84);
+                std::vector<PyMut> items(op - 0x84);
                 for (auto it = items.rbegin(); it != items.rend(); ++it) *it = pop();
                 push(container(PyObject::Tuple, std::move(items)));
                 return;
             }
-            case ']': push(container(PyObject::List, {})); return;
+            case ']': push(make(PyObject::List)); return;
             case 'l': push(container(PyObject::List, pop_mark())); return;
-            case '}': { PyObject o; o.kind = PyObject::Dict; push(make(std::move(o))); return; }
-            case 'd': case 'u': case 's': case 'a': case 'e': {  // DICT, SETITEMS, SETITEM, APPEND, APPENDS
-                std::vector<PyRef> items;
-                if (op == 'd' || op == 'u' || op == 'e') items = pop_mark();
-                else if (op == 's') { PyRef v = pop(); PyRef k = pop(); items = {k, v}; }
-                else items = {pop()};
-                PyObject o;
-                if (op == 'd') o.kind = PyObject::Dict;
-                else o = mutable_copy(pop());
-                const bool is_dict = op == 'd' || op == 'u' || op == 's';
-                if (is_dict && o.kind != PyObject::Dict) bad("SETITEM(S) on a ", py_kind_name(o.kind));
-                if (!is_dict && o.kind != PyObject::List) bad("APPEND(S) on a ", py_kind_name(o.kind));
-                if (is_dict && items.size() % 2) bad("odd number of values for a dict");
-                for (std::size_t k = 0; k < items.size(); k += is_dict ? 2 : 1) {
-                    if (is_dict) o.dict.emplace_back(items[k], items[k + 1]);
-                    else o.items.push_back(items[k]);
-                    o.depth = std::max({o.depth, items[k]->depth + 1, is_dict ? items[k + 1]->depth + 1 : 0});
-                }
-                if (o.depth > kMaxDepth) bad("values nested more than ", kMaxDepth, " deep");
-                push(make(std::move(o)));
+            case '}': push(make(PyObject::Dict)); return;
+            case 'd': {  // DICT: a new dict of the pairs above the MARK
+                std::vector<PyMut> items = pop_mark();
+                push(make(PyObject::Dict));
+                add_to(std::move(items), true);
                 return;
             }
+            case 'a': { PyMut v = pop(); add_to({std::move(v)}, false); return; }       // APPEND
+            case 'e': add_to(pop_mark(), false); return;                                   // APPENDS
+            case 's': { PyMut v = pop(), k = pop(); add_to({std::move(k), std::move(v)}, true); return; }  // SETITEM
+            case 'u': add_to(pop_mark(), true); return;                                    // SETITEMS
             case 'q': memo_put(in_.read<uint8_t>("BINPUT")); return;
             case 'r': memo_put(in_.read<uint32_t>("LONG_BINPUT")); return;
             case 0x94: memo_put(memo_.size()); return;  // MEMOIZE
@@ -292,23 +337,23 @@ class PickleReader {
                 return;
             }
             case 0x93: {  // STACK_GLOBAL
-                PyRef name = pop(), module = pop();
+                PyMut name = pop(), module = pop();
                 if (module->kind != PyObject::String || name->kind != PyObject::String) bad("STACK_GLOBAL needs two strings");
                 push(global(module->s, name->s));
                 return;
             }
-            case 'R': { PyRef args = pop(); PyRef fn = pop(); push(call(fn, args)); return; }
+            case 'R': { PyMut args = pop(); PyMut fn = pop(); push(call(fn, args)); return; }
             case 'Q': push(persistent(pop())); return;  // BINPERSID
             case 'b': {  // BUILD: only an empty state (None or {}) is accepted; nothing is set
-                PyRef state = pop();
-                if (stack_.empty()) bad("BUILD with nothing to build");
+                PyMut state = pop();
+                const PyMut& obj = top();
                 if (!(state->kind == PyObject::None || (state->kind == PyObject::Dict && state->dict.empty())))
-                    bad("BUILD with a state on a ", py_kind_name(stack_.back()->kind), " is not part of a state dict");
+                    bad("BUILD with a state on a ", py_kind_name(obj->kind), " is not part of a state dict");
                 return;
             }
             case '0': pop(); return;        // POP
             case '1': pop_mark(); return;   // POP_MARK
-            case '2': { if (stack_.empty()) bad("DUP of an empty stack"); push(stack_.back()); return; }
+            case '2': push(top()); return;  // DUP
             default:
                 bad("opcode 0x", "0123456789abcdef"[op >> 4], "0123456789abcdef"[op & 15],
                     " is not supported (llamaref reads the protocol-2 subset that torch.save writes)");
@@ -317,8 +362,10 @@ class PickleReader {
 
     ByteReader in_;
     std::string where_;
-    std::vector<PyRef> stack_;
-    std::map<uint64_t, PyRef> memo_;
+    std::vector<PyMut> stack_;
+    std::vector<std::size_t> marks_;  // where each open MARK's frame starts in stack_
+    std::unordered_map<uint64_t, PyMut> memo_;
+    std::size_t values_ = 0;  // values built so far
 };
 
 }  // namespace llamaref
