@@ -19,6 +19,7 @@
 #include <string>
 
 #include "../core/error.hpp"
+#include "../core/limits.hpp"
 
 namespace llamaref {
 
@@ -46,22 +47,29 @@ struct ModelConfig {
     int max_seq_len = 2048;        // positions the KV cache holds
 
     int n_rep() const { return n_heads / n_kv_heads; }  // query heads per KV head
-    int q_dim() const { return n_heads * head_dim; }     // H·Dh
-    int kv_dim() const { return n_kv_heads * head_dim; } // KV·Dh
+    // H·Dh and KV·Dh, computed in 64 bits: at most 2^20 once validate() has passed, and an Error
+    // (not a wrapped int) for a config that was never validated.
+    int q_dim() const { return checked_int(int64_t(n_heads) * head_dim, "model config: n_heads × head_dim"); }
+    int kv_dim() const { return checked_int(int64_t(n_kv_heads) * head_dim, "model config: n_kv_heads × head_dim"); }
 
-    // Throws llamaref::Error naming the first inconsistent field.
+    // Throws llamaref::Error naming the first inconsistent field. Every size must be positive and
+    // within the plausibility limits of core/limits.hpp, so that nothing computed from a validated
+    // config (H·Dh, V·D, per-layer storage) can overflow or allocate absurd amounts.
     void validate() const {
-        auto positive = [](const char* name, long v) {
+        auto in_range = [](const char* name, int64_t v, int64_t max) {
             if (v <= 0) fail("model config: ", name, " must be positive, got ", v);
+            if (v > max)
+                fail("model config: ", name, " ", v, " is beyond llamaref's limit of ", max,
+                     " (core/limits.hpp; a corrupt file?)");
         };
-        positive("dim", dim);
-        positive("n_layers", n_layers);
-        positive("n_heads", n_heads);
-        positive("n_kv_heads", n_kv_heads);
-        positive("head_dim", head_dim);
-        positive("hidden_dim", hidden_dim);
-        positive("vocab_size", vocab_size);
-        positive("max_seq_len", max_seq_len);
+        in_range("dim", dim, limits::max_dim);
+        in_range("n_layers", n_layers, limits::max_layers);
+        in_range("n_heads", n_heads, limits::max_heads);
+        in_range("n_kv_heads", n_kv_heads, limits::max_heads);
+        in_range("head_dim", head_dim, limits::max_head_dim);
+        in_range("hidden_dim", hidden_dim, limits::max_hidden_dim);
+        in_range("vocab_size", vocab_size, limits::max_vocab);
+        in_range("max_seq_len", max_seq_len, limits::max_context);
         if (n_heads % n_kv_heads != 0)
             fail("model config: n_heads (", n_heads, ") must be a multiple of n_kv_heads (", n_kv_heads, ")");
         if (head_dim % 2 != 0) fail("model config: RoPE needs an even head_dim, got ", head_dim);
@@ -70,7 +78,8 @@ struct ModelConfig {
         if (rope_scaling.enabled) {
             const auto& s = rope_scaling;
             if (!(s.factor >= 1) || !(s.low_freq_factor > 0) || !(s.high_freq_factor > s.low_freq_factor) ||
-                !(s.original_context > 0))
+                !(s.original_context > 0) || !std::isfinite(s.factor) || !std::isfinite(s.high_freq_factor) ||
+                !std::isfinite(s.original_context))
                 fail("model config: rope scaling needs factor >= 1, 0 < low_freq_factor < high_freq_factor and "
                      "original context > 0; got factor ", s.factor, ", low ", s.low_freq_factor, ", high ",
                      s.high_freq_factor, ", original context ", s.original_context);
@@ -94,13 +103,30 @@ struct ModelConfig {
 //   h = int(2 · 4·dim / 3);  if ffn_dim_multiplier: h = int(ffn_dim_multiplier · h);
 //   h = multiple_of · ceil(h / multiple_of)
 // Llama 2 7B: 11008, Llama 3 8B: 14336, Llama 3.1 405B: 53248.
+// Computed in 64 bits; a result beyond limits::max_hidden_dim (e.g. ffn_dim_multiplier 1e300) or a
+// multiplier that is not a positive finite number is an Error, never a cast of a huge double.
 inline int ffn_hidden_dim(int dim, int multiple_of, std::optional<double> ffn_dim_multiplier = std::nullopt) {
-    if (dim <= 0 || multiple_of <= 0) fail("ffn_hidden_dim: dim and multiple_of must be positive");
-    long h = 4L * dim;
+    if (dim <= 0 || multiple_of <= 0)
+        fail("ffn_hidden_dim: dim and multiple_of must be positive, got dim ", dim, " and multiple_of ", multiple_of);
+    if (dim > limits::max_dim) fail("ffn_hidden_dim: dim ", dim, " is beyond llamaref's limit of ", limits::max_dim);
+    if (multiple_of > limits::max_hidden_dim)
+        fail("ffn_hidden_dim: multiple_of ", multiple_of, " is beyond llamaref's limit of ", limits::max_hidden_dim);
+    int64_t h = 4 * int64_t(dim);
     h = (2 * h) / 3;  // int(2 * h / 3) for positive h
-    if (ffn_dim_multiplier) h = static_cast<long>(*ffn_dim_multiplier * double(h));
+    if (ffn_dim_multiplier) {
+        const double m = *ffn_dim_multiplier;
+        if (!(m > 0) || !std::isfinite(m)) fail("ffn_dim_multiplier must be a positive number, got ", m);
+        const double scaled = m * double(h);
+        if (!(scaled < double(limits::max_hidden_dim)))
+            fail("ffn_dim_multiplier ", m, " gives a hidden size of ", scaled, ", beyond llamaref's limit of ",
+                 limits::max_hidden_dim);
+        h = static_cast<int64_t>(scaled);
+    }
     h = multiple_of * ((h + multiple_of - 1) / multiple_of);
-    return static_cast<int>(h);
+    if (h <= 0 || h > limits::max_hidden_dim)
+        fail("ffn_hidden_dim: dim ", dim, " and multiple_of ", multiple_of, " give a hidden size of ", h,
+             ", outside 1..", limits::max_hidden_dim);
+    return int(h);
 }
 
 }  // namespace llamaref
