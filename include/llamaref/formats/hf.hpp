@@ -36,20 +36,8 @@ namespace llamaref {
 // ModelConfig from a config.json object. Fields transformers' LlamaConfig would default are
 // defaulted the same way; the model's shape fields are required.
 inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& path) {
-    if (!j.is_object()) fail(path, ": expected a JSON object");
-    auto number = [&](const char* key) -> const nlohmann::json& {
-        if (!j.contains(key) || j[key].is_null()) fail(path, ": missing field \"", key, "\"");
-        if (!j[key].is_number()) fail(path, ": field \"", key, "\" must be a number, found ", j[key].dump());
-        return j[key];
-    };
-    auto integer = [&](const char* key) {
-        const auto& v = number(key);
-        if (!v.is_number_integer()) fail(path, ": field \"", key, "\" must be an integer, found ", v.dump());
-        const long long x = v.get<long long>();
-        if (x <= 0 || x > (1LL << 31)) fail(path, ": field \"", key, "\" out of range: ", x);
-        return int(x);
-    };
-    auto has = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
+    const JsonFields f(j, path);
+    auto integer = [&](const char* key) { return int(f.integer(key)); };  // 1..INT_MAX; validate() bounds it
 
     ModelConfig c;
     c.dim = integer("hidden_size");
@@ -57,31 +45,23 @@ inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& p
     c.n_heads = integer("num_attention_heads");
     c.hidden_dim = integer("intermediate_size");
     c.vocab_size = integer("vocab_size");
-    c.n_kv_heads = has("num_key_value_heads") ? integer("num_key_value_heads") : c.n_heads;
-    c.head_dim = has("head_dim") ? integer("head_dim") : c.dim / c.n_heads;
-    c.norm_eps = has("rms_norm_eps") ? number("rms_norm_eps").get<double>() : 1e-6;
-    c.rope_theta = has("rope_theta") ? number("rope_theta").get<double>() : 10000.0;
-    c.max_seq_len = has("max_position_embeddings") ? integer("max_position_embeddings") : 2048;
-    if (has("tie_word_embeddings")) {
-        if (!j["tie_word_embeddings"].is_boolean()) fail(path, ": field \"tie_word_embeddings\" must be true or false");
-        c.tied_embeddings = j["tie_word_embeddings"].get<bool>();
-    }
-    if (has("rope_scaling")) {
-        const auto& s = j["rope_scaling"];
-        if (!s.is_object()) fail(path, ": \"rope_scaling\" must be an object or null");
-        const std::string type = s.value("rope_type", s.value("type", std::string("default")));
+    c.n_kv_heads = f.has("num_key_value_heads") ? integer("num_key_value_heads") : c.n_heads;
+    c.head_dim = f.has("head_dim") ? integer("head_dim") : c.dim / c.n_heads;
+    c.norm_eps = f.number_or("rms_norm_eps", 1e-6);
+    c.rope_theta = f.number_or("rope_theta", 10000.0);
+    c.max_seq_len = int(f.integer_or("max_position_embeddings", 2048));
+    c.tied_embeddings = f.boolean_or("tie_word_embeddings", false);
+    if (f.has("rope_scaling")) {
+        const JsonFields s = f.object("rope_scaling");
+        const std::string type = s.has("rope_type") ? s.string("rope_type") : s.string_or("type", "default");
         if (type == "llama3") {
-            auto get = [&](const char* key) {
-                if (!s.contains(key) || !s[key].is_number()) fail(path, ": rope_scaling needs a number \"", key, "\"");
-                return s[key].get<double>();
-            };
-            c.rope_scaling = {true, get("factor"), get("low_freq_factor"), get("high_freq_factor"),
-                              get("original_max_position_embeddings")};
+            c.rope_scaling = {true, s.number("factor"), s.number("low_freq_factor"), s.number("high_freq_factor"),
+                              s.number("original_max_position_embeddings")};
         } else if (type != "default") {
-            fail(path, ": rope_scaling type \"", type, "\" is not supported (llamaref implements \"llama3\")");
+            fail(path, ": rope_scaling type \"", type.substr(0, 40), "\" is not supported (llamaref implements \"llama3\")");
         }
     }
-    if (c.dim % c.n_heads != 0 && !has("head_dim"))
+    if (c.dim % c.n_heads != 0 && !f.has("head_dim"))
         fail(path, ": hidden_size ", c.dim, " is not a multiple of num_attention_heads ", c.n_heads);
     in_context(path + ": ", [&] { c.validate(); });
     return c;
@@ -102,13 +82,12 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
     const fs::path index = fs::path(dir) / "model.safetensors.index.json";
     if (fs::exists(index)) {
         const auto j = read_json_file(index.string());
-        if (!j.contains("weight_map") || !j["weight_map"].is_object())
-            fail(index.string(), ": missing object \"weight_map\"");
-        for (auto& [name, file] : j["weight_map"].items()) {
-            if (!file.is_string()) fail(index.string(), ": weight_map entry for ", name, " is not a file name");
-            const std::string f = file.get<std::string>();
+        const JsonFields weight_map = JsonFields(j, index.string()).object("weight_map");
+        for (const auto& item : weight_map.json().items()) {
+            const std::string& name = item.key();
+            const std::string f = weight_map.string(name);
             if (f.find('/') != std::string::npos || f == "..")
-                fail(index.string(), ": weight_map names a file outside the folder: ", f);
+                fail(index.string(), ": weight_map names a file outside the folder: ", f.substr(0, 80));
             where[name] = f;
         }
         m->format = "safetensors (sharded)";
@@ -124,13 +103,18 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
         if (!ec) total += n;
     }
     LoadProgress progress("loading " + dir, total);
-    auto tensor = [&](const std::string& name) -> TensorView {
+    // The file that holds tensor `name` (opened once).
+    auto file_of = [&](const std::string& name) -> const SafetensorsFile& {
         const std::string f = where.count(name) ? where[name] : std::string("model.safetensors");
         auto& st = files[f];
         if (!st) {
             st = std::make_shared<SafetensorsFile>((fs::path(dir) / f).string());
             m->storage.push_back(st);
         }
+        return *st;
+    };
+    auto tensor = [&](const std::string& name) -> TensorView {
+        const SafetensorsFile* st = &file_of(name);
         if (!st->has(name)) fail(st->path(), ": missing tensor ", name);
         TensorView v = aligned_or_copied(st->get(name), m->storage);
         progress.add(v.nbytes());
@@ -140,7 +124,7 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
     auto unpermuted = [&](const std::string& name, int n_heads) {
         TensorView v = tensor(name);
         if (v.shape.size() != 2 || v.rows() != std::size_t(n_heads) * c.head_dim)
-            fail(name, ": shape ", shape_str(v.shape), " but the config implies ", n_heads * c.head_dim, " rows");
+            fail(name, ": shape ", shape_str(v.shape), " but the config implies ", int64_t(n_heads) * c.head_dim, " rows");
         auto buf = make_buffer(v.nbytes());
         hf_unpermute_rows(v.data, buf->data(), n_heads, c.head_dim, v.row_bytes());
         m->storage.push_back(buf);
@@ -150,6 +134,11 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
 
     Weights& w = m->weights;
     w.tok_embeddings = tensor("model.embed_tokens.weight");
+    // The layer count comes from config.json: the last layer must exist before storage is sized.
+    const std::string last = "model.layers." + std::to_string(c.n_layers - 1) + ".input_layernorm.weight";
+    const bool listed = where.empty() || where.count(last);  // sharded: the index must name it
+    if (!listed || !file_of(last).has(last))
+        fail(dir, ": config.json says ", c.n_layers, " layers but there is no tensor ", last);
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "model.layers." + std::to_string(l) + ".";

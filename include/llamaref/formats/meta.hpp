@@ -30,54 +30,38 @@
 #include <vector>
 
 #include "../model/transformer.hpp"
-#include "hf.hpp"  // read_json_file
+#include "json.hpp"
 #include "progress.hpp"
 #include "pytorch.hpp"
 
 namespace llamaref {
 
 inline ModelConfig parse_meta_params(const nlohmann::json& j, const std::string& path) {
-    if (!j.is_object()) fail(path, ": expected a JSON object");
-    auto has = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
-    auto number = [&](const char* key) -> double {
-        if (!has(key)) fail(path, ": missing field \"", key, "\"");
-        if (!j[key].is_number()) fail(path, ": field \"", key, "\" must be a number, found ", j[key].dump());
-        return j[key].get<double>();
-    };
-    auto integer = [&](const char* key) {
-        if (!has(key)) fail(path, ": missing field \"", key, "\"");
-        if (!j[key].is_number_integer()) fail(path, ": field \"", key, "\" must be an integer, found ", j[key].dump());
-        const long long v = j[key].get<long long>();
-        if (v <= 0 || v > (1LL << 31)) fail(path, ": field \"", key, "\" out of range: ", v);
-        return int(v);
-    };
+    const JsonFields f(j, path);
+    auto integer = [&](const char* key) { return int(f.integer(key)); };  // 1..INT_MAX; validate() bounds it
     ModelConfig c;
     c.dim = integer("dim");
     c.n_layers = integer("n_layers");
     c.n_heads = integer("n_heads");
-    c.n_kv_heads = has("n_kv_heads") ? integer("n_kv_heads") : c.n_heads;
+    c.n_kv_heads = f.has("n_kv_heads") ? integer("n_kv_heads") : c.n_heads;
     if (c.dim % c.n_heads != 0) fail(path, ": dim ", c.dim, " is not a multiple of n_heads ", c.n_heads);
     c.head_dim = c.dim / c.n_heads;
-    const int multiple_of = has("multiple_of") ? integer("multiple_of") : 256;
+    const int multiple_of = int(f.integer_or("multiple_of", 256));
     std::optional<double> mult;
-    if (has("ffn_dim_multiplier")) mult = number("ffn_dim_multiplier");
-    c.hidden_dim = ffn_hidden_dim(c.dim, multiple_of, mult);
-    c.vocab_size = 0;  // from params when positive, else from the embeddings (load_meta)
-    if (has("vocab_size")) {
-        if (!j["vocab_size"].is_number_integer()) fail(path, ": field \"vocab_size\" must be an integer");
-        const long long v = j["vocab_size"].get<long long>();
-        if (v > (1LL << 31)) fail(path, ": field \"vocab_size\" out of range: ", v);
-        if (v > 0) c.vocab_size = int(v);
-    }
-    c.norm_eps = has("norm_eps") ? number("norm_eps") : 1e-5;
-    c.rope_theta = has("rope_theta") ? number("rope_theta") : 10000.0;
-    if (has("use_scaled_rope")) {
-        if (!j["use_scaled_rope"].is_boolean()) fail(path, ": field \"use_scaled_rope\" must be true or false");
-        if (j["use_scaled_rope"].get<bool>())
-            c.rope_scaling = {true, has("rope_scaling_factor") ? number("rope_scaling_factor") : 8.0, 1.0, 4.0, 8192};
-    }
-    if (has("max_seq_len")) c.max_seq_len = integer("max_seq_len");
+    if (f.has("ffn_dim_multiplier")) mult = f.number("ffn_dim_multiplier");
+    in_context(path + ": ", [&] { c.hidden_dim = ffn_hidden_dim(c.dim, multiple_of, mult); });
+    // From params when positive, else (LLaMA 1/2 write -1) from the embeddings (load_meta).
+    c.vocab_size = std::max(0, int(f.integer_or("vocab_size", 0, INT_MIN, INT_MAX)));
+    c.norm_eps = f.number_or("norm_eps", 1e-5);
+    c.rope_theta = f.number_or("rope_theta", 10000.0);
+    if (f.boolean_or("use_scaled_rope", false))
+        c.rope_scaling = {true, f.number_or("rope_scaling_factor", 8.0), 1.0, 4.0, 8192};
+    if (f.has("max_seq_len")) c.max_seq_len = integer("max_seq_len");
     else c.max_seq_len = c.rope_scaling.enabled ? 131072 : c.rope_theta >= 500000 ? 8192 : 4096;
+    // Everything but a vocabulary taken from the embeddings can be checked now, before any tensor.
+    ModelConfig known = c;
+    if (known.vocab_size == 0) known.vocab_size = 1;
+    in_context(path + ": ", [&] { known.validate(); });
     return c;
 }
 
@@ -172,6 +156,9 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     if (w.tok_embeddings.shape.size() != 2) fail(dir, ": tok_embeddings.weight is not 2-D");
     if (c.vocab_size == 0) c.vocab_size = int(w.tok_embeddings.shape[0]);
     in_context(params_path + ": ", [&] { c.validate(); });
+    // The layer count comes from params.json: the last layer must exist before storage is sized.
+    const std::string last = "layers." + std::to_string(c.n_layers - 1) + ".attention_norm.weight";
+    if (!shards[0]->has(last)) fail(dir, ": params.json says ", c.n_layers, " layers but there is no tensor ", last);
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "layers." + std::to_string(l) + ".";

@@ -19,7 +19,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../core/limits.hpp"
 #include "../core/tensor.hpp"
+#include "json.hpp"
 #include "mmap.hpp"
 
 namespace llamaref {
@@ -42,13 +44,11 @@ class SafetensorsFile {
         data_ = file_->data() + in.offset();
         data_size_ = in.remaining();
 
-        nlohmann::json header;
-        try {
-            header = nlohmann::json::parse(text);
-        } catch (const nlohmann::json::exception& e) {
-            fail(path, ": safetensors header is not valid JSON: ", e.what());
-        }
+        const nlohmann::json header = parse_json(text, path + ": safetensors header");
         if (!header.is_object()) fail(path, ": safetensors header is not a JSON object");
+        if (header.size() > std::size_t(limits::max_tensors))
+            fail(path, ": safetensors header lists ", header.size(), " tensors, beyond llamaref's limit of ",
+                 limits::max_tensors);
         for (auto& [name, v] : header.items()) {
             if (name == "__metadata__") continue;
             entries_[name] = parse_entry(path, name, v);
@@ -91,9 +91,10 @@ class SafetensorsFile {
             bad("entry needs dtype, shape and data_offsets");
         Entry e;
         if (!v["dtype"].is_string()) bad("dtype is not a string");
-        e.dtype = v["dtype"].get<std::string>();
+        e.dtype = v["dtype"].get<std::string>().substr(0, 40);
         const auto& shape = v["shape"];
         if (!shape.is_array()) bad("shape is not an array");
+        if (shape.size() > 8) bad("shape has " + std::to_string(shape.size()) + " dimensions");
         std::size_t n = 1;
         for (const auto& d : shape) {
             if (!d.is_number_unsigned()) bad("shape has a value that is not a non-negative integer");
@@ -114,9 +115,9 @@ class SafetensorsFile {
         else if (e.dtype == "F16" || e.dtype == "BF16" || e.dtype == "I16" || e.dtype == "U16") elem = 2;
         else if (e.dtype == "I8" || e.dtype == "U8" || e.dtype == "BOOL" || e.dtype.rfind("F8_", 0) == 0) elem = 1;
         else bad("unknown dtype " + e.dtype);
-        std::size_t bytes;
-        if (__builtin_mul_overflow(n, elem, &bytes) || bytes != e.end - e.begin)
-            fail(path, ": tensor ", name, ": ", e.dtype, " ", shape_str(e.shape), " needs ", n * elem,
+        const std::size_t bytes = checked_mul(n, elem, path + ": tensor " + name + ": size of " + shape_str(e.shape));
+        if (bytes != e.end - e.begin)
+            fail(path, ": tensor ", name, ": ", e.dtype, " ", shape_str(e.shape), " needs ", bytes,
                  " bytes but data_offsets give ", e.end - e.begin);
         return e;
     }
