@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/limits.hpp"
 #include "../core/tensor.hpp"
 #include "mmap.hpp"
 
@@ -45,7 +46,11 @@ inline const char* gguf_type_name(GgufType t) {
     return uint32_t(t) < 13 ? names[uint32_t(t)] : "unknown";
 }
 
-// One metadata value. Scalars use one of i / u / f / b / s; arrays hold their items.
+// One metadata value. Scalars use one of i / u / f / b / s. An array keeps its elements as the
+// file encodes them — `count` elements of `elem_type` in `raw` (little-endian numbers; strings as
+// uint64 length + bytes; nested arrays as type + count + elements) — and GgufFile decodes them on
+// request (string_array, int_array, float_array). So metadata costs about its size in the file:
+// a 5M-element uint8 array is 5 MB, not 5M GgufValue objects of ~150 bytes.
 struct GgufValue {
     GgufType type = GgufType::UINT8;
     int64_t i = 0;   // signed integers
@@ -54,13 +59,25 @@ struct GgufValue {
     bool b = false;
     std::string s;
     GgufType elem_type = GgufType::UINT8;  // arrays
-    std::vector<GgufValue> items;
+    uint64_t count = 0;                    // arrays: number of elements
+    std::string raw;                       // arrays: the encoded elements
 
     bool is_signed() const { return type == GgufType::INT8 || type == GgufType::INT16 || type == GgufType::INT32 || type == GgufType::INT64; }
     bool is_unsigned() const { return type == GgufType::UINT8 || type == GgufType::UINT16 || type == GgufType::UINT32 || type == GgufType::UINT64; }
     bool is_integer() const { return is_signed() || is_unsigned(); }
     bool is_float() const { return type == GgufType::FLOAT32 || type == GgufType::FLOAT64; }
 };
+
+// Bytes of one element of a fixed-size GGUF type; 0 for STRING and ARRAY (variable size).
+inline std::size_t gguf_fixed_size(GgufType t) {
+    switch (t) {
+        case GgufType::UINT8: case GgufType::INT8: case GgufType::BOOL: return 1;
+        case GgufType::UINT16: case GgufType::INT16: return 2;
+        case GgufType::UINT32: case GgufType::INT32: case GgufType::FLOAT32: return 4;
+        case GgufType::UINT64: case GgufType::INT64: case GgufType::FLOAT64: return 8;
+        default: return 0;
+    }
+}
 
 // The ggml tensor types whose sizes llamaref knows (ggml.h / ggml.c type_traits): block size in
 // values and bytes per block. Only F32, F16, BF16 and Q8_0 are computed with; the others can be
@@ -112,13 +129,17 @@ class GgufFile {
         // info at least 8 + 4 + 8 + 4 + 8. Counts that the file cannot hold are corrupt.
         if (n_kv > in.remaining() / 13)
             fail(path, ": GGUF metadata count ", n_kv, " is impossible for a file of ", in.size(), " bytes");
+        if (n_kv > uint64_t(limits::max_gguf_metadata_keys))
+            fail(path, ": GGUF metadata count ", n_kv, " is beyond llamaref's limit of ", limits::max_gguf_metadata_keys);
         if (n_tensors > in.remaining() / 32)
             fail(path, ": GGUF tensor count ", n_tensors, " is impossible for a file of ", in.size(), " bytes");
+        if (n_tensors > uint64_t(limits::max_tensors))
+            fail(path, ": GGUF tensor count ", n_tensors, " is beyond llamaref's limit of ", limits::max_tensors);
 
         for (uint64_t k = 0; k < n_kv; ++k) {
             std::string key = read_string(in, "metadata key");
             const auto type = GgufType(in.read<uint32_t>("metadata value type"));
-            GgufValue v = read_value(in, type, key, 0);
+            GgufValue v = read_value(in, type, key);
             if (!kv_.emplace(key, std::move(v)).second) fail(path, ": GGUF metadata key \"", key, "\" appears twice");
             keys_.push_back(key);
         }
@@ -140,8 +161,9 @@ class GgufFile {
             std::size_t n = 1;
             for (auto& d : ne) {
                 d = in.read<uint64_t>("tensor dimension");
-                if (d == 0 || __builtin_mul_overflow(n, std::size_t(d), &n) || n > (std::size_t(1) << 48))
+                if (d == 0 || d > (std::size_t(1) << 48) / n)  // keeps n = the element count below 2^48
                     fail(path, ": tensor ", ti.name, " has an absurd dimension ", d);
+                n *= std::size_t(d);
             }
             ti.shape.assign(ne.rbegin(), ne.rend());
             ti.type = in.read<uint32_t>("tensor type");
@@ -203,31 +225,38 @@ class GgufFile {
         return v.f;
     }
     bool get_bool(const std::string& key) const { return expect(key, GgufType::BOOL).b; }
+    // The elements of an array, decoded (GgufValue keeps them encoded).
     std::vector<std::string> string_array(const std::string& key) const {
         const GgufValue& v = array(key, "strings");
         if (v.elem_type != GgufType::STRING) fail(path(), ": metadata \"", key, "\" is not an array of strings");
+        ByteReader in = elements(v, key);
         std::vector<std::string> out;
-        out.reserve(v.items.size());
-        for (const auto& x : v.items) out.push_back(x.s);
+        out.reserve(std::size_t(v.count));  // each element took >= 8 bytes of the file
+        for (uint64_t k = 0; k < v.count; ++k) out.push_back(in.read_string(std::size_t(in.read<uint64_t>(key)), key));
         return out;
     }
     std::vector<float> float_array(const std::string& key) const {
         const GgufValue& v = array(key, "floats");
+        if (v.elem_type != GgufType::FLOAT32 && v.elem_type != GgufType::FLOAT64)
+            fail(path(), ": metadata \"", key, "\" is not an array of floats");
+        ByteReader in = elements(v, key);
         std::vector<float> out;
-        out.reserve(v.items.size());
-        for (const auto& x : v.items) {
-            if (!x.is_float()) fail(path(), ": metadata \"", key, "\" is not an array of floats");
-            out.push_back(float(x.f));
-        }
+        out.reserve(std::size_t(v.count));
+        for (uint64_t k = 0; k < v.count; ++k) out.push_back(float(read_scalar(in, v.elem_type, key).f));
         return out;
     }
     std::vector<int64_t> int_array(const std::string& key) const {
         const GgufValue& v = array(key, "integers");
+        if (gguf_fixed_size(v.elem_type) == 0 || v.elem_type == GgufType::BOOL)
+            fail(path(), ": metadata \"", key, "\" is ", gguf_type_name(v.elem_type), "[], expected integers");
+        ByteReader in = elements(v, key);
         std::vector<int64_t> out;
-        out.reserve(v.items.size());
-        for (const auto& x : v.items) out.push_back(as_int(x, key));
+        out.reserve(std::size_t(v.count));
+        for (uint64_t k = 0; k < v.count; ++k) out.push_back(as_int(read_scalar(in, v.elem_type, key), key));
         return out;
     }
+    // Number of elements of an array (without decoding them).
+    uint64_t array_size(const std::string& key) const { return array(key, "values").count; }
 
     // --- tensors ---------------------------------------------------------------------------
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
@@ -264,7 +293,8 @@ class GgufFile {
         return in.read_string(std::size_t(n), what);
     }
 
-    GgufValue read_value(ByteReader& in, GgufType type, const std::string& key, int depth) const {
+    // A scalar of fixed-size type `type` (the BOOL check included).
+    GgufValue read_scalar(ByteReader& in, GgufType type, const std::string& key) const {
         GgufValue v;
         v.type = type;
         switch (type) {
@@ -284,23 +314,63 @@ class GgufFile {
                 v.b = b != 0;
                 break;
             }
-            case GgufType::STRING: v.s = read_string(in, "metadata string"); break;
-            case GgufType::ARRAY: {
-                if (depth > 2) fail(path(), ": metadata \"", key, "\": arrays nested too deeply");
-                v.elem_type = GgufType(in.read<uint32_t>("array element type"));
-                const uint64_t n = in.read<uint64_t>("array length");
-                // Each element takes at least one byte (strings: 8), so the file bounds the count.
-                const std::size_t min_size = v.elem_type == GgufType::STRING || v.elem_type == GgufType::ARRAY ? 8 : 1;
-                if (n > in.remaining() / min_size)
-                    fail(path(), ": metadata \"", key, "\": array of ", n, " elements cannot fit in the ",
-                         in.remaining(), " bytes left in the file");
-                v.items.reserve(std::size_t(n));
-                for (uint64_t k = 0; k < n; ++k) v.items.push_back(read_value(in, v.elem_type, key, depth + 1));
-                break;
-            }
             default: fail(path(), ": metadata \"", key, "\" has unknown value type ", uint32_t(type));
         }
         return v;
+    }
+
+    GgufValue read_value(ByteReader& in, GgufType type, const std::string& key) const {
+        if (type == GgufType::STRING) {
+            GgufValue v;
+            v.type = type;
+            v.s = read_string(in, "metadata string");
+            return v;
+        }
+        if (type != GgufType::ARRAY) return read_scalar(in, type, key);
+        GgufValue v;
+        v.type = type;
+        v.elem_type = GgufType(in.read<uint32_t>("array element type"));
+        v.count = in.read<uint64_t>("array length");
+        const std::size_t begin = in.offset();
+        skip_elements(in, v.elem_type, v.count, key, 1);
+        v.raw.assign(reinterpret_cast<const char*>(file_->data()) + begin, in.offset() - begin);
+        return v;
+    }
+
+    // Check and step over `n` elements of `type` (arrays nest at most 3 levels).
+    void skip_elements(ByteReader& in, GgufType type, uint64_t n, const std::string& key, int depth) const {
+        // Each element takes at least one byte (strings and arrays: 8, 12), so the file bounds the count.
+        const std::size_t fixed = gguf_fixed_size(type);
+        const std::size_t min_size = fixed ? fixed : type == GgufType::STRING ? 8 : type == GgufType::ARRAY ? 12 : 1;
+        if (n > in.remaining() / min_size)
+            fail(path(), ": metadata \"", key, "\": array of ", n, " elements cannot fit in the ", in.remaining(),
+                 " bytes left in the file");
+        if (type == GgufType::BOOL) {
+            for (uint64_t k = 0; k < n; ++k) read_scalar(in, type, key);
+        } else if (fixed) {
+            in.take(std::size_t(n) * fixed, key);  // n * fixed <= remaining: checked above
+        } else if (type == GgufType::STRING) {
+            for (uint64_t k = 0; k < n; ++k) {
+                const uint64_t len = in.read<uint64_t>("metadata string length");
+                if (len > in.remaining())
+                    fail(path(), ": metadata \"", key, "\": string at offset ", in.offset() - 8, " claims ", len,
+                         " bytes but only ", in.remaining(), " remain in the file");
+                in.take(std::size_t(len), key);
+            }
+        } else if (type == GgufType::ARRAY) {
+            if (depth > 2) fail(path(), ": metadata \"", key, "\": arrays nested too deeply");
+            for (uint64_t k = 0; k < n; ++k) {
+                const auto inner = GgufType(in.read<uint32_t>("array element type"));
+                skip_elements(in, inner, in.read<uint64_t>("array length"), key, depth + 1);
+            }
+        } else {
+            fail(path(), ": metadata \"", key, "\" has unknown value type ", uint32_t(type));
+        }
+    }
+
+    // A reader over an array's encoded elements.
+    ByteReader elements(const GgufValue& v, const std::string& key) const {
+        return ByteReader(reinterpret_cast<const std::byte*>(v.raw.data()), v.raw.size(), path() + ": metadata " + key);
     }
 
     const GgufValue& expect(const std::string& key, GgufType t) const {

@@ -68,10 +68,10 @@ inline RopeScaling rope_scaling_from_divisors(const std::vector<float>& divisors
 inline ModelConfig gguf_llama_config(const GgufFile& g) {
     const std::string& path = g.path();
     const std::string arch = g.get_string("general.architecture");
-    if (arch != "llama") fail(path, ": general.architecture is \"", arch, "\"; llamaref reads \"llama\" models");
-    auto integer = [&](const std::string& key) {
+    if (arch != "llama") fail(path, ": general.architecture is \"", arch.substr(0, 40), "\"; llamaref reads \"llama\" models");
+    auto integer = [&](const std::string& key) {  // 1..INT_MAX here; validate() applies core/limits.hpp
         const int64_t v = g.get_int(key);
-        if (v <= 0 || v > (int64_t(1) << 31)) fail(path, ": metadata \"", key, "\" out of range: ", v);
+        if (v <= 0 || v > INT32_MAX) fail(path, ": metadata \"", key, "\" out of range: ", v);
         return int(v);
     };
     ModelConfig c;
@@ -96,11 +96,16 @@ inline ModelConfig gguf_llama_config(const GgufFile& g) {
     c.max_seq_len = g.has("llama.context_length") ? integer("llama.context_length") : 2048;
     if (g.has("llama.rope.scaling.type")) {
         const std::string type = g.get_string("llama.rope.scaling.type");
-        if (type != "none") fail(path, ": rope scaling type \"", type, "\" is not supported (llamaref implements Llama 3.1's)");
+        if (type != "none") fail(path, ": rope scaling type \"", type.substr(0, 40), "\" is not supported (llamaref implements Llama 3.1's)");
     }
+    // Everything but the vocabulary is known: check it before a tensor is read (rope_freqs needs Dh).
+    ModelConfig known = c;
+    known.vocab_size = 1;
+    in_context(path + ": ", [&] { known.validate(); });
     const TensorView emb = g.get("token_embd.weight");
     if (emb.shape.size() != 2) fail(path, ": token_embd.weight must be 2-D, is ", shape_str(emb.shape));
-    c.vocab_size = g.has("llama.vocab_size") ? integer("llama.vocab_size") : int(emb.shape[0]);
+    c.vocab_size = g.has("llama.vocab_size") ? integer("llama.vocab_size")
+                                              : checked_int(emb.shape[0], path + ": token_embd.weight rows");
     c.tied_embeddings = !g.has_tensor("output.weight");
     if (g.has_tensor("rope_freqs.weight")) {
         const TensorView f = g.get("rope_freqs.weight");
@@ -124,6 +129,10 @@ inline std::shared_ptr<Model> load_gguf(const std::string& path) {
     auto tensor = [&](const std::string& name) { return aligned_or_copied(g->get(name), m->storage); };
     Weights& w = m->weights;
     w.tok_embeddings = tensor("token_embd.weight");
+    // The layer count comes from the metadata: the last block must exist before storage is sized.
+    const std::string last = "blk." + std::to_string(c.n_layers - 1) + ".attn_norm.weight";
+    if (!g->has_tensor(last))
+        fail(path, ": llama.block_count says ", c.n_layers, " blocks but there is no tensor ", last);
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";

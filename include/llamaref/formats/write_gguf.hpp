@@ -47,8 +47,8 @@ inline void gguf_put_value(FileWriter& out, const GgufValue& v) {
         case GgufType::STRING: gguf_put_string(out, v.s); break;
         case GgufType::ARRAY:
             out.put<uint32_t>(uint32_t(v.elem_type));
-            out.put<uint64_t>(v.items.size());
-            for (const auto& x : v.items) gguf_put_value(out, x);
+            out.put<uint64_t>(v.count);
+            out.put_string(v.raw);  // the elements, still encoded as GGUF stores them
             break;
     }
 }
