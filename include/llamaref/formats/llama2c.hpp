@@ -30,18 +30,11 @@
 #include <memory>
 #include <string>
 
+#include "../core/limits.hpp"
 #include "../model/transformer.hpp"
 #include "mmap.hpp"
 
 namespace llamaref {
-
-namespace detail {
-inline std::size_t checked_mul(std::size_t a, std::size_t b, const std::string& file) {
-    std::size_t r;
-    if (__builtin_mul_overflow(a, b, &r)) fail(file, ": header sizes overflow (corrupt header?)");
-    return r;
-}
-}  // namespace detail
 
 constexpr uint32_t kLlama2cMagic = 0x616b3432;  // "ak42" read as little-endian uint32
 
@@ -76,6 +69,8 @@ inline std::shared_ptr<Model> load_llama2c(const std::string& path) {
     c.n_layers = h[2];
     c.n_heads = h[3];
     c.n_kv_heads = h[4];
+    // A negative vocab_size means "unshared classifier" in version 0; -INT_MIN does not fit an int.
+    if (h[5] == INT32_MIN) fail(path, ": bad llama2.c header: vocab_size ", h[5], " is out of range");
     c.vocab_size = h[5] < 0 ? -h[5] : h[5];
     c.max_seq_len = h[6];
     c.norm_eps = 1e-5;      // not stored; llama2.c's value
@@ -91,7 +86,7 @@ inline std::shared_ptr<Model> load_llama2c(const std::string& path) {
 
     const std::size_t D = c.dim, F = c.hidden_dim, L = c.n_layers, V = c.vocab_size, Q = c.q_dim(), K = c.kv_dim();
     const std::size_t Dh = c.head_dim, S = c.max_seq_len;
-    auto mul = [&](std::size_t a, std::size_t b) { return detail::checked_mul(a, b, path); };
+    auto mul = [&](std::size_t a, std::size_t b) { return checked_mul(a, b, path + ": header sizes (corrupt header?)"); };
     // Take the next tensor of `shape` (float32) from the file.
     auto next = [&](const char* what, Shape shape) {
         std::size_t n = 1;

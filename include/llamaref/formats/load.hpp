@@ -8,7 +8,11 @@
 
 #include <filesystem>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "gguf_llama.hpp"
 #include "hf.hpp"
@@ -33,12 +37,32 @@ inline std::string detect_format(const std::string& path) {
     fail(path, ": unknown model format (expected a .gguf or llama2.c .bin file, or a Hugging Face or Meta folder)");
 }
 
+// Run a reader; only llamaref::Error leaves, and it names `path`. The readers check sizes and
+// types at the root (core/limits.hpp, formats/json.hpp); this is the safety net for what slips
+// through: an allocation that fails, a foreign exception from a library.
+template <class F>
+auto guarded_read(const std::string& path, F&& read) -> decltype(read()) {
+    try {
+        return read();
+    } catch (const Error&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        fail(path, ": out of memory while reading (a size in the file is larger than this machine can hold)");
+    } catch (const std::length_error& e) {
+        fail(path, ": a size in the file is too large (", e.what(), ")");
+    } catch (const nlohmann::json::exception& e) {
+        fail(path, ": ", e.what());
+    }
+}
+
 inline std::shared_ptr<Model> load_model(const std::string& path) {
     const std::string f = detect_format(path);
-    if (f == "hf") return load_hf(path);
-    if (f == "meta") return load_meta(path);
-    if (f == "gguf") return load_gguf(path);
-    return load_llama2c(path);
+    return guarded_read(path, [&] {
+        if (f == "hf") return load_hf(path);
+        if (f == "meta") return load_meta(path);
+        if (f == "gguf") return load_gguf(path);
+        return load_llama2c(path);
+    });
 }
 
 }  // namespace llamaref
