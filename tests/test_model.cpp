@@ -46,15 +46,17 @@ double max_abs_diff(const float* a, const float* b, std::size_t n) {
     return m;
 }
 
-void check_against_oracle(const std::string& case_dir, const std::string& model_path) {
+void check_against_oracle(const std::string& case_dir, const std::string& model_path,
+                          Backend backend = Backend::reference) {
     const Oracle o = read_oracle(case_dir);
     auto model = std::shared_ptr<const Model>(load_model(model_path));
     const int P = int(o.prompt.size()), G = int(o.generated.size());
     const std::size_t V = model->config.vocab_size, D = model->config.dim, L = model->config.n_layers;
-    INFO("model " << model_path);
+    INFO("model " << model_path << (backend == Backend::fast ? " (fast backend)" : ""));
 
     SECTION("prefill logits and hidden states") {
         Transformer tf(model);
+        tf.set_backend(backend);
         std::map<std::string, std::vector<float>> seen;
         tf.set_observer([&](const Probe& p) {
             if (p.name == "tok_embeddings" || p.name == "norm" || (p.name.rfind("layers.", 0) == 0 && p.name.find('.', 7) == std::string::npos))
@@ -81,6 +83,7 @@ void check_against_oracle(const std::string& case_dir, const std::string& model_
     }
     SECTION("decode logits through the KV cache") {
         Transformer tf(model);
+        tf.set_backend(backend);
         Tensor2 logits = tf.forward(o.prompt, 0);
         REQUIRE(o.decode.size() == G * V);
         CHECK(max_abs_diff(&logits(P - 1, 0), o.decode.data(), V) < 1e-4);  // row 0 = last prefill row
@@ -93,6 +96,7 @@ void check_against_oracle(const std::string& case_dir, const std::string& model_
     }
     SECTION("full logits of prompt + continuation in one pass") {
         Transformer tf(model);
+        tf.set_backend(backend);
         std::vector<int> all = o.prompt;
         all.insert(all.end(), o.generated.begin(), o.generated.end());
         Tensor2 logits = tf.forward(all, 0);
@@ -101,6 +105,7 @@ void check_against_oracle(const std::string& case_dir, const std::string& model_
     }
     SECTION("greedy continuation ids are exact") {
         Transformer tf(model);
+        tf.set_backend(backend);
         CHECK(generate_greedy(tf, o.prompt, G) == o.generated);
     }
 }
@@ -240,4 +245,72 @@ TEST_CASE("prefill + decode samples the same tokens as feeding the prompt one to
     const auto a = run(false), b = run(true);
     REQUIRE(a.size() == 100);
     CHECK(a == b);
+}
+
+// --- the fast backend (cpu/): the same references, the same tolerances --------------------------
+
+TEST_CASE("fast backend: Meta reference fixtures within 1e-4, greedy ids exact", "[oracle][fast]") {
+    for (const std::string c : {"llama1-mha", "llama2-gqa", "llama31-scaled"}) {
+        LLAMAREF_REQUIRE_DATA("oracle/" + c + "/hf/model.safetensors");
+        check_against_oracle(test::data("oracle/" + c), test::data("oracle/" + c + "/hf"), Backend::fast);
+    }
+}
+
+TEST_CASE("fast backend: stories260K greedy 256 ids equal llama2.c's", "[stories][fast]") {
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    const std::string dir = test::data("models/stories260K");
+    Transformer tf(load_model(dir + "/stories260K.bin"));
+    tf.set_backend(Backend::fast);
+    const std::vector<int> bos{1};
+    CHECK(generate_greedy(tf, bos, 256) == test::read_ints(dir + "/expected/greedy_n256_ids.txt"));
+}
+
+TEST_CASE("fast backend: bit-identical for 1 and 2 threads, chunked or not, prefill or decode", "[model][fast]") {
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    auto model = std::shared_ptr<const Model>(load_model(test::data("models/stories260K/stories260K.bin")));
+    std::vector<int> prompt(300);
+    for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = int((i * 7919 + 13) % 512);
+    auto run = [&](int threads, int chunk) {
+        set_num_threads(threads);
+        Transformer tf(model);
+        tf.set_backend(Backend::fast);
+        tf.set_prefill_chunk(chunk);
+        Tensor2 logits = tf.forward(prompt, 0);
+        set_num_threads(1);
+        return logits;
+    };
+    const Tensor2 one = run(1, 512), two = run(2, 512), chunked = run(2, 64), odd = run(1, 37);
+    CHECK(std::equal(one.begin(), one.end(), two.begin(), two.end()));
+    CHECK(std::equal(one.begin(), one.end(), chunked.begin(), chunked.end()));
+    CHECK(std::equal(one.begin(), one.end(), odd.begin(), odd.end()));
+
+    // Token by token through the KV cache: every row the same bits as the prefill's.
+    Transformer tf(model);
+    tf.set_backend(Backend::fast);
+    const std::size_t V = one.shape(1);
+    for (std::size_t t = 0; t < 40; ++t) {
+        const Tensor2 step = tf.forward(std::span(prompt).subspan(t, 1), int(t));
+        INFO("position " << t);
+        CHECK(std::equal(step.begin(), step.end(), &one(t, 0), &one(t, 0) + V));
+    }
+    // ... and the reference within 1e-4 of the fast backend on the whole prompt.
+    const Tensor2 ref = Transformer(model).forward(prompt, 0);
+    CHECK(max_abs_diff(ref.data(), one.data(), ref.size()) < 1e-4);
+}
+
+TEST_CASE("LogitRows::last and forward_last give the last row of all", "[model][fast]") {
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/hf/model.safetensors");
+    auto model = std::shared_ptr<const Model>(load_model(test::data("oracle/llama2-gqa/hf")));
+    const std::vector<int> prompt{1, 2, 3, 400, 5, 6, 7, 8, 9};
+    for (Backend b : {Backend::reference, Backend::fast}) {
+        Transformer all(model), last(model), next(model);
+        for (auto* tf : {&all, &last, &next}) tf->set_backend(b);
+        const Tensor2 a = all.forward(prompt, 0);
+        const Tensor2 l = last.forward(prompt, 0, LogitRows::last);
+        const std::span<const float> n = next.forward_last(prompt, 0);
+        REQUIRE(l.shape(0) == 1);
+        const float* want = &a(prompt.size() - 1, 0);
+        CHECK(std::equal(l.begin(), l.end(), want, want + a.shape(1)));
+        CHECK(std::equal(n.begin(), n.end(), want, want + a.shape(1)));
+    }
 }

@@ -128,9 +128,9 @@ inline std::vector<int> generate(Transformer& model, std::span<const int> prompt
                                  const std::function<void(int)>& on_token, GenerationStats* stats = nullptr,
                                  int start_pos = 0) {
     auto step = [&](std::span<const int> tokens, int pos, std::span<const int> history) {
-        const Tensor2 logits = model.forward(tokens, pos);
+        const std::span<const float> logits = model.forward_last(tokens, pos);  // [V] of the last position
         if (max_new_tokens <= 0) return -1;  // nothing to emit: no pick, so a sampler draws no coin
-        return pick(&logits(logits.shape(0) - 1, 0), logits.shape(1), history);
+        return pick(logits.data(), logits.size(), history);
     };
     return generate_steps(step, model.config().max_seq_len, prompt, max_new_tokens, stop_tokens, on_token, stats,
                           start_pos);

@@ -13,6 +13,13 @@
 // forward(tokens, start_pos) runs T tokens at positions start_pos .. start_pos+T−1 in one call:
 // a whole prompt (prefill) or one token at a time (decode). Keys and values go to the KV cache,
 // so a later call continues where the last one stopped.
+//
+// Two backends compute the same function. Backend::reference (the default) calls the plain
+// functions of core/ and model/: the specification. Backend::fast calls the kernels of cpu/
+// (SIMD, blocked, threaded; tested against the specification) for the matrix products and
+// attention, and runs a long prompt in chunks (set_prefill_chunk), so that the activations
+// never grow beyond one chunk's; the observer sees both alike (a trace records the probabilities
+// from the reference attention).
 #pragma once
 
 #include <functional>
@@ -22,6 +29,8 @@
 #include <vector>
 
 #include "../core/ops.hpp"
+#include "../cpu/attention.hpp"
+#include "../cpu/matmul.hpp"
 #include "attention.hpp"
 #include "config.hpp"
 #include "feed_forward.hpp"
@@ -100,6 +109,12 @@ struct Probe {
 };
 using Observer = std::function<void(const Probe&)>;
 
+enum class Backend { reference, fast };
+
+// Which rows of logits a forward call computes: all T (logits, perplexity, traces) or only the
+// last one (generation needs nothing else; it saves T−1 products with the [V, D] output matrix).
+enum class LogitRows { all, last };
+
 class Transformer {
   public:
     // context_len: how many positions the KV cache may hold (0: the model's max_seq_len).
@@ -127,81 +142,126 @@ class Transformer {
         observe_probs_ = with_attention_probs;
     }
 
-    // Logits for tokens at positions start_pos .. start_pos+T−1.   -> [T, V]
-    Tensor2 forward(std::span<const int> tokens, int start_pos) {
-        const int T = int(tokens.size());
+    void set_backend(Backend b) { backend_ = b; }
+    Backend backend() const { return backend_; }
+
+    // A fast-backend prompt longer than `tokens` (default 512) runs in chunks of that many
+    // positions: the same logits, and activations bounded by one chunk.
+    void set_prefill_chunk(int tokens) {
+        if (tokens < 1) fail("prefill chunk must hold at least 1 token, got ", tokens);
+        prefill_chunk_ = tokens;
+    }
+
+    // Logits for tokens at positions start_pos .. start_pos+T−1.   -> [T, V] (or [1, V]: last)
+    Tensor2 forward(std::span<const int> tokens, int start_pos, LogitRows rows = LogitRows::all) {
         check_input(tokens, start_pos);
+        const std::size_t T = tokens.size(), V = std::size_t(cfg_.vocab_size);
+        Tensor2 logits = Tensor2::from_shape({rows == LogitRows::all ? T : 1, V});
+        run(tokens, start_pos, rows, logits.data());
+        return logits;
+    }
+
+    // Generation's call: the logits of the last position, in a buffer kept by the Transformer
+    // (valid until the next call; no allocation once the buffers have grown).   -> [V]
+    std::span<const float> forward_last(std::span<const int> tokens, int start_pos) {
+        check_input(tokens, start_pos);
+        last_logits_.resize(std::size_t(cfg_.vocab_size));
+        run(tokens, start_pos, LogitRows::last, last_logits_.data());
+        return last_logits_;
+    }
+
+  private:
+    // Splits a long fast-backend prompt into chunks; logits: [T, V] (all) or [V] (last).
+    void run(std::span<const int> tokens, int start_pos, LogitRows rows, float* logits) {
+        const std::size_t T = tokens.size(), V = std::size_t(cfg_.vocab_size), C = std::size_t(prefill_chunk_);
+        if (backend_ != Backend::fast || observer_ || T <= C) return forward_chunk(tokens, start_pos, rows, logits);
+        for (std::size_t c = 0; c < T; c += C) {
+            const std::size_t n = std::min(C, T - c);
+            const bool final_chunk = c + n == T;
+            if (rows == LogitRows::all) forward_chunk(tokens.subspan(c, n), start_pos + int(c), rows, logits + c * V);
+            else forward_chunk(tokens.subspan(c, n), start_pos + int(c), rows, final_chunk ? logits : nullptr);
+        }
+    }
+
+    // Y = X · Wᵀ by the chosen backend.   W: [out, in]   X: [T, in]   Y: [T, out]
+    static void linear_fast(const TensorView& W, const float* X, float* Y, std::size_t T) { cpu::matmul(W, X, Y, T); }
+    static void linear_reference(const TensorView& W, const float* X, float* Y, std::size_t T) { matmul(W, X, Y, T); }
+
+    // The forward pass proper. logits: [T, V] (all), [V] (last), or nullptr (none wanted).
+    void forward_chunk(std::span<const int> tokens, int start_pos, LogitRows rows, float* logits) {
+        const int T = int(tokens.size());
         const std::size_t D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), F = cfg_.hidden_dim;
         const auto& W = model_->weights;
+        const bool fast = backend_ == Backend::fast;
+        const MatMulFn linear = fast ? linear_fast : linear_reference;
         const RopeTable rope(theta_, start_pos, T);
         cache_.reserve(start_pos + T);
-
-        Tensor2 x = Tensor2::from_shape({std::size_t(T), D});  // residual stream
-        Tensor2 xn = Tensor2::from_shape({std::size_t(T), D});  // normalised input of a sub-layer
-        Tensor2 q = Tensor2::from_shape({std::size_t(T), Q});   // [T, H, Dh]
-        Tensor2 k = Tensor2::from_shape({std::size_t(T), K});   // [T, KV, Dh]
-        Tensor2 v = Tensor2::from_shape({std::size_t(T), K});   // [T, KV, Dh]
-        Tensor2 att = Tensor2::from_shape({std::size_t(T), Q});  // [T, H, Dh]
-        Tensor2 sub = Tensor2::from_shape({std::size_t(T), D});  // output of a sub-layer
-        Tensor2 gate = Tensor2::from_shape({std::size_t(T), F}), up = gate, hidden = gate;  // [T, F]
+        Buffers& b = buffers_;
+        b.ensure(std::size_t(T), D, Q, K, F);
+        float *x = b.x.data(), *xn = b.xn.data(), *q = b.q.data(), *k = b.k.data(), *v = b.v.data();
+        float *att = b.att.data(), *sub = b.sub.data();
         std::vector<float> probs(observe_probs_ ? std::size_t(T) * cfg_.n_heads * (start_pos + T) : 0);
 
         // Token embeddings: row `token` of the [V, D] table.
-        for (int t = 0; t < T; ++t) W.tok_embeddings.row_to_f32(tokens[t], &x(t, 0));
-        emit("tok_embeddings", -1, x);
+        for (int t = 0; t < T; ++t) W.tok_embeddings.row_to_f32(tokens[t], x + t * D);  // x: [T, D]
+        emit("tok_embeddings", -1, x, T, D);
 
         for (int l = 0; l < cfg_.n_layers; ++l) {
             const LayerWeights& Lw = W.layers[l];
             const std::string p = observer_ ? "layers." + std::to_string(l) : std::string();
 
             // --- attention sub-layer: h = x + wo · attention(norm(x)) ---
-            rmsnorm_rows(x.data(), attention_norm_[l].data(), xn.data(), T, D, cfg_.norm_eps);
-            emit(p + ".attention_norm", l, xn);
-            matmul(Lw.wq, xn.data(), q.data(), T);
-            matmul(Lw.wk, xn.data(), k.data(), T);
-            matmul(Lw.wv, xn.data(), v.data(), T);
-            emit(p + ".attention.wq", l, q);
-            emit(p + ".attention.wk", l, k);
-            emit(p + ".attention.wv", l, v);
+            rmsnorm_rows(x, attention_norm_[l].data(), xn, T, D, cfg_.norm_eps);
+            emit(p + ".attention_norm", l, xn, T, D);
+            linear(Lw.wq, xn, q, T);  // q: [T, H, Dh]
+            linear(Lw.wk, xn, k, T);  // k: [T, KV, Dh]
+            linear(Lw.wv, xn, v, T);  // v: [T, KV, Dh]
+            emit(p + ".attention.wq", l, q, T, Q);
+            emit(p + ".attention.wk", l, k, T, K);
+            emit(p + ".attention.wv", l, v, T, K);
             for (int t = 0; t < T; ++t) {
-                rope_pairs(&q(t, 0), cfg_.n_heads, cfg_.head_dim, rope, t);
-                rope_pairs(&k(t, 0), cfg_.n_kv_heads, cfg_.head_dim, rope, t);
-                std::copy_n(&k(t, 0), K, cache_.key(l, start_pos + t));
-                std::copy_n(&v(t, 0), K, cache_.value(l, start_pos + t));
+                rope_pairs(q + t * Q, cfg_.n_heads, cfg_.head_dim, rope, t);
+                rope_pairs(k + t * K, cfg_.n_kv_heads, cfg_.head_dim, rope, t);
+                std::copy_n(k + t * K, K, cache_.key(l, start_pos + t));
+                std::copy_n(v + t * K, K, cache_.value(l, start_pos + t));
             }
-            emit(p + ".attention.q_rope", l, q);
-            emit(p + ".attention.k_rope", l, k);
-            attention(q.data(), cache_, l, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, att.data(),
-                      observe_probs_ ? probs.data() : nullptr);
+            emit(p + ".attention.q_rope", l, q, T, Q);
+            emit(p + ".attention.k_rope", l, k, T, K);
+            if (fast && !observe_probs_)
+                cpu::attention(q, cache_, l, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, att);
+            else
+                attention(q, cache_, l, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, att,
+                          observe_probs_ ? probs.data() : nullptr);
             if (observe_probs_)
                 emit_raw(p + ".attention.probs", l, probs.data(),
                          {std::size_t(T), std::size_t(cfg_.n_heads), std::size_t(start_pos + T)});
-            emit(p + ".attention.heads", l, att);
-            matmul(Lw.wo, att.data(), sub.data(), T);
-            emit(p + ".attention.wo", l, sub);
-            x += sub;
-            emit(p + ".h", l, x);
+            emit(p + ".attention.heads", l, att, T, Q);  // att: [T, H, Dh]
+            linear(Lw.wo, att, sub, T);
+            emit(p + ".attention.wo", l, sub, T, D);
+            for (std::size_t i = 0; i < T * D; ++i) x[i] += sub[i];
+            emit(p + ".h", l, x, T, D);
 
             // --- feed-forward sub-layer: x = h + FFN(norm(h)) ---
-            rmsnorm_rows(x.data(), ffn_norm_[l].data(), xn.data(), T, D, cfg_.norm_eps);
-            emit(p + ".ffn_norm", l, xn);
-            swiglu(Lw.w1, Lw.w2, Lw.w3, xn.data(), sub.data(), T, gate.data(), up.data(), hidden.data());
-            emit(p + ".feed_forward.w1", l, gate);
-            emit(p + ".feed_forward.w3", l, up);
-            emit(p + ".feed_forward.hidden", l, hidden);
-            emit(p + ".feed_forward.w2", l, sub);
-            x += sub;
-            emit(p, l, x);  // block output
+            rmsnorm_rows(x, ffn_norm_[l].data(), xn, T, D, cfg_.norm_eps);
+            emit(p + ".ffn_norm", l, xn, T, D);
+            swiglu(Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(), b.up.data(), b.hidden.data(), linear);
+            emit(p + ".feed_forward.w1", l, b.gate.data(), T, F);
+            emit(p + ".feed_forward.w3", l, b.up.data(), T, F);
+            emit(p + ".feed_forward.hidden", l, b.hidden.data(), T, F);
+            emit(p + ".feed_forward.w2", l, sub, T, D);
+            for (std::size_t i = 0; i < T * D; ++i) x[i] += sub[i];
+            emit(p, l, x, T, D);  // block output
         }
 
-        rmsnorm_rows(x.data(), final_norm_.data(), xn.data(), T, D, cfg_.norm_eps);
-        emit("norm", -1, xn);
-        Tensor2 logits = matmul(W.output, xn);  // [T, V]
-        emit("output", -1, logits);
-        return logits;
+        if (!logits) return;  // an earlier chunk of a prompt: only the KV cache was wanted
+        // Final norm and output head, for every row or only the last one.
+        const std::size_t first = rows == LogitRows::all ? 0 : std::size_t(T - 1), n = T - first;
+        rmsnorm_rows(x + first * D, final_norm_.data(), xn, n, D, cfg_.norm_eps);
+        emit("norm", -1, xn, n, D);
+        linear(W.output, xn, logits, n);  // [n, V]
+        emit("output", -1, logits, n, cfg_.vocab_size);
     }
 
-  private:
     static ModelConfig with_context(ModelConfig c, int context_len) {
         if (context_len < 0) fail("context length must not be negative, got ", context_len);
         if (context_len > 0) c.max_seq_len = context_len;
@@ -219,12 +279,26 @@ class Transformer {
                 fail("forward: token id ", id, " is out of range [0, ", cfg_.vocab_size, ")");
     }
 
-    void emit(const std::string& name, int layer, const Tensor2& t) const {
-        if (observer_) observer_(Probe{name, layer, t.data(), {t.shape(0), t.shape(1)}});
+    void emit(const std::string& name, int layer, const float* data, std::size_t rows, std::size_t cols) const {
+        if (observer_) observer_(Probe{name, layer, data, {rows, cols}});
     }
     void emit_raw(const std::string& name, int layer, const float* data, Shape shape) const {
         if (observer_) observer_(Probe{name, layer, data, std::move(shape)});
     }
+
+    // Activations of one forward call, kept between calls: decode allocates nothing.
+    struct Buffers {
+        std::vector<float> x, xn, sub;  // [T, D]  residual stream, normalised input, sub-layer output
+        std::vector<float> q, att;      // [T, H·Dh]
+        std::vector<float> k, v;        // [T, KV·Dh]
+        std::vector<float> gate, up, hidden;  // [T, F]
+        void ensure(std::size_t T, std::size_t D, std::size_t Q, std::size_t K, std::size_t F) {
+            for (auto* buf : {&x, &xn, &sub}) buf->resize(T * D);
+            for (auto* buf : {&q, &att}) buf->resize(T * Q);
+            for (auto* buf : {&k, &v}) buf->resize(T * K);
+            for (auto* buf : {&gate, &up, &hidden}) buf->resize(T * F);
+        }
+    };
 
     std::shared_ptr<const Model> model_;
     ModelConfig cfg_;
@@ -234,6 +308,10 @@ class Transformer {
     std::vector<float> final_norm_;                              // [D]
     Observer observer_;
     bool observe_probs_ = false;
+    Backend backend_ = Backend::reference;
+    int prefill_chunk_ = 512;
+    Buffers buffers_;
+    std::vector<float> last_logits_;  // [V]  forward_last's result
 };
 
 }  // namespace llamaref

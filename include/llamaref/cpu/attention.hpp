@@ -1,0 +1,237 @@
+// llamaref/cpu/attention.hpp — fast causal grouped-query attention: blocks of keys, online softmax.
+//
+// Specification: llamaref::attention in model/attention.hpp (softmax(q·kᵀ/√Dh)·v per head, causal,
+// query head h reading KV head h / n_rep). Same arguments except the probabilities (a trace asks
+// the reference for them).
+//
+// The reference holds one row of S scores per query; a 32K-token prompt at once would need a
+// [T, S] matrix per head. Here no score matrix exists (Milakov & Gimelshein 2018, "Online
+// normalizer calculation for softmax"; Dao et al. 2022, FlashAttention, Algorithm 1): keys are
+// visited in blocks of kKeyBlock, and each query row keeps only
+//
+//   m  the largest score so far          l  Σ exp(score − m) so far          o  Σ exp(score − m)·v
+//
+// A new block with scores s_j:  m' = max(m, max_j s_j),  α = exp(m − m'),
+//                               l ← α·l + Σ_j exp(s_j − m'),   o ← α·o + Σ_j exp(s_j − m')·v_j
+// and at the end out = o / l — exactly softmax(s)·V, only rescaled as the maximum grows.
+//
+// Work: one task = one KV head × a block of kQueryBlock tokens, i.e. n_rep·kQueryBlock query rows
+// that share each key/value block while it is in L1 (GQA's saving in reads). Memory per thread:
+// a key block of scores and the rows' o, m, l — O(block), whatever the context length.
+//
+// Arithmetic: the same in the portable and AVX2 kernels (tests compare them bit for bit), and
+// for a query row it does not depend on how the tokens were split into calls: key blocks start
+// at multiples of kKeyBlock, so prefill and token-by-token decode give identical outputs.
+// exp is exp_poly below (≤ 2 ulp on the arguments ≤ 0 that softmax gives it).
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "../core/parallel.hpp"
+#include "../model/kv_cache.hpp"
+#include "matmul.hpp"
+#include "simd.hpp"
+
+namespace llamaref::cpu {
+
+constexpr int kKeyBlock = 64;    // keys per block: 64 scores, 64·Dh floats of K and of V
+constexpr int kQueryBlock = 16;  // tokens per task (× n_rep query heads)
+
+// e^x in float32 as the kernels compute it: x = n·ln2 + r with n = round(x·log2 e) and
+// |r| ≤ ln2/2, e^r by its Taylor polynomial of degree 6 (error < 4e-8 relative), times 2ⁿ.
+// Arguments below −87 give 0 (e^−87 ≈ 1.6e−38, nothing next to the largest term, which is 1).
+inline float exp_poly(float x) {
+    if (!(x >= -87.0f)) return 0.0f;  // also −inf and NaN
+    x = std::min(x, 88.0f);
+    const float n = std::nearbyint(x * 1.44269504f);
+    float r = std::fma(-n, 0.693359375f, x);  // ln 2 in two parts: the first exact in 10 bits
+    r = std::fma(-n, -2.12194440e-4f, r);
+    float p = 1.0f / 720;
+    p = std::fma(p, r, 1.0f / 120);
+    p = std::fma(p, r, 1.0f / 24);
+    p = std::fma(p, r, 1.0f / 6);
+    p = std::fma(p, r, 0.5f);
+    p = std::fma(p, r, 1.0f);
+    p = std::fma(p, r, 1.0f);
+    return p * std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
+}
+
+namespace portable {
+// s[j] = (q · k_j) · scale for n keys, k_j at k + j·stride.
+inline void scores(const float* q, const float* k, std::size_t stride, int n, int Dh, float scale, float* s) {
+    for (int j = 0; j < n; ++j) s[j] = dot_blocked(k + j * stride, q, Dh) * scale;
+}
+// p[j] = exp(p[j] − m); returns Σ p[j] (in order).
+inline float exp_shifted(float* p, int n, float m) {
+    float sum = 0.0f;
+    for (int j = 0; j < n; ++j) sum += (p[j] = exp_poly(p[j] - m));
+    return sum;
+}
+// o = α·o + Σ_j p[j]·v_j.   o: [Dh]
+inline void accumulate(float* o, float alpha, const float* p, const float* v, std::size_t stride, int n, int Dh) {
+    for (int d = 0; d < Dh; ++d) o[d] *= alpha;
+    for (int j = 0; j < n; ++j)
+        for (int d = 0; d < Dh; ++d) o[d] = std::fma(p[j], v[j * stride + d], o[d]);
+}
+}  // namespace portable
+
+#if LLAMAREF_HAVE_AVX2_KERNELS
+namespace avx2 {
+LLAMAREF_AVX2 inline __m256 exp_poly8(__m256 x) {
+    const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+LLAMAREF_AVX2 inline float dot(const float* w, const float* x, int n) {  // = dot_blocked
+    const int n8 = n / 8 * 8;
+    float y = 0.0f;
+    for (int k0 = 0; k0 < n8; k0 += int(kKBlock)) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int k = k0; k < std::min(n8, k0 + int(kKBlock)); k += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + k), _mm256_loadu_ps(x + k), acc);
+        y += hsum(acc);
+    }
+    for (int k = n8; k < n; ++k) y = std::fma(w[k], x[k], y);
+    return y;
+}
+
+// Four keys at a time (four independent FMA chains), each exactly dot_blocked.
+LLAMAREF_AVX2 inline void scores(const float* q, const float* k, std::size_t stride, int n, int Dh, float scale, float* s) {
+    const int d8 = Dh / 8 * 8;
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        float y[4] = {0, 0, 0, 0};
+        for (int k0 = 0; k0 < d8; k0 += int(kKBlock)) {
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int d = k0; d < std::min(d8, k0 + int(kKBlock)); d += 8) {
+                const __m256 qv = _mm256_loadu_ps(q + d);
+                for (int i = 0; i < 4; ++i) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(k + (j + i) * stride + d), qv, acc[i]);
+            }
+            for (int i = 0; i < 4; ++i) y[i] += hsum(acc[i]);
+        }
+        for (int i = 0; i < 4; ++i) {
+            for (int d = d8; d < Dh; ++d) y[i] = std::fma(k[(j + i) * stride + d], q[d], y[i]);
+            s[j + i] = y[i] * scale;
+        }
+    }
+    for (; j < n; ++j) s[j] = dot(k + j * stride, q, Dh) * scale;
+}
+
+LLAMAREF_AVX2 inline float exp_shifted(float* p, int n, float m) {
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(p + j, exp_poly8(_mm256_sub_ps(_mm256_loadu_ps(p + j), _mm256_set1_ps(m))));
+    for (; j < n; ++j) p[j] = exp_poly(p[j] - m);
+    float sum = 0.0f;
+    for (j = 0; j < n; ++j) sum += p[j];
+    return sum;
+}
+
+// o = α·o + Σ_j p[j]·v_j, 8 vectors of o at a time (eight independent FMA chains over j).
+template <int NV>
+LLAMAREF_AVX2 inline void accumulate_part(float* o, float alpha, const float* p, const float* v, std::size_t stride, int n) {
+    __m256 acc[NV];
+    for (int i = 0; i < NV; ++i) acc[i] = _mm256_mul_ps(_mm256_loadu_ps(o + 8 * i), _mm256_set1_ps(alpha));
+    for (int j = 0; j < n; ++j) {
+        const __m256 pj = _mm256_set1_ps(p[j]);
+        for (int i = 0; i < NV; ++i) acc[i] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + j * stride + 8 * i), acc[i]);
+    }
+    for (int i = 0; i < NV; ++i) _mm256_storeu_ps(o + 8 * i, acc[i]);
+}
+
+LLAMAREF_AVX2 inline void accumulate(float* o, float alpha, const float* p, const float* v, std::size_t stride, int n, int Dh) {
+    const int d8 = Dh / 8 * 8;
+    int d = 0;
+    for (; d + 64 <= d8; d += 64) accumulate_part<8>(o + d, alpha, p, v + d, stride, n);
+    for (; d < d8; d += 8) accumulate_part<1>(o + d, alpha, p, v + d, stride, n);
+    for (; d < Dh; ++d) {
+        float acc = o[d] * alpha;
+        for (int j = 0; j < n; ++j) acc = std::fma(p[j], v[j * stride + d], acc);
+        o[d] = acc;
+    }
+}
+}  // namespace avx2
+#endif
+
+// q: [T, H, Dh] after RoPE;  cache: layer `layer` holds positions 0 .. start_pos+T−1;
+// out: [T, H, Dh].
+inline void attention(const float* q, const KVCache& cache, int layer, int start_pos, int T, int n_heads,
+                      int n_kv_heads, int head_dim, float* out) {
+    const int n_rep = n_heads / n_kv_heads, Dh = head_dim;
+    const std::size_t stride = std::size_t(cache.kv_dim());
+    const float scale = 1.0f / std::sqrt(float(Dh));
+    const int n_qblocks = (T + kQueryBlock - 1) / kQueryBlock;
+#if LLAMAREF_HAVE_AVX2_KERNELS
+    const bool simd = isa() == Isa::avx2;
+#else
+    const bool simd = false;
+#endif
+    parallel_for(std::size_t(n_kv_heads) * n_qblocks, [&](std::size_t b, std::size_t e) {
+        thread_local std::vector<float> o, m, l, s;
+        s.resize(kKeyBlock);
+        for (std::size_t task = b; task < e; ++task) {
+            const int g = int(task / n_qblocks), t0 = int(task % n_qblocks) * kQueryBlock;
+            const int t1 = std::min(T, t0 + kQueryBlock), rows = (t1 - t0) * n_rep;
+            o.assign(std::size_t(rows) * Dh, 0.0f);
+            m.assign(rows, -std::numeric_limits<float>::infinity());
+            l.assign(rows, 0.0f);
+            const int keys = start_pos + t1;  // the last token of the task sees keys 0 .. keys−1
+            for (int s0 = 0; s0 < keys; s0 += kKeyBlock) {
+                const float* K = cache.key(layer, s0) + g * Dh;
+                const float* V = cache.value(layer, s0) + g * Dh;
+                for (int row = 0; row < rows; ++row) {
+                    const int t = t0 + row / n_rep, h = g * n_rep + row % n_rep;
+                    const int n = std::min(kKeyBlock, start_pos + t + 1 - s0);  // causal
+                    if (n <= 0) continue;
+                    const float* qv = q + (std::size_t(t) * n_heads + h) * Dh;
+                    float* ov = o.data() + std::size_t(row) * Dh;
+#if LLAMAREF_HAVE_AVX2_KERNELS
+                    if (simd) avx2::scores(qv, K, stride, n, Dh, scale, s.data());
+                    else
+#endif
+                        portable::scores(qv, K, stride, n, Dh, scale, s.data());
+                    const float m_new = std::max(m[row], *std::max_element(s.data(), s.data() + n));
+                    const float alpha = exp_poly(m[row] - m_new);
+                    float sum;
+#if LLAMAREF_HAVE_AVX2_KERNELS
+                    if (simd) {
+                        sum = avx2::exp_shifted(s.data(), n, m_new);
+                        avx2::accumulate(ov, alpha, s.data(), V, stride, n, Dh);
+                    } else
+#endif
+                    {
+                        sum = portable::exp_shifted(s.data(), n, m_new);
+                        portable::accumulate(ov, alpha, s.data(), V, stride, n, Dh);
+                    }
+                    l[row] = l[row] * alpha + sum;
+                    m[row] = m_new;
+                }
+            }
+            for (int row = 0; row < rows; ++row) {
+                const int t = t0 + row / n_rep, h = g * n_rep + row % n_rep;
+                float* dst = out + (std::size_t(t) * n_heads + h) * Dh;
+                for (int d = 0; d < Dh; ++d) dst[d] = o[std::size_t(row) * Dh + d] / l[row];
+            }
+        }
+    }, 1);
+}
+
+}  // namespace llamaref::cpu

@@ -1,0 +1,249 @@
+// llamaref/cpu/matmul.hpp — the fast Y = X·Wᵀ: SIMD, cache-blocked, threaded.
+//
+// Specification: llamaref::matmul in core/ops.hpp (same arguments, same result up to the order
+// of additions). W [out, in] is a weight view of any dtype, X [T, in] and Y [T, out] float32.
+//
+// Why it is fast
+//   Decode (T = 1..3) is bound by memory: every weight is read once per token. The kernel reads
+//   the stored bytes (2 per weight for BF16/F16, 34 per 32 for Q8_0) and converts them in
+//   registers — never into a float32 copy in memory — and keeps 4 rows in flight so the FMA
+//   units never wait. Threads take disjoint slices of rows.
+//   Prefill (T ≥ 4) is bound by arithmetic: 2·T·in·out FLOPs. Weights are converted once per
+//   panel of 48 rows × 256 columns into a float32 buffer that stays in L2, and reused by every
+//   token; each 4-token × 3-row tile keeps 12 sums in 12 AVX registers (the 4 token vectors come
+//   from L1, the 3 weight vectors from L2), so every load feeds several FMAs.
+//
+// The arithmetic (the same in every kernel, portable or AVX2, decode or prefill, whatever the
+// thread count — so results are bit-identical between them, and tests check it):
+//
+//   y = 0
+//   for each block of kKBlock = 256 columns (the last may be shorter), k in steps of 8:
+//       lanes[0..7] = 0;   lanes[j] = fma(w[k+j], x[k+j], lanes[j])   for each group of 8
+//       y += ((lanes0+lanes4) + (lanes2+lanes6)) + ((lanes1+lanes5) + (lanes3+lanes7))
+//   for the last in % 8 columns:  y = fma(w[k], x[k], y)
+//
+// where w[k] is the stored weight converted to float32 exactly as core/dtype.hpp does it.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "../core/ops.hpp"
+#include "simd.hpp"
+
+namespace llamaref::cpu {
+
+constexpr std::size_t kKBlock = 256;  // columns per block: a 4-token block of X is 4 KiB (L1)
+constexpr std::size_t kPanelRows = 48;  // weight rows converted at once: 48 KiB of float32 (L2)
+
+// --- the portable kernel: the arithmetic above, one output at a time ------------------------
+
+// The sum of w[0..n) · x[0..n) in the order stated above.   w, x: [n] float32
+inline float dot_blocked(const float* w, const float* x, std::size_t n) {
+    const std::size_t n8 = n / 8 * 8;
+    float y = 0.0f;
+    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
+        float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (std::size_t k = k0; k < std::min(n8, k0 + kKBlock); k += 8)
+            for (int j = 0; j < 8; ++j) lanes[j] = std::fma(w[k + j], x[k + j], lanes[j]);
+        y += ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+    }
+    for (std::size_t k = n8; k < n; ++k) y = std::fma(w[k], x[k], y);
+    return y;
+}
+
+inline void matmul_portable(const TensorView& W, const float* X, float* Y, std::size_t T) {
+    const std::size_t out = W.rows(), in = W.cols();
+    parallel_for(out, [&](std::size_t r0, std::size_t r1) {
+        thread_local std::vector<float> row;
+        row.resize(in);
+        for (std::size_t r = r0; r < r1; ++r) {
+            W.row_to_f32(r, row.data());
+            for (std::size_t t = 0; t < T; ++t) Y[t * out + r] = dot_blocked(row.data(), X + t * in, in);
+        }
+    });
+}
+
+#if LLAMAREF_HAVE_AVX2_KERNELS
+namespace avx2 {
+
+// ((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7)), as in dot_blocked.
+LLAMAREF_AVX2 inline float hsum(__m256 v) {
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));  // l0+l4 ..
+    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));                                  // s0+s2, s1+s3
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+// Loaders: 8 stored weights from column k of a row, as float32 (exactly core/dtype.hpp's values).
+struct LoadF32 {
+    LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
+        return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
+    }
+};
+struct LoadBF16 {  // the top 16 bits of a float32: shift left
+    LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+};
+struct LoadF16 {  // F16C converts exactly, subnormals included
+    LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+    }
+};
+struct LoadQ8_0 {  // d · q, one multiply per value as in to_f32
+    LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
+        const std::byte* block = row + (k / kQ8BlockSize) * sizeof(BlockQ8_0);
+        uint16_t d;
+        std::memcpy(&d, block, 2);
+        const __m256 scale = _mm256_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(d))));
+        const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + k % kQ8BlockSize));
+        return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+    }
+};
+
+// One block of columns [k0, k1) (k1 − k0 a multiple of 8) for RM tokens × RN weight rows:
+// s[i][j] += hsum(lanes of x_i · w_j). Weight column k is read at w[j] + (k − w_k0).
+template <class L, int RM, int RN>
+LLAMAREF_AVX2 inline void tile(const std::byte* const* w, std::size_t w_k0, const float* const* x, std::size_t k0,
+                               std::size_t k1, float (&s)[RM][RN]) {
+    __m256 acc[RM][RN];
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
+    for (std::size_t k = k0; k < k1; k += 8) {
+        __m256 wv[RN];
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; ++j) wv[j] = L::load(w[j], k - w_k0);
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; ++i) {
+            const __m256 xv = _mm256_loadu_ps(x[i] + k);
+#pragma GCC unroll 4
+            for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_fmadd_ps(wv[j], xv, acc[i][j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; ++j) s[i][j] += hsum(acc[i][j]);
+}
+
+// The last in % 8 columns of one output, after its blocks.
+inline float tail(const TensorView& W, std::size_t r, const float* x, std::size_t n8, std::size_t n, float y) {
+    if (n8 == n) return y;
+    float w[8];
+    to_f32(W.dtype, W.row(r) + dtype_bytes(W.dtype, n8), w, n - n8);  // F32/F16/BF16 only: Q8_0 has n8 == n
+    for (std::size_t k = n8; k < n; ++k) y = std::fma(w[k - n8], x[k], y);
+    return y;
+}
+
+// Decode: T ≤ 3 tokens, rows [r0, r1), weights read straight from storage, RN rows at a time.
+template <class L, int RM, int RN>
+LLAMAREF_AVX2 void rows_direct(const TensorView& W, const float* X, float* Y, std::size_t r, std::size_t n8) {
+    const std::size_t in = W.cols(), out = W.rows();
+    const std::byte* w[RN];
+    const float* x[RM];
+    for (int j = 0; j < RN; ++j) w[j] = W.row(r + j);
+    for (int i = 0; i < RM; ++i) x[i] = X + i * in;
+    float s[RM][RN] = {};
+    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
+    for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j) Y[i * out + r + j] = tail(W, r + j, x[i], n8, in, s[i][j]);
+}
+
+template <class L, int RM>
+LLAMAREF_AVX2 void decode_rows(const TensorView& W, const float* X, float* Y, std::size_t r0, std::size_t r1) {
+    const std::size_t n8 = W.cols() / 8 * 8;
+    std::size_t r = r0;
+    for (; r + 4 <= r1; r += 4) rows_direct<L, RM, 4>(W, X, Y, r, n8);
+    for (; r < r1; ++r) rows_direct<L, RM, 1>(W, X, Y, r, n8);
+}
+
+// Prefill: tokens in tiles of 4, rows in tiles of 3, over one block of columns. The weights are
+// float32 in `panel` (row j at panel + j·kKBlock, column k at k − k0).
+template <int RM, int RN>
+LLAMAREF_AVX2 void panel_tile(const float* panel, std::size_t j, const float* X, std::size_t in, std::size_t t,
+                              std::size_t k0, std::size_t k1, float* Y, std::size_t out, std::size_t r) {
+    const std::byte* w[RN];
+    const float* x[RM];
+    for (int c = 0; c < RN; ++c) w[c] = reinterpret_cast<const std::byte*>(panel + (j + c) * kKBlock);
+    for (int i = 0; i < RM; ++i) x[i] = X + (t + i) * in;
+    float s[RM][RN];
+    for (int i = 0; i < RM; ++i)
+        for (int c = 0; c < RN; ++c) s[i][c] = Y[(t + i) * out + r + c];
+    tile<LoadF32, RM, RN>(w, k0, x, k0, k1, s);
+    for (int i = 0; i < RM; ++i)
+        for (int c = 0; c < RN; ++c) Y[(t + i) * out + r + c] = s[i][c];
+}
+
+template <int RM>
+LLAMAREF_AVX2 void panel_rows(const float* panel, std::size_t nrows, const float* X, std::size_t in, std::size_t t,
+                              std::size_t k0, std::size_t k1, float* Y, std::size_t out, std::size_t r) {
+    std::size_t j = 0;
+    for (; j + 3 <= nrows; j += 3) panel_tile<RM, 3>(panel, j, X, in, t, k0, k1, Y, out, r + j);
+    for (; j < nrows; ++j) panel_tile<RM, 1>(panel, j, X, in, t, k0, k1, Y, out, r + j);
+}
+
+template <class L>
+LLAMAREF_AVX2 void prefill_rows(const TensorView& W, const float* X, float* Y, std::size_t T, std::size_t r0,
+                                std::size_t r1) {
+    const std::size_t in = W.cols(), out = W.rows(), n8 = in / 8 * 8;
+    thread_local std::vector<float> panel_buffer;
+    panel_buffer.resize(kPanelRows * kKBlock);
+    float* panel = panel_buffer.data();
+    for (std::size_t t = 0; t < T; ++t) std::fill(Y + t * out + r0, Y + t * out + r1, 0.0f);
+    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
+        const std::size_t k1 = std::min(n8, k0 + kKBlock);
+        for (std::size_t p = r0; p < r1; p += kPanelRows) {
+            const std::size_t nrows = std::min(kPanelRows, r1 - p);
+            for (std::size_t j = 0; j < nrows; ++j)  // convert the panel's weights once
+                for (std::size_t k = k0; k < k1; k += 8)
+                    _mm256_storeu_ps(panel + j * kKBlock + (k - k0), L::load(W.row(p + j), k));
+            std::size_t t = 0;
+            for (; t + 4 <= T; t += 4) panel_rows<4>(panel, nrows, X, in, t, k0, k1, Y, out, p);
+            for (; t < T; ++t) panel_rows<1>(panel, nrows, X, in, t, k0, k1, Y, out, p);
+        }
+    }
+    if (n8 != in)
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t r = r0; r < r1; ++r) Y[t * out + r] = tail(W, r, X + t * in, n8, in, Y[t * out + r]);
+}
+
+template <class L>
+void matmul_as(const TensorView& W, const float* X, float* Y, std::size_t T) {
+    parallel_for(W.rows(), [&](std::size_t r0, std::size_t r1) {
+        switch (T) {
+            case 1: decode_rows<L, 1>(W, X, Y, r0, r1); break;
+            case 2: decode_rows<L, 2>(W, X, Y, r0, r1); break;
+            case 3: decode_rows<L, 3>(W, X, Y, r0, r1); break;
+            default: prefill_rows<L>(W, X, Y, T, r0, r1);
+        }
+    });
+}
+
+inline void matmul(const TensorView& W, const float* X, float* Y, std::size_t T) {
+    switch (W.dtype) {
+        case DType::F32: return matmul_as<LoadF32>(W, X, Y, T);
+        case DType::BF16: return matmul_as<LoadBF16>(W, X, Y, T);
+        case DType::F16: return matmul_as<LoadF16>(W, X, Y, T);
+        case DType::Q8_0: return matmul_as<LoadQ8_0>(W, X, Y, T);
+    }
+}
+
+}  // namespace avx2
+#endif
+
+// Y = X · Wᵀ with the fastest kernels this CPU has.   W: [out, in]   X: [T, in]   Y: [T, out]
+inline void matmul(const TensorView& W, const float* X, float* Y, std::size_t T) {
+#if LLAMAREF_HAVE_AVX2_KERNELS
+    if (isa() == Isa::avx2) return avx2::matmul(W, X, Y, T);
+#endif
+    matmul_portable(W, X, Y, T);
+}
+
+}  // namespace llamaref::cpu

@@ -1,0 +1,150 @@
+// The fast CPU kernels (include/llamaref/cpu/) against their specifications (core/ops.hpp,
+// model/attention.hpp) on awkward sizes — tails of 1..7 columns, odd head dims, 1..9 tokens,
+// every weight dtype — and the portable kernels against the AVX2 ones bit for bit.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <llamaref/cpu/attention.hpp>
+#include <llamaref/cpu/matmul.hpp>
+#include <llamaref/model/attention.hpp>
+
+using namespace llamaref;
+
+namespace {
+
+struct StoredMatrix {
+    std::vector<std::byte> bytes;
+    TensorView view;
+};
+
+// A random [out, in] matrix stored as `dt`.
+StoredMatrix random_matrix(DType dt, std::size_t out, std::size_t in, std::mt19937& g) {
+    std::normal_distribution<float> nd;
+    StoredMatrix m;
+    m.bytes.resize(dtype_bytes(dt, out * in));
+    std::vector<float> row(in);
+    for (std::size_t r = 0; r < out; ++r) {
+        for (auto& v : row) v = nd(g);
+        from_f32(dt, row.data(), m.bytes.data() + r * dtype_bytes(dt, in), in);
+    }
+    m.view = TensorView{dt, {out, in}, m.bytes.data()};
+    return m;
+}
+
+std::vector<float> random_vector(std::size_t n, std::mt19937& g, float scale = 1.0f) {
+    std::normal_distribution<float> nd;
+    std::vector<float> v(n);
+    for (auto& x : v) x = scale * nd(g);
+    return v;
+}
+
+// Runs f with the portable kernels, then (where the CPU has them) with AVX2.
+template <class F>
+void for_each_isa(F&& f) {
+    const cpu::Isa before = cpu::isa();
+    for (cpu::Isa i : {cpu::Isa::portable, cpu::Isa::avx2}) {
+        if (i == cpu::Isa::avx2 && cpu::detect_isa() != cpu::Isa::avx2) continue;
+        cpu::set_isa(i);
+        f(i);
+    }
+    cpu::set_isa(before);
+}
+
+}  // namespace
+
+TEST_CASE("cpu::matmul equals matmul for every dtype, tail and token count", "[cpu][matmul]") {
+    std::mt19937 g(7);
+    for (DType dt : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+        for (std::size_t in : {1, 7, 8, 9, 31, 32, 64, 75, 256, 257, 520, 800}) {
+            if (dt == DType::Q8_0 && in % kQ8BlockSize) continue;
+            for (std::size_t out : {1, 3, 5, 37, 100}) {
+                const StoredMatrix W = random_matrix(dt, out, in, g);
+                for (std::size_t T : {1, 2, 3, 4, 5, 9}) {
+                    const std::vector<float> X = random_vector(T * in, g);
+                    std::vector<float> ref(T * out), fast(T * out), portable(T * out);
+                    matmul(W.view, X.data(), ref.data(), T);
+                    for_each_isa([&](cpu::Isa isa) {
+                        std::vector<float>& Y = isa == cpu::Isa::portable ? portable : fast;
+                        cpu::matmul(W.view, X.data(), Y.data(), T);
+                    });
+                    if (cpu::detect_isa() != cpu::Isa::avx2) fast = portable;
+                    INFO(dtype_name(dt) << " out " << out << " in " << in << " T " << T);
+                    // Reassociated float32 sums: |error| ≲ in · 2⁻²⁴ · Σ|w·x|; bounded here by
+                    // 1e-5 · sqrt(in) · (1 + |y|) for unit-normal entries.
+                    for (std::size_t i = 0; i < T * out; ++i) {
+                        REQUIRE(std::fabs(fast[i] - ref[i]) <= 1e-5 * std::sqrt(double(in)) * (1 + std::fabs(ref[i])));
+                        REQUIRE(fast[i] == portable[i]);  // bit for bit
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("cpu::matmul: the same bits for 1 and 2 threads, decode and prefill", "[cpu][matmul]") {
+    std::mt19937 g(11);
+    const StoredMatrix W = random_matrix(DType::BF16, 301, 520, g);
+    const std::size_t T = 11;
+    const std::vector<float> X = random_vector(T * 520, g);
+    std::vector<float> one(T * 301), two(T * 301), rows(301);
+    set_num_threads(1);
+    cpu::matmul(W.view, X.data(), one.data(), T);
+    set_num_threads(2);
+    cpu::matmul(W.view, X.data(), two.data(), T);
+    set_num_threads(1);
+    CHECK(one == two);
+    for (std::size_t t = 0; t < T; ++t) {  // one token at a time (the decode kernel)
+        cpu::matmul(W.view, X.data() + t * 520, rows.data(), 1);
+        CHECK(std::equal(rows.begin(), rows.end(), one.begin() + t * 301));
+    }
+}
+
+TEST_CASE("cpu::attention equals attention: GQA, odd head dims, prefill after a cache", "[cpu][attention]") {
+    std::mt19937 g(3);
+    struct Case {
+        int H, KV, Dh, start, T;
+    };
+    for (const Case c : {Case{4, 2, 16, 0, 5}, Case{8, 2, 20, 3, 70}, Case{6, 3, 48, 130, 1}, Case{4, 4, 7, 0, 200},
+                         Case{2, 1, 64, 63, 2}, Case{8, 8, 128, 0, 17}, Case{3, 1, 9, 200, 33}}) {
+        const int S = c.start + c.T;
+        KVCache cache(1, S, c.KV * c.Dh);
+        cache.reserve(S);
+        for (int s = 0; s < S; ++s) {
+            const auto k = random_vector(c.KV * c.Dh, g, 2.0f), v = random_vector(c.KV * c.Dh, g);
+            std::copy(k.begin(), k.end(), cache.key(0, s));
+            std::copy(v.begin(), v.end(), cache.value(0, s));
+        }
+        const std::vector<float> q = random_vector(std::size_t(c.T) * c.H * c.Dh, g, 2.0f);
+        std::vector<float> ref(q.size()), fast(q.size()), portable(q.size());
+        attention(q.data(), cache, 0, c.start, c.T, c.H, c.KV, c.Dh, ref.data());
+        for_each_isa([&](cpu::Isa isa) {
+            cpu::attention(q.data(), cache, 0, c.start, c.T, c.H, c.KV, c.Dh,
+                           isa == cpu::Isa::portable ? portable.data() : fast.data());
+        });
+        if (cpu::detect_isa() != cpu::Isa::avx2) fast = portable;
+        INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " start " << c.start << " T " << c.T);
+        for (std::size_t i = 0; i < q.size(); ++i) {
+            REQUIRE(std::fabs(fast[i] - ref[i]) < 1e-5);
+            REQUIRE(fast[i] == portable[i]);
+        }
+        // The last token alone (a decode step) gives the same bits as its row in the prefill.
+        std::vector<float> last(std::size_t(c.H) * c.Dh);
+        cpu::attention(q.data() + (c.T - 1) * last.size(), cache, 0, S - 1, 1, c.H, c.KV, c.Dh, last.data());
+        CHECK(std::equal(last.begin(), last.end(), fast.end() - last.size()));
+    }
+}
+
+TEST_CASE("exp_poly: within 3e-7 relative of exp on softmax's arguments, 0 below -87", "[cpu][attention]") {
+    double worst = 0;
+    for (float x = -87.0f; x <= 0.0f; x += 0.00137f) {
+        const double e = std::exp(double(x));
+        worst = std::max(worst, std::fabs(cpu::exp_poly(x) - e) / e);
+    }
+    CHECK(worst < 3e-7);
+    CHECK(cpu::exp_poly(0.0f) == 1.0f);
+    CHECK(cpu::exp_poly(-INFINITY) == 0.0f);
+    CHECK(cpu::exp_poly(-100.0f) == 0.0f);
+}
