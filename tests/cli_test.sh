@@ -119,10 +119,18 @@ errors)  # bad input: exit status 1 and a clear message, never a crash
   m="$stories/stories260K.bin"; z="$stories/tok512.bin"
   head -c 500000 "$m" >"$tmp/trunc.bin"
   expect_error "truncated" "$bin" generate -m "$tmp/trunc.bin" -z "$z"
+  one_error_line() {  # bad input is exactly one line on stderr (no "seed:" line before it)
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q '^error: ' "$tmp/err" ||
+      { echo "FAIL: stderr is not one 'error:' line:"; head -c 1000 "$tmp/err"; exit 1; }
+  }
+  one_error_line
   printf '\x00\x00\x10\x00\x00\x00\x00\x00{}' >"$tmp/hdr.safetensors"; mkdir "$tmp/hf"
   cp "$tmp/hdr.safetensors" "$tmp/hf/model.safetensors"
   echo '{"num_hidden_layers": 2}' >"$tmp/hf/config.json"
   expect_error 'missing field "hidden_size"' "$bin" logits -m "$tmp/hf" --tokens 1 --out "$tmp/x.npy"
+  { printf '{"hidden_size": '; head -c 100000 /dev/zero | tr '\0' '['; head -c 100000 /dev/zero | tr '\0' ']'; printf '}'; } >"$tmp/hf/config.json"
+  expect_error "nested more than 512 levels" "$bin" generate -m "$tmp/hf" -z "$z"
+  one_error_line
   if [ -e "$data/oracle/llama2-gqa/hf/config.json" ]; then
     cp "$data/oracle/llama2-gqa/hf/config.json" "$tmp/hf/config.json"
     expect_error "exceeds the file" "$bin" logits -m "$tmp/hf" --tokens 1 --out "$tmp/x.npy"

@@ -57,12 +57,13 @@ int cmd_chat(int argc, char** argv) {
         .option("-n,--n-predict", "N", "most tokens per answer", "256");
     add_sampling_options(args);
     args.option("-c,--ctx-size", "N", "context length (default: the model's, at most 4096)")
-        .option("-t,--threads", "N", "threads", "1");
+;
+    add_cpu_options(args);
     args.parse(argc, argv);
     const SamplingParams sp = sampling_from(args, llama_cpp_sampling_defaults());
     sp.validate();
     const int n = int(args.integer("-n", 1, 1 << 30));
-    set_num_threads(int(args.integer("-t", 1, 1024)));
+    const Backend backend = cpu_options_from(args, "chat");
     const uint64_t seed = seed_from(args);
 
     const std::string path = model_path(args);
@@ -75,6 +76,8 @@ int cmd_chat(int argc, char** argv) {
                                                                   : "llama3";
     render(tmpl, tok, Dialog{{"user", "hi"}});  // an unknown template or the wrong tokenizer fails here, not later
     Transformer tf(model, ctx);
+    tf.set_backend(backend);
+    print_seed(args, seed);  // only now: bad input above is one error line
     Mt19937Rng rng(seed);
     Sampler sampler(sp, rng);
     std::vector<int> stop = stop_tokens(tok);

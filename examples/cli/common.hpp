@@ -108,12 +108,32 @@ inline SamplingParams sampling_from(const ArgParser& args, SamplingParams p) {
     return p;
 }
 
-// -s SEED, or one from the clock (printed on stderr so the run can be repeated).
+// -t N and --backend KIND: how the CPU runs the model, for every command that runs one.
+inline void add_cpu_options(ArgParser& args) {
+    args.option("-t,--threads", "N", "CPU threads (default: the number of cores, " + std::to_string(default_num_threads()) + " here)")
+        .option("--backend", "KIND", "fast (the SIMD kernels of include/llamaref/cpu) or ref (the reference functions)",
+                "fast");
+}
+
+// Sets the thread count and returns the backend given by add_cpu_options' flags.
+inline Backend cpu_options_from(const ArgParser& args, const std::string& command) {
+    set_num_threads(args.given("-t") ? int(args.integer("-t", 1, 1024)) : default_num_threads());
+    const std::string b = args.str("--backend");
+    if (b == "fast") return Backend::fast;
+    if (b == "ref") return Backend::reference;
+    throw UsageError("llamaref " + command + ": --backend must be fast or ref, got '" + b + "'");
+}
+
+// -s SEED, or one from the clock (see print_seed).
 inline uint64_t seed_from(const ArgParser& args) {
     if (args.given("-s")) return uint64_t(args.integer("-s", 0, INT64_MAX));
-    const auto seed = uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
-    std::fprintf(stderr, "seed: %llu\n", (unsigned long long)seed);
-    return seed;
+    return uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
+}
+
+// A seed taken from the clock, printed on stderr so the run can be repeated. Called once the
+// model and tokenizer have loaded, so that bad input stays one `error:` line on stderr.
+inline void print_seed(const ArgParser& args, uint64_t seed) {
+    if (!args.given("-s")) std::fprintf(stderr, "seed: %llu\n", (unsigned long long)seed);
 }
 
 // The tokens that end generation for this tokenizer: EOS (Llama 2), end_of_text / eot / eom (Llama 3).

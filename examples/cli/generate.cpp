@@ -49,8 +49,8 @@ int cmd_generate(int argc, char** argv) {
         .option("-n,--n-predict", "N", "number of tokens to generate", "256");
     add_sampling_options(args, " (llama2c: see above)");
     args.option("--rng", "KIND", "default (mt19937-64) or llama2c", "default")
-        .option("-c,--ctx-size", "N", "context length (default: the model's)")
-        .option("-t,--threads", "N", "threads", "1");
+        .option("-c,--ctx-size", "N", "context length (default: the model's)");
+    add_cpu_options(args);
     add_device_option(args);
     args.parse(argc, argv);
     const Device device = device_from(args, "generate");
@@ -69,7 +69,7 @@ int cmd_generate(int argc, char** argv) {
         throw UsageError("llamaref generate: --rng llama2c supports only --temp and --top-p (as llama2.c does)");
     const uint64_t seed = seed_from(args);
     int n = int(args.integer("-n", 0, 1 << 30));
-    set_num_threads(int(args.integer("-t", 1, 1024)));
+    const Backend backend = cpu_options_from(args, "generate");
 
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
@@ -80,6 +80,7 @@ int cmd_generate(int argc, char** argv) {
     const std::vector<int> prompt = tok.encode(text, /*bos=*/true, /*eos=*/false);
     if (int(prompt.size()) > ctx)
         fail("the prompt is ", prompt.size(), " tokens, longer than the context of ", ctx, " tokens");
+    print_seed(args, seed);  // only now: bad input above is one error line
 
     // Stop tokens: the family's; llama2.c's models end a story with BOS, and llama2.c stops only on BOS.
     std::vector<int> stop = stop_tokens(tok);
@@ -112,6 +113,7 @@ int cmd_generate(int argc, char** argv) {
     GenerationStats st;
     if (device == Device::cpu) {
         Transformer tf(model, ctx);
+        tf.set_backend(backend);
         generate(tf, prompt, n, stop, pick, emit, &st);
     } else {
 #ifdef LLAMAREF_WITH_CUDA
