@@ -3,7 +3,10 @@
 // UndefinedBehaviorSanitizer (test_formats_bad_input_asan) so an out-of-bounds read fails the test.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -35,6 +38,20 @@ std::string tensor_info(const std::string& name, std::vector<uint64_t> ne, uint3
     for (auto d : ne) s += u64(d);
     return s + le32(type) + u64(offset);
 }
+
+// Peak resident memory of this process so far, in MB (Linux: ru_maxrss is in KB).
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_maxrss) / 1024.0;
+}
+
+// Sanitizer builds keep freed memory in quarantine and map shadow memory: looser memory bounds.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double kRssFactor = 4;
+#else
+constexpr double kRssFactor = 1;
+#endif
 
 void check_cuts(const std::string& bytes, const fs::path& file, const std::vector<std::size_t>& cuts,
                 const std::function<void()>& load) {
@@ -272,4 +289,239 @@ TEST_CASE("safetensors: a shape whose size overflows", "[bad-input][hf]") {
     const std::string h2 = R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[18446744073709551615,16]}})";
     write_file(dir / "m.safetensors", u64(h2.size()) + h2 + std::string(16, '\0'));
     CHECK_THROWS_WITH(SafetensorsFile((dir / "m.safetensors").string()), Catch::Contains("outside the data section"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile sizes and values (issue 11): every one is a llamaref::Error naming the file and the
+// problem — no stack overflow, no signed overflow, no foreign exception, no huge allocation.
+
+namespace {
+std::string nested_json(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+// The number of seconds `f` takes.
+template <class F>
+double seconds(F&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+TEST_CASE("config.json and params.json: deep nesting, wrong types, absurd numbers", "[bad-input][hf][meta]") {
+    const auto hf = scratch("hostile-config"), meta = scratch("hostile-params");
+    const std::string config = (hf / "config.json").string(), params = (meta / "params.json").string();
+    const std::string hf_ok = R"("hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "intermediate_size": 128, "vocab_size": 32)";
+    const std::string meta_ok = R"("dim": 64, "n_layers": 2, "n_heads": 4)";
+    auto hf_fails = [&](const std::string& fields, const std::string& text) {
+        INFO("config.json: " << fields.substr(0, 200));
+        write_file(config, "{" + fields + "}");
+        CHECK_THROWS_WITH(load_model(hf.string()), Catch::Contains(config) && Catch::Contains(text));
+        try {
+            load_model(hf.string());
+        } catch (const Error& e) {
+            CHECK(std::strlen(e.what()) < 400 + config.size());  // a short excerpt of any value, never a dump
+        }
+    };
+    auto meta_fails = [&](const std::string& fields, const std::string& text) {
+        INFO("params.json: " << fields.substr(0, 200));
+        write_file(params, "{" + fields + "}");
+        CHECK_THROWS_WITH(load_model(meta.string()), Catch::Contains(params) && Catch::Contains(text));
+    };
+    // 100,000 levels: refused by the depth scan before nlohmann builds (and later copies) the value.
+    hf_fails(R"("hidden_size": )" + nested_json(100000), "nested more than 512 levels");
+    hf_fails(hf_ok + R"(, "rope_scaling": {"rope_type": "llama3", "factor": )" + nested_json(100000) + "}",
+             "nested more than 512 levels");
+    meta_fails(R"("dim": )" + nested_json(100000), "nested more than 512 levels");
+    meta_fails(meta_ok + R"(, "x": [{"a": )" + nested_json(100000) + "}]", "nested more than 512 levels");
+    // Brackets inside strings do not count.
+    write_file(config, "{" + hf_ok + R"(, "note": ")" + std::string(1000, '[') + "\"}");
+    CHECK_THROWS_WITH(load_model(hf.string()), Catch::Contains("model.safetensors"));  // config was fine
+    // Deep but allowed, in the wrong place: the message shows a short prefix only.
+    hf_fails(R"("hidden_size": )" + nested_json(500), "must be a number, found [[[[");
+    hf_fails(R"("hidden_size": ")" + std::string(1 << 20, 'x') + "\"", "must be a number, found \"xxxx");
+    // Wrong JSON types: an Error naming the key, never nlohmann's type_error.
+    hf_fails(hf_ok + R"(, "rope_scaling": {"rope_type": 5})", "\"rope_type\" must be a string, found 5");
+    hf_fails(hf_ok + R"(, "rope_scaling": {"type": ["llama3"]})", "\"type\" must be a string");
+    hf_fails(hf_ok + R"(, "rope_scaling": {"rope_type": "llama3", "factor": "8"})", "\"factor\" must be a number");
+    hf_fails(hf_ok + R"(, "rope_scaling": [1])", "\"rope_scaling\" must be an object");
+    hf_fails(hf_ok + R"(, "rms_norm_eps": "1e-5")", "\"rms_norm_eps\" must be a number, found \"1e-5\"");
+    hf_fails(hf_ok + R"(, "tie_word_embeddings": 1)", "\"tie_word_embeddings\" must be true or false");
+    hf_fails(R"("hidden_size": "4096")", "\"hidden_size\" must be a number");
+    write_file(config, "[1, 2]");
+    CHECK_THROWS_WITH(load_model(hf.string()), Catch::Contains(config) && Catch::Contains("expected a JSON object"));
+    // Numbers out of range: 1e20 is not an int, 2^64-1 is out of range, and limits hold.
+    hf_fails(R"("hidden_size": 1e20)", "\"hidden_size\" must be an integer, found 1e+20");
+    hf_fails(R"("hidden_size": 18446744073709551615)", "\"hidden_size\" out of range");
+    hf_fails(R"("hidden_size": -64)", "\"hidden_size\" out of range");
+    hf_fails(R"("hidden_size": 1e400)", "not valid JSON");
+    hf_fails(R"("hidden_size": NaN)", "not valid JSON");
+    hf_fails(R"("hidden_size": 64, "num_hidden_layers": 2147483647, "num_attention_heads": 4,
+        "intermediate_size": 128, "vocab_size": 32)", "n_layers 2147483647 is beyond llamaref's limit");
+    hf_fails(R"("hidden_size": 65536, "num_hidden_layers": 2, "num_attention_heads": 1,
+        "intermediate_size": 128, "vocab_size": 32)", "head_dim 65536 is beyond");
+    hf_fails(R"("hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "head_dim": 1000000,
+        "intermediate_size": 128, "vocab_size": 32)", "head_dim 1000000 is beyond");
+    hf_fails(hf_ok + R"(, "max_position_embeddings": 2147483647)", "max_seq_len 2147483647 is beyond");
+    hf_fails(R"("hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "intermediate_size": 128, "vocab_size": 1000000000)", "vocab_size 1000000000 is beyond");
+    // params.json: Meta's FFN rule with hostile multipliers, never a cast of a huge double.
+    meta_fails(meta_ok + R"(, "ffn_dim_multiplier": 1e300)", "ffn_dim_multiplier 1e+300 gives a hidden size");
+    meta_fails(meta_ok + R"(, "ffn_dim_multiplier": -1.5)", "ffn_dim_multiplier must be a positive number");
+    meta_fails(meta_ok + R"(, "ffn_dim_multiplier": 0)", "ffn_dim_multiplier must be a positive number");
+    meta_fails(meta_ok + R"(, "ffn_dim_multiplier": "1.3")", "\"ffn_dim_multiplier\" must be a number");
+    meta_fails(meta_ok + R"(, "multiple_of": 0)", "\"multiple_of\" out of range");
+    meta_fails(meta_ok + R"(, "multiple_of": 2147483647)", "multiple_of 2147483647 is beyond");
+    meta_fails(R"("dim": 2147483647, "n_layers": 2, "n_heads": 1)", "dim 2147483647 is beyond");
+    meta_fails(meta_ok + R"(, "vocab_size": 1e20)", "\"vocab_size\" must be an integer");
+    meta_fails(meta_ok + R"(, "use_scaled_rope": "yes")", "\"use_scaled_rope\" must be true or false");
+    meta_fails(meta_ok + R"(, "norm_eps": null, "rope_theta": [1])", "\"rope_theta\" must be a number");
+    meta_fails(R"("dim": 64, "n_layers": 2147483647, "n_heads": 4)", "n_layers 2147483647 is beyond llamaref's limit");
+}
+
+TEST_CASE("JSON excerpts of huge or deep values stay short, without recursion", "[bad-input]") {
+    nlohmann::json deep = nlohmann::json::array();  // built by moves: nothing here recurses
+    for (int d = 0; d < 100000; ++d) {
+        nlohmann::json outer = nlohmann::json::array();
+        outer.push_back(std::move(deep));
+        deep = std::move(outer);
+    }
+    CHECK(json_excerpt(deep) == std::string(40, '[') + "...");
+    CHECK(json_excerpt(nlohmann::json(std::string(1 << 20, 'y'))).size() == 43);
+    CHECK(json_excerpt(nlohmann::json{{"a", 1}, {"b", {true, nullptr}}}) == R"({"a":1,"b":[true,null]})");
+    CHECK(json_excerpt(nlohmann::json("\xc3\xa9\xc3\xa9"), 2) == "\"...");  // never half a UTF-8 character
+}
+
+TEST_CASE("layer counts beyond the file are refused before any per-layer storage", "[bad-input][hf][meta][gguf]") {
+    // Within the limits but larger than the file: the last layer's tensors are looked up first.
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/hf/model.safetensors");
+    const auto hf = scratch("hostile-layers-hf");
+    fs::copy_file(data("oracle/llama2-gqa/hf/model.safetensors"), hf / "model.safetensors");
+    auto config = read_json_file(data("oracle/llama2-gqa/hf/config.json"));
+    config["num_hidden_layers"] = 1000;
+    write_file(hf / "config.json", config.dump());
+    double t = seconds([&] {
+        CHECK_THROWS_WITH(load_model(hf.string()), Catch::Contains("1000 layers") &&
+                                                       Catch::Contains("no tensor model.layers.999.input_layernorm"));
+    });
+    CHECK(t < 5);
+    config["num_hidden_layers"] = 2147483647;
+    write_file(hf / "config.json", config.dump());
+    CHECK_THROWS_WITH(load_model(hf.string()), Catch::Contains("config.json") && Catch::Contains("n_layers 2147483647"));
+
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/meta/consolidated.00.pth");
+    const auto meta = scratch("hostile-layers-meta");
+    fs::copy_file(data("oracle/llama2-gqa/meta/consolidated.00.pth"), meta / "consolidated.00.pth");
+    auto params = read_json_file(data("oracle/llama2-gqa/meta/params.json"));
+    params["n_layers"] = 1000;
+    write_file(meta / "params.json", params.dump());
+    CHECK_THROWS_WITH(load_model(meta.string()), Catch::Contains("no tensor layers.999.attention_norm"));
+    params["n_layers"] = 2147483647;
+    write_file(meta / "params.json", params.dump());
+    CHECK_THROWS_WITH(load_model(meta.string()), Catch::Contains("params.json") && Catch::Contains("n_layers 2147483647"));
+
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/gguf/model-f32.gguf");
+    std::string bytes = slurp(data("oracle/llama2-gqa/gguf/model-f32.gguf"));
+    const std::string key = gstr("llama.block_count") + le32(4);  // then the uint32 value
+    const std::size_t at = bytes.find(key);
+    REQUIRE(at != std::string::npos);
+    const auto f = (scratch("hostile-layers-gguf") / "m.gguf").string();
+    bytes.replace(at + key.size(), 4, le32(1000));
+    write_file(f, bytes);
+    CHECK_THROWS_WITH(load_model(f), Catch::Contains("1000 blocks") && Catch::Contains("no tensor blk.999.attn_norm"));
+    bytes.replace(at + key.size(), 4, le32(0x7fffffff));
+    write_file(f, bytes);
+    CHECK_THROWS_WITH(load_model(f), Catch::Contains(f) && Catch::Contains("n_layers 2147483647 is beyond"));
+}
+
+TEST_CASE("llama2.c header: vocab_size INT_MIN and other extremes", "[bad-input][llama2c]") {
+    const auto f = (scratch("hostile-llama2c") / "m.bin").string();
+    auto header = [&](std::vector<int32_t> h) {
+        write_file(f, std::string(reinterpret_cast<const char*>(h.data()), h.size() * 4) + std::string(4096, '\0'));
+    };
+    header({64, 128, 2, 8, 4, INT_MIN, 512});
+    CHECK_THROWS_WITH(load_model(f), Catch::Contains(f) && Catch::Contains("vocab_size -2147483648 is out of range"));
+    header({64, 128, 2, 8, 4, -INT_MAX, 512});
+    CHECK_THROWS_WITH(load_model(f), Catch::Contains(f) && Catch::Contains("vocab_size 2147483647 is beyond"));
+    header({64, 128, INT_MAX, 8, 4, 32, 512});
+    CHECK_THROWS_WITH(load_model(f), Catch::Contains(f) && Catch::Contains("n_layers 2147483647 is beyond"));
+    header({65536, 128, 2, 2048, 2048, 32, 512});
+    CHECK_THROWS_WITH(load_model(f), Catch::Contains("n_heads 2048 is beyond"));
+    header({1 << 30, 128, 2, 1 << 20, 1 << 20, 32, 512});
+    CHECK_THROWS_WITH(load_model(f), Catch::Contains("dim 1073741824 is beyond"));
+    header({64, 128, 2, 8, 4, 32, INT_MAX});
+    CHECK_THROWS_WITH(load_model(f), Catch::Contains("max_seq_len 2147483647 is beyond"));
+}
+
+TEST_CASE("GGUF: a 5M-element metadata array costs about its size in memory", "[bad-input][gguf]") {
+    const auto dir = scratch("hostile-gguf-array");
+    const std::string f = (dir / "m.gguf").string();
+    const uint64_t n = 5'000'000;
+    {  // written in pieces, so that making the file does not raise the peak the test measures
+        std::ofstream out(f, std::ios::binary);
+        const std::string head = "GGUF" + le32(3) + u64(0) + u64(1) + gstr("tokenizer.ggml.token_type") + le32(9) +
+                                 le32(0) + u64(n);
+        out.write(head.data(), std::streamsize(head.size()));
+        const std::string chunk(1000, '\1');
+        for (uint64_t k = 0; k < n / chunk.size(); ++k) out.write(chunk.data(), std::streamsize(chunk.size()));
+    }
+    // ru_maxrss is the process's high-water mark: growth is only seen beyond earlier peaks, which
+    // is exact when CTest runs this case in a process of its own.
+    const double before = peak_rss_mb();
+    const double t = seconds([&] {
+        CHECK_THROWS_WITH(load_model(f), Catch::Contains(f) && Catch::Contains("general.architecture"));
+        const GgufFile g(f);
+        CHECK(g.array_size("tokenizer.ggml.token_type") == n);
+    });
+    const double growth = peak_rss_mb() - before;
+    WARN("5 MB GGUF with a 5M-element uint8 array: peak RSS grew " << growth << " MB, loaded twice in " << t << " s");
+    CHECK(growth < 64 * kRssFactor);
+    CHECK(t < 10);
+    CHECK(GgufFile(f).int_array("tokenizer.ggml.token_type").size() == n);  // decoded on request
+
+    // 600,000 strings (8 bytes each in the file) and arrays of arrays: stored as their bytes too.
+    write_file(f, gguf(0, 2, gstr("a") + le32(9) + le32(8) + u64(600000) + std::string(600000 * 8, '\0') +
+                                 gstr("b") + le32(9) + le32(9) + u64(1000) + [] {
+                                     std::string s;
+                                     for (int k = 0; k < 1000; ++k) s += le32(6) + u64(2) + std::string(8, '\0');
+                                     return s;
+                                 }()));
+    const GgufFile g(f);
+    CHECK(g.string_array("a").size() == 600000);
+    CHECK(g.array_size("b") == 1000);
+    CHECK_THROWS_WITH(g.int_array("b"), Catch::Contains("expected integers"));
+    CHECK_THROWS_WITH(g.float_array("a"), Catch::Contains("not an array of floats"));
+}
+
+TEST_CASE("GGUF: array counts and string lengths larger than the file", "[bad-input][gguf]") {
+    const std::string f = (scratch("hostile-gguf-counts") / "m.gguf").string();
+    auto fails_with = [&](const std::string& bytes, const std::string& text) {
+        write_file(f, bytes);
+        CHECK_THROWS_WITH(GgufFile(f), Catch::Contains(f) && Catch::Contains(text));
+    };
+    // uint32 elements: count < remaining bytes but count × 4 > remaining.
+    fails_with(gguf(0, 1, gstr("k") + le32(9) + le32(4) + u64(100) + std::string(200, '\0')), "cannot fit");
+    fails_with(gguf(0, 1, gstr("k") + le32(9) + le32(12) + u64(~0ull) + std::string(64, '\0')), "cannot fit");
+    // A string inside an array that claims more than the file.
+    fails_with(gguf(0, 1, gstr("k") + le32(9) + le32(8) + u64(2) + u64(0) + u64(1ull << 40) + "abc"), "claims");
+    // Nested arrays whose inner count is impossible.
+    fails_with(gguf(0, 1, gstr("k") + le32(9) + le32(9) + u64(1) + le32(4) + u64(1ull << 62) + std::string(64, '\0')),
+               "cannot fit");
+    fails_with(gguf(0, 1, gstr("k") + le32(9) + le32(7) + u64(3) + std::string("\1\0\2", 3)), "neither 0 nor 1");
+    fails_with(gguf(0, 1, gstr("k") + le32(9) + le32(77) + u64(0)), "unknown value type 77");
+    fails_with(gguf(0, 70000, ""), "metadata count");
+    fails_with(gguf(0, 70000, std::string(70000 * 13, '\0')), "beyond llamaref's limit");
+}
+
+TEST_CASE("safetensors header: deep nesting and wrong types", "[bad-input][hf]") {
+    const auto st = (scratch("hostile-safetensors") / "m.safetensors").string();
+    auto fails_with = [&](const std::string& header, const std::string& text) {
+        write_file(st, u64(header.size()) + header + std::string(16, '\0'));
+        CHECK_THROWS_WITH(SafetensorsFile(st), Catch::Contains(st) && Catch::Contains(text));
+    };
+    fails_with(R"({"x": )" + nested_json(100000) + "}", "nested more than 512 levels");
+    fails_with(R"({"x":{"dtype":5,"shape":[4],"data_offsets":[0,16]}})", "dtype is not a string");
+    fails_with(R"({"x":{"dtype":"F32","shape":[1e20],"data_offsets":[0,16]}})", "not a non-negative integer");
+    fails_with(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,1e20]}})", "two non-negative integers");
+    fails_with(R"({"x":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,4],"data_offsets":[0,16]}})", "10 dimensions");
 }
