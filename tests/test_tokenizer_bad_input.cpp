@@ -1,6 +1,8 @@
 // Tokenizers on hostile input: malformed UTF-8, NUL bytes, a 10 MB single line, and truncated or
 // corrupt files of every format — never a crash; a llamaref::Error naming the file when the file
 // is at fault.
+#include <climits>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -103,8 +105,10 @@ TEST_CASE("tokenizers: truncated and corrupt files of each format are clear erro
     CHECK_THROWS_WITH(read_tiktoken_model((dir / "m.model").string()), Catch::Contains("not base64"));
     write(dir / "m.model", "IQ== 0\nIg== 0\n");
     CHECK_THROWS_WITH(read_tiktoken_model((dir / "m.model").string()), Catch::Contains("rank 0 appears twice"));
-    write(dir / "m.model", "IQ== 0\nIg== 5\n");
+    write(dir / "m.model", "IQ== 0\nIg== 2\nIw== 3\n");
     CHECK_THROWS_WITH(read_tiktoken_model((dir / "m.model").string()), Catch::Contains("without gaps"));
+    write(dir / "m.model", "IQ== 0\nIg== 5\n");
+    CHECK_THROWS_WITH(read_tiktoken_model((dir / "m.model").string()), Catch::Contains("not below the number of lines"));
     write(dir / "m.model", "IQ== x\n");
     CHECK_THROWS_WITH(read_tiktoken_model((dir / "m.model").string()), Catch::Contains("not a number"));
     write(dir / "m.model", "IQ== 0\n");  // one rank: no token for most single bytes
@@ -129,6 +133,131 @@ TEST_CASE("tokenizers: truncated and corrupt files of each format are clear erro
     write(dir / "empty", "");
     CHECK_THROWS_WITH(load_tokenizer((dir / "empty").string()), Catch::Contains("empty"));
     CHECK_THROWS_WITH(load_tokenizer((dir / "missing").string()), Catch::Contains("no such file"));
+}
+
+namespace {
+
+// load() must throw a llamaref::Error (nothing else) whose message names `file`, says `text`
+// and stays short whatever the file holds.
+template <class Load>
+void check_error(const fs::path& file, const std::string& text, Load load) {
+    try {
+        load(file.string());
+        FAIL_CHECK("no error for " << file.string() << " (expected '" << text << "')");
+    } catch (const Error& e) {
+        const std::string m = e.what();
+        CHECK_THAT(m, Catch::Contains(file.string()) && Catch::Contains(text));
+        CHECK(m.size() < 1000);
+    }
+}
+
+std::string varint(uint64_t v) {
+    std::string out;
+    for (; v >= 0x80; v >>= 7) out += char(0x80 | (v & 0x7F));
+    return out + char(v);
+}
+std::string proto_bytes(int field, const std::string& payload) {
+    return varint(uint64_t(field) << 3 | 2) + varint(payload.size()) + payload;
+}
+std::string proto_int(int field, uint64_t v) { return varint(uint64_t(field) << 3) + varint(v); }
+
+// A SentencePiece tokenizer.model: BPE, no byte fallback, <unk> (id 0) and the given pieces.
+std::string sp_model(const std::vector<std::string>& pieces, const std::string& trainer_extra = "") {
+    std::string m = proto_bytes(1, proto_bytes(1, "<unk>") + proto_int(3, 2));
+    for (const auto& p : pieces) m += proto_bytes(1, proto_bytes(1, p));
+    return m + proto_bytes(2, proto_int(3, 2) + proto_int(35, 0) + trainer_extra);
+}
+
+// A Llama 3 kind tokenizer.json around a vocab, added tokens and a pre_tokenizer (JSON text).
+const std::string kPre =
+    R"({"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "a"}}, {"type": "ByteLevel"}]})";
+std::string bpe_json(const std::string& vocab, const std::string& added = "[]", const std::string& pre = kPre) {
+    return R"({"model": {"type": "BPE", "ignore_merges": true, "vocab": )" + vocab + R"(, "merges": []}, "pre_tokenizer": )" +
+           pre + R"(, "added_tokens": )" + added + "}";
+}
+
+}  // namespace
+
+// Sizes and ids from a file are bounded by the number of entries the file holds, nesting is
+// bounded, and every message names the file: no file makes a reader allocate gigabytes, overflow
+// an int, overflow the stack or throw anything but llamaref::Error.
+TEST_CASE("tokenizer files with hostile ids, sizes and nesting are clear errors naming the file", "[tokenizer][bad-input]") {
+    const auto dir = test::scratch("hostile-tokenizer-files");
+    const auto any = [](const std::string& p) { load_tokenizer(p); };
+    const auto tiktoken = [](const std::string& p) { read_tiktoken_model(p); };
+    const auto bpe = [](const std::string& p) { read_tokenizer_json_bpe(p); };
+    const auto sp_json = [](const std::string& p) { read_tokenizer_json_sentencepiece(p); };
+
+    // Meta's tokenizer.model: a rank of 999,999,999 once sized the rank table (~32 GB).
+    const fs::path meta = dir / "tokenizer.model";
+    write(meta, "IQ== 0\nIg== 999999999\n");
+    check_error(meta, "rank 999999999 is not below the number of lines", tiktoken);
+    check_error(meta, "rank 999999999", any);
+
+    // tokenizer.json (Llama 3 kind): added-token ids of 2e9 or INT_MAX, vocab ids that are no int.
+    const fs::path json = dir / "tokenizer.json";
+    write(json, bpe_json(R"({"a": 0})", R"([{"id": 2000000000, "content": "<|x|>"}])"));
+    check_error(json, "added token id is 2000000000; expected a token id below 2", bpe);
+    write(json, bpe_json(R"({"a": 0})", R"([{"id": 2147483647, "content": "<|x|>"}])"));
+    check_error(json, "2147483647", any);
+    write(json, bpe_json(R"({"a": 1e20})"));
+    check_error(json, "model.vocab['a'] is 1e+20; expected a token id", bpe);
+    write(json, bpe_json(R"({"a": 1099511627776})"));
+    check_error(json, "is 1099511627776; expected a token id below 1", bpe);
+    write(json, bpe_json(R"({"a": "0"})"));
+    check_error(json, "is \"0\"; expected a token id", any);
+    write(json, bpe_json(R"({"a": -1})"));
+    check_error(json, "is -1; expected a token id", any);
+    write(json, bpe_json("{\"" + std::string(100000, 'x') + "\\u0001\": 0}"));  // a long key outside the alphabet
+    check_error(json, "is not in the byte-level alphabet", bpe);
+    write(json, "{\"model\": \"" + std::string(1000000, 'x') + "\x01\"}");  // a parser's message quotes the token
+    check_error(json, "JSON", any);
+    // A wrong type deep in the layout: nlohmann's type_error becomes an Error naming the file.
+    write(json, bpe_json(R"({"a": 0})", "[]", R"({"type": "Split", "pattern": {"Regex": 5}})"));
+    check_error(json, "unexpected tokenizer.json layout", any);
+    // The constructor itself: a special id of INT_MAX is refused before id + 1 is computed.
+    std::vector<std::string> bytes;
+    for (int b = 0; b < 256; ++b) bytes.push_back(std::string(1, char(b)));
+    CHECK_THROWS_WITH(TiktokenTokenizer(bytes, {{"<|x|>", INT_MAX}}, kLlama3Pattern), Catch::Contains("ids 0..256"));
+
+    // tokenizer.json (SentencePiece kind).
+    write(json, R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {"<unk>": 1e20}, "merges": []}})");
+    check_error(json, "model.vocab['<unk>'] is 1e+20", sp_json);
+    check_error(json, "is 1e+20", any);
+    write(json, R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {"<unk>": 0}, "merges": []},
+                    "added_tokens": [{"id": 1e300, "content": "<s>"}]})");
+    check_error(json, "added token id is 1e+300", sp_json);
+    write(json, R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {"<unk>": 0}, "merges": []},
+                    "added_tokens": [{"id": 0, "content": 5}]})");
+    check_error(json, "unexpected tokenizer.json layout", any);
+
+    // JSON nested 100,000 deep (printing or copying it would overflow the stack).
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    write(json, bpe_json(R"({"a": 0})", "[]", deep));
+    check_error(json, "nested", bpe);
+    check_error(json, "nested", any);
+    write(json, R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {"<unk>": 0}, "merges": []}, "added_tokens": )" + deep + "}");
+    check_error(json, "nested", sp_json);
+    write(json, R"({"model": {"type": "BPE", "byte_fallback": true}, "pre_tokenizer": {"a": )" + deep + "}}");
+    check_error(json, "nested", any);
+
+    // SentencePiece tokenizer.model: the vocabulary's own checks name the file too.
+    const fs::path sp = dir / "sp.model";
+    write(sp, sp_model({"a", ""}));
+    check_error(sp, "SentencePiece vocabulary: piece 2 is empty", [](const std::string& p) { SentencePieceTokenizer::from_model_file(p); });
+    check_error(sp, "piece 2 is empty", any);
+    write(sp, sp_model({"a", "b"}, proto_int(41, 2000000000)));  // bos_id
+    check_error(sp, "bos_id 2000000000 is neither -1", any);
+    write(sp, sp_model({"a", "b"}, proto_int(42, uint64_t(-5))));  // eos_id -5
+    check_error(sp, "eos_id -5", any);
+    write(sp, sp_model({"a", "b"}));
+    CHECK(load_tokenizer(sp.string()).vocab_size() == 3);  // the same file without the bad ids loads
+
+    // llama2.c tokenizer.bin for a model that claims 2^31 - 1 tokens: refused before sizing anything.
+    const fs::path bin = dir / "tokenizer.bin";
+    write(bin, std::string("\x10\0\0\0", 4) + std::string(80, '\0'));
+    check_error(bin, "hold at most 10", [](const std::string& p) { SentencePieceTokenizer::from_llama2c(p, INT_MAX); });
+    check_error(bin, "too few", [](const std::string& p) { SentencePieceTokenizer::from_llama2c(p, -1); });
 }
 
 TEST_CASE("load_tokenizer picks the format from the content and the files beside a model", "[tokenizer]") {

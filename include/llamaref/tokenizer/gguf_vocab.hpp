@@ -18,73 +18,75 @@ namespace llamaref {
 
 inline Tokenizer tokenizer_from_gguf(const GgufFile& g) {
     const std::string& path = g.path();
-    if (!g.has("tokenizer.ggml.model")) fail(path, ": the GGUF file has no tokenizer (no tokenizer.ggml.model key)");
-    const std::string model = g.get_string("tokenizer.ggml.model");
-    const auto tokens = g.string_array("tokenizer.ggml.tokens");
-    std::vector<int64_t> types = g.has("tokenizer.ggml.token_type") ? g.int_array("tokenizer.ggml.token_type")
-                                                                     : std::vector<int64_t>(tokens.size(), 1);
-    if (types.size() != tokens.size())
-        fail(path, ": ", tokens.size(), " tokens but ", types.size(), " token types");
-    for (std::size_t i = 0; i < types.size(); ++i)
-        if (types[i] < 1 || types[i] > 6) fail(path, ": token ", i, " has unknown token type ", types[i]);
-    auto id_key = [&](const char* key, int fallback) {
-        const int64_t id = g.has(key) ? g.get_int(key) : fallback;
-        if (id < -1 || id >= int64_t(tokens.size())) fail(path, ": ", key, " = ", id, " is outside the vocabulary");
-        return int(id);
-    };
+    return read_guard(path, [&] {
+        if (!g.has("tokenizer.ggml.model")) fail(path, ": the GGUF file has no tokenizer (no tokenizer.ggml.model key)");
+        const std::string model = g.get_string("tokenizer.ggml.model");
+        const auto tokens = g.string_array("tokenizer.ggml.tokens");
+        std::vector<int64_t> types = g.has("tokenizer.ggml.token_type") ? g.int_array("tokenizer.ggml.token_type")
+                                                                         : std::vector<int64_t>(tokens.size(), 1);
+        if (types.size() != tokens.size())
+            fail(path, ": ", tokens.size(), " tokens but ", types.size(), " token types");
+        for (std::size_t i = 0; i < types.size(); ++i)
+            if (types[i] < 1 || types[i] > 6) fail(path, ": token ", i, " has unknown token type ", types[i]);
+        auto id_key = [&](const char* key, int fallback) {
+            const int64_t id = g.has(key) ? g.get_int(key) : fallback;
+            if (id < -1 || id >= int64_t(tokens.size())) fail(path, ": ", key, " = ", id, " is outside the vocabulary");
+            return int(id);
+        };
 
-    if (model == "llama") {
-        SentencePieceVocab v;
-        v.pieces = tokens;
-        v.scores = g.has("tokenizer.ggml.scores") ? g.float_array("tokenizer.ggml.scores")
-                                                  : std::vector<float>(tokens.size(), 0.0f);
-        if (v.scores.size() != tokens.size()) fail(path, ": ", tokens.size(), " tokens but ", v.scores.size(), " scores");
-        for (int64_t t : types) v.types.push_back(PieceType(t));
-        v.unk_id = id_key("tokenizer.ggml.unknown_token_id", 0);
-        v.bos_id = id_key("tokenizer.ggml.bos_token_id", 1);
-        v.eos_id = id_key("tokenizer.ggml.eos_token_id", 2);
-        v.add_dummy_prefix = g.has("tokenizer.ggml.add_space_prefix") ? g.get_bool("tokenizer.ggml.add_space_prefix") : true;
-        v.byte_fallback = std::find(types.begin(), types.end(), 6) != types.end();
-        SentencePieceTokenizer t(std::move(v));
-        return Tokenizer(std::move(t));
-    }
-    if (model == "gpt2") {
-        const std::string pre = g.has("tokenizer.ggml.pre") ? g.get_string("tokenizer.ggml.pre") : "";
-        if (pre != "llama-bpe" && pre != "llama3")
-            fail(path, ": GGUF byte-level tokenizer with pre-tokenizer \"", pre,
-                 "\"; llamaref implements Llama 3's (\"llama-bpe\")");
-        // Normal tokens are the BPE ranks 0..n-1; control / user-defined entries are special tokens.
-        const auto to_byte = detail::byte_level_decoder();
-        std::vector<std::string> base;
-        std::vector<std::pair<std::string, int>> specials;
-        std::unordered_map<std::string, int> ids;
-        std::string bytes;
-        for (std::size_t i = 0; i < tokens.size(); ++i) {
-            if (types[i] == 3 || types[i] == 4) {
-                specials.emplace_back(tokens[i], int(i));
-                continue;
+        if (model == "llama") {
+            SentencePieceVocab v;
+            v.pieces = tokens;
+            v.scores = g.has("tokenizer.ggml.scores") ? g.float_array("tokenizer.ggml.scores")
+                                                      : std::vector<float>(tokens.size(), 0.0f);
+            if (v.scores.size() != tokens.size()) fail(path, ": ", tokens.size(), " tokens but ", v.scores.size(), " scores");
+            for (int64_t t : types) v.types.push_back(PieceType(t));
+            v.unk_id = id_key("tokenizer.ggml.unknown_token_id", 0);
+            v.bos_id = id_key("tokenizer.ggml.bos_token_id", 1);
+            v.eos_id = id_key("tokenizer.ggml.eos_token_id", 2);
+            v.add_dummy_prefix = g.has("tokenizer.ggml.add_space_prefix") ? g.get_bool("tokenizer.ggml.add_space_prefix") : true;
+            v.byte_fallback = std::find(types.begin(), types.end(), 6) != types.end();
+            SentencePieceTokenizer t(std::move(v));  // its errors get the file name from read_guard
+            return Tokenizer(std::move(t));
+        }
+        if (model == "gpt2") {
+            const std::string pre = g.has("tokenizer.ggml.pre") ? g.get_string("tokenizer.ggml.pre") : "";
+            if (pre != "llama-bpe" && pre != "llama3")
+                fail(path, ": GGUF byte-level tokenizer with pre-tokenizer \"", excerpt(pre, 40),
+                     "\"; llamaref implements Llama 3's (\"llama-bpe\")");
+            // Normal tokens are the BPE ranks 0..n-1; control / user-defined entries are special tokens.
+            const auto to_byte = detail::byte_level_decoder();
+            std::vector<std::string> base;
+            std::vector<std::pair<std::string, int>> specials;
+            std::unordered_map<std::string, int> ids;
+            std::string bytes;
+            for (std::size_t i = 0; i < tokens.size(); ++i) {
+                if (types[i] == 3 || types[i] == 4) {
+                    specials.emplace_back(tokens[i], int(i));
+                    continue;
+                }
+                if (base.size() != i) fail(path, ": token ", i, " is a normal token after special tokens");
+                if (!detail::byte_level_to_bytes(tokens[i], to_byte, bytes))
+                    fail(path, ": token ", i, " is not in the byte-level alphabet");
+                base.push_back(bytes);
+                ids.emplace(tokens[i], int(i));
             }
-            if (base.size() != i) fail(path, ": token ", i, " is a normal token after special tokens");
-            if (!detail::byte_level_to_bytes(tokens[i], to_byte, bytes))
-                fail(path, ": token ", i, " is not in the byte-level alphabet");
-            base.push_back(bytes);
-            ids.emplace(tokens[i], int(i));
+            std::vector<std::pair<int, int>> merges;
+            for (const auto& m : g.string_array("tokenizer.ggml.merges")) {
+                const auto sp = m.find(' ');
+                auto a = ids.find(m.substr(0, sp)), b = ids.find(sp == std::string::npos ? "" : m.substr(sp + 1));
+                if (sp == std::string::npos || a == ids.end() || b == ids.end())
+                    fail(path, ": merge '", excerpt(m, 60), "' is not two tokens of the vocabulary");
+                merges.emplace_back(a->second, b->second);
+            }
+            TiktokenTokenizer t(std::move(base), std::move(specials), kLlama3Pattern, std::move(merges));
+            t.meta_chunking = false;  // llama.cpp does not chunk
+            t.bos_id = id_key("tokenizer.ggml.bos_token_id", t.bos_id);
+            t.eos_id = id_key("tokenizer.ggml.eos_token_id", t.eos_id);
+            return Tokenizer(std::move(t));
         }
-        std::vector<std::pair<int, int>> merges;
-        for (const auto& m : g.string_array("tokenizer.ggml.merges")) {
-            const auto sp = m.find(' ');
-            auto a = ids.find(m.substr(0, sp)), b = ids.find(sp == std::string::npos ? "" : m.substr(sp + 1));
-            if (sp == std::string::npos || a == ids.end() || b == ids.end())
-                fail(path, ": merge '", m, "' is not two tokens of the vocabulary");
-            merges.emplace_back(a->second, b->second);
-        }
-        TiktokenTokenizer t(std::move(base), std::move(specials), kLlama3Pattern, std::move(merges));
-        t.meta_chunking = false;  // llama.cpp does not chunk
-        t.bos_id = id_key("tokenizer.ggml.bos_token_id", t.bos_id);
-        t.eos_id = id_key("tokenizer.ggml.eos_token_id", t.eos_id);
-        return Tokenizer(std::move(t));
-    }
-    fail(path, ": GGUF tokenizer model \"", model, "\" is not a Llama tokenizer (expected \"llama\" or \"gpt2\")");
+        fail(path, ": GGUF tokenizer model \"", excerpt(model, 40), "\" is not a Llama tokenizer (expected \"llama\" or \"gpt2\")");
+    });
 }
 
 }  // namespace llamaref

@@ -37,6 +37,7 @@
 
 #include "../core/error.hpp"
 #include "../formats/mmap.hpp"
+#include "read_guard.hpp"
 #include "sentencepiece_model.hpp"
 #include "utf8.hpp"
 
@@ -78,6 +79,9 @@ class SentencePieceTokenizer {
         }
         if (d.v.unk_id < 0 || d.v.unk_id >= int(V) || d.v.types[d.v.unk_id] != PieceType::unknown)
             fail("SentencePiece vocabulary: unk_id ", d.v.unk_id, " is not a piece of type unknown");
+        for (const auto& [name, id] : {std::pair{"bos_id", d.v.bos_id}, {"eos_id", d.v.eos_id}, {"pad_id", d.v.pad_id}})
+            if (id < -1 || id >= int(V))
+                fail("SentencePiece vocabulary: ", name, " ", id, " is neither -1 (none) nor a piece id below ", V);
         bos_id = d.v.bos_id;
         eos_id = d.v.eos_id;
         d_ = std::move(data);
@@ -90,30 +94,35 @@ class SentencePieceTokenizer {
 
     // SentencePiece's tokenizer.model (protobuf).
     static SentencePieceTokenizer from_model_file(const std::string& path) {
-        return SentencePieceTokenizer(read_sentencepiece_model(path));
+        return read_guard(path, [&] { return SentencePieceTokenizer(read_sentencepiece_model(path)); });
     }
 
     // llama2.c tokenizer.bin; vocab_size must match the model's.
     //   int32 max_token_length, then per id: float32 score, int32 length, `length` bytes of text.
     static SentencePieceTokenizer from_llama2c(const std::string& path, int vocab_size) {
-        MappedFile file(path);
-        ByteReader in(file);
-        const int32_t max_len = in.read<int32_t>("max_token_length");
-        if (max_len <= 0) fail(path, ": max_token_length ", max_len, " is not positive (not a llama2.c tokenizer?)");
-        std::vector<std::string> pieces(vocab_size);
-        std::vector<float> scores(vocab_size);
-        for (int i = 0; i < vocab_size; ++i) {
-            scores[i] = in.read<float>("token score");
-            const int32_t len = in.read<int32_t>("token length");
-            if (len < 0 || len > max_len)
-                fail(path, ": token ", i, " has length ", len, " (max_token_length is ", max_len, ")");
-            pieces[i] = in.read_string(len, "token text");
-        }
-        if (in.remaining() != 0)
-            fail(path, ": ", in.remaining(), " bytes after ", vocab_size, " tokens: the tokenizer does not match a ",
-                 vocab_size, "-token model");
-        if (vocab_size < 3) fail(path, ": ", vocab_size, " tokens is too few for <unk>, <s>, </s>");
-        return SentencePieceTokenizer(std::move(pieces), std::move(scores));
+        return read_guard(path, [&] {
+            MappedFile file(path);
+            ByteReader in(file);
+            const int32_t max_len = in.read<int32_t>("max_token_length");
+            if (max_len <= 0) fail(path, ": max_token_length ", max_len, " is not positive (not a llama2.c tokenizer?)");
+            if (vocab_size < 3) fail(path, ": ", vocab_size, " tokens is too few for <unk>, <s>, </s>");
+            if (std::size_t(vocab_size) > in.remaining() / 8)  // each token takes at least 8 bytes (score, length)
+                fail(path, ": the model has ", vocab_size, " tokens but the file's ", in.remaining(),
+                     " bytes hold at most ", in.remaining() / 8);
+            std::vector<std::string> pieces(vocab_size);
+            std::vector<float> scores(vocab_size);
+            for (int i = 0; i < vocab_size; ++i) {
+                scores[i] = in.read<float>("token score");
+                const int32_t len = in.read<int32_t>("token length");
+                if (len < 0 || len > max_len)
+                    fail(path, ": token ", i, " has length ", len, " (max_token_length is ", max_len, ")");
+                pieces[i] = in.read_string(len, "token text");
+            }
+            if (in.remaining() != 0)
+                fail(path, ": ", in.remaining(), " bytes after ", vocab_size, " tokens: the tokenizer does not match a ",
+                     vocab_size, "-token model");
+            return SentencePieceTokenizer(std::move(pieces), std::move(scores));
+        });
     }
 
     int vocab_size() const { return int(d_->v.pieces.size()); }

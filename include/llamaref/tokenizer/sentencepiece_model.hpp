@@ -198,7 +198,7 @@ inline SentencePieceVocab parse_sentencepiece_model(const std::byte* data, std::
     if (model_type != 2)
         fail(file, ": SentencePiece model_type is ", model_type, "; llamaref implements BPE (2), the type of Llama's tokenizer");
     if (has_charsmap)
-        fail(file, ": the normalizer '", normalizer_name, "' uses a precompiled character map, which llamaref does not "
+        fail(file, ": the normalizer '", normalizer_name.substr(0, 60), "' uses a precompiled character map, which llamaref does not "
              "implement (Llama's tokenizer uses 'identity')");
     return v;
 }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <algorithm>
+#include <climits>
 #include <memory>
 #include <queue>
 #include <string>
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "read_guard.hpp"
 #include "regex.hpp"
 #include "utf8.hpp"
 
@@ -58,6 +60,10 @@ class TiktokenTokenizer {
         : regex_(pattern) {
         auto d = std::make_shared<Data>();
         d->tokens = std::move(tokens);
+        // Ids are 0..n_ids-1 without gaps (checked below), so a special id is below n_ids: an id
+        // from a file never sizes id_text beyond the number of entries.
+        const std::size_t n_ids = d->tokens.size() + specials.size();
+        if (n_ids > std::size_t(INT_MAX)) fail("tiktoken: ", n_ids, " tokens do not fit int ids");
         d->ranks.max_load_factor(0.5f);  // short chains: most pair lookups miss
         d->ranks.reserve(d->tokens.size());
         for (int r = 0; r < int(d->tokens.size()); ++r) {
@@ -73,9 +79,13 @@ class TiktokenTokenizer {
         }
         d->id_text.resize(d->tokens.size());
         for (auto& [text, id] : specials) {
-            if (id < int(d->tokens.size())) fail("tiktoken: special token ", text, " has id ", id, ", inside the ", d->tokens.size(), " ranks");
+            if (id < int(d->tokens.size()))
+                fail("tiktoken: special token ", excerpt(text), " has id ", id, ", inside the ", d->tokens.size(), " ranks");
+            if (std::size_t(id) >= n_ids)
+                fail("tiktoken: special token ", excerpt(text), " has id ", id, ", but ", d->tokens.size(), " ranks and ",
+                     specials.size(), " special tokens have the ids 0..", n_ids - 1);
             if (text.empty()) fail("tiktoken: special token ", id, " has no text");
-            if (int(d->id_text.size()) <= id) d->id_text.resize(id + 1);
+            if (d->id_text.size() <= std::size_t(id)) d->id_text.resize(std::size_t(id) + 1);
             d->id_text[id] = text;
             d->special.emplace(text, id);
             d->special_first[static_cast<unsigned char>(text[0])] = true;

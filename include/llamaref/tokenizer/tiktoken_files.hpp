@@ -12,6 +12,7 @@
 //   model.ignore_merges = true is the whole-word-in-vocabulary shortcut (tiktoken's rule).
 #pragma once
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -22,6 +23,8 @@
 #include "../core/error.hpp"
 #include "../formats/json.hpp"
 #include "../formats/mmap.hpp"
+#include "json_ids.hpp"
+#include "read_guard.hpp"
 #include "tiktoken.hpp"
 #include "utf8.hpp"
 
@@ -103,125 +106,135 @@ inline bool byte_level_to_bytes(std::string_view s, const std::vector<int>& to_b
 
 }  // namespace detail
 
-// Meta's tokenizer.model (Llama 3 / 3.1 / 3.2 / 3.3).
+// Meta's tokenizer.model (Llama 3 / 3.1 / 3.2 / 3.3). Ranks are 0..n-1 for n lines, so a rank is
+// checked against the number of lines before it sizes anything.
 inline TiktokenTokenizer read_tiktoken_model(const std::string& path, Llama3Names names = Llama3Names::v3_1) {
-    MappedFile file(path);
-    const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
-    std::vector<std::string> tokens;
-    std::vector<bool> seen;
-    std::string bytes;
-    std::size_t line_no = 0, count = 0;
-    for (std::size_t pos = 0; pos < text.size();) {
-        std::size_t nl = text.find('\n', pos);
-        if (nl == std::string_view::npos) nl = text.size();
-        std::string_view line = text.substr(pos, nl - pos);
-        pos = nl + 1;
-        ++line_no;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) continue;
-        const std::size_t space = line.find(' ');
-        if (space == std::string_view::npos)
-            fail(path, ": line ", line_no, ": expected \"<base64 token> <rank>\", found no space (not a tiktoken file?)");
-        const std::string_view b64 = line.substr(0, space), rank_text = line.substr(space + 1);
-        if (!detail::base64_decode(b64, bytes) || bytes.empty())
-            fail(path, ": line ", line_no, ": '", std::string(b64.substr(0, 40)), "' is not base64 of a non-empty token");
-        long rank = -1;
-        std::size_t digits = 0;
-        for (char c : rank_text) {
-            if (c < '0' || c > '9' || ++digits > 9) {
-                rank = -1;
-                break;
+    return read_guard(path, [&] {
+        MappedFile file(path);
+        const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
+        const std::size_t lines = std::size_t(std::count(text.begin(), text.end(), '\n')) + 1;  // at least the ranks
+        std::vector<std::string> tokens;
+        std::vector<bool> seen;
+        std::string bytes;
+        std::size_t line_no = 0, count = 0;
+        for (std::size_t pos = 0; pos < text.size();) {
+            std::size_t nl = text.find('\n', pos);
+            if (nl == std::string_view::npos) nl = text.size();
+            std::string_view line = text.substr(pos, nl - pos);
+            pos = nl + 1;
+            ++line_no;
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            if (line.empty()) continue;
+            const std::size_t space = line.find(' ');
+            if (space == std::string_view::npos)
+                fail(path, ": line ", line_no, ": expected \"<base64 token> <rank>\", found no space (not a tiktoken file?)");
+            const std::string_view b64 = line.substr(0, space), rank_text = line.substr(space + 1);
+            if (!detail::base64_decode(b64, bytes) || bytes.empty())
+                fail(path, ": line ", line_no, ": '", excerpt(b64, 40), "' is not base64 of a non-empty token");
+            long rank = -1;
+            std::size_t digits = 0;
+            for (char c : rank_text) {
+                if (c < '0' || c > '9' || ++digits > 9) {
+                    rank = -1;
+                    break;
+                }
+                rank = (rank < 0 ? 0 : rank * 10) + (c - '0');
             }
-            rank = (rank < 0 ? 0 : rank * 10) + (c - '0');
+            if (rank < 0) fail(path, ": line ", line_no, ": rank '", excerpt(rank_text, 20), "' is not a number");
+            if (std::size_t(rank) >= lines)
+                fail(path, ": line ", line_no, ": rank ", rank, " is not below the number of lines (", lines,
+                     "); expected the ranks 0..n-1 of n lines");
+            if (rank >= long(tokens.size())) tokens.resize(rank + 1), seen.resize(rank + 1);
+            if (seen[rank]) fail(path, ": line ", line_no, ": rank ", rank, " appears twice");
+            seen[rank] = true;
+            tokens[rank] = bytes;
+            ++count;
         }
-        if (rank < 0) fail(path, ": line ", line_no, ": rank '", std::string(rank_text.substr(0, 20)), "' is not a number");
-        if (rank >= long(tokens.size())) tokens.resize(rank + 1), seen.resize(rank + 1);
-        if (seen[rank]) fail(path, ": line ", line_no, ": rank ", rank, " appears twice");
-        seen[rank] = true;
-        tokens[rank] = bytes;
-        ++count;
-    }
-    if (count == 0) fail(path, ": no tokens (empty file?)");
-    if (count != tokens.size())
-        fail(path, ": ranks must be 0..", count - 1, " without gaps, but the largest is ", tokens.size() - 1);
-    const int n = int(tokens.size());
-    TiktokenTokenizer tok(std::move(tokens), llama3_special_tokens(n, names), kLlama3Pattern);
-    tok.meta_chunking = true;
-    return tok;
+        if (count == 0) fail(path, ": no tokens (empty file?)");
+        if (count != tokens.size())
+            fail(path, ": ranks must be 0..", count - 1, " without gaps, but the largest is ", tokens.size() - 1);
+        const int n = int(tokens.size());
+        TiktokenTokenizer tok(std::move(tokens), llama3_special_tokens(n, names), kLlama3Pattern);
+        tok.meta_chunking = true;
+        return tok;
+    });
 }
 
 // Hugging Face tokenizer.json of the byte-level BPE kind (Llama 3).
 inline TiktokenTokenizer read_tokenizer_json_bpe(const std::string& path) {
-    const nlohmann::json j = read_json_file(path);
-    try {
-        const auto& model = j.at("model");
-        if (model.value("type", std::string("BPE")) != "BPE") fail(path, ": model.type is not BPE");
-        if (model.value("byte_fallback", false))
-            fail(path, ": a byte-fallback BPE (SentencePiece kind), not byte-level BPE (Llama 3 kind)");
-        if (!model.value("ignore_merges", false))
-            fail(path, ": model.ignore_merges is false; llamaref implements the Llama 3 rule (a word in the "
-                 "vocabulary is one token)");
-        // The pattern: pre_tokenizer Split(Regex), alone or inside a Sequence; and it must be byte-level.
-        std::string pattern;
-        bool byte_level = false;
-        auto visit = [&](const nlohmann::json& p) {
-            if (p.is_null()) return;
-            const std::string type = p.value("type", std::string());
-            if (type == "Split" && p.contains("pattern") && p["pattern"].contains("Regex"))
-                pattern = p["pattern"]["Regex"].get<std::string>();
-            if (type == "ByteLevel") byte_level = true;
-        };
-        const auto& pre = j.at("pre_tokenizer");
-        if (pre.is_object() && pre.value("type", std::string()) == "Sequence")
-            for (const auto& p : pre.at("pretokenizers")) visit(p);
-        else
-            visit(pre);
-        if (!byte_level || pattern.empty())
-            fail(path, ": pre_tokenizer is not a Split(Regex) + ByteLevel sequence (not a Llama 3 tokenizer.json)");
+    return read_guard(path, [&] {
+        const nlohmann::json j = read_json_file(path);
+        try {
+            const auto& model = j.at("model");
+            if (model.value("type", std::string("BPE")) != "BPE") fail(path, ": model.type is not BPE");
+            if (model.value("byte_fallback", false))
+                fail(path, ": a byte-fallback BPE (SentencePiece kind), not byte-level BPE (Llama 3 kind)");
+            if (!model.value("ignore_merges", false))
+                fail(path, ": model.ignore_merges is false; llamaref implements the Llama 3 rule (a word in the "
+                     "vocabulary is one token)");
+            // The pattern: pre_tokenizer Split(Regex), alone or inside a Sequence; and it must be byte-level.
+            std::string pattern;
+            bool byte_level = false;
+            auto visit = [&](const nlohmann::json& p) {
+                if (p.is_null()) return;
+                const std::string type = p.value("type", std::string());
+                if (type == "Split" && p.contains("pattern") && p["pattern"].contains("Regex"))
+                    pattern = p["pattern"]["Regex"].get<std::string>();
+                if (type == "ByteLevel") byte_level = true;
+            };
+            const auto& pre = j.at("pre_tokenizer");
+            if (pre.is_object() && pre.value("type", std::string()) == "Sequence")
+                for (const auto& p : pre.at("pretokenizers")) visit(p);
+            else
+                visit(pre);
+            if (!byte_level || pattern.empty())
+                fail(path, ": pre_tokenizer is not a Split(Regex) + ByteLevel sequence (not a Llama 3 tokenizer.json)");
 
-        const auto to_byte = detail::byte_level_decoder();
-        const auto& vocab = model.at("vocab");
-        std::vector<std::string> tokens(vocab.size());
-        std::vector<bool> seen(vocab.size());
-        std::unordered_map<std::string, int> ids;
-        std::string bytes;
-        for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-            const int id = it.value().get<int>();
-            if (id < 0 || id >= int(vocab.size()) || seen[id])
-                fail(path, ": vocab id ", id, " of '", it.key(), "' is out of range or repeated");
-            if (!detail::byte_level_to_bytes(it.key(), to_byte, bytes))
-                fail(path, ": vocab entry '", it.key(), "' is not in the byte-level alphabet");
-            seen[id] = true;
-            tokens[id] = bytes;
-            ids.emplace(it.key(), id);
-        }
-        std::vector<std::pair<int, int>> merges;
-        merges.reserve(model.at("merges").size());
-        for (const auto& m : model.at("merges")) {
-            std::string a, b;
-            if (m.is_string()) {
-                const std::string s = m.get<std::string>();
-                const auto sp = s.find(' ');
-                if (sp == std::string::npos) fail(path, ": merge '", s, "' is not two tokens separated by a space");
-                a = s.substr(0, sp), b = s.substr(sp + 1);
-            } else {
-                a = m.at(0).get<std::string>(), b = m.at(1).get<std::string>();
+            const auto to_byte = detail::byte_level_decoder();
+            const auto& vocab = model.at("vocab");
+            std::vector<std::string> tokens(vocab.size());
+            std::vector<bool> seen(vocab.size());
+            std::unordered_map<std::string, int> ids;
+            std::string bytes;
+            for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+                const int id = detail::json_token_id(it.value(), vocab.size(), path + ": model.vocab['" + excerpt(it.key(), 40) + "']");
+                if (seen[id]) fail(path, ": vocab id ", id, " of '", excerpt(it.key(), 40), "' is repeated");
+                if (!detail::byte_level_to_bytes(it.key(), to_byte, bytes))
+                    fail(path, ": vocab entry '", excerpt(it.key(), 40), "' is not in the byte-level alphabet");
+                seen[id] = true;
+                tokens[id] = bytes;
+                ids.emplace(it.key(), id);
             }
-            auto ia = ids.find(a), ib = ids.find(b);
-            if (ia == ids.end() || ib == ids.end()) fail(path, ": merge '", a, " ", b, "' uses a token not in the vocab");
-            merges.emplace_back(ia->second, ib->second);
+            std::vector<std::pair<int, int>> merges;
+            merges.reserve(model.at("merges").size());
+            for (const auto& m : model.at("merges")) {
+                std::string a, b;
+                if (m.is_string()) {
+                    const std::string s = m.get<std::string>();
+                    const auto sp = s.find(' ');
+                    if (sp == std::string::npos) fail(path, ": merge '", excerpt(s, 60), "' is not two tokens separated by a space");
+                    a = s.substr(0, sp), b = s.substr(sp + 1);
+                } else {
+                    a = m.at(0).get<std::string>(), b = m.at(1).get<std::string>();
+                }
+                auto ia = ids.find(a), ib = ids.find(b);
+                if (ia == ids.end() || ib == ids.end())
+                    fail(path, ": merge '", excerpt(a + " " + b, 60), "' uses a token not in the vocab");
+                merges.emplace_back(ia->second, ib->second);
+            }
+            std::vector<std::pair<std::string, int>> specials;
+            const auto& added = j.at("added_tokens");
+            for (const auto& t : added) {
+                const int id = detail::json_token_id(t.at("id"), tokens.size() + added.size(), path + ": added token id");
+                if (id >= int(tokens.size())) specials.emplace_back(t.at("content").get<std::string>(), id);
+            }
+            TiktokenTokenizer tok(std::move(tokens), std::move(specials), pattern, std::move(merges));
+            tok.meta_chunking = false;
+            return tok;
+        } catch (const nlohmann::json::exception& e) {
+            fail(path, ": unexpected tokenizer.json layout: ", excerpt(e.what(), 300));
         }
-        std::vector<std::pair<std::string, int>> specials;
-        for (const auto& t : j.at("added_tokens")) {
-            const int id = t.at("id").get<int>();
-            if (id >= int(tokens.size())) specials.emplace_back(t.at("content").get<std::string>(), id);
-        }
-        TiktokenTokenizer tok(std::move(tokens), std::move(specials), pattern, std::move(merges));
-        tok.meta_chunking = false;
-        return tok;
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, ": unexpected tokenizer.json layout: ", e.what());
-    }
+    });
 }
 
 }  // namespace llamaref

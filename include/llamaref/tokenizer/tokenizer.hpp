@@ -11,6 +11,7 @@
 // (GGUF-embedded vocabularies are read by formats/gguf.hpp into a SentencePieceVocab or ranks.)
 #pragma once
 
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "../core/error.hpp"
 #include "../formats/mmap.hpp"
 #include "sentencepiece.hpp"
+#include "read_guard.hpp"
 #include "sentencepiece_json.hpp"
 #include "tiktoken.hpp"
 #include "tiktoken_files.hpp"
@@ -79,7 +81,7 @@ inline int llama2c_tokenizer_size(const std::string& path) {
     if (max_len <= 0 || max_len > 1 << 16) return -1;
     int n = 0;
     while (in.remaining() > 0) {
-        if (in.remaining() < 8) return -1;
+        if (in.remaining() < 8 || n == INT_MAX) return -1;
         in.read<float>("score");
         const int32_t len = in.read<int32_t>("length");
         if (len < 0 || len > max_len || std::size_t(len) > in.remaining()) return -1;
@@ -96,25 +98,28 @@ inline std::string file_head(const std::string& path, std::size_t n) {
 
 }  // namespace detail
 
-// A tokenizer file, recognised by its content.
+// A tokenizer file, recognised by its content. Whatever the file holds, only a llamaref::Error
+// naming it leaves (read_guard).
 inline Tokenizer load_tokenizer_file(const std::string& path) {
-    const std::string head = detail::file_head(path, 256);
-    if (head.empty()) fail(path, ": empty file, not a tokenizer");
-    std::size_t first = head.find_first_not_of(" \t\r\n");
-    if (first != std::string::npos && head[first] == '{') {
-        if (detail::tokenizer_json_byte_fallback(path)) return Tokenizer(read_tokenizer_json_sentencepiece(path));
-        return Tokenizer(read_tokenizer_json_bpe(path));
-    }
-    // "<base64> <digits>\n": Meta's tiktoken file
-    const std::size_t sp = head.find(' ');
-    if (sp != std::string::npos && sp > 0 &&
-        head.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == sp &&
-        sp + 1 < head.size() && head[sp + 1] >= '0' && head[sp + 1] <= '9')
-        return Tokenizer(read_tiktoken_model(path));
-    if (static_cast<unsigned char>(head[0]) == 0x0A) return Tokenizer(SentencePieceTokenizer::from_model_file(path));
-    if (const int n = detail::llama2c_tokenizer_size(path); n > 0) return Tokenizer(SentencePieceTokenizer::from_llama2c(path, n));
-    fail(path, ": not a tokenizer llamaref knows (SentencePiece tokenizer.model, Meta's Llama 3 tokenizer.model, "
-         "Hugging Face tokenizer.json, llama2.c tokenizer.bin)");
+    return read_guard(path, [&] {
+            const std::string head = detail::file_head(path, 256);
+            if (head.empty()) fail(path, ": empty file, not a tokenizer");
+            std::size_t first = head.find_first_not_of(" \t\r\n");
+            if (first != std::string::npos && head[first] == '{') {
+                if (detail::tokenizer_json_byte_fallback(path)) return Tokenizer(read_tokenizer_json_sentencepiece(path));
+                return Tokenizer(read_tokenizer_json_bpe(path));
+            }
+            // "<base64> <digits>\n": Meta's tiktoken file
+            const std::size_t sp = head.find(' ');
+            if (sp != std::string::npos && sp > 0 &&
+                head.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == sp &&
+                sp + 1 < head.size() && head[sp + 1] >= '0' && head[sp + 1] <= '9')
+                return Tokenizer(read_tiktoken_model(path));
+            if (static_cast<unsigned char>(head[0]) == 0x0A) return Tokenizer(SentencePieceTokenizer::from_model_file(path));
+            if (const int n = detail::llama2c_tokenizer_size(path); n > 0) return Tokenizer(SentencePieceTokenizer::from_llama2c(path, n));
+            fail(path, ": not a tokenizer llamaref knows (SentencePiece tokenizer.model, Meta's Llama 3 tokenizer.model, "
+                 "Hugging Face tokenizer.json, llama2.c tokenizer.bin)");
+    });
 }
 
 // The tokenizer file beside a model (a model file or a folder), or nullopt.
@@ -135,17 +140,19 @@ inline std::optional<std::string> find_tokenizer_beside(const std::string& model
 
 // A tokenizer file, or the tokenizer beside a model file or inside a model folder.
 inline Tokenizer load_tokenizer(const std::string& path, int vocab_size = -1) {
-    namespace fs = std::filesystem;
-    if (!fs::exists(path)) fail(path, ": no such file or folder");
-    if (!fs::is_directory(path)) {
-        const std::string name = fs::path(path).filename().string();
-        const bool tokenizer_name = name.find("tok") != std::string::npos;
-        if (tokenizer_name || !(name.ends_with(".bin") || name.ends_with(".gguf") || name.ends_with(".safetensors")))
-            return load_tokenizer_file(path);
-    }
-    if (auto found = find_tokenizer_beside(path, vocab_size)) return load_tokenizer_file(*found);
-    fail("no tokenizer beside ", path, " (looked for tokenizer.model, tokenizer.json, tokenizer.bin",
-         vocab_size > 0 ? ", tok" + std::to_string(vocab_size) + ".bin" : ", tok*.bin", ")");
+    return read_guard(path, [&] {
+        namespace fs = std::filesystem;
+        if (!fs::exists(path)) fail(path, ": no such file or folder");
+        if (!fs::is_directory(path)) {
+            const std::string name = fs::path(path).filename().string();
+            const bool tokenizer_name = name.find("tok") != std::string::npos;
+            if (tokenizer_name || !(name.ends_with(".bin") || name.ends_with(".gguf") || name.ends_with(".safetensors")))
+                return load_tokenizer_file(path);
+        }
+        if (auto found = find_tokenizer_beside(path, vocab_size)) return load_tokenizer_file(*found);
+        fail("no tokenizer beside ", path, " (looked for tokenizer.model, tokenizer.json, tokenizer.bin",
+             vocab_size > 0 ? ", tok" + std::to_string(vocab_size) + ".bin" : ", tok*.bin", ")");
+    });
 }
 
 }  // namespace llamaref
