@@ -47,7 +47,7 @@ class TorchCheckpoint {
         if (root->kind != PyObject::Dict) fail(path, ": the pickle holds a ", py_kind_name(root->kind), ", not a state dict");
         for (const auto& [k, v] : root->dict) {
             if (k->kind != PyObject::String || v->kind != PyObject::Tensor) continue;  // e.g. non-tensor entries
-            tensors_[k->s] = view(zip, k->s, *v);
+            tensors_[k->s] = view(zip, brief(k->s), *v);
         }
         if (tensors_.empty()) fail(path, ": the state dict holds no tensors");
     }
@@ -63,15 +63,19 @@ class TorchCheckpoint {
     }
 
   private:
+    // A name or key from the pickle, as much of it as an error message needs.
+    static std::string brief(const std::string& s) { return s.size() <= 100 ? s : s.substr(0, 100) + "..."; }
+
+    // `name`: the tensor's name for messages (brief()).
     TensorView view(const ZipArchive& zip, const std::string& name, const PyObject& t) const {
         const std::string& path = zip.path();
         const PyObject& storage = *t.items.at(0);
         const auto* e = zip.find(prefix_ + "data/" + storage.s);
-        if (!e) fail(path, ": tensor ", name, " refers to storage ", storage.s, ", which is not in the archive");
+        if (!e) fail(path, ": tensor ", name, " refers to storage ", brief(storage.s), ", which is not in the archive");
         const std::size_t elem = dtype_bytes(t.dtype, 1);
         const uint64_t numel = uint64_t(storage.size.at(0));
         if (numel > e->size / elem || numel * elem != e->size)
-            fail(path, ": storage ", storage.s, " should hold ", numel, " ", dtype_name(t.dtype), " values but its entry has ",
+            fail(path, ": storage ", brief(storage.s), " should hold ", numel, " ", dtype_name(t.dtype), " values but its entry has ",
                  e->size, " bytes");
         // Contiguous row-major: stride[k] = product of size[k+1..].
         Shape shape;
