@@ -20,6 +20,8 @@
 //                    convention of CUDA's bandwidthTest): cuda::device_copy_bandwidth() on the GPU;
 //                    on the CPU a 1 GiB memcpy split over the -t threads, median of 5
 //   fraction       = achieved / copy GB/s
+//   read GB/s      = on the CPU, summing a 1 GiB buffer split over the -t threads (AVX2 loads),
+//                    median of 5: the ceiling for decode, which only reads weights
 //
 // GB are 10⁹ bytes. --random PRESET writes a folder of random bf16 weights in a published model's
 // shape first (examples/random_checkpoint.hpp), so no download is needed.
@@ -35,6 +37,7 @@
 #include <thread>
 
 #include <llamaref/formats/summary.hpp>
+#include <llamaref/cpu/simd.hpp>
 #include <llamaref/model/transformer.hpp>
 
 #include "../random_checkpoint.hpp"
@@ -107,6 +110,59 @@ std::string cpu_name() {
         if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
             return line.substr(line.find_first_not_of(" \t", line.find(':') + 1));
     return "unknown CPU";
+}
+
+// Reads n bytes and returns their sum, so that the reads cannot be optimized away.
+uint64_t read_all_portable(const char* p, std::size_t n) {
+    uint64_t s = 0, w;
+    for (std::size_t i = 0; i + 8 <= n; i += 8) s += (std::memcpy(&w, p + i, 8), w);
+    return s;
+}
+#if LLAMAREF_HAVE_AVX2_KERNELS
+LLAMAREF_AVX2 uint64_t read_all_avx2(const char* p, std::size_t n) {  // n: a multiple of 128
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (std::size_t i = 0; i + 128 <= n; i += 128) {
+        a = _mm256_add_epi64(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+        b = _mm256_add_epi64(b, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+        c = _mm256_add_epi64(c, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+        d = _mm256_add_epi64(d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+    }
+    alignas(32) uint64_t lanes[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+#endif
+uint64_t read_all(const char* p, std::size_t n) {
+#if LLAMAREF_HAVE_AVX2_KERNELS
+    if (cpu::isa() == cpu::Isa::avx2) return read_all_avx2(p, n);
+#endif
+    return read_all_portable(p, n);
+}
+
+// Reading a 1 GiB buffer, one contiguous chunk per thread (what decode does with the weights):
+// bytes read / s, median of `repeats` after one untimed pass.
+double cpu_read_bandwidth(int threads, std::size_t bytes = std::size_t(1) << 30, int repeats = 5) {
+    std::unique_ptr<char[]> src(new char[bytes]);
+    std::memset(src.get(), 1, bytes);
+    const std::size_t chunk = (bytes + threads - 1) / threads / 128 * 128;
+    std::vector<uint64_t> sums(threads);
+    auto read = [&] {
+        parallel_for(std::size_t(threads), [&](std::size_t b, std::size_t e) {
+            for (std::size_t i = b; i < e; ++i) {
+                const std::size_t lo = i * chunk, hi = i + 1 == std::size_t(threads) ? bytes : lo + chunk;
+                sums[i] += read_all(src.get() + lo, hi - lo);
+            }
+        }, 1);
+    };
+    read();
+    std::vector<double> rates;
+    for (int r = 0; r < repeats; ++r) {
+        const auto t0 = clock::now();
+        read();
+        rates.push_back(double(bytes) / seconds_since(t0));
+    }
+    if (sums[0] == 42) std::fprintf(stderr, " ");  // uses the sums
+    return spread(rates).median;
 }
 
 // memcpy of a 1 GiB buffer, one contiguous chunk per thread: (bytes read + bytes written) / s,
@@ -202,9 +258,9 @@ int cmd_bench(int argc, char** argv) {
         .option("-r,--repetitions", "R", "timed repetitions (median, min and max are reported)", "5")
         .option("--warmup", "W", "untimed repetitions first (default: 1 on cuda, 0 on cpu)")
         .option("-c,--ctx-size", "N", "context length (default: P + N)")
-        .option("-t,--threads", "N", "CPU threads (model and memcpy)", "1")
         .option("--decode-path", "KIND", "cuda: graph (fused kernels in a CUDA graph), fused, or plain (kernel by kernel)", "graph")
         .option("--prefill-gemm", "KIND", "cuda: cublas (tensor cores for 16-bit weights) or own (float32 activations)", "cublas");
+    add_cpu_options(args);  // -t (model and memcpy), --backend
     args.parse(argc, argv);
 
     if (!args.given("-m") && !args.given("--random"))
@@ -212,7 +268,6 @@ int cmd_bench(int argc, char** argv) {
     const int P = int(args.integer("-p", 1, 1 << 24));
     const int n = int(args.integer("-n", 1, 1 << 24));
     const int reps = int(args.integer("-r", 1, 1 << 20));
-    const int threads = int(args.integer("-t", 1, 1024));
     const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : P + n;
     if (ctx < P + n) fail("the context of ", ctx, " positions is shorter than prompt + decode = ", P + n);
     const std::string decode_path = args.str("--decode-path"), prefill_gemm = args.str("--prefill-gemm");
@@ -222,7 +277,8 @@ int cmd_bench(int argc, char** argv) {
         throw UsageError("llamaref bench: --prefill-gemm must be cublas or own, got '" + prefill_gemm + "'");
     const Device device = device_from(args, "bench");
     const int warmup = args.given("--warmup") ? int(args.integer("--warmup", 0, 1 << 20)) : device == Device::cuda;
-    set_num_threads(threads);
+    const Backend backend = cpu_options_from(args, "bench");
+    const int threads = num_threads();
 
     std::string path;
     if (args.given("--random")) {
@@ -243,20 +299,25 @@ int cmd_bench(int argc, char** argv) {
 
     std::string device_text;
     Timings t;
-    double copy_bandwidth = 0;
+    double copy_bandwidth = 0, read_bandwidth = 0;  // read: CPU only
     if (device == Device::cpu) {
         std::optional<Transformer> tf;
-        auto restart = [&] { tf.emplace(model, ctx); };
+        auto restart = [&] {
+            tf.emplace(model, ctx);
+            tf->set_backend(backend);
+        };
         auto step = [&](std::span<const int> tokens, int pos) {
-            const Tensor2 logits = tf->forward(tokens, pos);
-            return int(argmax(&logits(logits.shape(0) - 1, 0), logits.shape(1)));
+            const std::span<const float> logits = tf->forward_last(tokens, pos);  // [V]
+            return int(argmax(logits.data(), logits.size()));
         };
         t = time_runs(restart, step, [] {}, prompt, n, reps, warmup);
         tf.reset();
         std::fprintf(stderr, "bench: measuring memcpy bandwidth (1 GiB, %d threads) ...\n", threads);
         copy_bandwidth = cpu_copy_bandwidth(threads);
+        read_bandwidth = cpu_read_bandwidth(threads);
         device_text = "CPU: " + cpu_name() + ", " + std::to_string(threads) + " of " +
-                      std::to_string(std::thread::hardware_concurrency()) + " threads";
+                      std::to_string(std::thread::hardware_concurrency()) + " threads, backend " +
+                      (backend == Backend::fast ? "fast (" + std::string(cpu::isa_name(cpu::isa())) + ")" : std::string("ref"));
     } else {
 #ifdef LLAMAREF_WITH_CUDA
         cuda::RunnerOptions options;
@@ -284,7 +345,7 @@ int cmd_bench(int argc, char** argv) {
                         fmt(", F %g, V %g", c.hidden_dim, c.vocab_size) +
                         (c.tied_embeddings ? ", tied output" : "") + (c.rope_scaling.enabled ? ", scaled RoPE" : "") +
                         ", context " + std::to_string(ctx);
-    const std::vector<std::pair<std::string, std::string>> rows{
+    std::vector<std::pair<std::string, std::string>> rows{
         {"device", device_text},
         {"model", path + " (" + model->format + ")"},
         {"shape", shape},
@@ -300,6 +361,10 @@ int cmd_bench(int argc, char** argv) {
         {"copy bandwidth GB/s (read + write)", fmt("%.3g", copy_bandwidth / 1e9)},
         {"fraction of copy bandwidth", fmt("%.1f %%", 100 * achieved / copy_bandwidth)},
     };
+    if (read_bandwidth > 0) {
+        rows.push_back({"read bandwidth GB/s", fmt("%.3g", read_bandwidth / 1e9)});
+        rows.push_back({"fraction of read bandwidth", fmt("%.1f %%", 100 * achieved / read_bandwidth)});
+    }
     std::printf("| quantity | value |\n|---|---|\n");
     for (const auto& [k, v] : rows) std::printf("| %s | %s |\n", k.c_str(), v.c_str());
     return 0;

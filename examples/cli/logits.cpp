@@ -25,8 +25,8 @@ int cmd_logits(int argc, char** argv) {
         .option("--out", "FILE", "output .npy file")
         .option("--top", "K", "print the K most likely next tokens with probabilities")
         .option("--mode", "MODE", "prefill or decode", "prefill")
-        .option("-c,--ctx-size", "N", "context length (default: the model's)")
-        .option("-t,--threads", "N", "threads", "1");
+        .option("-c,--ctx-size", "N", "context length (default: the model's)");
+    add_cpu_options(args);
     add_device_option(args);
     args.parse(argc, argv);
     const Device device = device_from(args, "logits");
@@ -35,7 +35,7 @@ int cmd_logits(int argc, char** argv) {
     const std::string mode = args.str("--mode");
     if (mode != "prefill" && mode != "decode")
         throw UsageError("llamaref logits: --mode must be prefill or decode, got '" + mode + "'");
-    set_num_threads(int(args.integer("-t", 1, 1024)));
+    const Backend backend = cpu_options_from(args, "logits");
 
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
@@ -54,6 +54,7 @@ int cmd_logits(int argc, char** argv) {
     Tensor2 logits = Tensor2::from_shape({tokens.size(), V});
     if (device == Device::cpu) {
         Transformer tf(model, ctx);
+        tf.set_backend(backend);
         if (mode == "prefill") {
             logits = tf.forward(tokens, 0);
         } else {

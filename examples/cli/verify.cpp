@@ -21,11 +21,11 @@ int cmd_trace(int argc, char** argv) {
         .option("--tokens", "IDS", "comma-separated token ids")
         .option("-p,--prompt", "TEXT", "text to tokenize (with BOS)")
         .option("--out", "DIR", "output folder")
-        .option("--layers", "LIST", "blocks to keep, negative from the end (default: all)")
-        .option("-t,--threads", "N", "threads", "1");
+        .option("--layers", "LIST", "blocks to keep, negative from the end (default: all)");
+    add_cpu_options(args);
     args.parse(argc, argv);
     if (args.given("--tokens") == args.given("-p")) throw UsageError("llamaref trace: give exactly one of --tokens and -p");
-    set_num_threads(int(args.integer("-t", 1, 1024)));
+    const Backend backend = cpu_options_from(args, "trace");
     const std::string out = args.str("--out");
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
@@ -37,6 +37,7 @@ int cmd_trace(int argc, char** argv) {
     }
     const std::vector<int> layers = args.given("--layers") ? args.int_list("--layers") : std::vector<int>{};
     Transformer tf(model, int(tokens.size()));
+    tf.set_backend(backend);
     const Trace t = Trace::record(tf, tokens, layers);
     t.save(out);
     std::fprintf(stderr, "wrote %zu tensors for %zu tokens to %s/\n", t.tensors.size(), tokens.size(), out.c_str());
@@ -123,10 +124,10 @@ int cmd_perplexity(int argc, char** argv) {
         .option("-z,--tokenizer", "FILE", "tokenizer (default: beside MODEL)")
         .option("-f,--file", "FILE", "text file")
         .option("--ctx", "N", "window length in tokens", "512")
-        .option("--stride", "S", "sliding-window stride (0: llama.cpp chunks)", "0")
-        .option("-t,--threads", "N", "threads", "1");
+        .option("--stride", "S", "sliding-window stride (0: llama.cpp chunks)", "0");
+    add_cpu_options(args);
     args.parse(argc, argv);
-    set_num_threads(int(args.integer("-t", 1, 1024)));
+    const Backend backend = cpu_options_from(args, "perplexity");
     const int ctx = int(args.integer("--ctx", 2, 1 << 24));
     const int stride = int(args.integer("--stride", 0, ctx));
     std::ifstream f(args.str("-f"), std::ios::binary);
@@ -138,6 +139,7 @@ int cmd_perplexity(int argc, char** argv) {
     const auto tok = load_tokenizer(args, path, model->config.vocab_size);
     const std::vector<int> tokens = tok.encode(text.str(), true, false);
     Transformer tf(model, ctx);
+    tf.set_backend(backend);
     std::fprintf(stderr, "%zu tokens, window %d, %s\n", tokens.size(), ctx,
                  stride ? ("stride " + std::to_string(stride)).c_str() : "llama.cpp chunks");
     const auto r = perplexity(tf, tokens, ctx, stride, tok.bos_id(), [](int done, int total, double ppl) {
