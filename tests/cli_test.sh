@@ -25,6 +25,9 @@ greedy)  # llama2.c's published greedy output, byte for byte
   # the same with 2 threads
   "$bin" generate -m "$stories/stories260K.bin" -z "$stories/tok512.bin" --temp 0 -n 256 -t 2 >"$tmp/out2" || exit 1
   cmp "$tmp/out2" "$stories/expected/greedy_n256.txt" || { echo "FAIL: -t 2 output differs"; exit 1; }
+  # the reference backend (the plain functions) too
+  "$bin" generate -m "$stories/stories260K.bin" -z "$stories/tok512.bin" --temp 0 -n 256 --backend ref >"$tmp/out3" || exit 1
+  cmp "$tmp/out3" "$stories/expected/greedy_n256.txt" || { echo "FAIL: --backend ref output differs"; exit 1; }
   echo "ok: greedy 256 tokens equal llama2.c's output" ;;
 sample)  # seeded sampling: llama2.c's published output, and determinism
   need "$stories/stories260K.bin"
