@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <llamaref/cpu/attention.hpp>
+#include <llamaref/cpu/feed_forward.hpp>
 #include <llamaref/cpu/matmul.hpp>
 #include <llamaref/model/attention.hpp>
 
@@ -147,4 +148,22 @@ TEST_CASE("exp_poly: within 3e-7 relative of exp on softmax's arguments, 0 below
     CHECK(cpu::exp_poly(0.0f) == 1.0f);
     CHECK(cpu::exp_poly(-INFINITY) == 0.0f);
     CHECK(cpu::exp_poly(-100.0f) == 0.0f);
+}
+
+TEST_CASE("cpu::silu_mul: portable and AVX2 bit-identical, within 1e-6 of SiLU(g)·u", "[cpu][ffn]") {
+    std::mt19937 g(5);
+    const std::size_t n = 1003;
+    std::vector<float> gate = random_vector(n, g, 4.0f), up = random_vector(n, g);
+    gate[0] = -100.0f, gate[1] = 100.0f, gate[2] = 0.0f, gate[3] = -88.5f;
+    std::vector<float> portable(n), fast(n);
+    for_each_isa([&](cpu::Isa isa) {
+        cpu::silu_mul(gate.data(), up.data(), isa == cpu::Isa::portable ? portable.data() : fast.data(), n);
+    });
+    if (cpu::detect_isa() != cpu::Isa::avx2) fast = portable;
+    for (std::size_t i = 0; i < n; ++i) {
+        INFO("gate " << gate[i]);
+        REQUIRE(fast[i] == portable[i]);
+        const double want = double(silu(gate[i])) * up[i];
+        REQUIRE(std::fabs(fast[i] - want) <= 1e-6 * (1 + std::fabs(want)));
+    }
 }

@@ -22,7 +22,7 @@
 // Arithmetic: the same in the portable and AVX2 kernels (tests compare them bit for bit), and
 // for a query row it does not depend on how the tokens were split into calls: key blocks start
 // at multiples of kKeyBlock, so prefill and token-by-token decode give identical outputs.
-// exp is exp_poly below (≤ 2 ulp on the arguments ≤ 0 that softmax gives it).
+// exp is exp_poly (cpu/exp.hpp; within 3e-7 relative on the arguments ≤ 0 that softmax gives it).
 #pragma once
 
 #include <algorithm>
@@ -35,6 +35,7 @@
 
 #include "../core/parallel.hpp"
 #include "../model/kv_cache.hpp"
+#include "exp.hpp"
 #include "matmul.hpp"
 #include "simd.hpp"
 
@@ -42,25 +43,6 @@ namespace llamaref::cpu {
 
 constexpr int kKeyBlock = 64;    // keys per block: 64 scores, 64·Dh floats of K and of V
 constexpr int kQueryBlock = 16;  // tokens per task (× n_rep query heads)
-
-// e^x in float32 as the kernels compute it: x = n·ln2 + r with n = round(x·log2 e) and
-// |r| ≤ ln2/2, e^r by its Taylor polynomial of degree 6 (error < 4e-8 relative), times 2ⁿ.
-// Arguments below −87 give 0 (e^−87 ≈ 1.6e−38, nothing next to the largest term, which is 1).
-inline float exp_poly(float x) {
-    if (!(x >= -87.0f)) return 0.0f;  // also −inf and NaN
-    x = std::min(x, 88.0f);
-    const float n = std::nearbyint(x * 1.44269504f);
-    float r = std::fma(-n, 0.693359375f, x);  // ln 2 in two parts: the first exact in 10 bits
-    r = std::fma(-n, -2.12194440e-4f, r);
-    float p = 1.0f / 720;
-    p = std::fma(p, r, 1.0f / 120);
-    p = std::fma(p, r, 1.0f / 24);
-    p = std::fma(p, r, 1.0f / 6);
-    p = std::fma(p, r, 0.5f);
-    p = std::fma(p, r, 1.0f);
-    p = std::fma(p, r, 1.0f);
-    return p * std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
-}
 
 namespace portable {
 // s[j] = (q · k_j) · scale for n keys, k_j at k + j·stride.
@@ -83,23 +65,6 @@ inline void accumulate(float* o, float alpha, const float* p, const float* v, st
 
 #if LLAMAREF_HAVE_AVX2_KERNELS
 namespace avx2 {
-LLAMAREF_AVX2 inline __m256 exp_poly8(__m256 x) {
-    const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
 LLAMAREF_AVX2 inline float dot(const float* w, const float* x, int n) {  // = dot_blocked
     const int n8 = n / 8 * 8;
     float y = 0.0f;

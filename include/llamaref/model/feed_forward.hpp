@@ -13,19 +13,15 @@
 
 namespace llamaref {
 
-// A matrix product Y = X · Wᵀ: the reference matmul (core/ops.hpp) or a fast one (cpu/matmul.hpp).
-using MatMulFn = void (*)(const TensorView& W, const float* X, float* Y, std::size_t T);
-
 // x: [T, D] -> out: [T, D]. The caller provides three [T, F] buffers and may read them after
 // the call (tracing): gate = W1·x, up = W3·x, hidden = SiLU(gate) ⊙ up.
 inline void swiglu(const TensorView& w1, const TensorView& w2, const TensorView& w3, const float* x, float* out,
-                   std::size_t T, float* gate, float* up, float* hidden,
-                   MatMulFn mm = static_cast<MatMulFn>(matmul)) {
+                   std::size_t T, float* gate, float* up, float* hidden) {
     const std::size_t F = w1.rows();
-    mm(w1, x, gate, T);  // [T, F]
-    mm(w3, x, up, T);    // [T, F]
+    matmul(w1, x, gate, T);  // [T, F]
+    matmul(w3, x, up, T);    // [T, F]
     for (std::size_t i = 0; i < T * F; ++i) hidden[i] = silu(gate[i]) * up[i];
-    mm(w2, hidden, out, T);  // [T, D]
+    matmul(w2, hidden, out, T);  // [T, D]
 }
 
 }  // namespace llamaref

@@ -30,6 +30,7 @@
 
 #include "../core/ops.hpp"
 #include "../cpu/attention.hpp"
+#include "../cpu/feed_forward.hpp"
 #include "../cpu/matmul.hpp"
 #include "attention.hpp"
 #include "config.hpp"
@@ -184,6 +185,7 @@ class Transformer {
     }
 
     // Y = X · Wᵀ by the chosen backend.   W: [out, in]   X: [T, in]   Y: [T, out]
+    using MatMulFn = void (*)(const TensorView& W, const float* X, float* Y, std::size_t T);
     static void linear_fast(const TensorView& W, const float* X, float* Y, std::size_t T) { cpu::matmul(W, X, Y, T); }
     static void linear_reference(const TensorView& W, const float* X, float* Y, std::size_t T) { matmul(W, X, Y, T); }
 
@@ -244,7 +246,7 @@ class Transformer {
             // --- feed-forward sub-layer: x = h + FFN(norm(h)) ---
             rmsnorm_rows(x, ffn_norm_[l].data(), xn, T, D, cfg_.norm_eps);
             emit(p + ".ffn_norm", l, xn, T, D);
-            swiglu(Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(), b.up.data(), b.hidden.data(), linear);
+            (fast ? cpu::swiglu : swiglu)(Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(), b.up.data(), b.hidden.data());
             emit(p + ".feed_forward.w1", l, b.gate.data(), T, F);
             emit(p + ".feed_forward.w3", l, b.up.data(), T, F);
             emit(p + ".feed_forward.hidden", l, b.hidden.data(), T, F);
