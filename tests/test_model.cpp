@@ -314,3 +314,41 @@ TEST_CASE("LogitRows::last and forward_last give the last row of all", "[model][
         CHECK(std::equal(n.begin(), n.end(), want, want + a.shape(1)));
     }
 }
+
+TEST_CASE("fast backend: a 4096-token prompt in chunks, last logits within 1e-4 of the reference", "[model][fast][long]") {
+    // A small random model (the values are noise; the shapes and the length are what matter).
+    ModelConfig c;
+    c.dim = 64, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 16, c.hidden_dim = 160;
+    c.vocab_size = 300, c.max_seq_len = 4096, c.rope_theta = 500000;
+    auto model = std::make_shared<Model>();
+    model->config = c;
+    uint64_t state = 88172645463325252ull;
+    auto tensor = [&](Shape shape, float scale) {  // xorshift64 values in [-scale, scale]
+        auto data = std::make_shared<std::vector<float>>(shape_numel(shape));
+        for (float& v : *data) {
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+            v = scale * (float(state >> 40) / float(1 << 24) * 2 - 1);
+        }
+        model->storage.push_back(data);
+        return TensorView{DType::F32, shape, reinterpret_cast<const std::byte*>(data->data())};
+    };
+    const std::size_t D = c.dim, Q = c.q_dim(), K = c.kv_dim(), F = c.hidden_dim, V = c.vocab_size;
+    model->weights.tok_embeddings = tensor({V, D}, 1.0f);
+    for (int l = 0; l < c.n_layers; ++l)
+        model->weights.layers.push_back({tensor({D}, 1.0f), tensor({Q, D}, 0.3f), tensor({K, D}, 0.3f), tensor({K, D}, 0.3f),
+                                         tensor({D, Q}, 0.1f), tensor({D}, 1.0f), tensor({F, D}, 0.2f), tensor({D, F}, 0.1f),
+                                         tensor({F, D}, 0.2f)});
+    model->weights.norm = tensor({D}, 1.0f);
+    model->weights.output = tensor({V, D}, 0.3f);
+
+    std::vector<int> prompt(4096);
+    for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = int((i * 2654435761u) % V);
+    Transformer ref(model), fast(model);
+    fast.set_backend(Backend::fast);  // chunks of 512: eight calls, only the last computes logits
+    const Tensor2 want = ref.forward(prompt, 0, LogitRows::last);
+    const std::span<const float> got = fast.forward_last(prompt, 0);
+    REQUIRE(got.size() == V);
+    const double diff = max_abs_diff(got.data(), want.data(), V);
+    WARN("4096 tokens: max |fast - reference| over the last logits = " << diff);
+    CHECK(diff < 1e-4);
+}
