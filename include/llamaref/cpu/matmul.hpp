@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "../core/ops.hpp"
@@ -116,15 +117,46 @@ LLAMAREF_AVX2 inline void tile(const std::byte* const* w, std::size_t w_k0, cons
     for (int i = 0; i < RM; ++i)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
-    for (std::size_t k = k0; k < k1; k += 8) {
-        __m256 wv[RN];
+    if constexpr (std::is_same_v<L, LoadQ8_0>) {
+        // The same products, a block of 32 at a time: each row's scale converted once per block.
+        for (std::size_t k = k0; k < k1; k += kQ8BlockSize) {
+            __m256 scale[RN];
+            const std::byte* q[RN];
 #pragma GCC unroll 4
-        for (int j = 0; j < RN; ++j) wv[j] = L::load(w[j], k - w_k0);
+            for (int j = 0; j < RN; ++j) {
+                const std::byte* block = w[j] + ((k - w_k0) / kQ8BlockSize) * sizeof(BlockQ8_0);
+                uint16_t d;
+                std::memcpy(&d, block, 2);
+                scale[j] = _mm256_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(d))));
+                q[j] = block + 2;
+            }
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; ++i) {
-            const __m256 xv = _mm256_loadu_ps(x[i] + k);
+            for (int g = 0; g < 4; ++g) {
+                __m256 wv[RN];
 #pragma GCC unroll 4
-            for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_fmadd_ps(wv[j], xv, acc[i][j]);
+                for (int j = 0; j < RN; ++j) {
+                    const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q[j] + 8 * g));
+                    wv[j] = _mm256_mul_ps(scale[j], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)));
+                }
+#pragma GCC unroll 4
+                for (int i = 0; i < RM; ++i) {
+                    const __m256 xv = _mm256_loadu_ps(x[i] + k + 8 * g);
+#pragma GCC unroll 4
+                    for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_fmadd_ps(wv[j], xv, acc[i][j]);
+                }
+            }
+        }
+    } else {
+        for (std::size_t k = k0; k < k1; k += 8) {
+            __m256 wv[RN];
+#pragma GCC unroll 4
+            for (int j = 0; j < RN; ++j) wv[j] = L::load(w[j], k - w_k0);
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; ++i) {
+                const __m256 xv = _mm256_loadu_ps(x[i] + k);
+#pragma GCC unroll 4
+                for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_fmadd_ps(wv[j], xv, acc[i][j]);
+            }
         }
     }
 #pragma GCC unroll 4
