@@ -169,7 +169,7 @@ TEST_CASE("zip: entries outside the archive, bad records, truncation", "[bad-inp
     check_cuts(pth, f, {0, 10, 100, 2000, pth.size() / 2, pth.size() - 23, pth.size() - 1}, [&] { TorchCheckpoint t(f); });
 }
 
-TEST_CASE("pickle: only a state dict's globals; nothing is ever called", "[bad-input][pth]") {
+TEST_CASE("pickle: only a state dict's globals, nothing is ever called", "[bad-input][pth]") {
     const auto dir = scratch("bad-pickle");
     const std::string f = (dir / "consolidated.00.pth").string();
     const PthTensor t{"w", "FloatStorage", {4}, std::string(16, '\0')};
@@ -206,7 +206,7 @@ TEST_CASE("pickle: only a state dict's globals; nothing is ever called", "[bad-i
 
 // The pickle reader shares lists and dicts as Python does; a reader that copied the container on
 // each APPEND / SETITEM and kept each copy in the memo took 18 s for 150 KB and >4 GB for 280 KB.
-TEST_CASE("pickle: linear in time and memory; no value contains itself", "[bad-input][pth]") {
+TEST_CASE("pickle: linear in time and memory, no value contains itself", "[bad-input][pth]") {
     using clock = std::chrono::steady_clock;
     auto seconds_since = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
     auto read = [](const std::string& p) {

@@ -94,7 +94,7 @@ TEST_CASE("a checkpoint split in shards the way Meta splits gives the same model
     }
 }
 
-TEST_CASE("bf16 storages equal llama.cpp's bf16 rounding; f16 storages within tolerance", "[meta]") {
+TEST_CASE("bf16 storages equal llama.cpp's bf16 rounding, f16 storages within tolerance", "[meta]") {
     for (const char* c : kOracleCases) {
         LLAMAREF_REQUIRE_DATA(std::string("oracle/") + c + "/gguf/model-bf16.gguf");
         SECTION(c) {

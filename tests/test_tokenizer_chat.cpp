@@ -95,7 +95,7 @@ TEST_CASE("Llama 3 chat: Meta's encode_message and encode_dialog_prompt vectors"
     CHECK(llama3_chat(tok, dialog) == v["encode_dialog_prompt"]["ids"].get<Ids>());
 }
 
-TEST_CASE("Llama 3 chat: multi-turn ids from the format rules; stop tokens", "[tokenizer][chat]") {
+TEST_CASE("Llama 3 chat: multi-turn ids from the format rules, and stop tokens", "[tokenizer][chat]") {
     LLAMAREF_REQUIRE_DATA(kMeta);
     const auto& tok = llama3();
     const Dialog d = {{"user", " This is a test sentence.\n"}, {"assistant", "This is a response."}, {"user", "This is a test sentence."}};
