@@ -3,6 +3,7 @@
 // every weight dtype — and the portable kernels against the AVX2 ones bit for bit.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <llamaref/cpu/attention.hpp>
 #include <llamaref/cpu/feed_forward.hpp>
 #include <llamaref/cpu/matmul.hpp>
+#include <llamaref/core/parallel.hpp>
 #include <llamaref/model/attention.hpp>
 
 using namespace llamaref;
@@ -166,4 +168,30 @@ TEST_CASE("cpu::silu_mul: portable and AVX2 bit-identical, within 1e-6 of SiLU(g
         const double want = double(silu(gate[i])) * up[i];
         REQUIRE(std::fabs(fast[i] - want) <= 1e-6 * (1 + std::fabs(want)));
     }
+}
+
+TEST_CASE("thread pool: every index once, nested calls, exceptions reach the caller", "[cpu][parallel]") {
+    set_num_threads(2);
+    for (std::size_t n : {0, 1, 15, 16, 33, 1000}) {
+        std::vector<int> hits(n, 0);
+        parallel_for(n, [&](std::size_t b, std::size_t e) {
+            for (std::size_t i = b; i < e; ++i) ++hits[i];
+        }, 1);
+        CHECK(std::count(hits.begin(), hits.end(), 1) == std::ptrdiff_t(n));
+    }
+    std::vector<int> inner(64, 0);  // a parallel_for inside a task runs on that task's thread
+    parallel_for(8, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i)
+            parallel_for(8, [&](std::size_t b2, std::size_t e2) {
+                for (std::size_t j = b2; j < e2; ++j) ++inner[i * 8 + j];
+            }, 1);
+    }, 1);
+    CHECK(std::count(inner.begin(), inner.end(), 1) == 64);
+    CHECK_THROWS_WITH(parallel_for(100, [](std::size_t b, std::size_t) {
+        if (b > 0) fail("task at ", b, " failed");
+    }, 1), "task at 50 failed");
+    int after = 0;  // the pool still works after a task threw
+    parallel_for(2, [&](std::size_t, std::size_t) { __atomic_add_fetch(&after, 1, __ATOMIC_RELAXED); }, 1);
+    CHECK(after == 2);
+    set_num_threads(1);
 }

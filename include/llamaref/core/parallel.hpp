@@ -16,9 +16,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -44,12 +44,16 @@ class ThreadPool {
         return pool;
     }
 
-    // Runs job(i) for i in [0, n_tasks): task 0 on the calling thread, the others on workers.
-    // A call from inside a job (nested parallelism) or while another thread is using the pool
-    // runs every task on the calling thread: same results, no deadlock.
-    void run(int n_tasks, const std::function<void(int)>& job) {
+    // A job: task(context, i) for i in [0, n_tasks). A plain function pointer and a pointer to
+    // the caller's data, not a std::function: starting a job allocates nothing.
+    using Task = void (*)(void* context, int i);
+
+    // Runs the job: task 0 on the calling thread, the others on workers. A call from inside a job
+    // (nested parallelism) or while another thread is using the pool runs every task on the
+    // calling thread: same results, no deadlock.
+    void run(int n_tasks, Task task, void* context) {
         auto serial = [&] {
-            for (int i = 0; i < n_tasks; ++i) job(i);
+            for (int i = 0; i < n_tasks; ++i) task(context, i);
         };
         if (n_tasks <= 1 || in_job()) return serial();  // checked before the lock: no self-deadlock
         std::unique_lock<std::mutex> lock(use_, std::try_to_lock);
@@ -59,7 +63,8 @@ class ThreadPool {
             const uint64_t now = generation_.load(std::memory_order_relaxed);
             workers_.emplace_back([this, index, now] { worker_loop(index, now); });
         }
-        job_ = &job;
+        task_ = task;
+        context_ = context;
         n_tasks_ = n_tasks;
         // Every worker acknowledges every job (those without a task too), so no worker can still
         // be reading this job's fields when the next one is set up.
@@ -70,7 +75,7 @@ class ThreadPool {
         guarded(0);
         in_job() = false;
         wait_while_not(pending_, 0);
-        job_ = nullptr;
+        task_ = nullptr;
         if (error_) std::rethrow_exception(std::exchange(error_, nullptr));  // the first one thrown
     }
 
@@ -102,7 +107,7 @@ class ThreadPool {
     // tasks have finished (the job's captures live on the caller's stack until then).
     void guarded(int index) {
         try {
-            (*job_)(index);
+            task_(context_, index);
         } catch (...) {
             std::lock_guard<std::mutex> g(error_lock_);
             if (!error_) error_ = std::current_exception();
@@ -130,7 +135,8 @@ class ThreadPool {
 
     std::mutex use_;  // one job at a time
     std::vector<std::thread> workers_;
-    const std::function<void(int)>* job_ = nullptr;
+    Task task_ = nullptr;
+    void* context_ = nullptr;
     int n_tasks_ = 0;
     std::atomic<uint64_t> generation_{0};
     std::atomic<int> pending_{0};
@@ -155,12 +161,16 @@ void parallel_for(std::size_t n, F&& f, std::size_t min_per_thread = 16) {
         f(std::size_t{0}, n);
         return;
     }
-    const std::size_t chunk = (n + want - 1) / want;
-    const int tasks = int((n + chunk - 1) / chunk);
-    detail::ThreadPool::instance().run(tasks, [&](int i) {
-        const std::size_t b = std::size_t(i) * chunk;
-        f(b, std::min(n, b + chunk));
-    });
+    struct Job {
+        std::remove_reference_t<F>* f;
+        std::size_t n, chunk;
+    } job{&f, n, (n + want - 1) / want};
+    const int tasks = int((n + job.chunk - 1) / job.chunk);
+    detail::ThreadPool::instance().run(tasks, [](void* context, int i) {
+        const Job& j = *static_cast<const Job*>(context);
+        const std::size_t b = std::size_t(i) * j.chunk;
+        (*j.f)(b, std::min(j.n, b + j.chunk));
+    }, &job);
 }
 
 }  // namespace llamaref

@@ -62,8 +62,14 @@ struct RopeTable {
     std::size_t n_pairs = 0;
     std::vector<float> cos, sin;  // [T, Dh/2] each
 
-    RopeTable(const std::vector<double>& theta, std::size_t start, std::size_t T)
-        : n_pairs(theta.size()), cos(T * theta.size()), sin(T * theta.size()) {
+    RopeTable() = default;
+    RopeTable(const std::vector<double>& theta, std::size_t start, std::size_t T) { compute(theta, start, T); }
+
+    // (Re)fill the table for positions start .. start+T−1, reusing its memory.
+    void compute(const std::vector<double>& theta, std::size_t start, std::size_t T) {
+        n_pairs = theta.size();
+        cos.resize(T * n_pairs);
+        sin.resize(T * n_pairs);
         for (std::size_t t = 0; t < T; ++t)
             for (std::size_t i = 0; i < n_pairs; ++i) {
                 const double angle = double(start + t) * theta[i];

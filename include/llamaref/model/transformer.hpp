@@ -196,7 +196,8 @@ class Transformer {
         const auto& W = model_->weights;
         const bool fast = backend_ == Backend::fast;
         const MatMulFn linear = fast ? linear_fast : linear_reference;
-        const RopeTable rope(theta_, start_pos, T);
+        rope_.compute(theta_, start_pos, T);
+        const RopeTable& rope = rope_;
         cache_.reserve(start_pos + T);
         Buffers& b = buffers_;
         b.ensure(std::size_t(T), D, Q, K, F);
@@ -314,6 +315,7 @@ class Transformer {
     int prefill_chunk_ = 512;
     Buffers buffers_;
     std::vector<float> last_logits_;  // [V]  forward_last's result
+    RopeTable rope_;                  // [T, Dh/2] cos and sin of this call's positions
 };
 
 }  // namespace llamaref
