@@ -16,6 +16,7 @@ if [ "${1:-}" = "--test" ]; then
     libsentencepiece-dev         # the real SentencePiece library: Llama 2 tokenizer oracle
     python3-numpy                # reads the .npy files the CLI writes; the numpy reference Llama
     python3-torch                # the PyTorch reference Llama and tools/dump_torch.py
+    clang libclang-rt-14-dev     # libFuzzer: the fuzz harnesses' smoke run (tests/fuzz)
   )
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # the npm tiktoken oracle
 fi

@@ -137,7 +137,7 @@ TEST_CASE("llama2.c tokenizer.bin: truncated or mismatched", "[bad-input]") {
     write_file(dir / "t.bin", bytes.substr(0, bytes.size() - 10));
     CHECK_THROWS_WITH(SentencePieceTokenizer::from_llama2c((dir / "t.bin").string(), 512), Catch::Contains("truncated"));
     CHECK_THROWS_WITH(SentencePieceTokenizer::from_llama2c(test::data("models/stories260K/tok512.bin"), 32000),
-                      Catch::Contains("truncated"));
+                      Catch::Contains("the model has 32000 tokens") && Catch::Contains("hold at most"));
     CHECK_THROWS_WITH(SentencePieceTokenizer::from_llama2c(test::data("models/stories260K/tok512.bin"), 100),
                       Catch::Contains("does not match"));
 }

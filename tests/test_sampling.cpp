@@ -154,7 +154,7 @@ TEST_CASE("penalties change exactly the logits of recent tokens", "[sampling]") 
     CHECK(s.next(two.data(), 2, std::vector<int>{0, 1}) == 0);  // token 0 left the window
 }
 
-TEST_CASE("invalid sampling values are errors; temperature 0 is greedy", "[sampling]") {
+TEST_CASE("invalid sampling values are errors, temperature 0 is greedy", "[sampling]") {
     Mt19937Rng rng(1);
     auto with = [](auto edit) {
         SamplingParams s;

@@ -20,6 +20,7 @@
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define LLAMAREF_HAVE_AVX2_KERNELS 1
 #define LLAMAREF_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define LLAMAREF_HAVE_AVX2_KERNELS 0
@@ -32,12 +33,20 @@ enum class Isa { portable, avx2 };
 
 inline std::string_view isa_name(Isa i) { return i == Isa::avx2 ? "avx2" : "portable"; }
 
-// The best instruction set this CPU supports (of those llamaref has kernels for).
+// The best instruction set this CPU supports (of those llamaref has kernels for): AVX2, FMA and
+// F16C in the CPUID bits, and the operating system saving the 256-bit registers (XGETBV).
+// (CPUID directly: clang's __builtin_cpu_supports does not know "f16c".)
 inline Isa detect_isa() {
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return Isa::avx2;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return Isa::portable;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!(fma && osxsave && avx && f16c)) return Isa::portable;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 6u) != 6u) return Isa::portable;  // XMM and YMM state enabled by the OS
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 5))) return Isa::portable;  // AVX2
+    return Isa::avx2;
 #endif
     return Isa::portable;
 }
