@@ -249,9 +249,9 @@ int cmd_bench(int argc, char** argv) {
                    "bytes per token against the measured copy bandwidth of the device (see examples/cli/bench.cpp).\n"
                    "--random PRESET writes random bf16 weights in that shape to MODEL (default\n"
                    "~/.cache/llamaref/random/PRESET) if the folder does not exist yet; presets: tiny,\n"
-                   "tinyllama-1.1b, llama3.2-1b, llama3-8b.");
+                   "stories110m, tinyllama-1.1b, llama3.2-1b, llama3-8b.");
     args.option("-m,--model", "MODEL", "the model to run (with --random: the folder for the random weights)")
-        .option("--random", "PRESET", "random bf16 weights in a preset's shape (tiny, tinyllama-1.1b, llama3.2-1b, llama3-8b)");
+        .option("--random", "PRESET", "random bf16 weights in a preset's shape (tiny, stories110m, tinyllama-1.1b, llama3.2-1b, llama3-8b)");
     add_device_option(args);
     args.option("-p,--prompt-len", "P", "prompt tokens for the prefill measurement", "512")
         .option("-n,--n-decode", "N", "decode tokens per repetition", "128")

@@ -55,7 +55,10 @@ inline nlohmann::json parse_json(std::string_view text, const std::string& where
     try {
         return nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
-        fail(where, ": not valid JSON: ", e.what());
+        // nlohmann quotes the whole offending token (a 1 MB string in a broken file): cut it.
+        std::string what = e.what();
+        if (what.size() > 200) what = what.substr(0, 200) + "...";
+        fail(where, ": not valid JSON: ", what);
     }
 }
 

@@ -129,6 +129,12 @@ inline void write_gguf(const Model& m, const std::string& path, DType dtype,
         for (const auto& k : kv) dup = dup || k.first == e.first;
         if (!dup) kv.push_back(e);
     }
+    // llama.cpp refuses a file without tokenizer.ggml.model; "none" is its word for "no
+    // vocabulary" (it then makes llama.vocab_size placeholder tokens), so a file converted from a
+    // folder without a GGUF vocabulary still runs there (e.g. for llama-bench).
+    bool has_tokenizer = false;
+    for (const auto& k : kv) has_tokenizer = has_tokenizer || k.first == "tokenizer.ggml.model";
+    if (!has_tokenizer) kv.push_back({"tokenizer.ggml.model", gguf_str("none")});
 
     // --- the file ----------------------------------------------------------------------------
     FileWriter out(path);

@@ -21,6 +21,7 @@ inline Tokenizer tokenizer_from_gguf(const GgufFile& g) {
     return read_guard(path, [&] {
         if (!g.has("tokenizer.ggml.model")) fail(path, ": the GGUF file has no tokenizer (no tokenizer.ggml.model key)");
         const std::string model = g.get_string("tokenizer.ggml.model");
+        if (model == "none") fail(path, ": the GGUF file has no tokenizer (tokenizer.ggml.model is \"none\")");
         const auto tokens = g.string_array("tokenizer.ggml.tokens");
         std::vector<int64_t> types = g.has("tokenizer.ggml.token_type") ? g.int_array("tokenizer.ggml.token_type")
                                                                          : std::vector<int64_t>(tokens.size(), 1);

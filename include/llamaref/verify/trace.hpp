@@ -21,6 +21,8 @@
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xnpy.hpp>
 
+#include "../core/limits.hpp"
+#include "../formats/json.hpp"
 #include "../model/transformer.hpp"
 #include "names.hpp"
 
@@ -102,14 +104,8 @@ class Trace {
     static Trace load(const std::string& dir) {
         namespace fs = std::filesystem;
         const std::string index_path = (fs::path(dir) / "index.json").string();
-        std::ifstream f(index_path);
-        if (!f) fail(index_path, ": cannot open (not a trace folder?)");
-        nlohmann::json index;
-        try {
-            index = nlohmann::json::parse(f);
-        } catch (const nlohmann::json::exception& e) {
-            fail(index_path, ": not valid JSON: ", e.what());
-        }
+        if (!fs::exists(index_path)) fail(index_path, ": cannot open (not a trace folder?)");
+        const nlohmann::json index = read_json_file(index_path);  // depth-limited, short messages
         if (!index.is_object() || !index.contains("tensors") || !index["tensors"].is_array())
             fail(index_path, ": expected an object with a \"tensors\" array");
         Trace t;
@@ -122,10 +118,11 @@ class Trace {
             const std::string file = e["file"].get<std::string>();
             if (file.find("..") != std::string::npos || (!file.empty() && file[0] == '/'))
                 fail(index_path, ": entry ", x.name, " names a file outside the folder: ", file);
-            x.layer = e.value("layer", -1);
-            x.layout = e.value("layout", std::string());
-            x.n_heads = e.value("n_heads", 0);
-            x.head_dim = e.value("head_dim", 0);
+            const JsonFields fields(e, index_path + ": entry " + x.name.substr(0, 100));
+            x.layer = int(fields.integer_or("layer", -1, -1, limits::max_layers));
+            x.layout = fields.string_or("layout", std::string());
+            x.n_heads = int(fields.integer_or("n_heads", 0, 0, limits::max_heads));
+            x.head_dim = int(fields.integer_or("head_dim", 0, 0, limits::max_head_dim));
             const std::string path = (fs::path(dir) / file).string();
             if (!fs::exists(path)) fail(path, ": missing (listed in ", index_path, ")");
             try {
