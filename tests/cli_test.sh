@@ -122,6 +122,8 @@ errors)  # bad input: exit status 1 and a clear message, never a crash
   m="$stories/stories260K.bin"; z="$stories/tok512.bin"
   head -c 500000 "$m" >"$tmp/trunc.bin"
   expect_error "truncated" "$bin" generate -m "$tmp/trunc.bin" -z "$z"
+  expect_error "--backend must be fast or ref" "$bin" generate -m "$m" -z "$z" --backend simd
+  expect_error "-t" "$bin" logits -m "$m" --tokens 1,2 --top 3 -t 0
   one_error_line() {  # bad input is exactly one line on stderr (no "seed:" line before it)
     [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q '^error: ' "$tmp/err" ||
       { echo "FAIL: stderr is not one 'error:' line:"; head -c 1000 "$tmp/err"; exit 1; }
