@@ -50,6 +50,22 @@ sample)  # seeded sampling: llama2.c's published output, and determinism
   expect_error "--top-k must be an integer" "$bin" generate -m "$m" -z "$z" --top-k -1
   expect_error "--rng must be default or llama2c" "$bin" generate -m "$m" -z "$z" --rng mt
   expect_error "cannot open prompt file" "$bin" generate -m "$m" -z "$z" -f "$tmp/no-such-file" ;;
+quant)  # a llama.cpp Q4_K_M file: info lists its ggml types; logits are the dequantized model's
+  q="$data/quant/q-llama2"
+  need "$q/model-Q4_K_M.gguf"
+  "$bin" info -m "$q/model-Q4_K_M.gguf" >"$tmp/info" || exit 1
+  grep -qF "ggml types:  F32 × 5 (32 bits/weight), Q4_K × 13 (4.5 bits/weight), Q6_K × 3 (6.5625 bits/weight)" "$tmp/info" \
+    || { echo "FAIL: info lacks the ggml types line:"; cat "$tmp/info"; exit 1; }
+  [ "$("$bin" info -m "$q/model-Q4_K_M.gguf" --tensors | grep -c '^tensor ')" = 21 ] || { echo "FAIL: --tensors does not list 21 tensors"; exit 1; }
+  py=/usr/bin/python3
+  $py -c "import numpy" 2>/dev/null || { echo "SKIPPED: numpy not available to /usr/bin/python3"; exit 77; }
+  ids=$($py -c "import json;t=json.load(open('$q/Q4_K_M/expected/tokens.json'));print(','.join(map(str,t['prompt']+t['generated'])))")
+  "$bin" logits -m "$q/model-Q4_K_M.gguf" --tokens "$ids" --out "$tmp/l.npy" || exit 1
+  $py -c "
+import numpy as np, sys
+d = np.abs(np.load('$tmp/l.npy') - np.load('$q/Q4_K_M/expected/full_logits.npy')).max()
+print('max |logits - dequantized model| =', d); sys.exit(0 if d < 1e-4 else 1)" || { echo "FAIL: Q4_K_M logits"; exit 1; }
+  echo "ok: Q4_K_M info and logits" ;;
 logits)  # logits command: prefill and decode agree with Meta's expected logits
   need "$data/oracle/llama2-gqa/hf/model.safetensors"
   py=/usr/bin/python3

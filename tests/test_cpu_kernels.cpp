@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -79,6 +81,69 @@ TEST_CASE("cpu::matmul equals matmul for every dtype, tail and token count", "[c
                     // 1e-5 · sqrt(in) · (1 + |y|) for unit-normal entries.
                     for (std::size_t i = 0; i < T * out; ++i) {
                         REQUIRE(std::fabs(fast[i] - ref[i]) <= 1e-5 * std::sqrt(double(in)) * (1 + std::fabs(ref[i])));
+                        REQUIRE(fast[i] == portable[i]);  // bit for bit
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Random blocks of a llama.cpp block format: random bytes, with every float16 scale field set to
+// a finite value of a realistic size (random bytes there would make inf and NaN).
+static StoredMatrix random_blocks(DType dt, std::size_t out, std::size_t in, std::mt19937& g) {
+    std::vector<std::size_t> scales;  // byte offsets of the F16 fields in one block
+    switch (dt) {
+        case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: scales = {0, 2}; break;
+        case DType::Q2_K: scales = {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)}; break;
+        case DType::Q3_K: scales = {offsetof(BlockQ3_K, d)}; break;
+        case DType::Q6_K: scales = {offsetof(BlockQ6_K, d)}; break;
+        default: scales = {0};  // Q4_0, Q5_0, Q8_0, IQ4_NL, IQ4_XS: d first
+    }
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+    StoredMatrix m;
+    m.bytes.resize(dtype_bytes(dt, out * in));
+    for (auto& b : m.bytes) b = std::byte(byte(g));
+    const DTypeBlock blk = dtype_block(dt);
+    for (std::size_t b = 0; b < out * in / blk.values; ++b)
+        for (std::size_t off : scales) {
+            const uint16_t h = f32_to_f16(scale(g));
+            std::memcpy(m.bytes.data() + b * blk.bytes + off, &h, 2);
+        }
+    m.view = TensorView{dt, {out, in}, m.bytes.data()};
+    return m;
+}
+
+TEST_CASE("cpu::matmul equals matmul for llama.cpp's block formats (dequantize, then the F32 kernels)", "[cpu][matmul]") {
+    std::mt19937 g(13);
+    for (DType dt : kAllDTypes) {
+        if (!is_quantized(dt) || dt == DType::Q8_0) continue;  // Q8_0 has its own kernel, tested above
+        for (std::size_t in : {32, 96, 256, 768, 1280}) {
+            if (in % dtype_block(dt).values) continue;
+            for (std::size_t out : {1, 5, 37}) {
+                const StoredMatrix W = random_blocks(dt, out, in, g);
+                for (std::size_t T : {1, 2, 3, 4, 9}) {
+                    const std::vector<float> X = random_vector(T * in, g);
+                    std::vector<float> ref(T * out), fast(T * out), portable(T * out);
+                    matmul(W.view, X.data(), ref.data(), T);
+                    for_each_isa([&](cpu::Isa isa) {
+                        cpu::matmul(W.view, X.data(), (isa == cpu::Isa::portable ? portable : fast).data(), T);
+                    });
+                    if (cpu::detect_isa() != cpu::Isa::avx2) fast = portable;
+                    INFO(dtype_name(dt) << " out " << out << " in " << in << " T " << T);
+                    double scale = 0;  // Σ|w·x| bounds the reassociation error
+                    std::vector<float> w(in);
+                    for (std::size_t r = 0; r < out; ++r) {
+                        W.view.row_to_f32(r, w.data());
+                        for (std::size_t t = 0; t < T; ++t) {
+                            double sum = 0;
+                            for (std::size_t k = 0; k < in; ++k) sum += std::fabs(double(w[k]) * X[t * in + k]);
+                            scale = std::max(scale, sum);
+                        }
+                    }
+                    for (std::size_t i = 0; i < T * out; ++i) {
+                        REQUIRE(std::fabs(fast[i] - ref[i]) <= 1e-6 * scale);
                         REQUIRE(fast[i] == portable[i]);  // bit for bit
                     }
                 }

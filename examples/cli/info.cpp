@@ -1,5 +1,7 @@
 // llamaref info — what a checkpoint holds: detected format, configuration, dtypes, size.
 #include <cstdio>
+#include <map>
+#include <string>
 
 #include <llamaref/formats/gguf.hpp>
 #include <llamaref/formats/load.hpp>
@@ -10,15 +12,54 @@
 
 namespace llamaref::cli {
 
+// The ggml type of the tensors of a GGUF file, counted per type (and listed one by one when
+// `all`): printed before the model is loaded, so a file with types llamaref cannot compute with
+// still shows what it holds.
+static void print_gguf_types(const GgufFile& g, bool all) {
+    std::map<std::string, std::pair<std::size_t, std::size_t>> per_type;  // type -> tensors, values
+    for (const auto& t : g.tensors()) {
+        const GgmlTypeInfo* info = ggml_type_info(t.type);
+        auto& [count, values] = per_type[info->name];
+        ++count;
+        values += shape_numel(t.shape);
+        if (all) {
+            std::string shape;
+            for (std::size_t d : t.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
+            std::printf("tensor %-32s %-7s %-14s %.5g bits/weight%s\n", t.name.c_str(), info->name, shape.c_str(),
+                        8.0 * info->block_bytes / info->block_values, info->dtype ? "" : "  (not computed by llamaref)");
+        }
+    }
+    std::printf("ggml types:  ");
+    bool first = true;
+    for (const auto& [name, cv] : per_type) {
+        const GgmlTypeInfo* info = nullptr;
+        for (uint32_t id = 0; id < 64 && !info; ++id)
+            if (const GgmlTypeInfo* i = ggml_type_info(id); i && name == i->name) info = i;
+        std::printf("%s%s × %zu (%.5g bits/weight)", first ? "" : ", ", name.c_str(), cv.first,
+                    8.0 * info->block_bytes / info->block_values);
+        first = false;
+    }
+    std::printf("\n");
+}
+
 int cmd_info(int argc, char** argv) {
     ArgParser args("info", "-m MODEL", "Print the detected format, configuration, dtype per tensor kind, parameter count and bytes.");
     args.option("-m,--model", "MODEL", "a .gguf or llama2.c .bin file, or a Hugging Face or Meta folder");
+    args.option("--tensors", "", "GGUF: also list every tensor with its ggml type, shape and bits per weight");
     args.parse(argc, argv);
     const std::string path = model_path(args);
-    auto model = load_model(path);
+    const bool gguf = detect_format(path) == "gguf";
+    std::shared_ptr<const Model> model;
+    try {
+        model = load_model(path);
+    } catch (const Error&) {  // a file llamaref cannot run may still say what it holds
+        if (gguf) print_gguf_types(GgufFile(path), args.has("--tensors"));
+        throw;
+    }
     std::fputs(summary_text(*model).c_str(), stdout);
-    if (detect_format(path) == "gguf") {
+    if (gguf) {
         GgufFile g(path);
+        print_gguf_types(g, args.has("--tensors"));
         if (g.has("tokenizer.ggml.tokens"))
             std::printf("vocabulary:  %zu tokens (%s) in the file\n", g.string_array("tokenizer.ggml.tokens").size(),
                         g.has("tokenizer.ggml.model") ? g.get_string("tokenizer.ggml.model").c_str() : "?");

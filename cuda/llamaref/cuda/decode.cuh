@@ -129,6 +129,7 @@ inline void matvec(DType dtype, const void* W, int out, int in, const Input& inp
         case DType::F16: matvec_kernel<DType::F16, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
         case DType::BF16: matvec_kernel<DType::BF16, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
         case DType::Q8_0: matvec_kernel<DType::Q8_0, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
+        default: fail("matvec: the CUDA kernels compute with F32, F16, BF16 and Q8_0, not ", dtype_name(dtype));
     }
     check_launch("matvec");
 }

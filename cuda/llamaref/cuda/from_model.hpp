@@ -11,7 +11,14 @@
 
 namespace llamaref::cuda {
 
-inline HostTensor host_tensor(const TensorView& t) { return {t.dtype, t.shape, t.data}; }
+// The GPU kernels load F32, F16, BF16 and Q8_0 weights (common.cuh); other block formats are
+// refused here rather than read as the wrong type.
+inline HostTensor host_tensor(const TensorView& t) {
+    if (is_quantized(t.dtype) && t.dtype != DType::Q8_0)
+        fail("the CUDA path computes with F32, F16, BF16 and Q8_0 weights, not ", dtype_name(t.dtype),
+             " (use the CPU path: --device cpu)");
+    return {t.dtype, t.shape, t.data};
+}
 
 inline HostModel host_model(const Model& m) {
     HostModel h;

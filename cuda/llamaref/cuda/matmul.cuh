@@ -119,6 +119,7 @@ inline void launch_matmul(DType dtype, const unsigned char* W, std::size_t row_b
         case DType::F16: matmul_kernel<DType::F16, NT><<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate); break;
         case DType::BF16: matmul_kernel<DType::BF16, NT><<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate); break;
         case DType::Q8_0: matmul_kernel<DType::Q8_0, NT><<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate); break;
+        default: fail("matmul: the CUDA kernels compute with F32, F16, BF16 and Q8_0, not ", dtype_name(dtype));
     }
     check_launch("matmul");
 }

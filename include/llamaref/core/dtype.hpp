@@ -1,13 +1,16 @@
 // llamaref/core/dtype.hpp — how numbers are stored in checkpoint files.
 //
-// Weights arrive as float32, float16, bfloat16 or Q8_0 (llama.cpp's 8-bit blocks). Activations
-// in llamaref are always float32; a weight of any storage type is converted element by element
-// when it is used (see core/ops.hpp). This header knows bits and bytes, nothing about models.
+// Weights arrive as float32, float16, bfloat16 or one of llama.cpp's block-quantized formats.
+// Activations in llamaref are always float32; a weight of any storage type is converted to
+// float32 exactly when it is used (see core/ops.hpp) — so a quantized model computes the exact
+// output of its dequantized weights. This header knows bits and bytes, nothing about models.
 //
 //   F32   IEEE binary32
-//   F16   IEEE binary16 (1 sign, 5 exponent, 10 mantissa bits)
+//   F16   IEEE binary16 (1 sign, 5 exponent, 10 mantissa bits)            core/half.hpp
 //   BF16  the top 16 bits of a binary32 (1 sign, 8 exponent, 7 mantissa bits)
-//   Q8_0  blocks of 32 values: one F16 scale d, then 32 int8 q; value = d * q
+//   Q4_0 Q4_1 Q5_0 Q5_1 Q8_0   blocks of 32 weights                      core/quant_legacy.hpp
+//   Q2_K Q3_K Q4_K Q5_K Q6_K   super-blocks of 256 weights                core/quant_k.hpp
+//   IQ4_NL IQ4_XS              4 bits through a non-linear table          core/quant_iq4.hpp
 #pragma once
 
 #include <algorithm>
@@ -19,10 +22,19 @@
 #include <string_view>
 
 #include "error.hpp"
+#include "half.hpp"
+#include "quant_iq4.hpp"
+#include "quant_k.hpp"
+#include "quant_legacy.hpp"
 
 namespace llamaref {
 
-enum class DType : uint8_t { F32, F16, BF16, Q8_0 };
+// Storage types. The first four were llamaref's from the start; the order is not a file format.
+enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS };
+
+inline constexpr DType kAllDTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,   DType::Q4_0,
+                                       DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,   DType::Q3_K,
+                                       DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
 
 constexpr std::string_view dtype_name(DType t) {
     switch (t) {
@@ -30,71 +42,75 @@ constexpr std::string_view dtype_name(DType t) {
         case DType::F16: return "F16";
         case DType::BF16: return "BF16";
         case DType::Q8_0: return "Q8_0";
+        case DType::Q4_0: return "Q4_0";
+        case DType::Q4_1: return "Q4_1";
+        case DType::Q5_0: return "Q5_0";
+        case DType::Q5_1: return "Q5_1";
+        case DType::Q2_K: return "Q2_K";
+        case DType::Q3_K: return "Q3_K";
+        case DType::Q4_K: return "Q4_K";
+        case DType::Q5_K: return "Q5_K";
+        case DType::Q6_K: return "Q6_K";
+        case DType::IQ4_NL: return "IQ4_NL";
+        case DType::IQ4_XS: return "IQ4_XS";
     }
     return "?";
 }
 
-// --- Q8_0: 32 values share one scale -----------------------------------------------------
-constexpr std::size_t kQ8BlockSize = 32;
-struct BlockQ8_0 {
-    uint16_t d;              // scale, stored as F16 bits
-    int8_t q[kQ8BlockSize];  // quantized values
+// A block: `values` consecutive weights stored in `bytes` bytes (1 value for F32/F16/BF16).
+struct DTypeBlock {
+    std::size_t values, bytes;
 };
-static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 blocks are 34 bytes, packed as in GGUF");
-
-// Bytes needed to store n consecutive values (n must be a multiple of 32 for Q8_0).
-inline std::size_t dtype_bytes(DType t, std::size_t n) {
+constexpr DTypeBlock dtype_block(DType t) {
     switch (t) {
-        case DType::F32: return 4 * n;
+        case DType::F32: return {1, 4};
         case DType::F16:
-        case DType::BF16: return 2 * n;
-        case DType::Q8_0:
-            if (n % kQ8BlockSize != 0) fail("Q8_0 rows must hold a multiple of 32 values, got ", n);
-            return n / kQ8BlockSize * sizeof(BlockQ8_0);
+        case DType::BF16: return {1, 2};
+        case DType::Q8_0: return {32, sizeof(BlockQ8_0)};
+        case DType::Q4_0: return {32, sizeof(BlockQ4_0)};
+        case DType::Q4_1: return {32, sizeof(BlockQ4_1)};
+        case DType::Q5_0: return {32, sizeof(BlockQ5_0)};
+        case DType::Q5_1: return {32, sizeof(BlockQ5_1)};
+        case DType::Q2_K: return {256, sizeof(BlockQ2_K)};
+        case DType::Q3_K: return {256, sizeof(BlockQ3_K)};
+        case DType::Q4_K: return {256, sizeof(BlockQ4_K)};
+        case DType::Q5_K: return {256, sizeof(BlockQ5_K)};
+        case DType::Q6_K: return {256, sizeof(BlockQ6_K)};
+        case DType::IQ4_NL: return {32, sizeof(BlockIQ4_NL)};
+        case DType::IQ4_XS: return {256, sizeof(BlockIQ4_XS)};
     }
-    return 0;
+    return {1, 0};
 }
 
-// --- scalar conversions ------------------------------------------------------------------
-inline float bf16_to_f32(uint16_t h) { return std::bit_cast<float>(uint32_t(h) << 16); }
+constexpr bool is_quantized(DType t) { return dtype_block(t).values > 1; }
+constexpr double bits_per_weight(DType t) { return 8.0 * double(dtype_block(t).bytes) / double(dtype_block(t).values); }
 
-// Round to nearest, ties to even (what PyTorch does); NaN stays NaN.
-inline uint16_t f32_to_bf16(float f) {
-    uint32_t u = std::bit_cast<uint32_t>(f);
-    if (std::isnan(f)) return uint16_t((u >> 16) | 0x40);
-    u += 0x7fff + ((u >> 16) & 1);
-    return uint16_t(u >> 16);
+// Bytes needed to store n consecutive values (n must be a multiple of the block size).
+inline std::size_t dtype_bytes(DType t, std::size_t n) {
+    const DTypeBlock b = dtype_block(t);
+    if (n % b.values != 0)
+        fail(dtype_name(t), " rows must hold a multiple of ", b.values, " values, got ", n);
+    return n / b.values * b.bytes;
 }
 
-inline float f16_to_f32(uint16_t h) {
-    const uint32_t sign = uint32_t(h & 0x8000) << 16;
-    const uint32_t exp = (h >> 10) & 0x1f;
-    const uint32_t man = h & 0x3ff;
-    if (exp == 0) {  // zero or subnormal: man * 2^-24
-        float v = std::ldexp(float(man), -24);
-        return sign ? -v : v;
+namespace detail {
+// n values (a whole number of blocks) of block type B, read with memcpy (the mapped file gives no
+// alignment guarantee for the struct).
+template <class B>
+void dequantize_blocks(const void* src, float* dst, std::size_t n, std::size_t block_values) {
+    const auto* p = static_cast<const std::byte*>(src);
+    for (std::size_t i = 0; i < n / block_values; ++i) {
+        B b;
+        std::memcpy(&b, p + i * sizeof(B), sizeof(B));
+        dequantize(b, dst + i * block_values);
     }
-    if (exp == 31) return std::bit_cast<float>(sign | 0x7f800000u | (man << 13));  // inf / NaN
-    return std::bit_cast<float>(sign | ((exp + 112) << 23) | (man << 13));
 }
-
-// Round to nearest, ties to even; overflow to inf.
-inline uint16_t f32_to_f16(float f) {
-    const uint32_t u = std::bit_cast<uint32_t>(f);
-    const uint16_t sign = uint16_t((u >> 16) & 0x8000);
-    const float a = std::fabs(f);
-    if (std::isnan(f)) return sign | 0x7e00;
-    if (a >= 65520.0f) return sign | 0x7c00;              // rounds to inf
-    if (a < 6.103515625e-05f) {                             // subnormal half: multiples of 2^-24
-        return sign | uint16_t(std::nearbyint(a * 16777216.0f));
-    }
-    uint32_t m = u & 0x7fffffff;
-    m += 0x0fff + ((m >> 13) & 1);                          // round mantissa to 10 bits
-    return sign | uint16_t((m >> 13) - (112u << 10));
-}
+}  // namespace detail
 
 // Convert n stored values starting at element 0 of `src` to float32.
 inline void to_f32(DType t, const void* src, float* dst, std::size_t n) {
+    const std::size_t bv = dtype_block(t).values;
+    if (n % bv != 0) fail(dtype_name(t), ": ", n, " values are not a whole number of blocks of ", bv);
     switch (t) {
         case DType::F32: std::memcpy(dst, src, n * 4); return;
         case DType::F16: {
@@ -107,14 +123,18 @@ inline void to_f32(DType t, const void* src, float* dst, std::size_t n) {
             for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(p[i]);
             return;
         }
-        case DType::Q8_0: {
-            const auto* b = static_cast<const BlockQ8_0*>(src);
-            for (std::size_t i = 0; i < n; ++i) {
-                const BlockQ8_0& blk = b[i / kQ8BlockSize];
-                dst[i] = f16_to_f32(blk.d) * float(blk.q[i % kQ8BlockSize]);
-            }
-            return;
-        }
+        case DType::Q8_0: return detail::dequantize_blocks<BlockQ8_0>(src, dst, n, bv);
+        case DType::Q4_0: return detail::dequantize_blocks<BlockQ4_0>(src, dst, n, bv);
+        case DType::Q4_1: return detail::dequantize_blocks<BlockQ4_1>(src, dst, n, bv);
+        case DType::Q5_0: return detail::dequantize_blocks<BlockQ5_0>(src, dst, n, bv);
+        case DType::Q5_1: return detail::dequantize_blocks<BlockQ5_1>(src, dst, n, bv);
+        case DType::Q2_K: return detail::dequantize_blocks<BlockQ2_K>(src, dst, n, bv);
+        case DType::Q3_K: return detail::dequantize_blocks<BlockQ3_K>(src, dst, n, bv);
+        case DType::Q4_K: return detail::dequantize_blocks<BlockQ4_K>(src, dst, n, bv);
+        case DType::Q5_K: return detail::dequantize_blocks<BlockQ5_K>(src, dst, n, bv);
+        case DType::Q6_K: return detail::dequantize_blocks<BlockQ6_K>(src, dst, n, bv);
+        case DType::IQ4_NL: return detail::dequantize_blocks<BlockIQ4_NL>(src, dst, n, bv);
+        case DType::IQ4_XS: return detail::dequantize_blocks<BlockIQ4_XS>(src, dst, n, bv);
     }
 }
 
@@ -122,21 +142,6 @@ inline void to_f32(DType t, const void* src, float* dst, std::size_t n) {
 
 // --- conversions from float32 (used by the writers in formats/) ---------------------------
 namespace llamaref {
-
-// Quantize n values (a multiple of 32) to Q8_0 blocks the way ggml's reference
-// quantize_row_q8_0_ref does: d = max|x| / 127 (stored as F16), q = round(x / d).
-inline void quantize_row_q8_0(const float* x, BlockQ8_0* y, std::size_t n) {
-    if (n % kQ8BlockSize != 0) fail("Q8_0 rows must hold a multiple of 32 values, got ", n);
-    for (std::size_t b = 0; b < n / kQ8BlockSize; ++b) {
-        const float* v = x + b * kQ8BlockSize;
-        float amax = 0.0f;
-        for (std::size_t i = 0; i < kQ8BlockSize; ++i) amax = std::max(amax, std::fabs(v[i]));
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[b].d = f32_to_f16(d);
-        for (std::size_t i = 0; i < kQ8BlockSize; ++i) y[b].q[i] = int8_t(std::round(v[i] * id));
-    }
-}
 
 // Store n float32 values as dtype t at dst (dtype_bytes(t, n) bytes).
 inline void from_f32(DType t, const float* src, void* dst, std::size_t n) {
@@ -153,6 +158,7 @@ inline void from_f32(DType t, const float* src, void* dst, std::size_t n) {
             return;
         }
         case DType::Q8_0: quantize_row_q8_0(src, static_cast<BlockQ8_0*>(dst), n); return;
+        default: fail("writing ", dtype_name(t), " is not implemented: llamaref writes F32, F16, BF16 and Q8_0");
     }
 }
 

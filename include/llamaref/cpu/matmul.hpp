@@ -107,6 +107,12 @@ struct LoadQ8_0 {  // d · q, one multiply per value as in to_f32
     }
 };
 
+// The other block formats (Q4_0 … IQ4_XS, core/quant_*.hpp): each row's kKBlock columns are
+// dequantized into a float32 buffer by the specification's own to_f32, then the F32 kernels run
+// on it — the same values, hence the same sums as the reference. (kKBlock = 256 is a whole
+// number of blocks of every format, so a column block never splits a quantization block.)
+struct Dequantize {};
+
 // One block of columns [k0, k1) (k1 − k0 a multiple of 8) for RM tokens × RN weight rows:
 // s[i][j] += hsum(lanes of x_i · w_j). Weight column k is read at w[j] + (k − w_k0).
 template <class L, int RM, int RN>
@@ -169,7 +175,7 @@ LLAMAREF_AVX2 inline void tile(const std::byte* const* w, std::size_t w_k0, cons
 inline float tail(const TensorView& W, std::size_t r, const float* x, std::size_t n8, std::size_t n, float y) {
     if (n8 == n) return y;
     float w[8];
-    to_f32(W.dtype, W.row(r) + dtype_bytes(W.dtype, n8), w, n - n8);  // F32/F16/BF16 only: Q8_0 has n8 == n
+    to_f32(W.dtype, W.row(r) + dtype_bytes(W.dtype, n8), w, n - n8);  // F32/F16/BF16 only: blocks have n8 == n
     for (std::size_t k = n8; k < n; ++k) y = std::fma(w[k - n8], x[k], y);
     return y;
 }
@@ -183,7 +189,21 @@ LLAMAREF_AVX2 void rows_direct(const TensorView& W, const float* X, float* Y, st
     for (int j = 0; j < RN; ++j) w[j] = W.row(r + j);
     for (int i = 0; i < RM; ++i) x[i] = X + i * in;
     float s[RM][RN] = {};
-    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
+    if constexpr (std::is_same_v<L, Dequantize>) {
+        thread_local std::vector<float> buffer;
+        buffer.resize(RN * kKBlock);
+        const std::byte* wf[RN];
+        for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
+            const std::size_t k1 = std::min(n8, k0 + kKBlock);
+            for (int j = 0; j < RN; ++j) {
+                to_f32(W.dtype, w[j] + dtype_bytes(W.dtype, k0), buffer.data() + j * kKBlock, k1 - k0);
+                wf[j] = reinterpret_cast<const std::byte*>(buffer.data() + j * kKBlock);
+            }
+            tile<LoadF32, RM, RN>(wf, k0, x, k0, k1, s);
+        }
+    } else {
+        for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
+    }
     for (int i = 0; i < RM; ++i)
         for (int j = 0; j < RN; ++j) Y[i * out + r + j] = tail(W, r + j, x[i], n8, in, s[i][j]);
 }
@@ -233,9 +253,13 @@ LLAMAREF_AVX2 void prefill_rows(const TensorView& W, const float* X, float* Y, s
         const std::size_t k1 = std::min(n8, k0 + kKBlock);
         for (std::size_t p = r0; p < r1; p += kPanelRows) {
             const std::size_t nrows = std::min(kPanelRows, r1 - p);
-            for (std::size_t j = 0; j < nrows; ++j)  // convert the panel's weights once
-                for (std::size_t k = k0; k < k1; k += 8)
-                    _mm256_storeu_ps(panel + j * kKBlock + (k - k0), L::load(W.row(p + j), k));
+            for (std::size_t j = 0; j < nrows; ++j) {  // convert the panel's weights once
+                if constexpr (std::is_same_v<L, Dequantize>)
+                    to_f32(W.dtype, W.row(p + j) + dtype_bytes(W.dtype, k0), panel + j * kKBlock, k1 - k0);
+                else
+                    for (std::size_t k = k0; k < k1; k += 8)
+                        _mm256_storeu_ps(panel + j * kKBlock + (k - k0), L::load(W.row(p + j), k));
+            }
             std::size_t t = 0;
             for (; t + 4 <= T; t += 4) panel_rows<4>(panel, nrows, X, in, t, k0, k1, Y, out, p);
             for (; t < T; ++t) panel_rows<1>(panel, nrows, X, in, t, k0, k1, Y, out, p);
@@ -264,6 +288,7 @@ inline void matmul(const TensorView& W, const float* X, float* Y, std::size_t T)
         case DType::BF16: return matmul_as<LoadBF16>(W, X, Y, T);
         case DType::F16: return matmul_as<LoadF16>(W, X, Y, T);
         case DType::Q8_0: return matmul_as<LoadQ8_0>(W, X, Y, T);
+        default: return matmul_as<Dequantize>(W, X, Y, T);
     }
 }
 

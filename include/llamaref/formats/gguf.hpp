@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,27 +81,46 @@ inline std::size_t gguf_fixed_size(GgufType t) {
 }
 
 // The ggml tensor types whose sizes llamaref knows (ggml.h / ggml.c type_traits): block size in
-// values and bytes per block. Only F32, F16, BF16 and Q8_0 are computed with; the others can be
-// listed (`llamaref info`) but not run.
+// values and bytes per block, and the DType llamaref computes with, when it does. The others
+// can be listed (`llamaref info`) but not run.
 struct GgmlTypeInfo {
     uint32_t id;
     const char* name;
     uint32_t block_values;
     uint32_t block_bytes;
+    std::optional<DType> dtype;
 };
 inline const GgmlTypeInfo* ggml_type_info(uint32_t id) {
     static const GgmlTypeInfo table[] = {
-        {0, "F32", 1, 4},       {1, "F16", 1, 2},       {2, "Q4_0", 32, 18},    {3, "Q4_1", 32, 20},
-        {6, "Q5_0", 32, 22},    {7, "Q5_1", 32, 24},    {8, "Q8_0", 32, 34},    {9, "Q8_1", 32, 36},
-        {10, "Q2_K", 256, 84},  {11, "Q3_K", 256, 110}, {12, "Q4_K", 256, 144}, {13, "Q5_K", 256, 176},
-        {14, "Q6_K", 256, 210}, {15, "Q8_K", 256, 292}, {24, "I8", 1, 1},       {25, "I16", 1, 2},
-        {26, "I32", 1, 4},      {27, "I64", 1, 8},      {28, "F64", 1, 8},      {30, "BF16", 1, 2},
+        {0, "F32", 1, 4, DType::F32},         {1, "F16", 1, 2, DType::F16},
+        {2, "Q4_0", 32, 18, DType::Q4_0},     {3, "Q4_1", 32, 20, DType::Q4_1},
+        {6, "Q5_0", 32, 22, DType::Q5_0},     {7, "Q5_1", 32, 24, DType::Q5_1},
+        {8, "Q8_0", 32, 34, DType::Q8_0},     {9, "Q8_1", 32, 36, {}},
+        {10, "Q2_K", 256, 84, DType::Q2_K},   {11, "Q3_K", 256, 110, DType::Q3_K},
+        {12, "Q4_K", 256, 144, DType::Q4_K},  {13, "Q5_K", 256, 176, DType::Q5_K},
+        {14, "Q6_K", 256, 210, DType::Q6_K},  {15, "Q8_K", 256, 292, {}},
+        {16, "IQ2_XXS", 256, 66, {}},         {17, "IQ2_XS", 256, 74, {}},
+        {18, "IQ3_XXS", 256, 98, {}},         {19, "IQ1_S", 256, 50, {}},
+        {20, "IQ4_NL", 32, 18, DType::IQ4_NL}, {21, "IQ3_S", 256, 110, {}},
+        {22, "IQ2_S", 256, 82, {}},           {23, "IQ4_XS", 256, 136, DType::IQ4_XS},
+        {24, "I8", 1, 1, {}},                 {25, "I16", 1, 2, {}},
+        {26, "I32", 1, 4, {}},                {27, "I64", 1, 8, {}},
+        {28, "F64", 1, 8, {}},                {29, "IQ1_M", 256, 56, {}},
+        {30, "BF16", 1, 2, DType::BF16},      {34, "TQ1_0", 256, 54, {}},
+        {35, "TQ2_0", 256, 66, {}},
     };
     for (const auto& t : table)
         if (t.id == id) return &t;
     return nullptr;
 }
 constexpr uint32_t kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ8_0 = 8, kGgmlBF16 = 30;
+
+// The ggml type id of a DType (what the GGUF writer stores).
+inline uint32_t ggml_type_id(DType t) {
+    for (uint32_t id = 0; id < 64; ++id)
+        if (const GgmlTypeInfo* info = ggml_type_info(id); info && info->dtype == t) return id;
+    fail("no ggml type for ", dtype_name(t));
+}
 
 class GgufFile {
   public:
@@ -271,16 +291,11 @@ class GgufFile {
     // A view of tensor `name` in place; throws for ggml types llamaref does not compute with.
     TensorView get(const std::string& name) const {
         const TensorInfo& ti = tensor_info(name);
-        DType dt;
-        switch (ti.type) {
-            case kGgmlF32: dt = DType::F32; break;
-            case kGgmlF16: dt = DType::F16; break;
-            case kGgmlBF16: dt = DType::BF16; break;
-            case kGgmlQ8_0: dt = DType::Q8_0; break;
-            default:
-                fail(path(), ": tensor ", name, " has ggml type ", ggml_type_info(ti.type)->name,
-                     "; llamaref computes with F32, F16, BF16 and Q8_0");
-        }
+        const GgmlTypeInfo* info = ggml_type_info(ti.type);  // known: checked when the file was opened
+        if (!info->dtype)
+            fail(path(), ": tensor ", name, " has ggml type ", info->name, ", which llamaref does not compute with ",
+                 "(it reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL and IQ4_XS)");
+        const DType dt = *info->dtype;
         return TensorView{dt, ti.shape, tensor_data(ti)};
     }
 

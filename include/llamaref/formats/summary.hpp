@@ -53,7 +53,8 @@ inline std::string summary_text(const Model& m) {
         o << "\n";
     }
     o << "parameters:  " << s.parameters << (c.tied_embeddings ? " (output tied to the embeddings)" : "") << "\n"
-      << "bytes:       " << s.bytes << " (" << double(s.bytes) / (1 << 20) << " MiB of weights)\n";
+      << "bytes:       " << s.bytes << " (" << double(s.bytes) / (1 << 20) << " MiB of weights, "
+      << (s.parameters ? 8.0 * double(s.bytes) / double(s.parameters) : 0.0) << " bits per weight)\n";
     return o.str();
 }
 

@@ -52,15 +52,7 @@ inline void gguf_put_value(FileWriter& out, const GgufValue& v) {
             break;
     }
 }
-inline uint32_t ggml_type_of(DType t) {
-    switch (t) {
-        case DType::F32: return kGgmlF32;
-        case DType::F16: return kGgmlF16;
-        case DType::BF16: return kGgmlBF16;
-        case DType::Q8_0: return kGgmlQ8_0;
-    }
-    return kGgmlF32;
-}
+inline uint32_t ggml_type_of(DType t) { return ggml_type_id(t); }
 }  // namespace detail
 
 inline void write_gguf(const Model& m, const std::string& path, DType dtype,
@@ -84,7 +76,7 @@ inline void write_gguf(const Model& m, const std::string& path, DType dtype,
                          DType::F32});
     }
     auto matrix = [&](const std::string& name, const TensorView& v) {
-        const bool fits = dtype != DType::Q8_0 || v.cols() % kQ8BlockSize == 0;
+        const bool fits = v.cols() % dtype_block(dtype).values == 0;
         items.push_back({name, v, fits ? dtype : DType::F32});
     };
     auto vector = [&](const std::string& name, const TensorView& v) { items.push_back({name, v, DType::F32}); };

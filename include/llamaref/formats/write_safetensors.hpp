@@ -34,7 +34,7 @@ inline void write_safetensors(const std::string& path, const std::vector<Safeten
     header["__metadata__"] = metadata;
     std::size_t offset = 0;
     for (const auto& t : tensors) {
-        if (t.dtype == DType::Q8_0) fail(path, ": safetensors has no Q8_0 dtype (tensor ", t.name, ")");
+        if (is_quantized(t.dtype)) fail(path, ": safetensors has no ", dtype_name(t.dtype), " dtype (tensor ", t.name, ")");
         const std::size_t n = dtype_bytes(t.dtype, shape_numel(t.shape));
         header[t.name] = {{"dtype", std::string(dtype_name(t.dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
         offset += n;
@@ -85,7 +85,7 @@ inline nlohmann::ordered_json hf_config_json(const ModelConfig& c, DType dtype) 
 
 // A Hugging Face folder: dir/config.json + dir/model.safetensors (created if needed).
 inline void write_hf(const Model& m, const std::string& dir, DType dtype) {
-    if (dtype == DType::Q8_0) fail(dir, ": Hugging Face safetensors folders hold F32, F16 or BF16, not Q8_0");
+    if (is_quantized(dtype)) fail(dir, ": Hugging Face safetensors folders hold F32, F16 or BF16, not ", dtype_name(dtype));
     namespace fs = std::filesystem;
     fs::create_directories(dir);
     const ModelConfig& c = m.config;

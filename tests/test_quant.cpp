@@ -1,0 +1,174 @@
+// llama.cpp's quantized GGUF types (core/quant_*.hpp) against llama.cpp's own files and its
+// Python reference: shared/quant/q-llama2 holds one small model quantized by llama-quantize to
+// 15 types and mixes, the tensors dequantized by gguf-py, and the logits of the dequantized
+// model (float64 numpy). Dequantization must be bit for bit; logits within 1e-4, greedy exact.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <xtensor/xnpy.hpp>
+
+#include <llamaref/formats/gguf.hpp>
+#include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
+
+#include "test_data.hpp"
+
+using namespace llamaref;
+using namespace llamaref::test;
+
+namespace {
+
+const std::string kQuantDir = "quant/q-llama2";
+
+nlohmann::json read_json(const std::string& path) {
+    std::ifstream f(path);
+    return nlohmann::json::parse(f);
+}
+
+// The quantized files of the fixture: name (Q4_K_M, ...) -> its entry in case.json.
+std::vector<std::pair<std::string, nlohmann::json>> quant_files() {
+    std::vector<std::pair<std::string, nlohmann::json>> out;
+    const nlohmann::json c = read_json(data(kQuantDir + "/case.json"));
+    for (const auto& [name, entry] : c["files"].items())
+        out.emplace_back(name, entry);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("every DType: block sizes, names and ggml ids agree with the GGUF type table", "[quant]") {
+    for (DType t : kAllDTypes) {
+        const uint32_t id = ggml_type_id(t);
+        const GgmlTypeInfo* info = ggml_type_info(id);
+        REQUIRE(info != nullptr);
+        CHECK(std::string(info->name) == std::string(dtype_name(t)));
+        CHECK(info->block_values == dtype_block(t).values);
+        CHECK(info->block_bytes == dtype_block(t).bytes);
+        CHECK(info->dtype == t);
+    }
+    CHECK(bits_per_weight(DType::Q4_K) == 4.5);
+    CHECK(bits_per_weight(DType::Q6_K) == 6.5625);
+    CHECK(bits_per_weight(DType::IQ4_XS) == 4.25);
+    CHECK_THROWS_WITH(dtype_bytes(DType::Q4_K, 100), Catch::Contains("multiple of 256"));
+    CHECK_THROWS_WITH(dtype_bytes(DType::Q5_0, 48), Catch::Contains("multiple of 32"));
+    std::vector<float> x(256, 1.0f), y(256);
+    std::vector<std::byte> q(256);
+    CHECK_THROWS_WITH(from_f32(DType::Q4_K, x.data(), q.data(), 256), Catch::Contains("not implemented"));
+}
+
+TEST_CASE("quantized GGUF: every ggml type dequantizes bit for bit as llama.cpp's gguf-py", "[quant][oracle]") {
+    LLAMAREF_REQUIRE_DATA(kQuantDir + "/case.json");
+    std::set<std::string> types_checked;
+    for (const auto& [name, entry] : quant_files()) {
+        if (!entry.contains("dequant")) continue;
+        GgufFile g(data(kQuantDir + "/" + entry["file"].get<std::string>()));
+        for (const auto& [tensor, dump] : entry["dequant"].items()) {
+            INFO(name << " " << tensor << " (" << dump["type"].get<std::string>() << ")");
+            const TensorView v = g.get(tensor);
+            CHECK(dtype_name(v.dtype) == dump["type"].get<std::string>());
+            const auto expected = xt::load_npy<float>(data(kQuantDir + "/" + dump["path"].get<std::string>()));
+            REQUIRE(expected.size() == v.numel());
+            REQUIRE(std::vector<std::size_t>(expected.shape().begin(), expected.shape().end()) == v.shape);
+            const std::vector<float> got = v.to_f32_vector();
+            std::size_t differ = 0;
+            for (std::size_t i = 0; i < got.size(); ++i)
+                differ += std::memcmp(&got[i], &expected.data()[i], 4) != 0;
+            CHECK(differ == 0);
+            types_checked.insert(dump["type"].get<std::string>());
+        }
+    }
+    // Every block format llamaref computes with was covered by the fixture.
+    for (DType t : kAllDTypes)
+        if (is_quantized(t)) CHECK(types_checked.count(std::string(dtype_name(t))) == 1);
+}
+
+TEST_CASE("quantized GGUF: logits of the dequantized model within 1e-4, greedy ids exact (ref and fast)",
+          "[quant][oracle]") {
+    LLAMAREF_REQUIRE_DATA(kQuantDir + "/case.json");
+    for (const auto& [name, entry] : quant_files()) {
+        const std::string dir = data(kQuantDir + "/" + name + "/expected");
+        const auto tokens_json = read_json(dir + "/tokens.json");
+        std::vector<int> ids = tokens_json["prompt"].get<std::vector<int>>();
+        const std::vector<int> generated = tokens_json["generated"].get<std::vector<int>>();
+        const std::size_t P = ids.size();
+        ids.insert(ids.end(), generated.begin(), generated.end());
+        const auto expected = xt::load_npy<float>(dir + "/full_logits.npy");  // [40, V]
+        auto model = load_model(data(kQuantDir + "/" + entry["file"].get<std::string>()));
+        for (Backend backend : {Backend::reference, Backend::fast}) {
+            INFO(name << (backend == Backend::fast ? " fast" : " reference"));
+            Transformer tf(model);
+            tf.set_backend(backend);
+            const Tensor2 logits = tf.forward(ids, 0);
+            REQUIRE(logits.size() == expected.size());
+            double max_diff = 0;
+            for (std::size_t i = 0; i < logits.size(); ++i)
+                max_diff = std::max(max_diff, double(std::fabs(logits.data()[i] - expected.data()[i])));
+            CHECK(max_diff < 1e-4);
+            const std::size_t V = logits.shape()[1];
+            for (std::size_t k = 0; k < generated.size(); ++k)
+                CHECK(int(argmax(logits.data() + (P - 1 + k) * V, V)) == generated[k]);
+        }
+    }
+}
+
+TEST_CASE("quantized GGUF: decode token by token equals the one-pass logits", "[quant][oracle]") {
+    const std::string file = kQuantDir + "/model-Q4_K_M.gguf";
+    LLAMAREF_REQUIRE_DATA(file);
+    const auto tokens_json = read_json(data(kQuantDir + "/Q4_K_M/expected/tokens.json"));
+    std::vector<int> ids = tokens_json["prompt"].get<std::vector<int>>();
+    const auto expected = xt::load_npy<float>(data(kQuantDir + "/Q4_K_M/expected/full_logits.npy"));
+    auto model = load_model(data(file));
+    Transformer tf(model);
+    tf.set_backend(Backend::fast);
+    const std::size_t V = expected.shape()[1];
+    double max_diff = 0;
+    for (std::size_t t = 0; t < ids.size(); ++t) {  // T = 1: the decode kernels (dequantize a block, then FMA)
+        const Tensor2 row = tf.forward(std::span<const int>(&ids[t], 1), int(t));
+        for (std::size_t v = 0; v < V; ++v)
+            max_diff = std::max(max_diff, double(std::fabs(row.data()[v] - expected(t, v))));
+    }
+    CHECK(max_diff < 1e-4);
+}
+
+TEST_CASE("quantized GGUF: damaged files are clear errors", "[quant][bad-input]") {
+    const std::string file = kQuantDir + "/model-Q4_K_M.gguf";
+    LLAMAREF_REQUIRE_DATA(file);
+    const std::string bytes = slurp(data(file));
+    const auto dir = scratch("quant-bad");
+    // The type field of a tensor: name, then n_dims (u32), ne[n_dims] (u64), then the type (u32).
+    const std::string name = "blk.0.ffn_down.weight";
+    const std::size_t at = bytes.find(name);
+    REQUIRE(at != std::string::npos);
+    uint32_t n_dims;
+    std::memcpy(&n_dims, bytes.data() + at + name.size(), 4);
+    const std::size_t ne0_at = at + name.size() + 4, type_at = ne0_at + 8 * n_dims;
+
+    SECTION("a ggml type code that does not exist") {
+        std::string b = bytes;
+        const uint32_t bogus = 99;
+        std::memcpy(b.data() + type_at, &bogus, 4);
+        write_file(dir / "m.gguf", b);
+        CHECK_THROWS_WITH(load_model((dir / "m.gguf").string()), Catch::Contains("unknown ggml type 99"));
+    }
+    SECTION("a type llamaref does not compute with") {
+        std::string b = bytes;
+        const uint32_t iq2_xxs = 16;
+        std::memcpy(b.data() + type_at, &iq2_xxs, 4);
+        write_file(dir / "m.gguf", b);
+        CHECK_THROWS_WITH(load_model((dir / "m.gguf").string()), Catch::Contains("IQ2_XXS"));
+    }
+    SECTION("a row length that is not a whole number of blocks") {
+        std::string b = bytes;
+        const uint64_t ne0 = 700;  // ffn_down rows hold 768 values; 700 is no multiple of 256
+        std::memcpy(b.data() + ne0_at, &ne0, 8);
+        write_file(dir / "m.gguf", b);
+        CHECK_THROWS_WITH(load_model((dir / "m.gguf").string()), Catch::Contains("not a multiple of its block of 256"));
+    }
+    SECTION("truncated in the middle of the blocks") {
+        write_file(dir / "m.gguf", bytes.substr(0, bytes.size() - 1000));
+        CHECK_THROWS_WITH(load_model((dir / "m.gguf").string()), Catch::Contains("past the end of the file"));
+    }
+}
