@@ -37,6 +37,7 @@
 
 #include "../core/error.hpp"
 #include "../formats/mmap.hpp"
+#include "bpe_step.hpp"
 #include "read_guard.hpp"
 #include "sentencepiece_model.hpp"
 #include "utf8.hpp"
@@ -142,6 +143,14 @@ class SentencePieceTokenizer {
         encode_into(normalize(text), ids);
         if (eos) ids.push_back(eos_id);
         return ids;
+    }
+
+    // Steps 1-3 recorded: every join of the merge loop, in order (bpe_step.hpp).
+    std::vector<BpeStep> merge_steps(std::string_view text) const {
+        std::vector<int> ids;
+        std::vector<BpeStep> steps;
+        encode_into(normalize(text), ids, &steps);
+        return steps;
     }
 
     // Step 1: the normalized text that BPE runs on.
@@ -328,8 +337,8 @@ class SentencePieceTokenizer {
         return v;
     }
 
-    // Steps 2-5 on normalized text.
-    void encode_into(const std::string& norm, std::vector<int>& ids) const {
+    // Steps 2-5 on normalized text; `steps`, when given, receives every join of step 3.
+    void encode_into(const std::string& norm, std::vector<int>& ids, std::vector<BpeStep>* steps = nullptr) const {
         if (norm.empty()) return;
         const Data& d = *d_;
         const std::string_view text = norm;
@@ -370,12 +379,19 @@ class SentencePieceTokenizer {
             agenda.pop();
             Symbol &l = sym[c.left], &r = sym[c.right];
             if (l.size == 0 || r.size == 0 || l.size + r.size != c.size) continue;  // stale
+            const uint32_t left_size = l.size;
             l.size += r.size;
             l.next = r.next;
             if (r.next >= 0) sym[r.next].prev = c.left;
             r.size = 0;
             consider(l.prev, c.left);
             consider(c.left, l.next);
+            if (steps) {
+                BpeStep step{norm, std::string(text.substr(l.begin, left_size)),
+                             std::string(text.substr(l.begin + left_size, l.size - left_size)), c.score, {}};
+                for (int s = 0; s >= 0; s = sym[s].next) step.parts.emplace_back(view(s));
+                steps->push_back(std::move(step));
+            }
         }
 
         // 4-5. ids (unused pieces split back, unknown symbols to bytes or one <unk> per run)

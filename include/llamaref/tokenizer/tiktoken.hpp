@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "bpe_step.hpp"
 #include "read_guard.hpp"
 #include "regex.hpp"
 #include "utf8.hpp"
@@ -143,9 +144,21 @@ class TiktokenTokenizer {
         return ids;
     }
 
-    // Steps 3-4 on text without special tokens (tiktoken's encode_ordinary).
-    void encode_ordinary(std::string_view text, std::vector<int>& ids) const {
-        regex_.for_each_match(text, [&](std::size_t b, std::size_t e) { encode_word(text.substr(b, e - b), ids); });
+    // Steps 3-4 on text without special tokens (tiktoken's encode_ordinary); `steps`, when
+    // given, receives every join of step 4, word after word (bpe_step.hpp).
+    void encode_ordinary(std::string_view text, std::vector<int>& ids, std::vector<BpeStep>* steps = nullptr) const {
+        regex_.for_each_match(text, [&](std::size_t b, std::size_t e) { encode_word(text.substr(b, e - b), ids, steps); });
+    }
+
+    // Steps 3-4 recorded (special-token text plain, no chunking): a word that is a token as it
+    // stands gives one step with an empty `right`; every other word one step per join.
+    std::vector<BpeStep> merge_steps(std::string_view text) const {
+        std::vector<int> ids;
+        std::vector<BpeStep> steps;
+        std::string repaired;
+        if (!utf8::is_valid(text)) text = repaired = utf8::replace_invalid(text);
+        encode_ordinary(text, ids, &steps);
+        return steps;
     }
 
   private:
@@ -209,10 +222,11 @@ class TiktokenTokenizer {
     }
 
     // Step 4 for one word.
-    void encode_word(std::string_view word, std::vector<int>& ids) const {
+    void encode_word(std::string_view word, std::vector<int>& ids, std::vector<BpeStep>* steps) const {
         const Data& d = *d_;
         if (auto it = d.ranks.find(word); it != d.ranks.end()) {
             ids.push_back(it->second);
+            if (steps) steps->push_back({std::string(word), std::string(word), "", double(it->second), {std::string(word)}});
             return;
         }
         // Parts of the word in a linked list; a min-heap of candidate merges, stale entries skipped.
@@ -249,6 +263,8 @@ class TiktokenTokenizer {
             Part& a = parts[c.left];
             if (a.size == 0 || a.next < 0 || a.size + parts[a.next].size != c.size) continue;  // stale
             Part& b = parts[a.next];
+            if (steps) steps->push_back({std::string(word), std::string(word.substr(a.begin, a.size)),
+                                         std::string(word.substr(b.begin, b.size)), double(c.priority), {}});
             a.id = d.use_merges ? d.merges.at(pair_key(a.id, b.id)).second : c.priority;
             a.size += b.size;
             b.size = 0;
@@ -256,6 +272,8 @@ class TiktokenTokenizer {
             if (a.next >= 0) parts[a.next].prev = c.left;
             consider(a.prev);
             consider(c.left);
+            if (steps)
+                for (int i = 0; i >= 0; i = parts[i].next) steps->back().parts.emplace_back(word.substr(parts[i].begin, parts[i].size));
         }
         for (int i = 0; i >= 0; i = parts[i].next) ids.push_back(parts[i].id);
     }
