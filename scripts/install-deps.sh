@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what llamaref needs, from Debian's packages (and, for the tests, one npm package).
 #   scripts/install-deps.sh          to build the library, the CLI and the examples
-#   scripts/install-deps.sh --test   also the test oracles (SentencePiece, numpy, PyTorch, tiktoken)
+#   scripts/install-deps.sh --test   also the test oracles (SentencePiece, numpy, PyTorch, tiktoken),
+#                                    the Python bindings and the notebooks' Jupyter
 set -euo pipefail
 packages=(
   cmake g++ make pkg-config      # toolchain
@@ -17,6 +18,8 @@ if [ "${1:-}" = "--test" ]; then
     python3-numpy                # reads the .npy files the CLI writes; the numpy reference Llama
     python3-torch                # the PyTorch reference Llama and tools/dump_torch.py
     clang libclang-rt-14-dev     # libFuzzer: the fuzz harnesses' smoke run (tests/fuzz)
+    pybind11-dev python3-dev     # the Python bindings (python/), built when these are found
+    python3-nbclient python3-ipykernel python3-matplotlib  # notebooks/ executed in CI
   )
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # the npm tiktoken oracle
 fi
