@@ -36,3 +36,17 @@ inline std::string stories_dir(int argc, char** argv) {
     }
     return dir.string();
 }
+
+// A file under the shared data folder ($LLAMAREF_TEST_DATA, else ../shared), or argv[1] if given.
+// Exits with 77 ("skipped" for CTest) when it is not there.
+inline std::string shared_file(int argc, char** argv, const std::string& rel) {
+    namespace fs = std::filesystem;
+    if (argc > 1) return argv[1];
+    const char* env = std::getenv("LLAMAREF_TEST_DATA");
+    const fs::path path = fs::path(env && *env ? env : "../shared") / rel;
+    if (!fs::exists(path)) {
+        std::printf("SKIPPED: %s not found; pass its path\n", path.c_str());
+        std::exit(77);
+    }
+    return path.string();
+}
