@@ -79,6 +79,18 @@ for case in ("llama1-mha", "llama2-gqa", "llama31-scaled"):
         got = lr.Transformer(lr.load_model(os.path.join(d, fmt))).forward(prompt)
         err = float(np.abs(got - want).max())
         check(f"{case} {fmt}: prefill logits vs Meta's reference", err < 1e-4, f"max |diff| {err:.1e}")
+bf16 = lr.load_model(os.path.join(ORACLE, "llama2-gqa", "gguf", "model-bf16.gguf"))
+f32 = lr.load_model(os.path.join(ORACLE, "llama2-gqa", "gguf", "model-f32.gguf"))
+w16, w32 = bf16.weight("layers.0.feed_forward.w1"), f32.weight("layers.0.feed_forward.w1")
+check("weight() of a BF16 GGUF: converted to float32, within bf16 rounding of the F32 file",
+      bf16.weight_dtype("layers.0.feed_forward.w1") == "BF16" and w16.flags.writeable and
+      np.all(np.abs(w16 - w32) <= 2.0 ** -8 * np.abs(w32)))
+check("ffn_hidden_dim: Llama 2 7B 11008, Llama 3 8B 14336",
+      (lr.ffn_hidden_dim(4096, 256), lr.ffn_hidden_dim(4096, 1024, 1.3)) == (11008, 14336))
+lr.set_num_threads(2)
+two = lr.Transformer(stories).forward(tokens)
+lr.set_num_threads(1)
+check("set_num_threads: the same logits with 1 and 2 threads", lr.num_threads() == 1 and same(two, logits))
 hf = lr.load_model(os.path.join(ORACLE, "llama2-gqa", "hf"))
 meta = lr.load_model(os.path.join(ORACLE, "llama2-gqa", "meta"))
 check("HF wk is un-permuted at load: equal to Meta's wk",
@@ -180,6 +192,11 @@ steps = lr.sampling_steps(logits[-1], recent, temperature=0.8, top_k=40, top_p=0
 check("sampling_steps: the chain's order", [s for s, _ in steps] == ["softmax", "penalties", "temperature", "top_k", "top_p", "min_p", "final"])
 check("sampling_steps final == sampling_distribution", np.array_equal(steps[-1][1][0], ids) and np.array_equal(steps[-1][1][1], probs))
 check("sampling_steps: each cut keeps a prefix", all(len(steps[i + 1][1][0]) <= len(steps[i][1][0]) for i in range(2, 6)))
+state, rng2c = 42, lr.Llama2cRng(42)
+for _ in range(5):  # llama2.c's xorshift64* written out (run.c random_u32, random_f32)
+    state ^= state >> 12; state ^= (state << 25) & (2**64 - 1); state ^= state >> 27
+    want = np.float32(((state * 0x2545F4914F6CDD1D) & (2**64 - 1)) >> 32 >> 8) / np.float32(16777216.0)
+    check("Llama2cRng == llama2.c's random_f32", rng2c.coin() == float(want))
 coin = lr.Mt19937Rng(42).coin()
 check("sample() walks the CDF", lr.sample(ids, probs, coin) == ids[np.searchsorted(np.cumsum(probs), coin, side="right")])
 
