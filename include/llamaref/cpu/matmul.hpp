@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "../core/ops.hpp"
+#include "dequantize.hpp"
 #include "simd.hpp"
 
 namespace llamaref::cpu {
@@ -108,8 +109,9 @@ struct LoadQ8_0 {  // d · q, one multiply per value as in to_f32
 };
 
 // The other block formats (Q4_0 … IQ4_XS, core/quant_*.hpp): each row's kKBlock columns are
-// dequantized into a float32 buffer by the specification's own to_f32, then the F32 kernels run
-// on it — the same values, hence the same sums as the reference. (kKBlock = 256 is a whole
+// dequantized into a float32 buffer (cpu/dequantize.hpp: the specification's values, eight at a
+// time for Q4_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS), then the F32 kernels run on it — the same
+// values, hence the same sums as the reference. (kKBlock = 256 is a whole
 // number of blocks of every format, so a column block never splits a quantization block.)
 struct Dequantize {};
 
@@ -196,7 +198,7 @@ LLAMAREF_AVX2 void rows_direct(const TensorView& W, const float* X, float* Y, st
         for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
             const std::size_t k1 = std::min(n8, k0 + kKBlock);
             for (int j = 0; j < RN; ++j) {
-                to_f32(W.dtype, w[j] + dtype_bytes(W.dtype, k0), buffer.data() + j * kKBlock, k1 - k0);
+                dequantize_row(W.dtype, w[j] + dtype_bytes(W.dtype, k0), buffer.data() + j * kKBlock, k1 - k0);
                 wf[j] = reinterpret_cast<const std::byte*>(buffer.data() + j * kKBlock);
             }
             tile<LoadF32, RM, RN>(wf, k0, x, k0, k1, s);
@@ -255,7 +257,7 @@ LLAMAREF_AVX2 void prefill_rows(const TensorView& W, const float* X, float* Y, s
             const std::size_t nrows = std::min(kPanelRows, r1 - p);
             for (std::size_t j = 0; j < nrows; ++j) {  // convert the panel's weights once
                 if constexpr (std::is_same_v<L, Dequantize>)
-                    to_f32(W.dtype, W.row(p + j) + dtype_bytes(W.dtype, k0), panel + j * kKBlock, k1 - k0);
+                    dequantize_row(W.dtype, W.row(p + j) + dtype_bytes(W.dtype, k0), panel + j * kKBlock, k1 - k0);
                 else
                     for (std::size_t k = k0; k < k1; k += 8)
                         _mm256_storeu_ps(panel + j * kKBlock + (k - k0), L::load(W.row(p + j), k));
