@@ -125,15 +125,22 @@ inline void k_scale_min(int j, const uint8_t (&q)[12], int& scale, int& min) {
     }
 }
 
+// (d·scale, dmin·min) of the sub-blocks j and j + 1 of Q4_K / Q5_K: the two halves of 64 weights.
+struct KSubScales {
+    float d1, m1, d2, m2;
+};
+inline KSubScales k_sub_scales(int j, const uint8_t (&scales)[12], float d, float dmin) {
+    int sc1, mn1, sc2, mn2;
+    k_scale_min(j, scales, sc1, mn1);
+    k_scale_min(j + 1, scales, sc2, mn2);
+    return {d * float(sc1), dmin * float(mn1), d * float(sc2), dmin * float(mn2)};
+}
+
 inline void dequantize(const BlockQ4_K& b, float* y) {
     const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
     const uint8_t* q = b.qs;
     for (int j = 0; j < 8; j += 2, q += 32) {  // 64 weights: low nibbles, then high nibbles
-        int sc, mn;
-        k_scale_min(j, b.scales, sc, mn);
-        const float d1 = d * float(sc), m1 = dmin * float(mn);
-        k_scale_min(j + 1, b.scales, sc, mn);
-        const float d2 = d * float(sc), m2 = dmin * float(mn);
+        const auto [d1, m1, d2, m2] = k_sub_scales(j, b.scales, d, dmin);
         for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[l] & 0xF) - m1;
         for (int l = 0; l < 32; ++l) *y++ = d2 * float(q[l] >> 4) - m2;
     }
@@ -144,11 +151,7 @@ inline void dequantize(const BlockQ5_K& b, float* y) {
     const uint8_t* q = b.qs;
     uint8_t u1 = 1, u2 = 2;  // the qh bits of the current two sub-blocks
     for (int j = 0; j < 8; j += 2, q += 32, u1 <<= 2, u2 <<= 2) {
-        int sc, mn;
-        k_scale_min(j, b.scales, sc, mn);
-        const float d1 = d * float(sc), m1 = dmin * float(mn);
-        k_scale_min(j + 1, b.scales, sc, mn);
-        const float d2 = d * float(sc), m2 = dmin * float(mn);
+        const auto [d1, m1, d2, m2] = k_sub_scales(j, b.scales, d, dmin);
         for (int l = 0; l < 32; ++l) *y++ = d1 * float((q[l] & 0xF) + ((b.qh[l] & u1) ? 16 : 0)) - m1;
         for (int l = 0; l < 32; ++l) *y++ = d2 * float((q[l] >> 4) + ((b.qh[l] & u2) ? 16 : 0)) - m2;
     }

@@ -47,11 +47,7 @@ LLAMAREF_AVX2 inline void dequantize_q4_k(const BlockQ4_K& b, float* y) {
     const float d = f16(b.d), dmin = f16(b.dmin);
     const __m256i mask = _mm256_set1_epi32(0xF);
     for (int j = 0; j < 8; j += 2, y += 64) {
-        int sc, mn;
-        k_scale_min(j, b.scales, sc, mn);
-        const float d1 = d * float(sc), m1 = dmin * float(mn);
-        k_scale_min(j + 1, b.scales, sc, mn);
-        const float d2 = d * float(sc), m2 = dmin * float(mn);
+        const auto [d1, m1, d2, m2] = k_sub_scales(j, b.scales, d, dmin);
         const uint8_t* q = b.qs + 16 * j;  // 32 bytes per pair of sub-blocks
         for (int g = 0; g < 32; g += 8) {
             const __m256i v = bytes8(q + g);
@@ -65,11 +61,7 @@ LLAMAREF_AVX2 inline void dequantize_q5_k(const BlockQ5_K& b, float* y) {
     const float d = f16(b.d), dmin = f16(b.dmin);
     const __m256i mask = _mm256_set1_epi32(0xF), one = _mm256_set1_epi32(1);
     for (int j = 0; j < 8; j += 2, y += 64) {
-        int sc, mn;
-        k_scale_min(j, b.scales, sc, mn);
-        const float d1 = d * float(sc), m1 = dmin * float(mn);
-        k_scale_min(j + 1, b.scales, sc, mn);
-        const float d2 = d * float(sc), m2 = dmin * float(mn);
+        const auto [d1, m1, d2, m2] = k_sub_scales(j, b.scales, d, dmin);
         const uint8_t* q = b.qs + 16 * j;
         for (int g = 0; g < 32; g += 8) {
             const __m256i v = bytes8(q + g), h = bytes8(b.qh + g);
