@@ -337,7 +337,7 @@ TEST_CASE("fast backend: a 4096-token prompt in chunks, last logits within 1e-4 
     for (int l = 0; l < c.n_layers; ++l)
         model->weights.layers.push_back({tensor({D}, 1.0f), tensor({Q, D}, 0.3f), tensor({K, D}, 0.3f), tensor({K, D}, 0.3f),
                                          tensor({D, Q}, 0.1f), tensor({D}, 1.0f), tensor({F, D}, 0.2f), tensor({D, F}, 0.1f),
-                                         tensor({F, D}, 0.2f)});
+                                         tensor({F, D}, 0.2f), {}, {}});
     model->weights.norm = tensor({D}, 1.0f);
     model->weights.output = tensor({V, D}, 0.3f);
 

@@ -22,6 +22,7 @@ inline HostTensor host_tensor(const TensorView& t) {
 
 inline HostModel host_model(const Model& m) {
     HostModel h;
+    require_llama(m.config);  // the CUDA kernels are Llama's only
     h.config = m.config;
     validate_weights(m.config, m.weights);
     h.tok_embeddings = host_tensor(m.weights.tok_embeddings);

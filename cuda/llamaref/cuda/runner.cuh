@@ -71,7 +71,10 @@ struct Runner::Impl {
     }
 };
 
-Runner::Runner(const HostModel& model, RunnerOptions options) : impl_(std::make_unique<Impl>(model, options)) {}
+Runner::Runner(const HostModel& model, RunnerOptions options) {
+    require_llama(model.config);
+    impl_ = std::make_unique<Impl>(model, options);
+}
 Runner::~Runner() = default;
 
 const ModelConfig& Runner::config() const { return impl_->model.config(); }

@@ -73,6 +73,15 @@ struct RunnerOptions {
     bool cuda_graph = true;
 };
 
+// The CUDA kernels implement Llama only (no sliding window, GeGLU, (1 + w) norms, soft-caps, ...):
+// a Mistral or Gemma config is an Error naming what is missing, rather than wrong logits on the
+// GPU. Called by Runner's constructor and by host_model().
+inline void require_llama(const ModelConfig& c) {
+    if (const std::string beyond = c.beyond_llama(); !beyond.empty())
+        fail("the CUDA path implements Llama only; this ", c.arch, " model needs ", beyond,
+             " (run it with --device cpu)");
+}
+
 // Whether a CUDA device can be used; `why` receives the reason when not.
 bool device_available(std::string* why = nullptr);
 // "NVIDIA H100 80GB HBM3, 132 SMs, 79.2 GiB, sm_90" for the bench table.

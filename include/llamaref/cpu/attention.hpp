@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "../core/parallel.hpp"
+#include "../model/attention.hpp"
 #include "../model/kv_cache.hpp"
 #include "exp.hpp"
 #include "matmul.hpp"
@@ -136,13 +137,19 @@ LLAMAREF_AVX2 inline void accumulate(float* o, float alpha, const float* p, cons
 }  // namespace avx2
 #endif
 
-// q: [T, H, Dh] after RoPE;  cache: layer `layer` holds positions 0 .. start_pos+T−1;
-// out: [T, H, Dh].
-inline void attention(const float* q, const KVCache& cache, int layer, int start_pos, int T, int n_heads,
-                      int n_kv_heads, int head_dim, float* out) {
+// q: [T, H, Dh] after RoPE;  kv: positions first_visible(start_pos) .. start_pos+T−1 (see
+// llamaref::attention);  out: [T, H, Dh].
+//
+// The window, scale and soft-cap of AttentionOptions are the reference's: a row's keys are the
+// positions first_visible(pos) .. pos, so a key block may hold fewer keys than kKeyBlock and need
+// not start at its first one; a block that crosses a rolling buffer's wrap or the cache/fresh
+// boundary is read in runs (KVSpan::run) with the same arithmetic per key and the same order.
+// Soft-capping (Gemma 2) is c·tanh(s/c) with std::tanh on each score of the block.
+inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, int n_heads, int n_kv_heads,
+                      int head_dim, const AttentionOptions& opt, float* out) {
     const int n_rep = n_heads / n_kv_heads, Dh = head_dim;
-    const std::size_t stride = std::size_t(cache.kv_dim());
-    const float scale = 1.0f / std::sqrt(float(Dh));
+    const std::size_t stride = std::size_t(kv.cache.kv_dim());
+    const float scale = opt.scale > 0 ? opt.scale : 1.0f / std::sqrt(float(Dh));
     const int n_qblocks = (T + kQueryBlock - 1) / kQueryBlock;
 #if LLAMAREF_HAVE_AVX2_KERNELS
     const bool simd = isa() == Isa::avx2;
@@ -158,33 +165,45 @@ inline void attention(const float* q, const KVCache& cache, int layer, int start
             o.assign(std::size_t(rows) * Dh, 0.0f);
             m.assign(rows, -std::numeric_limits<float>::infinity());
             l.assign(rows, 0.0f);
-            const int keys = start_pos + t1;  // the last token of the task sees keys 0 .. keys−1
-            for (int s0 = 0; s0 < keys; s0 += kKeyBlock) {
-                const float* K = cache.key(layer, s0) + g * Dh;
-                const float* V = cache.value(layer, s0) + g * Dh;
+            const int keys = start_pos + t1;  // the last token of the task sees keys .. keys−1
+            const int first_key = first_visible(start_pos + t0, opt.window);
+            for (int s0 = first_key / kKeyBlock * kKeyBlock; s0 < keys; s0 += kKeyBlock) {
                 for (int row = 0; row < rows; ++row) {
                     const int t = t0 + row / n_rep, h = g * n_rep + row % n_rep;
-                    const int n = std::min(kKeyBlock, start_pos + t + 1 - s0);  // causal
+                    const int lo = std::max(s0, first_visible(start_pos + t, opt.window));  // window
+                    const int n = std::min(s0 + kKeyBlock, start_pos + t + 1) - lo;           // causal
                     if (n <= 0) continue;
                     const float* qv = q + (std::size_t(t) * n_heads + h) * Dh;
                     float* ov = o.data() + std::size_t(row) * Dh;
+                    for (int j = 0; j < n;) {  // scores of positions lo .. lo+n−1, run by run
+                        const int r = kv.run(lo + j, n - j);
+                        const float* K = kv.key(lo + j) + g * Dh;
 #if LLAMAREF_HAVE_AVX2_KERNELS
-                    if (simd) avx2::scores(qv, K, stride, n, Dh, scale, s.data());
-                    else
+                        if (simd) avx2::scores(qv, K, stride, r, Dh, scale, s.data() + j);
+                        else
 #endif
-                        portable::scores(qv, K, stride, n, Dh, scale, s.data());
+                            portable::scores(qv, K, stride, r, Dh, scale, s.data() + j);
+                        j += r;
+                    }
+                    if (opt.softcap > 0) softcap(s.data(), std::size_t(n), opt.softcap);
                     const float m_new = std::max(m[row], *std::max_element(s.data(), s.data() + n));
                     const float alpha = exp_poly(m[row] - m_new);
                     float sum;
 #if LLAMAREF_HAVE_AVX2_KERNELS
-                    if (simd) {
-                        sum = avx2::exp_shifted(s.data(), n, m_new);
-                        avx2::accumulate(ov, alpha, s.data(), V, stride, n, Dh);
-                    } else
+                    if (simd) sum = avx2::exp_shifted(s.data(), n, m_new);
+                    else
 #endif
-                    {
                         sum = portable::exp_shifted(s.data(), n, m_new);
-                        portable::accumulate(ov, alpha, s.data(), V, stride, n, Dh);
+                    for (int j = 0; j < n;) {  // o = α·o + Σ p_j·v_j, run by run (α once)
+                        const int r = kv.run(lo + j, n - j);
+                        const float* V = kv.value(lo + j) + g * Dh;
+                        const float a = j == 0 ? alpha : 1.0f;
+#if LLAMAREF_HAVE_AVX2_KERNELS
+                        if (simd) avx2::accumulate(ov, a, s.data() + j, V, stride, r, Dh);
+                        else
+#endif
+                            portable::accumulate(ov, a, s.data() + j, V, stride, r, Dh);
+                        j += r;
                     }
                     l[row] = l[row] * alpha + sum;
                     m[row] = m_new;
@@ -197,6 +216,13 @@ inline void attention(const float* q, const KVCache& cache, int layer, int start
             }
         }
     }, 1);
+}
+
+// Plain causal attention with every position 0 .. start_pos+T−1 already in the cache.
+inline void attention(const float* q, const KVCache& cache, int layer, int start_pos, int T, int n_heads,
+                      int n_kv_heads, int head_dim, float* out) {
+    cpu::attention(q, KVSpan{cache, layer, start_pos + T}, start_pos, T, n_heads, n_kv_heads, head_dim,
+                   AttentionOptions{}, out);
 }
 
 }  // namespace llamaref::cpu

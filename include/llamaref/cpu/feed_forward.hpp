@@ -7,6 +7,7 @@
 
 #include <cstddef>
 
+#include "../model/feed_forward.hpp"
 #include "exp.hpp"
 #include "matmul.hpp"
 
@@ -46,6 +47,17 @@ inline void swiglu(const TensorView& w1, const TensorView& w2, const TensorView&
     cpu::matmul(w1, x, gate, T);  // [T, F]
     cpu::matmul(w3, x, up, T);    // [T, F]
     silu_mul(gate, up, hidden, T * F);
+    cpu::matmul(w2, hidden, out, T);  // [T, D]
+}
+
+// GeGLU (Gemma): the three products are cpu::matmul; the gate is the reference's gelu_tanh
+// (std::tanh per value: T·F calls, a small part of the time next to the products).
+inline void geglu(const TensorView& w1, const TensorView& w2, const TensorView& w3, const float* x, float* out,
+                  std::size_t T, float* gate, float* up, float* hidden) {
+    const std::size_t F = w1.rows();
+    cpu::matmul(w1, x, gate, T);  // [T, F]
+    cpu::matmul(w3, x, up, T);    // [T, F]
+    for (std::size_t i = 0; i < T * F; ++i) hidden[i] = llamaref::gelu_tanh(gate[i]) * up[i];
     cpu::matmul(w2, hidden, out, T);  // [T, D]
 }
 

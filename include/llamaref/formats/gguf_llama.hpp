@@ -1,4 +1,4 @@
-// llamaref/formats/gguf_llama.hpp — a Llama model from a GGUF file (llama.cpp's naming).
+// llamaref/formats/gguf_llama.hpp — a Llama, Mistral or Gemma model from a GGUF file (llama.cpp's naming).
 //
 // Configuration from the `llama.*` metadata keys (llama.cpp, src/llama-arch.cpp and
 // convert_hf_to_gguf.py):
@@ -20,6 +20,20 @@
 // llama.cpp's converter stores q and k in Meta's adjacent-pair row order (it undoes HF's
 // permutation), so every tensor is used in place from the mapped file, Q8_0 included.
 //
+// general.architecture "llama" (Llama and Mistral; llama.cpp writes Mistral 7B as "llama"), "gemma"
+// and "gemma2" are read; the keys above then start with that name. Anything else (qwen2, phi3,
+// ...) and a "llama" file with {arch}.expert_count > 0 (Mixtral) is an Error naming it. Extra keys:
+//   {arch}.attention.sliding_window   W (Mistral: only when the writer stated it, as ours does;
+//                                     llama.cpp's own Mistral files omit it and run without window)
+//   gemma2.attn_logit_softcapping, gemma2.final_logit_softcapping   the soft-caps
+//   gemma2.attention.query_pre_attn_scalar   llamaref's own key (llama.cpp has none: it uses
+//                                     D/H for the 27B model, 46 blocks, else head_dim; so do we
+//                                     without the key)
+// Gemma 2 adds blk.N.post_attention_norm and blk.N.post_ffw_norm. llama.cpp's converter stores
+// Gemma's norm weights as 1 + w (so no unit offset here) and keeps HF's rotate-half row order of
+// attn_q / attn_k (its Gemma RoPE is the NEOX halves form): they are un-permuted at load like an HF
+// folder's. A tensor the model does not use is an Error.
+//
 // Llama 3.1 scaling: llama.cpp stores no scaling parameters, only `rope_freqs`, the divisor d_i of
 // each frequency (θ_i' = θ_i / d_i). llamaref keeps its RopeScaling rule (model/rope.hpp) and
 // *derives* it from the tensor: factor F = the largest divisor, low/high factors and original
@@ -31,6 +45,7 @@
 
 #include <cmath>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "../model/transformer.hpp"
@@ -68,34 +83,41 @@ inline RopeScaling rope_scaling_from_divisors(const std::vector<float>& divisors
 inline ModelConfig gguf_llama_config(const GgufFile& g) {
     const std::string& path = g.path();
     const std::string arch = g.get_string("general.architecture");
-    if (arch != "llama") fail(path, ": general.architecture is \"", arch.substr(0, 40), "\"; llamaref reads \"llama\" models");
+    if (arch != "llama" && arch != "gemma" && arch != "gemma2")
+        fail(path, ": general.architecture \"", arch.substr(0, 40),
+             "\" is not implemented by llamaref; supported: llama (Llama, Mistral), gemma, gemma2");
+    const bool gemma = arch != "llama";
     auto integer = [&](const std::string& key) {  // 1..INT_MAX here; validate() applies core/limits.hpp
         const int64_t v = g.get_int(key);
         if (v <= 0 || v > INT32_MAX) fail(path, ": metadata \"", key, "\" out of range: ", v);
         return int(v);
     };
+    if (g.has(arch + ".expert_count") && g.get_int(arch + ".expert_count") > 0)
+        fail(path, ": ", arch, ".expert_count is ", g.get_int(arch + ".expert_count"),
+             ": mixture of experts (Mixtral) is not implemented by llamaref");
     ModelConfig c;
-    c.dim = integer("llama.embedding_length");
-    c.n_layers = integer("llama.block_count");
-    c.hidden_dim = integer("llama.feed_forward_length");
-    c.n_heads = integer("llama.attention.head_count");
-    c.n_kv_heads = g.has("llama.attention.head_count_kv") ? integer("llama.attention.head_count_kv") : c.n_heads;
-    if (g.has("llama.attention.key_length")) {
-        c.head_dim = integer("llama.attention.key_length");
+    c.arch = arch;
+    c.dim = integer(arch + ".embedding_length");
+    c.n_layers = integer(arch + ".block_count");
+    c.hidden_dim = integer(arch + ".feed_forward_length");
+    c.n_heads = integer(arch + ".attention.head_count");
+    c.n_kv_heads = g.has(arch + ".attention.head_count_kv") ? integer(arch + ".attention.head_count_kv") : c.n_heads;
+    if (g.has(arch + ".attention.key_length")) {
+        c.head_dim = integer(arch + ".attention.key_length");
     } else {
         if (c.dim % c.n_heads != 0) fail(path, ": embedding_length ", c.dim, " is not a multiple of head_count ", c.n_heads);
         c.head_dim = c.dim / c.n_heads;
     }
-    if (g.has("llama.attention.value_length") && integer("llama.attention.value_length") != c.head_dim)
+    if (g.has(arch + ".attention.value_length") && integer(arch + ".attention.value_length") != c.head_dim)
         fail(path, ": value_length differs from key_length; Llama models use one head size");
-    if (g.has("llama.rope.dimension_count") && integer("llama.rope.dimension_count") != c.head_dim)
-        fail(path, ": rope.dimension_count ", integer("llama.rope.dimension_count"), " differs from the head size ",
+    if (g.has(arch + ".rope.dimension_count") && integer(arch + ".rope.dimension_count") != c.head_dim)
+        fail(path, ": rope.dimension_count ", integer(arch + ".rope.dimension_count"), " differs from the head size ",
              c.head_dim, " (partial rotary embeddings are not part of Llama)");
-    c.norm_eps = g.get_float("llama.attention.layer_norm_rms_epsilon");
-    c.rope_theta = g.has("llama.rope.freq_base") ? g.get_float("llama.rope.freq_base") : 10000.0;
-    c.max_seq_len = g.has("llama.context_length") ? integer("llama.context_length") : 2048;
-    if (g.has("llama.rope.scaling.type")) {
-        const std::string type = g.get_string("llama.rope.scaling.type");
+    c.norm_eps = g.get_float(arch + ".attention.layer_norm_rms_epsilon");
+    c.rope_theta = g.has(arch + ".rope.freq_base") ? g.get_float(arch + ".rope.freq_base") : 10000.0;
+    c.max_seq_len = g.has(arch + ".context_length") ? integer(arch + ".context_length") : 2048;
+    if (g.has(arch + ".rope.scaling.type")) {
+        const std::string type = g.get_string(arch + ".rope.scaling.type");
         if (type != "none") fail(path, ": rope scaling type \"", type.substr(0, 40), "\" is not supported (llamaref implements Llama 3.1's)");
     }
     // Everything but the vocabulary is known: check it before a tensor is read (rope_freqs needs Dh).
@@ -104,9 +126,32 @@ inline ModelConfig gguf_llama_config(const GgufFile& g) {
     in_context(path + ": ", [&] { known.validate(); });
     const TensorView emb = g.get("token_embd.weight");
     if (emb.shape.size() != 2) fail(path, ": token_embd.weight must be 2-D, is ", shape_str(emb.shape));
-    c.vocab_size = g.has("llama.vocab_size") ? integer("llama.vocab_size")
+    c.vocab_size = g.has(arch + ".vocab_size") ? integer(arch + ".vocab_size")
                                               : checked_int(emb.shape[0], path + ": token_embd.weight rows");
     c.tied_embeddings = !g.has_tensor("output.weight");
+    if (g.has(arch + ".attention.sliding_window")) {
+        c.sliding_window = integer(arch + ".attention.sliding_window");
+        if (arch == "llama") c.arch = "mistral";
+    }
+    if (gemma) {
+        c.activation = Activation::gelu_tanh;
+        c.embed_scale = true;  // norms stored as 1 + w: no unit offset
+    }
+    if (arch == "gemma2") {
+        if (!g.has("gemma2.attention.sliding_window")) fail(path, ": gemma2.attention.sliding_window is missing");
+        c.sliding_layers = SlidingLayers::even;
+        c.post_norms = true;
+        auto number = [&](const std::string& key) {
+            const double v = g.get_float(key);
+            if (!(v > 0) || !std::isfinite(v)) fail(path, ": metadata \"", key, "\" must be positive, is ", v);
+            return v;
+        };
+        c.attn_softcap = g.has("gemma2.attn_logit_softcapping") ? number("gemma2.attn_logit_softcapping") : 0.0;
+        c.final_softcap = g.has("gemma2.final_logit_softcapping") ? number("gemma2.final_logit_softcapping") : 0.0;
+        c.query_pre_attn_scalar = g.has("gemma2.attention.query_pre_attn_scalar")
+                                      ? number("gemma2.attention.query_pre_attn_scalar")
+                                      : c.n_layers == 46 ? double(c.dim / c.n_heads) : double(c.head_dim);
+    }
     if (g.has_tensor("rope_freqs.weight")) {
         const TensorView f = g.get("rope_freqs.weight");
         if (f.dtype != DType::F32 || f.shape.size() != 1) fail(path, ": rope_freqs.weight must be a 1-D F32 tensor");
@@ -126,30 +171,55 @@ inline std::shared_ptr<Model> load_gguf(const std::string& path) {
     const ModelConfig& c = m->config;
 
     // (only a file with general.alignment < 4 can place a tensor at an odd offset)
-    auto tensor = [&](const std::string& name) { return aligned_or_copied(g->get(name), m->storage); };
+    std::set<std::string> used{"rope_freqs.weight"};  // the tensors read (rope_freqs: in the config)
+    auto tensor = [&](const std::string& name) {
+        used.insert(name);
+        return aligned_or_copied(g->get(name), m->storage);
+    };
+    // Gemma: q/k rows from HF's rotate-half order to adjacent pairs (formats/hf.hpp does the same).
+    auto qk = [&](const std::string& name, int n_heads) {
+        TensorView v = tensor(name);
+        if (c.arch != "gemma" && c.arch != "gemma2") return v;
+        if (v.shape.size() != 2 || v.rows() != std::size_t(n_heads) * c.head_dim)
+            fail(path, ": ", name, " has shape ", shape_str(v.shape), " but the config implies ",
+                 int64_t(n_heads) * c.head_dim, " rows");
+        auto buf = make_buffer(v.nbytes());
+        hf_unpermute_rows(v.data, buf->data(), n_heads, c.head_dim, v.row_bytes());
+        m->storage.push_back(buf);
+        v.data = buf->data();
+        return v;
+    };
     Weights& w = m->weights;
     w.tok_embeddings = tensor("token_embd.weight");
     // The layer count comes from the metadata: the last block must exist before storage is sized.
     const std::string last = "blk." + std::to_string(c.n_layers - 1) + ".attn_norm.weight";
     if (!g->has_tensor(last))
-        fail(path, ": llama.block_count says ", c.n_layers, " blocks but there is no tensor ", last);
+        fail(path, ": ", c.arch == "mistral" ? "llama" : c.arch, ".block_count says ", c.n_layers, " blocks but there is no tensor ", last);
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         LayerWeights& L = w.layers[l];
         L.attention_norm = tensor(p + "attn_norm.weight");
-        L.wq = tensor(p + "attn_q.weight");
-        L.wk = tensor(p + "attn_k.weight");
+        L.wq = qk(p + "attn_q.weight", c.n_heads);
+        L.wk = qk(p + "attn_k.weight", c.n_kv_heads);
         L.wv = tensor(p + "attn_v.weight");
         L.wo = tensor(p + "attn_output.weight");
         L.ffn_norm = tensor(p + "ffn_norm.weight");
         L.w1 = tensor(p + "ffn_gate.weight");
         L.w2 = tensor(p + "ffn_down.weight");
         L.w3 = tensor(p + "ffn_up.weight");
+        if (c.post_norms) {
+            L.post_attention_norm = tensor(p + "post_attention_norm.weight");
+            L.post_ffn_norm = tensor(p + "post_ffw_norm.weight");
+        }
     }
     w.norm = tensor("output_norm.weight");
     w.output = c.tied_embeddings ? w.tok_embeddings : tensor("output.weight");
     in_context(path + ": ", [&] { validate_weights(c, w); });
+    for (const auto& t : g->tensors())
+        if (!used.count(t.name))
+            fail(path, ": tensor ", t.name.substr(0, 100), " is not part of a ", c.arch,
+                 " model as llamaref implements it (biases, experts or another architecture?)");
     return m;
 }
 

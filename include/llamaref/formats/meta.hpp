@@ -8,6 +8,10 @@
 //   max_seq_len when present. The FFN size follows Meta's rule (model/config.hpp ffn_hidden_dim).
 //   params.json does not state the context length; llamaref assumes 131072 with use_scaled_rope,
 //   8192 with θ ≥ 500000 (Llama 3), else 4096 (Llama 2; LLaMA 1 was trained on 2048).
+//   Mistral's own params.json (mistral-inference ModelArgs) adds head_dim, hidden_dim (the FFN
+//   size, stated) and sliding_window (Mistral 7B v0.1: 4096); with a window the model is Mistral.
+//   Any other key is an Error naming it: keys such as `moe`, `lora`, `vision_encoder` or
+//   `qk_norm` change the mathematics, and llamaref implements none of them.
 //
 // Each consolidated.NN.pth is a torch.save state dict (formats/pytorch.hpp) with Meta's names:
 // tok_embeddings.weight, layers.N.attention.w{q,k,v,o}.weight, layers.N.feed_forward.w{1,2,3}.weight,
@@ -26,6 +30,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,20 +41,46 @@
 
 namespace llamaref {
 
+// The params.json keys llamaref reads or that change nothing (max_batch_size, ...).
+inline constexpr const char* kMetaParamsKeys[] = {
+    "dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "multiple_of", "ffn_dim_multiplier", "norm_eps",
+    "rope_theta", "use_scaled_rope", "rope_scaling_factor", "max_seq_len", "max_batch_size", "head_dim",
+    "hidden_dim", "sliding_window"};
+
 inline ModelConfig parse_meta_params(const nlohmann::json& j, const std::string& path) {
     const JsonFields f(j, path);
+    for (const auto& item : j.items()) {
+        bool known = false;
+        for (const char* k : kMetaParamsKeys) known = known || item.key() == k;
+        if (!known)
+            fail(path, ": key \"", item.key().substr(0, 40), "\" is not implemented by llamaref (it reads Llama and "
+                 "Mistral 7B params.json: dim, n_layers, n_heads, n_kv_heads, head_dim, hidden_dim, multiple_of, "
+                 "ffn_dim_multiplier, norm_eps, rope_theta, use_scaled_rope, sliding_window, vocab_size, max_seq_len)");
+    }
     auto integer = [&](const char* key) { return int(f.integer(key)); };  // 1..INT_MAX; validate() bounds it
     ModelConfig c;
     c.dim = integer("dim");
     c.n_layers = integer("n_layers");
     c.n_heads = integer("n_heads");
     c.n_kv_heads = f.has("n_kv_heads") ? integer("n_kv_heads") : c.n_heads;
-    if (c.dim % c.n_heads != 0) fail(path, ": dim ", c.dim, " is not a multiple of n_heads ", c.n_heads);
-    c.head_dim = c.dim / c.n_heads;
-    const int multiple_of = int(f.integer_or("multiple_of", 256));
-    std::optional<double> mult;
-    if (f.has("ffn_dim_multiplier")) mult = f.number("ffn_dim_multiplier");
-    in_context(path + ": ", [&] { c.hidden_dim = ffn_hidden_dim(c.dim, multiple_of, mult); });
+    if (f.has("head_dim")) {
+        c.head_dim = integer("head_dim");
+    } else {
+        if (c.dim % c.n_heads != 0) fail(path, ": dim ", c.dim, " is not a multiple of n_heads ", c.n_heads);
+        c.head_dim = c.dim / c.n_heads;
+    }
+    if (f.has("hidden_dim")) {
+        c.hidden_dim = integer("hidden_dim");
+    } else {
+        const int multiple_of = int(f.integer_or("multiple_of", 256));
+        std::optional<double> mult;
+        if (f.has("ffn_dim_multiplier")) mult = f.number("ffn_dim_multiplier");
+        in_context(path + ": ", [&] { c.hidden_dim = ffn_hidden_dim(c.dim, multiple_of, mult); });
+    }
+    if (f.has("sliding_window")) {
+        c.sliding_window = integer("sliding_window");
+        c.arch = "mistral";
+    }
     // From params when positive, else (LLaMA 1/2 write -1) from the embeddings (load_meta).
     c.vocab_size = std::max(0, int(f.integer_or("vocab_size", 0, INT_MIN, INT_MAX)));
     c.norm_eps = f.number_or("norm_eps", 1e-5);
@@ -120,7 +151,9 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     LoadProgress progress("loading " + dir, total);
 
     // The tensor `name`: in place from one shard, or the shards concatenated on Meta's split dim.
+    std::set<std::string> used{"rope.freqs"};  // rope.freqs (LLaMA 1/2): recomputed from θ
     auto tensor = [&](const std::string& name) -> TensorView {
+        used.insert(name);
         std::vector<TensorView> parts;
         for (const auto& s : shards) parts.push_back(s->get(name));
         const int dim = n == 1 ? -1 : detail::meta_split_dim(name);
@@ -177,6 +210,10 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     c.tied_embeddings = !shards[0]->has("output.weight");
     w.output = c.tied_embeddings ? w.tok_embeddings : tensor("output.weight");
     in_context(dir + ": ", [&] { validate_weights(c, w); });
+    for (const auto& [name, v] : shards[0]->tensors())
+        if (!used.count(name))
+            fail(shards[0]->path(), ": tensor ", name.substr(0, 100), " is not part of a ", c.arch,
+                 " model as llamaref implements it (biases, experts or another architecture?)");
     return m;
 }
 

@@ -8,9 +8,17 @@
 // norms are always F32, as llama.cpp keeps them. Llama 3.1 scaling is written as llama.cpp does:
 // a `rope_freqs.weight` tensor of per-pair divisors. Metadata from `extra` (e.g. a source GGUF's
 // tokenizer.* keys) is appended after the model's own keys.
+//
+// Mistral is written as llama.cpp writes it ("llama"), plus llama.attention.sliding_window. Gemma
+// and Gemma 2 as llama.cpp's converter writes them: architecture "gemma" / "gemma2", norm weights
+// stored as 1 + w, attn_q / attn_k in HF's rotate-half row order, Gemma 2's post-norms, window
+// and soft-caps, and llamaref's own gemma2.attention.query_pre_attn_scalar (formats/gguf_llama.hpp).
+// Any other switch combination has no GGUF spelling and is an Error.
 #pragma once
 
+#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +67,42 @@ inline void write_gguf(const Model& m, const std::string& path, DType dtype,
                        const std::vector<std::pair<std::string, GgufValue>>& extra = {}) {
     const ModelConfig& c = m.config;
     const Weights& w = m.weights;
+    const bool gemma = c.arch == "gemma" || c.arch == "gemma2";
+    const std::string arch = gemma ? c.arch : "llama";
+    {  // the switches each GGUF architecture implies must be exactly the model's
+        ModelConfig want = c;
+        want.sliding_window = c.sliding_window;
+        want.activation = gemma ? Activation::gelu_tanh : Activation::silu;
+        want.norm_unit_offset = gemma ? c.norm_unit_offset : false;
+        want.embed_scale = gemma;
+        want.post_norms = c.arch == "gemma2";
+        want.sliding_layers = c.arch == "gemma2" ? SlidingLayers::even : SlidingLayers::all;
+        if (c.arch != "gemma2") want.attn_softcap = want.final_softcap = want.query_pre_attn_scalar = 0;
+        if (c.arch == "gemma") want.sliding_window = 0;
+        if (want.activation != c.activation || want.embed_scale != c.embed_scale || want.post_norms != c.post_norms ||
+            want.sliding_layers != c.sliding_layers || want.attn_softcap != c.attn_softcap ||
+            want.final_softcap != c.final_softcap || want.query_pre_attn_scalar != c.query_pre_attn_scalar ||
+            want.sliding_window != c.sliding_window || want.norm_unit_offset != c.norm_unit_offset)
+            fail(path, ": this ", c.arch, " configuration (", c.beyond_llama(), ") has no GGUF spelling");
+    }
+    std::vector<std::shared_ptr<std::vector<std::byte>>> owned;  // converted tensors written below
+    // Gemma: norm weights as 1 + w (when the model holds w), q/k rows back to rotate-half order.
+    auto norm_view = [&](const TensorView& v) {
+        if (!c.norm_unit_offset) return v;
+        auto f = v.to_f32_vector();
+        for (float& x : f) x = 1.0f + x;
+        auto buf = std::make_shared<std::vector<std::byte>>(f.size() * 4);
+        std::memcpy(buf->data(), f.data(), buf->size());
+        owned.push_back(buf);
+        return TensorView{DType::F32, v.shape, buf->data()};
+    };
+    auto qk_view = [&](const TensorView& v, int n_heads) {
+        if (!gemma) return v;
+        auto buf = std::make_shared<std::vector<std::byte>>(v.nbytes());
+        hf_permute_rows(v.data, buf->data(), n_heads, c.head_dim, v.row_bytes());
+        owned.push_back(buf);
+        return TensorView{v.dtype, v.shape, buf->data()};
+    };
     // --- tensors, in llama.cpp's order -----------------------------------------------------
     struct Item {
         std::string name;
@@ -84,38 +128,45 @@ inline void write_gguf(const Model& m, const std::string& path, DType dtype,
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         const LayerWeights& L = w.layers[l];
-        vector(p + "attn_norm.weight", L.attention_norm);
-        matrix(p + "attn_q.weight", L.wq);
-        matrix(p + "attn_k.weight", L.wk);
+        vector(p + "attn_norm.weight", norm_view(L.attention_norm));
+        matrix(p + "attn_q.weight", qk_view(L.wq, c.n_heads));
+        matrix(p + "attn_k.weight", qk_view(L.wk, c.n_kv_heads));
         matrix(p + "attn_v.weight", L.wv);
         matrix(p + "attn_output.weight", L.wo);
-        vector(p + "ffn_norm.weight", L.ffn_norm);
+        if (c.post_norms) vector(p + "post_attention_norm.weight", norm_view(L.post_attention_norm));
+        vector(p + "ffn_norm.weight", norm_view(L.ffn_norm));
         matrix(p + "ffn_gate.weight", L.w1);
         matrix(p + "ffn_up.weight", L.w3);
         matrix(p + "ffn_down.weight", L.w2);
+        if (c.post_norms) vector(p + "post_ffw_norm.weight", norm_view(L.post_ffn_norm));
     }
-    vector("output_norm.weight", w.norm);
+    vector("output_norm.weight", norm_view(w.norm));
     if (!c.tied_embeddings) matrix("output.weight", w.output);
 
     // --- metadata --------------------------------------------------------------------------
     const uint32_t file_type = dtype == DType::F32 ? 0 : dtype == DType::F16 ? 1 : dtype == DType::Q8_0 ? 7 : 32;
     std::vector<std::pair<std::string, GgufValue>> kv = {
-        {"general.architecture", gguf_str("llama")},
+        {"general.architecture", gguf_str(arch)},
         {"general.name", gguf_str(std::filesystem::path(path).stem().string())},
-        {"llama.block_count", gguf_u32(c.n_layers)},
-        {"llama.context_length", gguf_u32(c.max_seq_len)},
-        {"llama.embedding_length", gguf_u32(c.dim)},
-        {"llama.feed_forward_length", gguf_u32(c.hidden_dim)},
-        {"llama.attention.head_count", gguf_u32(c.n_heads)},
-        {"llama.attention.head_count_kv", gguf_u32(c.n_kv_heads)},
-        {"llama.rope.freq_base", gguf_f32(c.rope_theta)},
-        {"llama.attention.layer_norm_rms_epsilon", gguf_f32(c.norm_eps)},
-        {"llama.attention.key_length", gguf_u32(c.head_dim)},
-        {"llama.attention.value_length", gguf_u32(c.head_dim)},
+        {arch + ".block_count", gguf_u32(c.n_layers)},
+        {arch + ".context_length", gguf_u32(c.max_seq_len)},
+        {arch + ".embedding_length", gguf_u32(c.dim)},
+        {arch + ".feed_forward_length", gguf_u32(c.hidden_dim)},
+        {arch + ".attention.head_count", gguf_u32(c.n_heads)},
+        {arch + ".attention.head_count_kv", gguf_u32(c.n_kv_heads)},
+        {arch + ".rope.freq_base", gguf_f32(c.rope_theta)},
+        {arch + ".attention.layer_norm_rms_epsilon", gguf_f32(c.norm_eps)},
+        {arch + ".attention.key_length", gguf_u32(c.head_dim)},
+        {arch + ".attention.value_length", gguf_u32(c.head_dim)},
         {"general.file_type", gguf_u32(file_type)},
-        {"llama.vocab_size", gguf_u32(c.vocab_size)},
-        {"llama.rope.dimension_count", gguf_u32(c.head_dim)},
+        {arch + ".vocab_size", gguf_u32(c.vocab_size)},
+        {arch + ".rope.dimension_count", gguf_u32(c.head_dim)},
     };
+    if (c.sliding_window > 0) kv.push_back({arch + ".attention.sliding_window", gguf_u32(c.sliding_window)});
+    if (c.attn_softcap > 0) kv.push_back({arch + ".attn_logit_softcapping", gguf_f32(c.attn_softcap)});
+    if (c.final_softcap > 0) kv.push_back({arch + ".final_logit_softcapping", gguf_f32(c.final_softcap)});
+    if (c.query_pre_attn_scalar > 0)
+        kv.push_back({arch + ".attention.query_pre_attn_scalar", gguf_f32(c.query_pre_attn_scalar)});
     for (const auto& e : extra) {
         bool dup = false;
         for (const auto& k : kv) dup = dup || k.first == e.first;

@@ -22,7 +22,7 @@ inline void write_llama2c(const Model& m, const std::string& path, int version, 
     const Weights& w = m.weights;
     if (version < 0 || version > 2) fail(path, ": llama2.c versions are 0, 1 and 2, not ", version);
     if (c.rope_theta != 10000.0 || std::fabs(c.norm_eps - 1e-5) > 1e-9 || c.rope_scaling.enabled ||
-        c.head_dim * c.n_heads != c.dim)
+        c.head_dim * c.n_heads != c.dim || !c.beyond_llama().empty())
         fail(path, ": the llama2.c format assumes RoPE θ 10000, ε 1e-5, no RoPE scaling and head_dim = dim / n_heads; "
              "this model has ", c.describe());
     const bool shared = c.tied_embeddings;

@@ -54,9 +54,14 @@ inline void write_safetensors(const std::string& path, const std::vector<Safeten
 
 // The config.json transformers' LlamaConfig reads for this model.
 inline nlohmann::ordered_json hf_config_json(const ModelConfig& c, DType dtype) {
+    const bool mistral = c.arch == "mistral";
+    ModelConfig plain = c;
+    plain.sliding_window = 0;
+    if (!plain.beyond_llama().empty() || (c.sliding_window > 0 && !mistral))
+        fail("write_hf: writes Llama and Mistral folders; this ", c.arch, " model needs ", c.beyond_llama());
     nlohmann::ordered_json j;
-    j["architectures"] = {"LlamaForCausalLM"};
-    j["model_type"] = "llama";
+    j["architectures"] = {mistral ? "MistralForCausalLM" : "LlamaForCausalLM"};
+    j["model_type"] = mistral ? "mistral" : "llama";
     j["hidden_size"] = c.dim;
     j["intermediate_size"] = c.hidden_dim;
     j["num_hidden_layers"] = c.n_layers;
@@ -79,6 +84,9 @@ inline nlohmann::ordered_json hf_config_json(const ModelConfig& c, DType dtype) 
                              {"original_max_position_embeddings", c.rope_scaling.original_context}};
     else
         j["rope_scaling"] = nullptr;
+    if (mistral) {
+        j["sliding_window"] = c.sliding_window > 0 ? nlohmann::ordered_json(c.sliding_window) : nlohmann::ordered_json();
+    }
     j["torch_dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16" : "bfloat16";
     return j;
 }
@@ -90,6 +98,7 @@ inline void write_hf(const Model& m, const std::string& dir, DType dtype) {
     fs::create_directories(dir);
     const ModelConfig& c = m.config;
     const Weights& w = m.weights;
+    const nlohmann::ordered_json config = hf_config_json(c, dtype);  // an Error before any file for Gemma
     std::vector<SafetensorsOut> ts;
     auto plain = [&](const std::string& name, const TensorView& v, DType t) {
         ts.push_back({name, t, v.shape, [v, t] { return tensor_bytes(v, t); }});
@@ -120,7 +129,7 @@ inline void write_hf(const Model& m, const std::string& dir, DType dtype) {
     if (!c.tied_embeddings) plain("lm_head.weight", w.output, dtype);
     write_safetensors((fs::path(dir) / "model.safetensors").string(), ts);
     std::ofstream f(fs::path(dir) / "config.json");
-    f << hf_config_json(c, dtype).dump(2) << "\n";
+    f << config.dump(2) << "\n";
     if (!f) fail(dir, ": cannot write config.json");
 }
 

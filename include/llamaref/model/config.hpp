@@ -11,12 +11,23 @@
 //   norm_eps     ε of RMSNorm (LLaMA 1: 1e-6, Llama 2/3: 1e-5)
 //   rope_theta   RoPE base (1e4 LLaMA 1/2, 5e5 Llama 3, 1e6 Code Llama)
 //   rope_scaling Llama 3.1 frequency scaling (factor 8 for 3.1, 32 for 3.2 1B/3B)
+//
+// The family's peers change a few more switches (docs/family.md has the table; each switch is
+// implemented in the header of its box):
+//   Mistral 7B (Jiang et al. 2023, arXiv 2310.06825 §2)  sliding_window W       attention.hpp, kv_cache.hpp
+//   Gemma (Gemma Team 2024, arXiv 2403.08295 §2)         activation gelu_tanh   feed_forward.hpp
+//                                                        norm_unit_offset (1+w) rmsnorm.hpp
+//                                                        embed_scale (× √D), head_dim ≠ D/H, tied output
+//   Gemma 2 (Gemma Team 2024, arXiv 2408.00118 §2)       + sliding_layers even, attn_softcap,
+//                                                        final_softcap (softcap.hpp), post_norms,
+//                                                        query_pre_attn_scalar
 #pragma once
 
 #include <cmath>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "../core/error.hpp"
 #include "../core/limits.hpp"
@@ -32,6 +43,14 @@ struct RopeScaling {
     double original_context = 8192;  // N: context length of pre-training
 };
 
+// The FFN's gate non-linearity: SwiGLU (Llama, Mistral) or GeGLU with tanh-approximated GELU (Gemma).
+enum class Activation { silu, gelu_tanh };
+
+// Which layers use the sliding window: every one (Mistral) or layers 0, 2, 4, ... with the odd
+// layers global (Gemma 2: "we alternate between a local sliding window attention and global
+// attention in every other layer", 2408.00118 §2.2; gemma_pytorch and transformers: even = local).
+enum class SlidingLayers { all, even };
+
 struct ModelConfig {
     int dim = 0;
     int n_layers = 0;
@@ -45,6 +64,43 @@ struct ModelConfig {
     RopeScaling rope_scaling;
     bool tied_embeddings = false;  // output head = token embedding matrix (Llama 3.2 1B/3B)
     int max_seq_len = 2048;        // positions the KV cache holds
+
+    // --- the peers' switches; the defaults are Llama ---
+    std::string arch = "llama";            // what the checkpoint called itself: llama, mistral, gemma, gemma2
+    int sliding_window = 0;                // W > 0: a query sees its W most recent positions, itself included
+    SlidingLayers sliding_layers = SlidingLayers::all;  // which layers have the window
+    Activation activation = Activation::silu;
+    bool norm_unit_offset = false;         // Gemma: RMSNorm multiplies by (1 + w), w as stored
+    bool embed_scale = false;              // Gemma: the embeddings are multiplied by √D (in float32)
+    bool post_norms = false;               // Gemma 2: an RMSNorm on the attention and FFN outputs too
+    double query_pre_attn_scalar = 0;      // Gemma 2: scores scaled by 1/√this (0: 1/√Dh)
+    double attn_softcap = 0;               // Gemma 2: scores ← c·tanh(scores / c) (0: off)
+    double final_softcap = 0;              // Gemma 2: logits ← c·tanh(logits / c) (0: off)
+
+    // The window of layer l (0: none, the layer sees every earlier position).
+    int window(int layer) const {
+        if (sliding_window <= 0) return 0;
+        return sliding_layers == SlidingLayers::all || layer % 2 == 0 ? sliding_window : 0;
+    }
+    // The factor of q·k before the softmax: 1/√Dh (Vaswani et al. eq. 1), or Gemma 2's 1/√qpas.
+    float attention_scale() const {
+        return 1.0f / std::sqrt(float(query_pre_attn_scalar > 0 ? query_pre_attn_scalar : head_dim));
+    }
+    // The switches by which this config differs from plain Llama, for engines that implement only
+    // Llama (the CUDA path, llama2.c files): "" when there are none.
+    std::string beyond_llama() const {
+        std::string s;
+        auto add = [&](bool on, const char* what) { if (on) s += (s.empty() ? "" : ", ") + std::string(what); };
+        add(sliding_window > 0, "sliding-window attention");
+        add(activation != Activation::silu, "GeGLU");
+        add(norm_unit_offset, "RMSNorm (1 + w)");
+        add(embed_scale, "embeddings × √D");
+        add(post_norms, "post-norms");
+        add(query_pre_attn_scalar > 0 && query_pre_attn_scalar != head_dim, "query_pre_attn_scalar");
+        add(attn_softcap > 0, "attention soft-capping");
+        add(final_softcap > 0, "final soft-capping");
+        return s;
+    }
 
     int n_rep() const { return n_heads / n_kv_heads; }  // query heads per KV head
     // H·Dh and KV·Dh, computed in 64 bits: at most 2^20 once validate() has passed, and an Error
@@ -75,6 +131,11 @@ struct ModelConfig {
         if (head_dim % 2 != 0) fail("model config: RoPE needs an even head_dim, got ", head_dim);
         if (!(norm_eps > 0) || !std::isfinite(norm_eps)) fail("model config: norm_eps must be positive, got ", norm_eps);
         if (!(rope_theta > 0) || !std::isfinite(rope_theta)) fail("model config: rope_theta must be positive, got ", rope_theta);
+        if (sliding_window < 0 || sliding_window > limits::max_context)
+            fail("model config: sliding_window must be in 0..", limits::max_context, ", got ", sliding_window);
+        for (const auto& [name, v] : {std::pair<const char*, double>{"query_pre_attn_scalar", query_pre_attn_scalar},
+                                      {"attn_softcap", attn_softcap}, {"final_softcap", final_softcap}})
+            if (!(v >= 0) || !std::isfinite(v)) fail("model config: ", name, " must be a non-negative number, got ", v);
         if (rope_scaling.enabled) {
             const auto& s = rope_scaling;
             if (!(s.factor >= 1) || !(s.low_freq_factor > 0) || !(s.high_freq_factor > s.low_freq_factor) ||
@@ -95,6 +156,16 @@ struct ModelConfig {
             o << " scaled (factor " << rope_scaling.factor << ", low " << rope_scaling.low_freq_factor << ", high "
               << rope_scaling.high_freq_factor << ", original " << rope_scaling.original_context << ")";
         o << ", " << (tied_embeddings ? "tied" : "separate") << " output, context " << max_seq_len;
+        if (arch != "llama") o << "; " << arch;
+        if (sliding_window > 0)
+            o << ", window " << sliding_window << (sliding_layers == SlidingLayers::even ? " (even layers)" : "");
+        if (activation == Activation::gelu_tanh) o << ", GeGLU";
+        if (norm_unit_offset) o << ", norm 1+w";
+        if (embed_scale) o << ", emb ×√D";
+        if (post_norms) o << ", post-norms";
+        if (query_pre_attn_scalar > 0) o << ", query_pre_attn_scalar " << query_pre_attn_scalar;
+        if (attn_softcap > 0) o << ", attn softcap " << attn_softcap;
+        if (final_softcap > 0) o << ", final softcap " << final_softcap;
         return o.str();
     }
 };

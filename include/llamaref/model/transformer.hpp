@@ -10,6 +10,15 @@
 //       x = h + FFN_SwiGLU(norm(h))                                              (feed_forward.hpp)
 //   logits = output · norm(x)                                  [V]
 //
+// Mistral and Gemma run through the same lines, switched by ModelConfig (config.hpp):
+//   x = tok_embeddings[token] · √D                              Gemma (embed_scale)
+//   norm(x) multiplies by (1 + w)                               Gemma (norm_unit_offset, at load)
+//   Attention with a sliding window / 1/√qpas / soft-cap        Mistral, Gemma 2 (attention.hpp)
+//   h = x + post_attention_norm(wo · Attention(...))            Gemma 2 (post_norms)
+//   x = h + post_ffw_norm(FFN(norm(h)))                         Gemma 2 (post_norms)
+//   FFN gated by GELU_tanh instead of SiLU                      Gemma (feed_forward.hpp)
+//   logits = c·tanh(output · norm(x) / c)                       Gemma 2 (softcap.hpp)
+//
 // forward(tokens, start_pos) runs T tokens at positions start_pos .. start_pos+T−1 in one call:
 // a whole prompt (prefill) or one token at a time (decode). Keys and values go to the KV cache,
 // so a later call continues where the last one stopped.
@@ -38,6 +47,7 @@
 #include "kv_cache.hpp"
 #include "rmsnorm.hpp"
 #include "rope.hpp"
+#include "softcap.hpp"
 
 namespace llamaref {
 
@@ -52,6 +62,8 @@ struct LayerWeights {
     TensorView w1;              // [F, D]  gate
     TensorView w2;              // [D, F]  down
     TensorView w3;              // [F, D]  up
+    TensorView post_attention_norm;  // [D]  Gemma 2 only (post_norms): norm of the attention output
+    TensorView post_ffn_norm;        // [D]  Gemma 2 only: norm of the FFN output
 };
 
 struct Weights {
@@ -94,6 +106,12 @@ inline void validate_weights(const ModelConfig& c, const Weights& w) {
         expect(L.w1, p + "feed_forward.w1", {F, D});
         expect(L.w2, p + "feed_forward.w2", {D, F});
         expect(L.w3, p + "feed_forward.w3", {F, D});
+        if (c.post_norms) {
+            expect(L.post_attention_norm, p + "post_attention_norm", {D});
+            expect(L.post_ffn_norm, p + "post_ffn_norm", {D});
+        } else if (!L.post_attention_norm.empty() || !L.post_ffn_norm.empty()) {
+            fail("weights: layer ", l, " has post-norms but the config has none");
+        }
     }
     expect(w.norm, "norm", {D});
     expect(w.output, "output", {V, D});
@@ -121,20 +139,29 @@ class Transformer {
     // context_len: how many positions the KV cache may hold (0: the model's max_seq_len).
     explicit Transformer(std::shared_ptr<const Model> model, int context_len = 0)
         : model_(std::move(model)), cfg_(with_context(model_->config, context_len)),
-          cache_(cfg_.n_layers, cfg_.max_seq_len, cfg_.kv_dim()),
+          cache_(cfg_.n_layers, cfg_.max_seq_len, cfg_.kv_dim(), windows(cfg_)),
           theta_(rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling)) {
         cfg_.validate();
         validate_weights(cfg_, model_->weights);
         // Norm weights are tiny: keep them as float32 whatever the file stored.
+        // Gemma's (1 + w) is added here, once (rmsnorm.hpp).
+        auto norm_weights = [&](const TensorView& w) {
+            if (w.empty()) return std::vector<float>();
+            auto v = w.to_f32_vector();
+            return cfg_.norm_unit_offset ? unit_offset_weights(std::move(v)) : v;
+        };
         for (const auto& L : model_->weights.layers) {
-            attention_norm_.push_back(L.attention_norm.to_f32_vector());
-            ffn_norm_.push_back(L.ffn_norm.to_f32_vector());
+            attention_norm_.push_back(norm_weights(L.attention_norm));
+            ffn_norm_.push_back(norm_weights(L.ffn_norm));
+            post_attention_norm_.push_back(norm_weights(L.post_attention_norm));
+            post_ffn_norm_.push_back(norm_weights(L.post_ffn_norm));
         }
-        final_norm_ = model_->weights.norm.to_f32_vector();
+        final_norm_ = norm_weights(model_->weights.norm);
     }
 
     const ModelConfig& config() const { return cfg_; }
     const Model& model() const { return *model_; }
+    const KVCache& kv_cache() const { return cache_; }
 
     // Called with every intermediate tensor; attention probabilities only when asked (they cost
     // T·H·S floats).
@@ -198,6 +225,7 @@ class Transformer {
         const MatMulFn linear = fast ? linear_fast : linear_reference;
         rope_.compute(theta_, start_pos, T);
         const RopeTable& rope = rope_;
+        check_rolling_rewind(start_pos);
         cache_.reserve(start_pos + T);
         Buffers& b = buffers_;
         b.ensure(std::size_t(T), D, Q, K, F);
@@ -205,8 +233,13 @@ class Transformer {
         float *att = b.att.data(), *sub = b.sub.data();
         std::vector<float> probs(observe_probs_ ? std::size_t(T) * cfg_.n_heads * (start_pos + T) : 0);
 
-        // Token embeddings: row `token` of the [V, D] table.
+        // Token embeddings: row `token` of the [V, D] table (Gemma: times √D, rounded to float32
+        // first as gemma_pytorch's `normalizer` tensor is).
         for (int t = 0; t < T; ++t) W.tok_embeddings.row_to_f32(tokens[t], x + t * D);  // x: [T, D]
+        if (cfg_.embed_scale) {
+            const float normalizer = float(std::sqrt(double(D)));
+            for (std::size_t i = 0; i < T * D; ++i) x[i] *= normalizer;
+        }
         emit("tok_embeddings", -1, x, T, D);
 
         for (int l = 0; l < cfg_.n_layers; ++l) {
@@ -225,44 +258,84 @@ class Transformer {
             for (int t = 0; t < T; ++t) {
                 rope_pairs(q + t * Q, cfg_.n_heads, cfg_.head_dim, rope, t);
                 rope_pairs(k + t * K, cfg_.n_kv_heads, cfg_.head_dim, rope, t);
-                std::copy_n(k + t * K, K, cache_.key(l, start_pos + t));
-                std::copy_n(v + t * K, K, cache_.value(l, start_pos + t));
             }
             emit(p + ".attention.q_rope", l, q, T, Q);
             emit(p + ".attention.k_rope", l, k, T, K);
+            // Earlier positions from the cache, this call's from k and v (kv_cache.hpp); then
+            // this call's keys and values go to the cache (a rolling layer keeps the last W).
+            const KVSpan kv{cache_, l, start_pos, k, v};
+            const AttentionOptions opt{cfg_.window(l), cfg_.attention_scale(), cfg_.attn_softcap};
             if (fast && !observe_probs_)
-                cpu::attention(q, cache_, l, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, att);
+                cpu::attention(q, kv, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, opt, att);
             else
-                attention(q, cache_, l, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, att,
+                attention(q, kv, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, opt, att,
                           observe_probs_ ? probs.data() : nullptr);
+            for (int t = 0; t < T; ++t) {
+                std::copy_n(k + t * K, K, cache_.key(l, start_pos + t));
+                std::copy_n(v + t * K, K, cache_.value(l, start_pos + t));
+            }
             if (observe_probs_)
                 emit_raw(p + ".attention.probs", l, probs.data(),
                          {std::size_t(T), std::size_t(cfg_.n_heads), std::size_t(start_pos + T)});
             emit(p + ".attention.heads", l, att, T, Q);  // att: [T, H, Dh]
             linear(Lw.wo, att, sub, T);
             emit(p + ".attention.wo", l, sub, T, D);
+            if (cfg_.post_norms) {  // Gemma 2
+                rmsnorm_rows(sub, post_attention_norm_[l].data(), sub, T, D, cfg_.norm_eps);
+                emit(p + ".post_attention_norm", l, sub, T, D);
+            }
             for (std::size_t i = 0; i < T * D; ++i) x[i] += sub[i];
             emit(p + ".h", l, x, T, D);
 
             // --- feed-forward sub-layer: x = h + FFN(norm(h)) ---
             rmsnorm_rows(x, ffn_norm_[l].data(), xn, T, D, cfg_.norm_eps);
             emit(p + ".ffn_norm", l, xn, T, D);
-            (fast ? cpu::swiglu : swiglu)(Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(), b.up.data(), b.hidden.data());
+            const bool geglu_ffn = cfg_.activation == Activation::gelu_tanh;
+            (fast ? (geglu_ffn ? cpu::geglu : cpu::swiglu) : (geglu_ffn ? geglu : swiglu))(
+                Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(), b.up.data(), b.hidden.data());
             emit(p + ".feed_forward.w1", l, b.gate.data(), T, F);
             emit(p + ".feed_forward.w3", l, b.up.data(), T, F);
             emit(p + ".feed_forward.hidden", l, b.hidden.data(), T, F);
             emit(p + ".feed_forward.w2", l, sub, T, D);
+            if (cfg_.post_norms) {  // Gemma 2
+                rmsnorm_rows(sub, post_ffn_norm_[l].data(), sub, T, D, cfg_.norm_eps);
+                emit(p + ".post_ffn_norm", l, sub, T, D);
+            }
             for (std::size_t i = 0; i < T * D; ++i) x[i] += sub[i];
             emit(p, l, x, T, D);  // block output
         }
 
+        written_ = start_pos + T;
         if (!logits) return;  // an earlier chunk of a prompt: only the KV cache was wanted
         // Final norm and output head, for every row or only the last one.
         const std::size_t first = rows == LogitRows::all ? 0 : std::size_t(T - 1), n = T - first;
         rmsnorm_rows(x + first * D, final_norm_.data(), xn, n, D, cfg_.norm_eps);
         emit("norm", -1, xn, n, D);
         linear(W.output, xn, logits, n);  // [n, V]
+        softcap(logits, n * cfg_.vocab_size, cfg_.final_softcap);  // Gemma 2
         emit("output", -1, logits, n, cfg_.vocab_size);
+    }
+
+    // The cache's window per layer: W for a layer with a sliding window (a rolling buffer of W
+    // slots), 0 for a plain one.
+    static std::vector<int> windows(const ModelConfig& c) {
+        std::vector<int> w(std::size_t(std::max(c.n_layers, 0)));
+        for (int l = 0; l < c.n_layers; ++l) w[l] = c.window(l);
+        return w;
+    }
+
+    // Going back in a rolling cache (a call at a position before the last one written) is only
+    // right while the slots the window needs still hold their positions: position p is gone once
+    // p + W was written. Otherwise an Error, never a silently wrong answer.
+    void check_rolling_rewind(int start_pos) const {
+        if (start_pos == 0 || start_pos >= written_) return;
+        for (int l = 0; l < cfg_.n_layers; ++l) {
+            const int W = cfg_.window(l);
+            if (W > 0 && std::max(0, start_pos - W + 1) + W < written_)
+                fail("forward: layer ", l, "'s rolling KV cache (window ", W, ") holds positions up to ", written_ - 1,
+                     " and has overwritten position ", std::max(0, start_pos - W + 1), ", which position ", start_pos,
+                     " needs; run the sequence again from position 0");
+        }
     }
 
     static ModelConfig with_context(ModelConfig c, int context_len) {
@@ -307,12 +380,14 @@ class Transformer {
     ModelConfig cfg_;
     KVCache cache_;
     std::vector<double> theta_;  // [Dh/2] RoPE frequencies (scaled when the config says so)
-    std::vector<std::vector<float>> attention_norm_, ffn_norm_;  // [L][D]
+    std::vector<std::vector<float>> attention_norm_, ffn_norm_;  // [L][D]  (Gemma: 1 + w)
+    std::vector<std::vector<float>> post_attention_norm_, post_ffn_norm_;  // [L][D]  Gemma 2, else empty
     std::vector<float> final_norm_;                              // [D]
     Observer observer_;
     bool observe_probs_ = false;
     Backend backend_ = Backend::reference;
     int prefill_chunk_ = 512;
+    int written_ = 0;  // positions 0 .. written_−1 were the last ones written to the cache
     Buffers buffers_;
     std::vector<float> last_logits_;  // [V]  forward_last's result
     RopeTable rope_;                  // [T, Dh/2] cos and sin of this call's positions

@@ -21,7 +21,21 @@
 //   alpaca_prompt      Stanford Alpaca's PROMPT_DICT (single turn, optional input).
 //   vicuna_chat        FastChat's "vicuna_v1.1" template: "{system} USER: {u} ASSISTANT: {a}</s>
 //                      USER: ... ASSISTANT:", with </s> as the EOS id.
-// Stop tokens: Llama 2 EOS; Llama 3 end_of_text and eot_id; 3.1 also eom_id.
+//   mistral_chat       Mistral 7B Instruct v0.1 as mistral-common's tokenizer V1 encodes it (its
+//                      ground truth; the model card's "[INST] ... [/INST]"): BOS, then per turn
+//                      encode("[INST] {user} [/INST]"), encode("{answer}") EOS, each segment with
+//                      SentencePiece's dummy prefix (as text: "<s> [INST] u [/INST] a</s> [INST]
+//                      ..."); a system message is prepended to the first user message with "\n\n";
+//                      contents are not stripped. BOS once; EOS only after answers.
+//   gemma_chat         Gemma 1 / 2 instruction-tuned (the HF chat template of google/gemma-*-it):
+//                      <bos> then per message "<start_of_turn>{user|model}\n{content stripped}
+//                      <end_of_turn>\n", then an open "<start_of_turn>model\n". "assistant" is
+//                      written "model"; a system role is an Error (Gemma has none; its template
+//                      raises too). <start_of_turn> / <end_of_turn> are user-defined pieces of
+//                      Gemma's SentencePiece model (ids 106 / 107), so the text is encoded once and
+//                      they come out as single ids; Gemma's model has no dummy prefix.
+// Stop tokens: Llama 2 EOS; Llama 3 end_of_text and eot_id; 3.1 also eom_id; Gemma also
+// <end_of_turn> (gemma_stop_tokens).
 #pragma once
 
 #include <string>
@@ -188,6 +202,59 @@ inline std::vector<int> vicuna_chat(const SentencePieceTokenizer& tok, const Dia
     }
     segment += "ASSISTANT:";
     detail::append(ids, tok.encode(segment, false, false));
+    return ids;
+}
+
+// ---- Mistral 7B Instruct v0.1 and Gemma ---------------------------------------------------
+
+inline std::vector<int> mistral_chat(const SentencePieceTokenizer& tok, Dialog dialog) {
+    if (!dialog.empty() && dialog[0].role == "system") {
+        if (dialog.size() < 2) fail("Mistral chat: a system message must be followed by a user message");
+        dialog[1].content = dialog[0].content + "\n\n" + dialog[1].content;
+        dialog.erase(dialog.begin());
+    }
+    if (dialog.empty() || dialog.size() % 2 == 0) fail("Mistral chat: the dialog must end with a user message");
+    std::vector<int> ids{tok.bos_id};
+    for (std::size_t i = 0; i < dialog.size(); ++i) {
+        const bool user = i % 2 == 0;
+        if (dialog[i].role != (user ? "user" : "assistant"))
+            fail("Mistral chat: message ", i, " has role '", dialog[i].role, "'; roles must alternate user, assistant, ...");
+        if (user) {
+            detail::append(ids, tok.encode("[INST] " + dialog[i].content + " [/INST]", false, false));
+        } else {
+            detail::append(ids, tok.encode(dialog[i].content, false, false));
+            ids.push_back(tok.eos_id);
+        }
+    }
+    return ids;
+}
+
+inline std::string gemma_chat_text(const Dialog& dialog, bool add_generation_prompt = true) {
+    std::string out;
+    for (std::size_t i = 0; i < dialog.size(); ++i) {
+        const ChatMessage& m = dialog[i];
+        if (m.role == "system") fail("Gemma chat: Gemma has no system role (put it into the first user message)");
+        const bool user = i % 2 == 0;
+        if (m.role != (user ? "user" : "assistant") && !(m.role == "model" && !user))
+            fail("Gemma chat: message ", i, " has role '", m.role, "'; roles must alternate user, assistant, ...");
+        out += "<start_of_turn>" + std::string(user ? "user" : "model") + "\n" + detail::stripped(m.content) +
+               "<end_of_turn>\n";
+    }
+    if (add_generation_prompt) out += "<start_of_turn>model\n";
+    return out;
+}
+
+inline std::vector<int> gemma_chat(const SentencePieceTokenizer& tok, const Dialog& dialog) {
+    for (const char* p : {"<start_of_turn>", "<end_of_turn>"})
+        if (const int id = tok.piece_id(p); id < 0 || tok.type(id) != PieceType::user_defined)
+            fail("Gemma chat: the tokenizer has no user-defined piece ", p, " (not a Gemma tokenizer?)");
+    return tok.encode(gemma_chat_text(dialog), /*bos=*/true, /*eos=*/false);
+}
+
+// Gemma's instruction-tuned models end a reply with <end_of_turn>; EOS too.
+inline std::vector<int> gemma_stop_tokens(const SentencePieceTokenizer& tok) {
+    std::vector<int> ids{tok.eos_id};
+    if (const int id = tok.piece_id("<end_of_turn>"); id >= 0) ids.push_back(id);
     return ids;
 }
 

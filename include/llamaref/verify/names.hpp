@@ -18,6 +18,8 @@
 //   layers.N.feed_forward.w1 / w3     ...mlp.gate_proj / up_proj            gate / up [T, F]
 //   layers.N.feed_forward.hidden      <model.layers.N.mlp.down_proj         SiLU(gate) ⊙ up
 //   layers.N.feed_forward.w2          model.layers.N.mlp.down_proj          FFN output
+//   layers.N.post_attention_norm      (Gemma 2) ...post_attention_layernorm   norm of the attention output
+//   layers.N.post_ffn_norm            (Gemma 2) ...post_feedforward_layernorm norm of the FFN output
 //   layers.N                          model.layers.N                        block output
 //   norm                              model.norm                            final RMSNorm
 //   output                            lm_head                               logits [T, V]
@@ -56,6 +58,8 @@ inline TensorName describe_tensor(const std::string& name) {
         {"feed_forward.w3", "up projection x·w3ᵀ", "mlp.up_proj"},
         {"feed_forward.hidden", "SiLU(gate) ⊙ up (input of w2)", "<mlp.down_proj"},
         {"feed_forward.w2", "feed-forward output (after w2)", "mlp.down_proj"},
+        {"post_attention_norm", "Gemma 2: RMSNorm of the attention output", "post_attention_layernorm"},
+        {"post_ffn_norm", "Gemma 2: RMSNorm of the feed-forward output", "post_feedforward_layernorm"},
     };
     if (name == "tok_embeddings") return {"token embeddings", "model.embed_tokens"};
     if (name == "norm") return {"final RMSNorm output", "model.norm"};
