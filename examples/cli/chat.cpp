@@ -29,6 +29,8 @@ std::vector<int> render(const std::string& tmpl, const Tokenizer& tok, const Dia
     };
     if (tmpl == "llama2") return need(sp, "SentencePiece"), llama2_chat(*sp, dialog);
     if (tmpl == "vicuna") return need(sp, "SentencePiece"), vicuna_chat(*sp, dialog);
+    if (tmpl == "mistral") return need(sp, "SentencePiece"), mistral_chat(*sp, dialog);
+    if (tmpl == "gemma") return need(sp, "SentencePiece"), gemma_chat(*sp, dialog);
     if (tmpl == "llama3") return need(tt, "tiktoken"), llama3_chat(*tt, dialog);
     if (tmpl == "llama3.1") return need(tt, "tiktoken"), llama31_chat(*tt, dialog);
     if (tmpl == "alpaca") {  // Alpaca is single-turn: earlier turns are prepended as completed prompts
@@ -40,7 +42,7 @@ std::vector<int> render(const std::string& tmpl, const Tokenizer& tok, const Dia
         }
         return sp->encode(text, /*bos=*/true, /*eos=*/false);
     }
-    throw UsageError("llamaref chat: --template must be llama2, llama3, llama3.1, alpaca or vicuna, got '" + tmpl + "'");
+    throw UsageError("llamaref chat: --template must be llama2, llama3, llama3.1, alpaca, vicuna, mistral or gemma, got '" + tmpl + "'");
 }
 
 }  // namespace
@@ -49,11 +51,12 @@ int cmd_chat(int argc, char** argv) {
     ArgParser args("chat", "[-m MODEL] [-z TOKENIZER] [--system TEXT] [--template NAME] [sampling flags]",
                    "Chat with a model: type a message and press Enter; /reset forgets the dialog, /exit (or the end\n"
                    "of input) ends it. The template follows the model family unless --template says otherwise:\n"
-                   "llama2 (SentencePiece), llama3 (tiktoken), llama3.1 (tiktoken, RoPE scaling), alpaca, vicuna.");
+                   "llama2 (SentencePiece), llama3 (tiktoken), llama3.1 (tiktoken, RoPE scaling), mistral (Mistral 7B\n"
+                   "Instruct v0.1), gemma (Gemma 1 and 2), alpaca, vicuna.");
     args.option("-m,--model", "MODEL", "model path (default: stories260K)")
         .option("-z,--tokenizer", "FILE", "tokenizer (default: the model's own)")
         .option("--system", "TEXT", "system prompt")
-        .option("--template", "NAME", "llama2, llama3, llama3.1, alpaca or vicuna (default: from the model)")
+        .option("--template", "NAME", "llama2, llama3, llama3.1, mistral, gemma, alpaca or vicuna (default: from the model)")
         .option("-n,--n-predict", "N", "most tokens per answer", "256");
     add_sampling_options(args);
     args.option("-c,--ctx-size", "N", "context length (default: the model's, at most 4096)")
@@ -70,7 +73,10 @@ int cmd_chat(int argc, char** argv) {
     auto model = std::shared_ptr<const Model>(load_model(path));
     const int ctx = args.given("-c") ? int(args.integer("-c", 2, 1 << 30)) : std::min(model->config.max_seq_len, 4096);
     const Tokenizer tok = load_tokenizer(args, path, model->config.vocab_size);
+    const std::string& arch = model->config.arch;
     const std::string tmpl = args.given("--template") ? args.str("--template")
+                             : arch == "mistral"                ? "mistral"
+                             : arch == "gemma" || arch == "gemma2" ? "gemma"
                              : tok.is_sentencepiece()           ? "llama2"
                              : model->config.rope_scaling.enabled ? "llama3.1"
                                                                   : "llama3";
@@ -82,6 +88,7 @@ int cmd_chat(int argc, char** argv) {
     Sampler sampler(sp, rng);
     std::vector<int> stop = stop_tokens(tok);
     if (model->format.rfind("llama2c", 0) == 0) stop.push_back(tok.bos_id());  // stories models end with BOS
+    if (tmpl == "gemma") stop = gemma_stop_tokens(*tok.sentencepiece());      // and <end_of_turn>
     const bool interactive = isatty(STDIN_FILENO);
     std::fprintf(stderr, "chat: template %s, context %d tokens; /reset to start over, /exit to quit\n", tmpl.c_str(), ctx);
 
@@ -110,6 +117,9 @@ int cmd_chat(int argc, char** argv) {
         }
         std::size_t reuse = 0;  // the longest prefix already in the cache
         while (reuse < cached.size() && reuse < full.size() - 1 && cached[reuse] == full[reuse]) ++reuse;
+        // A rolling KV cache (sliding window) cannot go back: its slots before `reuse` may hold
+        // later positions. Run the whole dialog again instead.
+        if (model->config.sliding_window > 0 && reuse < cached.size()) reuse = 0;
         const std::span<const int> fresh(full.data() + reuse, full.size() - reuse);
         Utf8Stream stream;
         int prev = full.back();
