@@ -144,6 +144,41 @@ TEST_CASE("Mistral and Gemma 1/2 from GGUF written by llamaref's writer match th
     }
 }
 
+TEST_CASE("Mistral's own folder layout: params.json + consolidated.safetensors with Meta's names", "[family][oracle][meta]") {
+    LLAMAREF_REQUIRE_DATA("oracle/mistral-swa/hf/config.json");
+    const auto dir = test::scratch("family-mistral-native");
+    auto hf = load_model(test::data("oracle/mistral-swa/hf"));
+    std::vector<SafetensorsOut> ts;
+    auto put = [&](const std::string& name, const TensorView& v) {
+        ts.push_back({name, v.dtype, v.shape, [v] { return tensor_bytes(v, v.dtype); }});
+    };
+    const Weights& w = hf->weights;  // q/k already in the adjacent-pair order mistral-inference uses
+    put("tok_embeddings.weight", w.tok_embeddings);
+    for (int l = 0; l < hf->config.n_layers; ++l) {
+        const std::string p = "layers." + std::to_string(l) + ".";
+        const LayerWeights& L = w.layers[l];
+        put(p + "attention_norm.weight", L.attention_norm);
+        put(p + "attention.wq.weight", L.wq);
+        put(p + "attention.wk.weight", L.wk);
+        put(p + "attention.wv.weight", L.wv);
+        put(p + "attention.wo.weight", L.wo);
+        put(p + "ffn_norm.weight", L.ffn_norm);
+        put(p + "feed_forward.w1.weight", L.w1);
+        put(p + "feed_forward.w2.weight", L.w2);
+        put(p + "feed_forward.w3.weight", L.w3);
+    }
+    put("norm.weight", w.norm);
+    put("output.weight", w.output);
+    write_safetensors((dir / "consolidated.safetensors").string(), ts);
+    // mistral-inference's ModelArgs fields, as in case.json "native".
+    test::write_file(dir / "params.json", R"({"dim": 128, "n_layers": 3, "head_dim": 16, "hidden_dim": 448, "n_heads": 8,
+        "n_kv_heads": 2, "norm_eps": 1e-05, "vocab_size": 768, "sliding_window": 12})");
+    auto native = load_model(dir.string());
+    CHECK(native->format == "meta (consolidated.safetensors)");
+    CHECK(native->config.arch == "mistral");
+    check_case("mistral-swa", dir.string(), "native");
+}
+
 TEST_CASE("each switch matters: the fixtures catch a wrong window, scale and soft-caps", "[family][oracle]") {
     LLAMAREF_REQUIRE_DATA("oracle/gemma2-like/hf/config.json");
     // Each change moves the logits by far more than the tolerance (case.json "sensitivity").
@@ -353,6 +388,16 @@ TEST_CASE("unknown tensors, GGUF architectures, experts and params.json keys are
         CHECK_THAT(error([&] { load_model((dir / "q.gguf").string()); }), Contains("\"qwen2\"") && Contains("supported"));
         write_gguf(*model, p, DType::F32, {{"llama.expert_count", gguf_u32(8)}});
         CHECK_THAT(error([&] { load_model(p); }), Contains("expert_count") && Contains("Mixtral"));
+        // A tensor the model does not use (here: output.weight renamed, so the output is tied
+        // and outpXt.weight is left over).
+        write_gguf(*model, p, DType::F32);
+        bytes = test::slurp(p);
+        const std::string name = test::u64(13) + "output.weight";
+        const auto o = bytes.find(name);
+        REQUIRE(o != std::string::npos);
+        bytes.replace(o + 8, 13, "outpXt.weight");
+        test::write_file(dir / "x.gguf", bytes);
+        CHECK_THAT(error([&] { load_model((dir / "x.gguf").string()); }), Contains("outpXt.weight") && Contains("not part of"));
     }
     // Meta params.json: a key that changes the mathematics.
     {

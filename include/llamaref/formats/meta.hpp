@@ -13,6 +13,10 @@
 //   Any other key is an Error naming it: keys such as `moe`, `lora`, `vision_encoder` or
 //   `qk_norm` change the mathematics, and llamaref implements none of them.
 //
+// Mistral's own folders (mistral-inference) have the same names and q/k layout, in
+// consolidated.00.pth or, in newer releases, one consolidated.safetensors (read when there is no
+// .pth).
+//
 // Each consolidated.NN.pth is a torch.save state dict (formats/pytorch.hpp) with Meta's names:
 // tok_embeddings.weight, layers.N.attention.w{q,k,v,o}.weight, layers.N.feed_forward.w{1,2,3}.weight,
 // layers.N.{attention,ffn}_norm.weight, norm.weight, output.weight. Larger models come in NN shards,
@@ -38,6 +42,7 @@
 #include "json.hpp"
 #include "progress.hpp"
 #include "pytorch.hpp"
+#include "safetensors.hpp"
 
 namespace llamaref {
 
@@ -139,21 +144,41 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     m->path = dir;
     ModelConfig& c = m->config;
 
+    // Mistral's newer releases put the same names into one consolidated.safetensors instead.
+    const fs::path st_path = fs::path(dir) / "consolidated.safetensors";
+    std::shared_ptr<SafetensorsFile> st;
     std::vector<std::shared_ptr<TorchCheckpoint>> shards;
     std::size_t total = 0;
-    for (const auto& p : meta_shards(dir)) {
-        shards.push_back(std::make_shared<TorchCheckpoint>(p));
-        m->storage.push_back(shards.back());
-        for (const auto& [name, v] : shards.back()->tensors()) total += v.nbytes();
+    if (fs::exists(st_path) && !fs::exists(fs::path(dir) / "consolidated.00.pth")) {
+        st = std::make_shared<SafetensorsFile>(st_path.string());
+        m->storage.push_back(st);
+        for (const auto& [name, e] : st->entries()) total += e.end - e.begin;
+        m->format = "meta (consolidated.safetensors)";
+    } else {
+        for (const auto& p : meta_shards(dir)) {
+            shards.push_back(std::make_shared<TorchCheckpoint>(p));
+            m->storage.push_back(shards.back());
+            for (const auto& [name, v] : shards.back()->tensors()) total += v.nbytes();
+        }
+        m->format = "meta (" + std::to_string(shards.size()) + (shards.size() == 1 ? " shard)" : " shards)");
     }
     const std::size_t n = shards.size();
-    m->format = "meta (" + std::to_string(n) + (n == 1 ? " shard)" : " shards)");
+    auto has = [&](const std::string& name) { return st ? st->has(name) : shards[0]->has(name); };
+    std::vector<std::string> names;  // every tensor of the (first) file
+    if (st) for (const auto& [name, e] : st->entries()) names.push_back(name);
+    else for (const auto& [name, v] : shards[0]->tensors()) names.push_back(name);
+    const std::string first_file = st ? st->path() : shards[0]->path();
     LoadProgress progress("loading " + dir, total);
 
     // The tensor `name`: in place from one shard, or the shards concatenated on Meta's split dim.
     std::set<std::string> used{"rope.freqs"};  // rope.freqs (LLaMA 1/2): recomputed from θ
     auto tensor = [&](const std::string& name) -> TensorView {
         used.insert(name);
+        if (st) {
+            TensorView v = aligned_or_copied(st->get(name), m->storage);
+            progress.add(v.nbytes());
+            return v;
+        }
         std::vector<TensorView> parts;
         for (const auto& s : shards) parts.push_back(s->get(name));
         const int dim = n == 1 ? -1 : detail::meta_split_dim(name);
@@ -191,7 +216,7 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     in_context(params_path + ": ", [&] { c.validate(); });
     // The layer count comes from params.json: the last layer must exist before storage is sized.
     const std::string last = "layers." + std::to_string(c.n_layers - 1) + ".attention_norm.weight";
-    if (!shards[0]->has(last)) fail(dir, ": params.json says ", c.n_layers, " layers but there is no tensor ", last);
+    if (!has(last)) fail(dir, ": params.json says ", c.n_layers, " layers but there is no tensor ", last);
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "layers." + std::to_string(l) + ".";
@@ -207,12 +232,12 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
         L.w3 = tensor(p + "feed_forward.w3.weight");
     }
     w.norm = tensor("norm.weight");
-    c.tied_embeddings = !shards[0]->has("output.weight");
+    c.tied_embeddings = !has("output.weight");
     w.output = c.tied_embeddings ? w.tok_embeddings : tensor("output.weight");
     in_context(dir + ": ", [&] { validate_weights(c, w); });
-    for (const auto& [name, v] : shards[0]->tensors())
+    for (const auto& name : names)
         if (!used.count(name))
-            fail(shards[0]->path(), ": tensor ", name.substr(0, 100), " is not part of a ", c.arch,
+            fail(first_file, ": tensor ", name.substr(0, 100), " is not part of a ", c.arch,
                  " model as llamaref implements it (biases, experts or another architecture?)");
     return m;
 }
