@@ -111,6 +111,8 @@ chat)  # a scripted chat: several turns through the KV cache, /reset, end of inp
   expect_error "no user-defined piece <start_of_turn>" "$bin" chat -m "$m" -z "$z" --template gemma </dev/null
   "$bin" chat -m "$m" -z "$z" --template mistral -n 8 <<<"hi" >/dev/null 2>"$tmp/err" || { echo "FAIL: --template mistral"; cat "$tmp/err"; exit 1; }
   grep -q "template mistral" "$tmp/err" || { echo "FAIL: mistral template not used"; cat "$tmp/err"; exit 1; }
+  "$bin" chat -m "$m" -z "$z" --template wizardlm -n 8 <<<"hi" >/dev/null 2>"$tmp/err" || { echo "FAIL: --template wizardlm"; cat "$tmp/err"; exit 1; }
+  echo "ok: --template mistral and wizardlm run"
   expect_error "--template must be" "$bin" chat -m "$m" -z "$z" --template chatml <<<"hi" ;;
 verify)  # trace / compare / perplexity / logits --top end to end
   need "$stories/stories260K.bin"

@@ -28,7 +28,9 @@ std::vector<int> render(const std::string& tmpl, const Tokenizer& tok, const Dia
         if (!ok) fail("template ", tmpl, " needs a ", kind, " tokenizer; this model has a ", tok.kind(), " one");
     };
     if (tmpl == "llama2") return need(sp, "SentencePiece"), llama2_chat(*sp, dialog);
-    if (tmpl == "vicuna") return need(sp, "SentencePiece"), vicuna_chat(*sp, dialog);
+    // WizardLM (13B V1.2, 70B V1.0; their model cards: "adopts the prompt format from Vicuna") is
+    // FastChat's vicuna_v1.1 layout. (The first WizardLM 7B used an Alpaca-like prompt instead.)
+    if (tmpl == "vicuna" || tmpl == "wizardlm") return need(sp, "SentencePiece"), vicuna_chat(*sp, dialog);
     if (tmpl == "mistral") return need(sp, "SentencePiece"), mistral_chat(*sp, dialog);
     if (tmpl == "gemma") return need(sp, "SentencePiece"), gemma_chat(*sp, dialog);
     if (tmpl == "llama3") return need(tt, "tiktoken"), llama3_chat(*tt, dialog);
@@ -42,7 +44,7 @@ std::vector<int> render(const std::string& tmpl, const Tokenizer& tok, const Dia
         }
         return sp->encode(text, /*bos=*/true, /*eos=*/false);
     }
-    throw UsageError("llamaref chat: --template must be llama2, llama3, llama3.1, alpaca, vicuna, mistral or gemma, got '" + tmpl + "'");
+    throw UsageError("llamaref chat: --template must be llama2, llama3, llama3.1, alpaca, vicuna, wizardlm, mistral or gemma, got '" + tmpl + "'");
 }
 
 }  // namespace
@@ -52,11 +54,11 @@ int cmd_chat(int argc, char** argv) {
                    "Chat with a model: type a message and press Enter; /reset forgets the dialog, /exit (or the end\n"
                    "of input) ends it. The template follows the model family unless --template says otherwise:\n"
                    "llama2 (SentencePiece), llama3 (tiktoken), llama3.1 (tiktoken, RoPE scaling), mistral (Mistral 7B\n"
-                   "Instruct v0.1), gemma (Gemma 1 and 2), alpaca, vicuna.");
+                   "Instruct v0.1), gemma (Gemma 1 and 2), alpaca, vicuna, wizardlm (= vicuna v1.1).");
     args.option("-m,--model", "MODEL", "model path (default: stories260K)")
         .option("-z,--tokenizer", "FILE", "tokenizer (default: the model's own)")
         .option("--system", "TEXT", "system prompt")
-        .option("--template", "NAME", "llama2, llama3, llama3.1, mistral, gemma, alpaca or vicuna (default: from the model)")
+        .option("--template", "NAME", "llama2, llama3, llama3.1, mistral, gemma, alpaca, vicuna or wizardlm (default: from the model)")
         .option("-n,--n-predict", "N", "most tokens per answer", "256");
     add_sampling_options(args);
     args.option("-c,--ctx-size", "N", "context length (default: the model's, at most 4096)")

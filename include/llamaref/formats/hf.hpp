@@ -150,8 +150,8 @@ inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& p
             if (!ok) fail(path, ": layer_types must alternate sliding_attention (even layers) and full_attention (odd); found ",
                           json_excerpt(lt));
         }
-    } else if (f.has("sliding_window") && arch != "gemma") {
-        fail(path, ": sliding_window given for ", arch, "; llamaref applies a window to mistral and gemma2 only");
+    } else if (f.has("sliding_window")) {
+        fail(path, ": sliding_window given for ", arch, "; llamaref applies a window to mistral and gemma2 only (null: none)");
     }
     in_context(path + ": ", [&] { c.validate(); });
     return c;
