@@ -65,6 +65,13 @@ quant)  # a llama.cpp Q4_K_M file: info lists its ggml types; logits are the deq
 import numpy as np, sys
 d = np.abs(np.load('$tmp/l.npy') - np.load('$q/Q4_K_M/expected/full_logits.npy')).max()
 print('max |logits - dequantized model| =', d); sys.exit(0 if d < 1e-4 else 1)" || { echo "FAIL: Q4_K_M logits"; exit 1; }
+  "$bin" logits -m "$q/model-Q4_K_M.gguf" --tokens "$ids" --out "$tmp/r.npy" --llamacpp-rounding || exit 1
+  $py -c "
+import numpy as np, sys
+lc = np.load('$q/Q4_K_M/expected/llamacpp_logits.npy')
+rms = lambda a: float(np.sqrt(np.mean((a - lc) ** 2)))
+e, r = rms(np.load('$tmp/l.npy')), rms(np.load('$tmp/r.npy'))
+print('RMS to llama.cpp: exact', e, 'with --llamacpp-rounding', r); sys.exit(0 if r < 0.5 * e else 1)" || { echo "FAIL: --llamacpp-rounding"; exit 1; }
   echo "ok: Q4_K_M info and logits" ;;
 logits)  # logits command: prefill and decode agree with the reference implementations' logits
   need "$data/oracle/llama2-gqa/hf/model.safetensors"

@@ -25,7 +25,8 @@ int cmd_logits(int argc, char** argv) {
         .option("--out", "FILE", "output .npy file")
         .option("--top", "K", "print the K most likely next tokens with probabilities")
         .option("--mode", "MODE", "prefill or decode", "prefill")
-        .option("-c,--ctx-size", "N", "context length (default: the model's)");
+        .option("-c,--ctx-size", "N", "context length (default: the model's)")
+        .option("--llamacpp-rounding", "", "round activations as llama.cpp does before each weight product (docs/quantization.md)");
     add_cpu_options(args);
     add_device_option(args);
     args.parse(argc, argv);
@@ -55,6 +56,7 @@ int cmd_logits(int argc, char** argv) {
     if (device == Device::cpu) {
         Transformer tf(model, ctx);
         tf.set_backend(backend);
+        tf.set_llamacpp_rounding(args.has("--llamacpp-rounding"));
         if (mode == "prefill") {
             logits = tf.forward(tokens, 0);
         } else {

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "../core/ops.hpp"
+#include "../core/quant_activations.hpp"
 #include "../cpu/attention.hpp"
 #include "../cpu/feed_forward.hpp"
 #include "../cpu/matmul.hpp"
@@ -173,6 +174,11 @@ class Transformer {
     void set_backend(Backend b) { backend_ = b; }
     Backend backend() const { return backend_; }
 
+    // Round the activations before every weight product as llama.cpp's CPU backend does (to
+    // Q8_0 / Q8_K blocks for quantized weights, F16 / BF16 for 16-bit ones; core/quant_activations.hpp),
+    // to tell llama.cpp's rounding from a bug in `compare`. Off by default: the exact model.
+    void set_llamacpp_rounding(bool on) { llamacpp_rounding_ = on; }
+
     // A fast-backend prompt longer than `tokens` (default 512) runs in chunks of that many
     // positions: the same logits, and activations bounded by one chunk.
     void set_prefill_chunk(int tokens) {
@@ -215,6 +221,15 @@ class Transformer {
     using MatMulFn = void (*)(const TensorView& W, const float* X, float* Y, std::size_t T);
     static void linear_fast(const TensorView& W, const float* X, float* Y, std::size_t T) { cpu::matmul(W, X, Y, T); }
     static void linear_reference(const TensorView& W, const float* X, float* Y, std::size_t T) { matmul(W, X, Y, T); }
+    // The same products after llama.cpp's rounding of each row of X (quant_activations.hpp).
+    template <MatMulFn mm>
+    static void linear_rounded(const TensorView& W, const float* X, float* Y, std::size_t T) {
+        thread_local std::vector<float> rounded;
+        const std::size_t in = W.cols();
+        rounded.resize(T * in);
+        for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(W.dtype, X + t * in, rounded.data() + t * in, in);
+        mm(W, rounded.data(), Y, T);
+    }
 
     // The forward pass proper. logits: [T, V] (all), [V] (last), or nullptr (none wanted).
     void forward_chunk(std::span<const int> tokens, int start_pos, LogitRows rows, float* logits) {
@@ -222,7 +237,8 @@ class Transformer {
         const std::size_t D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), F = cfg_.hidden_dim;
         const auto& W = model_->weights;
         const bool fast = backend_ == Backend::fast;
-        const MatMulFn linear = fast ? linear_fast : linear_reference;
+        const MatMulFn linear = llamacpp_rounding_ ? (fast ? linear_rounded<linear_fast> : linear_rounded<linear_reference>)
+                                                   : (fast ? linear_fast : linear_reference);
         rope_.compute(theta_, start_pos, T);
         const RopeTable& rope = rope_;
         check_rolling_rewind(start_pos);
@@ -291,8 +307,16 @@ class Transformer {
             rmsnorm_rows(x, ffn_norm_[l].data(), xn, T, D, cfg_.norm_eps);
             emit(p + ".ffn_norm", l, xn, T, D);
             const bool geglu_ffn = cfg_.activation == Activation::gelu_tanh;
-            (fast ? (geglu_ffn ? cpu::geglu : cpu::swiglu) : (geglu_ffn ? geglu : swiglu))(
-                Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(), b.up.data(), b.hidden.data());
+            if (llamacpp_rounding_) {  // the same FFN, each product through `linear` (which rounds first)
+                linear(Lw.w1, xn, b.gate.data(), T);
+                linear(Lw.w3, xn, b.up.data(), T);
+                for (std::size_t i = 0; i < T * F; ++i)
+                    b.hidden[i] = (geglu_ffn ? gelu_tanh(b.gate[i]) : silu(b.gate[i])) * b.up[i];
+                linear(Lw.w2, b.hidden.data(), sub, T);
+            } else {
+                (fast ? (geglu_ffn ? cpu::geglu : cpu::swiglu) : (geglu_ffn ? geglu : swiglu))(
+                    Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(), b.up.data(), b.hidden.data());
+            }
             emit(p + ".feed_forward.w1", l, b.gate.data(), T, F);
             emit(p + ".feed_forward.w3", l, b.up.data(), T, F);
             emit(p + ".feed_forward.hidden", l, b.hidden.data(), T, F);
@@ -386,6 +410,7 @@ class Transformer {
     Observer observer_;
     bool observe_probs_ = false;
     Backend backend_ = Backend::reference;
+    bool llamacpp_rounding_ = false;
     int prefill_chunk_ = 512;
     int written_ = 0;  // positions 0 .. written_−1 were the last ones written to the cache
     Buffers buffers_;
