@@ -110,9 +110,10 @@ TEST_CASE("GGUF: absurd counts and lengths, unknown types, offsets past the end"
     fails_with(gguf(1, 1, one, tensor_info("t", {32, 1, 1, 1, 1}, 0, 0), std::string(128, '\0')), "dimensions");
     fails_with(gguf(1, 1, one, tensor_info("t", {33}, 8, 0), std::string(128, '\0')), "not a multiple of its block");
     fails_with(gguf(2, 1, one, tensor_info("a", {16}, 0, 0) + tensor_info("b", {16}, 0, 32), std::string(128, '\0')), "overlap");
-    // Known but not computable: Q4_0 is listed, then refused when a weight is read.
-    write_file(f, gguf(1, 1, one, tensor_info("t", {32}, 2, 0), std::string(32, '\0')));
-    CHECK_THROWS_WITH(GgufFile(f).get("t"), Catch::Contains("Q4_0"));
+    // Known but not computable: IQ2_XXS (256 values in 66 bytes) is listed, then refused when a
+    // weight is read.
+    write_file(f, gguf(1, 1, one, tensor_info("t", {256}, 16, 0), std::string(96, '\0')));
+    CHECK_THROWS_WITH(GgufFile(f).get("t"), Catch::Contains("IQ2_XXS"));
 }
 
 TEST_CASE("GGUF: llama metadata that does not describe a Llama", "[bad-input][gguf]") {
