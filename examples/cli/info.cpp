@@ -16,27 +16,24 @@ namespace llamaref::cli {
 // `all`): printed before the model is loaded, so a file with types llamaref cannot compute with
 // still shows what it holds.
 static void print_gguf_types(const GgufFile& g, bool all) {
-    std::map<std::string, std::pair<std::size_t, std::size_t>> per_type;  // type -> tensors, values
+    std::map<std::string, std::pair<const GgmlTypeInfo*, std::size_t>> per_type;  // name -> type, tensors
+    auto bits = [](const GgmlTypeInfo* info) { return 8.0 * info->block_bytes / info->block_values; };
     for (const auto& t : g.tensors()) {
-        const GgmlTypeInfo* info = ggml_type_info(t.type);
-        auto& [count, values] = per_type[info->name];
+        const GgmlTypeInfo* info = ggml_type_info(t.type);  // known: the reader checked it
+        auto& [type, count] = per_type[info->name];
+        type = info;
         ++count;
-        values += shape_numel(t.shape);
         if (all) {
             std::string shape;
             for (std::size_t d : t.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
             std::printf("tensor %-32s %-7s %-14s %.5g bits/weight%s\n", t.name.c_str(), info->name, shape.c_str(),
-                        8.0 * info->block_bytes / info->block_values, info->dtype ? "" : "  (not computed by llamaref)");
+                        bits(info), info->dtype ? "" : "  (not computed by llamaref)");
         }
     }
     std::printf("ggml types:  ");
     bool first = true;
-    for (const auto& [name, cv] : per_type) {
-        const GgmlTypeInfo* info = nullptr;
-        for (uint32_t id = 0; id < 64 && !info; ++id)
-            if (const GgmlTypeInfo* i = ggml_type_info(id); i && name == i->name) info = i;
-        std::printf("%s%s × %zu (%.5g bits/weight)", first ? "" : ", ", name.c_str(), cv.first,
-                    8.0 * info->block_bytes / info->block_values);
+    for (const auto& [name, tc] : per_type) {
+        std::printf("%s%s × %zu (%.5g bits/weight)", first ? "" : ", ", name.c_str(), tc.second, bits(tc.first));
         first = false;
     }
     std::printf("\n");

@@ -50,15 +50,12 @@ inline void swiglu(const TensorView& w1, const TensorView& w2, const TensorView&
     cpu::matmul(w2, hidden, out, T);  // [T, D]
 }
 
-// GeGLU (Gemma): the three products are cpu::matmul; the gate is the reference's gelu_tanh
-// (std::tanh per value: T·F calls, a small part of the time next to the products).
+// GeGLU (Gemma): llamaref::geglu with the three products by cpu::matmul; the gate is the
+// reference's gelu_tanh (std::tanh per value: T·F calls, a small part of the time next to the
+// products).
 inline void geglu(const TensorView& w1, const TensorView& w2, const TensorView& w3, const float* x, float* out,
                   std::size_t T, float* gate, float* up, float* hidden) {
-    const std::size_t F = w1.rows();
-    cpu::matmul(w1, x, gate, T);  // [T, F]
-    cpu::matmul(w3, x, up, T);    // [T, F]
-    for (std::size_t i = 0; i < T * F; ++i) hidden[i] = llamaref::gelu_tanh(gate[i]) * up[i];
-    cpu::matmul(w2, hidden, out, T);  // [T, D]
+    gated_ffn<gelu_tanh>(cpu::matmul, w1, w2, w3, x, out, T, gate, up, hidden);
 }
 
 }  // namespace llamaref::cpu

@@ -21,17 +21,6 @@
 
 namespace llamaref {
 
-// x: [T, D] -> out: [T, D]. The caller provides three [T, F] buffers and may read them after
-// the call (tracing): gate = W1·x, up = W3·x, hidden = SiLU(gate) ⊙ up.
-inline void swiglu(const TensorView& w1, const TensorView& w2, const TensorView& w3, const float* x, float* out,
-                   std::size_t T, float* gate, float* up, float* hidden) {
-    const std::size_t F = w1.rows();
-    matmul(w1, x, gate, T);  // [T, F]
-    matmul(w3, x, up, T);    // [T, F]
-    for (std::size_t i = 0; i < T * F; ++i) hidden[i] = silu(gate[i]) * up[i];
-    matmul(w2, hidden, out, T);  // [T, D]
-}
-
 // GELU, tanh approximation, in float32 as PyTorch computes it.
 inline float gelu_tanh(float g) {
     constexpr float kBeta = 0.7978845608028654f;  // √(2/π)
@@ -40,14 +29,32 @@ inline float gelu_tanh(float g) {
     return 0.5f * g * (1.0f + std::tanh(inner));
 }
 
-// As swiglu, with hidden = GELU_tanh(gate) ⊙ up.
+// Y = X · Wᵀ   W: [out, in]   X: [T, in]   Y: [T, out]   (matmul, or another way to compute it)
+using MatMulFn = void (*)(const TensorView& W, const float* X, float* Y, std::size_t T);
+
+// FFN(x) = W2 · ( act(W1·x) ⊙ (W3·x) ), each product computed by `mm`.
+// x: [T, D] -> out: [T, D]. The caller provides three [T, F] buffers and may read them after
+// the call (tracing): gate = W1·x, up = W3·x, hidden = act(gate) ⊙ up.
+template <float (*act)(float)>
+inline void gated_ffn(MatMulFn mm, const TensorView& w1, const TensorView& w2, const TensorView& w3, const float* x,
+                      float* out, std::size_t T, float* gate, float* up, float* hidden) {
+    const std::size_t F = w1.rows();
+    mm(w1, x, gate, T);  // [T, F]
+    mm(w3, x, up, T);    // [T, F]
+    for (std::size_t i = 0; i < T * F; ++i) hidden[i] = act(gate[i]) * up[i];
+    mm(w2, hidden, out, T);  // [T, D]
+}
+
+// LLaMA's SwiGLU: hidden = SiLU(gate) ⊙ up.
+inline void swiglu(const TensorView& w1, const TensorView& w2, const TensorView& w3, const float* x, float* out,
+                   std::size_t T, float* gate, float* up, float* hidden) {
+    gated_ffn<silu>(matmul, w1, w2, w3, x, out, T, gate, up, hidden);
+}
+
+// Gemma's GeGLU: hidden = GELU_tanh(gate) ⊙ up.
 inline void geglu(const TensorView& w1, const TensorView& w2, const TensorView& w3, const float* x, float* out,
                   std::size_t T, float* gate, float* up, float* hidden) {
-    const std::size_t F = w1.rows();
-    matmul(w1, x, gate, T);  // [T, F]
-    matmul(w3, x, up, T);    // [T, F]
-    for (std::size_t i = 0; i < T * F; ++i) hidden[i] = gelu_tanh(gate[i]) * up[i];
-    matmul(w2, hidden, out, T);  // [T, D]
+    gated_ffn<gelu_tanh>(matmul, w1, w2, w3, x, out, T, gate, up, hidden);
 }
 
 }  // namespace llamaref

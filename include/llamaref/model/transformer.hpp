@@ -217,8 +217,7 @@ class Transformer {
         }
     }
 
-    // Y = X · Wᵀ by the chosen backend.   W: [out, in]   X: [T, in]   Y: [T, out]
-    using MatMulFn = void (*)(const TensorView& W, const float* X, float* Y, std::size_t T);
+    // Y = X · Wᵀ by the chosen backend (MatMulFn: feed_forward.hpp).   W: [out, in]   X: [T, in]   Y: [T, out]
     static void linear_fast(const TensorView& W, const float* X, float* Y, std::size_t T) { cpu::matmul(W, X, Y, T); }
     static void linear_reference(const TensorView& W, const float* X, float* Y, std::size_t T) { matmul(W, X, Y, T); }
     // The same products after llama.cpp's rounding of each row of X (quant_activations.hpp).
@@ -308,11 +307,8 @@ class Transformer {
             emit(p + ".ffn_norm", l, xn, T, D);
             const bool geglu_ffn = cfg_.activation == Activation::gelu_tanh;
             if (llamacpp_rounding_) {  // the same FFN, each product through `linear` (which rounds first)
-                linear(Lw.w1, xn, b.gate.data(), T);
-                linear(Lw.w3, xn, b.up.data(), T);
-                for (std::size_t i = 0; i < T * F; ++i)
-                    b.hidden[i] = (geglu_ffn ? gelu_tanh(b.gate[i]) : silu(b.gate[i])) * b.up[i];
-                linear(Lw.w2, b.hidden.data(), sub, T);
+                (geglu_ffn ? gated_ffn<gelu_tanh> : gated_ffn<silu>)(linear, Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(),
+                                                                     b.up.data(), b.hidden.data());
             } else {
                 (fast ? (geglu_ffn ? cpu::geglu : cpu::swiglu) : (geglu_ffn ? geglu : swiglu))(
                     Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(), b.up.data(), b.hidden.data());
