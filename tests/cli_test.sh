@@ -156,6 +156,8 @@ errors)  # bad input: exit status 1 and a clear message, never a crash
   head -c 500000 "$m" >"$tmp/trunc.bin"
   expect_error "truncated" "$bin" generate -m "$tmp/trunc.bin" -z "$z"
   expect_error "--backend must be fast or ref" "$bin" generate -m "$m" -z "$z" --backend simd
+  expect_error "--cache-type-k must be f32, f16 or bf16" "$bin" generate -m "$m" -z "$z" -ctk q8_0
+  "$bin" logits -m "$m" --tokens 1,2,3 --top 3 -ctk f16 -ctv bf16 >"$tmp/out" 2>"$tmp/err" || { echo "FAIL: -ctk f16 -ctv bf16"; cat "$tmp/err"; exit 1; }
   expect_error "-t" "$bin" logits -m "$m" --tokens 1,2 --top 3 -t 0
   one_error_line() {  # bad input is exactly one line on stderr (no "seed:" line before it)
     [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q '^error: ' "$tmp/err" ||

@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -141,6 +142,16 @@ uint64_t read_all(const char* p, std::size_t n) {
 
 // Reading a 1 GiB buffer, one contiguous chunk per thread (what decode does with the weights):
 // bytes read / s, median of `repeats` after one untimed pass.
+// The process's peak resident memory so far in bytes (/proc/self/status VmHWM; 0 if unknown):
+// the mapped weights that were touched, the KV cache, the activations.
+double peak_resident_bytes() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return 1024.0 * std::strtod(line.c_str() + 6, nullptr);  // "VmHWM: N kB"
+    return 0;
+}
+
 double cpu_read_bandwidth(int threads, std::size_t bytes = std::size_t(1) << 30, int repeats = 5) {
     std::unique_ptr<char[]> src(new char[bytes]);
     std::memset(src.get(), 1, bytes);
@@ -277,7 +288,8 @@ int cmd_bench(int argc, char** argv) {
         throw UsageError("llamaref bench: --prefill-gemm must be cublas or own, got '" + prefill_gemm + "'");
     const Device device = device_from(args, "bench");
     const int warmup = args.given("--warmup") ? int(args.integer("--warmup", 0, 1 << 20)) : device == Device::cuda;
-    const Backend backend = cpu_options_from(args, "bench");
+    const CpuOptions cpu = cpu_options_from(args, "bench");
+    if (device == Device::cuda) cpu.require_f32_cache("bench");
     const int threads = num_threads();
 
     std::string path;
@@ -299,25 +311,27 @@ int cmd_bench(int argc, char** argv) {
 
     std::string device_text;
     Timings t;
-    double copy_bandwidth = 0, read_bandwidth = 0;  // read: CPU only
+    double copy_bandwidth = 0, read_bandwidth = 0, peak_bytes = 0;  // read, peak: CPU only
     if (device == Device::cpu) {
         std::optional<Transformer> tf;
         auto restart = [&] {
             tf.emplace(model, ctx);
-            tf->set_backend(backend);
+            cpu.apply(*tf);
         };
         auto step = [&](std::span<const int> tokens, int pos) {
             const std::span<const float> logits = tf->forward_last(tokens, pos);  // [V]
             return int(argmax(logits.data(), logits.size()));
         };
         t = time_runs(restart, step, [] {}, prompt, n, reps, warmup);
+        peak_bytes = peak_resident_bytes();  // before the bandwidth buffers below
         tf.reset();
         std::fprintf(stderr, "bench: measuring memcpy bandwidth (1 GiB, %d threads) ...\n", threads);
         copy_bandwidth = cpu_copy_bandwidth(threads);
         read_bandwidth = cpu_read_bandwidth(threads);
         device_text = "CPU: " + cpu_name() + ", " + std::to_string(threads) + " of " +
                       std::to_string(std::thread::hardware_concurrency()) + " threads, backend " +
-                      (backend == Backend::fast ? "fast (" + std::string(cpu::isa_name(cpu::isa())) + ")" : std::string("ref"));
+                      (cpu.backend == Backend::fast ? "fast (" + std::string(cpu::isa_name(cpu::isa())) + ")" : std::string("ref")) +
+                      (cpu.cache_k == DType::F32 && cpu.cache_v == DType::F32 ? std::string() : ", KV cache K " + std::string(dtype_name(cpu.cache_k)) + " / V " + std::string(dtype_name(cpu.cache_v)));
     } else {
 #ifdef LLAMAREF_WITH_CUDA
         cuda::RunnerOptions options;
@@ -361,6 +375,10 @@ int cmd_bench(int argc, char** argv) {
         {"copy bandwidth GB/s (read + write)", fmt("%.3g", copy_bandwidth / 1e9)},
         {"fraction of copy bandwidth", fmt("%.1f %%", 100 * achieved / copy_bandwidth)},
     };
+    if (peak_bytes > 0)
+        rows.push_back({"peak resident memory (weights mapped + KV cache + activations)",
+                        fmt("%.4g GB (KV cache at the last position: %.4g GB)", peak_bytes / 1e9,
+                            kv_per_position * (P + n) / 1e9)});
     if (read_bandwidth > 0) {
         rows.push_back({"read bandwidth GB/s", fmt("%.3g", read_bandwidth / 1e9)});
         rows.push_back({"fraction of read bandwidth", fmt("%.1f %%", 100 * achieved / read_bandwidth)});

@@ -68,7 +68,7 @@ int cmd_chat(int argc, char** argv) {
     const SamplingParams sp = sampling_from(args, llama_cpp_sampling_defaults());
     sp.validate();
     const int n = int(args.integer("-n", 1, 1 << 30));
-    const Backend backend = cpu_options_from(args, "chat");
+    const CpuOptions cpu = cpu_options_from(args, "chat");
     const uint64_t seed = seed_from(args);
 
     const std::string path = model_path(args);
@@ -84,7 +84,7 @@ int cmd_chat(int argc, char** argv) {
                                                                   : "llama3";
     render(tmpl, tok, Dialog{{"user", "hi"}});  // an unknown template or the wrong tokenizer fails here, not later
     Transformer tf(model, ctx);
-    tf.set_backend(backend);
+    cpu.apply(tf);
     print_seed(args, seed);  // only now: bad input above is one error line
     Mt19937Rng rng(seed);
     Sampler sampler(sp, rng);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
 #include <llamaref/sampling/sampler.hpp>
 #include <llamaref/tokenizer/chat_format.hpp>
 #include <llamaref/tokenizer/gguf_vocab.hpp>
@@ -108,20 +109,49 @@ inline SamplingParams sampling_from(const ArgParser& args, SamplingParams p) {
     return p;
 }
 
-// -t N and --backend KIND: how the CPU runs the model, for every command that runs one.
+// -t N, --backend KIND and -ctk / -ctv TYPE: how the CPU runs the model, for every command that runs one.
 inline void add_cpu_options(ArgParser& args) {
     args.option("-t,--threads", "N", "CPU threads (default: the number of cores, " + std::to_string(default_num_threads()) + " here)")
         .option("--backend", "KIND", "fast (the SIMD kernels of include/llamaref/cpu) or ref (the reference functions)",
-                "fast");
+                "fast")
+        .option("-ctk,--cache-type-k", "TYPE", "precision of the KV cache's keys: f32 (exact), f16 (llama.cpp's default) or bf16",
+                "f32")
+        .option("-ctv,--cache-type-v", "TYPE", "precision of the KV cache's values: f32, f16 or bf16", "f32");
 }
 
-// Sets the thread count and returns the backend given by add_cpu_options' flags.
-inline Backend cpu_options_from(const ArgParser& args, const std::string& command) {
+// What add_cpu_options' flags ask for.
+struct CpuOptions {
+    Backend backend = Backend::fast;
+    DType cache_k = DType::F32, cache_v = DType::F32;  // model/kv_cache.hpp: round_kv
+
+    void apply(Transformer& tf) const {
+        tf.set_backend(backend);
+        tf.set_kv_cache_types(cache_k, cache_v);
+    }
+    // The CUDA runner keeps its cache in float32 only.
+    void require_f32_cache(const std::string& command) const {
+        if (cache_k != DType::F32 || cache_v != DType::F32)
+            throw UsageError("llamaref " + command + ": -ctk / -ctv f16 or bf16 are CPU options; --device cuda keeps the KV cache in f32");
+    }
+};
+
+// Sets the thread count and returns the rest of add_cpu_options' flags.
+inline CpuOptions cpu_options_from(const ArgParser& args, const std::string& command) {
     set_num_threads(args.given("-t") ? int(args.integer("-t", 1, 1024)) : default_num_threads());
+    CpuOptions o;
     const std::string b = args.str("--backend");
-    if (b == "fast") return Backend::fast;
-    if (b == "ref") return Backend::reference;
-    throw UsageError("llamaref " + command + ": --backend must be fast or ref, got '" + b + "'");
+    if (b == "ref") o.backend = Backend::reference;
+    else if (b != "fast") throw UsageError("llamaref " + command + ": --backend must be fast or ref, got '" + b + "'");
+    auto cache_type = [&](const std::string& flag) {
+        const std::string t = args.str(flag);
+        if (t == "f32") return DType::F32;
+        if (t == "f16") return DType::F16;
+        if (t == "bf16") return DType::BF16;
+        throw UsageError("llamaref " + command + ": " + flag + " must be f32, f16 or bf16, got '" + t + "'");
+    };
+    o.cache_k = cache_type("--cache-type-k");
+    o.cache_v = cache_type("--cache-type-v");
+    return o;
 }
 
 // -s SEED, or one from the clock (see print_seed).

@@ -69,7 +69,8 @@ int cmd_generate(int argc, char** argv) {
         throw UsageError("llamaref generate: --rng llama2c supports only --temp and --top-p (as llama2.c does)");
     const uint64_t seed = seed_from(args);
     int n = int(args.integer("-n", 0, 1 << 30));
-    const Backend backend = cpu_options_from(args, "generate");
+    const CpuOptions cpu = cpu_options_from(args, "generate");
+    if (device == Device::cuda) cpu.require_f32_cache("generate");
 
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
@@ -113,7 +114,7 @@ int cmd_generate(int argc, char** argv) {
     GenerationStats st;
     if (device == Device::cpu) {
         Transformer tf(model, ctx);
-        tf.set_backend(backend);
+        cpu.apply(tf);
         generate(tf, prompt, n, stop, pick, emit, &st);
     } else {
 #ifdef LLAMAREF_WITH_CUDA

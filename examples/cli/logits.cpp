@@ -36,7 +36,8 @@ int cmd_logits(int argc, char** argv) {
     const std::string mode = args.str("--mode");
     if (mode != "prefill" && mode != "decode")
         throw UsageError("llamaref logits: --mode must be prefill or decode, got '" + mode + "'");
-    const Backend backend = cpu_options_from(args, "logits");
+    const CpuOptions cpu = cpu_options_from(args, "logits");
+    if (device == Device::cuda) cpu.require_f32_cache("logits");
 
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
@@ -55,7 +56,7 @@ int cmd_logits(int argc, char** argv) {
     Tensor2 logits = Tensor2::from_shape({tokens.size(), V});
     if (device == Device::cpu) {
         Transformer tf(model, ctx);
-        tf.set_backend(backend);
+        cpu.apply(tf);
         tf.set_llamacpp_rounding(args.has("--llamacpp-rounding"));
         if (mode == "prefill") {
             logits = tf.forward(tokens, 0);

@@ -26,7 +26,7 @@ int cmd_trace(int argc, char** argv) {
     add_cpu_options(args);
     args.parse(argc, argv);
     if (args.given("--tokens") == args.given("-p")) throw UsageError("llamaref trace: give exactly one of --tokens and -p");
-    const Backend backend = cpu_options_from(args, "trace");
+    const CpuOptions cpu = cpu_options_from(args, "trace");
     const std::string out = args.str("--out");
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
@@ -38,7 +38,7 @@ int cmd_trace(int argc, char** argv) {
     }
     const std::vector<int> layers = args.given("--layers") ? args.int_list("--layers") : std::vector<int>{};
     Transformer tf(model, int(tokens.size()));
-    tf.set_backend(backend);
+    cpu.apply(tf);
     tf.set_llamacpp_rounding(args.has("--llamacpp-rounding"));
     const Trace t = Trace::record(tf, tokens, layers);
     t.save(out);
@@ -129,7 +129,7 @@ int cmd_perplexity(int argc, char** argv) {
         .option("--stride", "S", "sliding-window stride (0: llama.cpp chunks)", "0");
     add_cpu_options(args);
     args.parse(argc, argv);
-    const Backend backend = cpu_options_from(args, "perplexity");
+    const CpuOptions cpu = cpu_options_from(args, "perplexity");
     const int ctx = int(args.integer("--ctx", 2, 1 << 24));
     const int stride = int(args.integer("--stride", 0, ctx));
     std::ifstream f(args.str("-f"), std::ios::binary);
@@ -141,7 +141,7 @@ int cmd_perplexity(int argc, char** argv) {
     const auto tok = load_tokenizer(args, path, model->config.vocab_size);
     const std::vector<int> tokens = tok.encode(text.str(), true, false);
     Transformer tf(model, ctx);
-    tf.set_backend(backend);
+    cpu.apply(tf);
     std::fprintf(stderr, "%zu tokens, window %d, %s\n", tokens.size(), ctx,
                  stride ? ("stride " + std::to_string(stride)).c_str() : "llama.cpp chunks");
     const auto r = perplexity(tf, tokens, ctx, stride, tok.bos_id(), [](int done, int total, double ppl) {

@@ -18,12 +18,21 @@
 // attention. That is what lets a prefill longer than W use a W-slot cache: the call's later keys
 // would otherwise overwrite slots its earlier queries still read (Mistral's reference attends a
 // prefill over its own xk, xv for the same reason).
+//
+// Precision: the reference keeps keys and values in float32. llama.cpp keeps them in F16 by
+// default (-ctk / -ctv), so its attention reads every key and value rounded to 16 bits. The cache
+// can reproduce that rounding (round_kv below, Transformer::set_kv_cache_types): keys and values
+// are rounded to F16 or BF16 as they are computed, before any attention reads them, and the
+// cache then holds exactly what a 16-bit cache would return. They are still stored in float32
+// slots (exact, since every 16-bit value is a float32 value): the option reproduces the effect
+// on the logits, not the halved memory.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <vector>
 
+#include "../core/dtype.hpp"
 #include "../core/error.hpp"
 
 namespace llamaref {
@@ -74,6 +83,20 @@ class KVCache {
     std::vector<int> window_;                // [L]  0 or W
     std::vector<std::vector<float>> k_, v_;  // [L][slots·KV·Dh] each
 };
+
+// The precisions a KV cache can have: F32 (exact), F16 (llama.cpp's default), BF16.
+inline bool is_kv_cache_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
+// Round n keys or values to the cache's precision t, in place (F32: unchanged). F16 rounds to
+// nearest even (values of magnitude ≥ 65520 become ±inf), as llama.cpp's conversion does.   x: [n]
+inline void round_kv(DType t, float* x, std::size_t n) {
+    if (t == DType::F16)
+        for (std::size_t i = 0; i < n; ++i) x[i] = f16_to_f32(f32_to_f16(x[i]));
+    else if (t == DType::BF16)
+        for (std::size_t i = 0; i < n; ++i) x[i] = bf16_to_f32(f32_to_bf16(x[i]));
+    else if (t != DType::F32)
+        fail("KV cache: the cache holds F32, F16 or BF16, not ", dtype_name(t));
+}
 
 // What one attention call reads for one layer: positions < fresh_from from the cache, positions
 // fresh_from .. from the call's own k and v ([T, KV·Dh] rows, row 0 = position fresh_from).

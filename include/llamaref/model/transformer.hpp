@@ -179,6 +179,15 @@ class Transformer {
     // to tell llama.cpp's rounding from a bug in `compare`. Off by default: the exact model.
     void set_llamacpp_rounding(bool on) { llamacpp_rounding_ = on; }
 
+    // Round keys (k) and values (v) to F16 or BF16 before attention reads them, as a 16-bit KV
+    // cache does (llama.cpp's -ctk / -ctv; kv_cache.hpp). F32, the default, is the exact model.
+    void set_kv_cache_types(DType k, DType v) {
+        for (DType t : {k, v})
+            if (!is_kv_cache_type(t)) fail("KV cache type must be F32, F16 or BF16, got ", dtype_name(t));
+        cache_type_k_ = k;
+        cache_type_v_ = v;
+    }
+
     // A fast-backend prompt longer than `tokens` (default 512) runs in chunks of that many
     // positions: the same logits, and activations bounded by one chunk.
     void set_prefill_chunk(int tokens) {
@@ -276,6 +285,8 @@ class Transformer {
             }
             emit(p + ".attention.q_rope", l, q, T, Q);
             emit(p + ".attention.k_rope", l, k, T, K);
+            round_kv(cache_type_k_, k, T * K);  // a 16-bit cache's precision (F32: unchanged)
+            round_kv(cache_type_v_, v, T * K);
             // Earlier positions from the cache, this call's from k and v (kv_cache.hpp); then
             // this call's keys and values go to the cache (a rolling layer keeps the last W).
             const KVSpan kv{cache_, l, start_pos, k, v};
@@ -407,6 +418,7 @@ class Transformer {
     bool observe_probs_ = false;
     Backend backend_ = Backend::reference;
     bool llamacpp_rounding_ = false;
+    DType cache_type_k_ = DType::F32, cache_type_v_ = DType::F32;
     int prefill_chunk_ = 512;
     int written_ = 0;  // positions 0 .. written_−1 were the last ones written to the cache
     Buffers buffers_;
