@@ -121,6 +121,94 @@ chat)  # a scripted chat: several turns through the KV cache, /reset, end of inp
   "$bin" chat -m "$m" -z "$z" --template wizardlm -n 8 <<<"hi" >/dev/null 2>"$tmp/err" || { echo "FAIL: --template wizardlm"; cat "$tmp/err"; exit 1; }
   echo "ok: --template mistral and wizardlm run"
   expect_error "--template must be" "$bin" chat -m "$m" -z "$z" --template chatml <<<"hi" ;;
+chat_tools)  # Llama 3.1 tool use in chat: --tools, a tool call (<|python_tag|> ... <|eom_id|>), /tool RESULT
+  need "$stories/stories260K.bin"
+  m="$stories/stories260K.bin"; z="$stories/tok512.bin"
+  printf 'Hi\n/tool 42\n/exit\n' | "$bin" chat -m "$m" -z "$z" -n 8 -s 3 >"$tmp/out" 2>"$tmp/err" || { echo "FAIL: chat exited $?"; cat "$tmp/err"; exit 1; }
+  grep -qF "[/tool gives a tool's result (Llama 3.1's ipython role); template llama2 has none]" "$tmp/err" || { echo "FAIL: /tool with llama2"; cat "$tmp/err"; exit 1; }
+  [ "$(grep -c 'answer tokens' "$tmp/err")" -eq 1 ] || { echo "FAIL: /tool with llama2 ran the model"; cat "$tmp/err"; exit 1; }
+  echo "ok: /tool with the llama2 template is refused and the chat goes on"
+  expect_error "--tools needs the llama3.1 template" "$bin" chat -m "$m" -z "$z" --tools brave_search </dev/null
+  expect_error "--tools needs the llama3.1 template" "$bin" chat -m "$m" -z "$z" --template mistral --tools brave_search </dev/null
+  one_line=$(wc -l <"$tmp/err"); [ "$one_line" -eq 1 ] || { echo "FAIL: --tools usage error is not one line"; cat "$tmp/err"; exit 1; }
+  # The positive path needs the Llama 3 tokenizer and a model of its vocabulary: a 1-layer model
+  # written here whose blocks add nothing (zero projections), so each next token depends on the
+  # last one only: "\n\n" (271, ending every assistant header) -> <|python_tag|> -> "x" (87) ->
+  # <|eom_id|>; anything else -> <|eot_id|>. Greedy, it answers every turn with a tool call.
+  l3="$data/tokenizers/llama3/tokenizer.model"
+  need "$l3"
+  py=/usr/bin/python3
+  $py -c "import numpy" 2>/dev/null || { echo "SKIPPED: numpy not available to /usr/bin/python3"; exit 77; }
+  mkdir "$tmp/l31"
+  $py - "$tmp/l31" <<'PY' || exit 1
+import json, struct, sys, numpy as np
+out, V, D, F = sys.argv[1], 128256, 16, 16
+cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": D, "intermediate_size": F,
+       "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2, "head_dim": 8, "vocab_size": V,
+       "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "max_position_embeddings": 131072, "tie_word_embeddings": False,
+       "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                        "original_max_position_embeddings": 8192}, "hidden_act": "silu", "torch_dtype": "float32"}
+json.dump(cfg, open(f"{out}/config.json", "w"))
+emb, head = np.zeros((V, D), np.float32), np.zeros((V, D), np.float32)
+emb[:, 0] = 1                                                   # every token: state 0
+for state, tok in ((1, 271), (2, 128010), (3, 87)): emb[tok] = 0; emb[tok, state] = 1
+for state, nxt in ((0, 128009), (1, 128010), (2, 87), (3, 128008)): head[nxt, state] = 10
+t = {"model.embed_tokens.weight": emb, "lm_head.weight": head, "model.norm.weight": np.ones(D, np.float32),
+     "model.layers.0.input_layernorm.weight": np.ones(D, np.float32),
+     "model.layers.0.post_attention_layernorm.weight": np.ones(D, np.float32)}
+for n in ("q", "k", "v", "o"): t[f"model.layers.0.self_attn.{n}_proj.weight"] = np.zeros((D, D), np.float32)
+for n, shape in (("gate", (F, D)), ("up", (F, D)), ("down", (D, F))): t[f"model.layers.0.mlp.{n}_proj.weight"] = np.zeros(shape, np.float32)
+header, at = {}, 0
+for k, a in t.items(): header[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + a.nbytes]}; at += a.nbytes
+h = json.dumps(header).encode(); h += b" " * (-len(h) % 8)
+with open(f"{out}/model.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", len(h)) + h)
+    for a in t.values(): f.write(a.tobytes())
+PY
+  printf '%s\n' 'What is the weather?' '/tool {"weather": "sunny"}' |
+    "$bin" chat -m "$tmp/l31" -z "$l3" --template llama3.1 --tools brave_search,wolfram_alpha,code_interpreter --temp 0 -n 8 -c 256 \
+      >"$tmp/out" 2>"$tmp/err" || { echo "FAIL: chat --tools exited $?"; cat "$tmp/err"; exit 1; }
+  [ "$(grep -cF '[tool call: answer with /tool RESULT]' "$tmp/err")" -eq 2 ] || { echo "FAIL: no tool call hints"; cat "$tmp/err"; exit 1; }
+  [ "$(cat "$tmp/out")" = "$(printf 'x\nx')" ] || { echo "FAIL: the tool calls print as '$(cat "$tmp/out")', expected x twice"; exit 1; }
+  # Turn 1's prompt is the HF template's rendering (../shared/templates/llama-3.1-instruct.jinja,
+  # builtin_tools = the three tools, rendered with jinja2), encoded with special tokens parsed.
+  t1='<|begin_of_text|><|start_header_id|>system<|end_header_id|>
+
+Environment: ipython
+Tools: brave_search, wolfram_alpha
+
+Cutting Knowledge Date: December 2023
+Today Date: 26 Jul 2024
+
+<|eot_id|><|start_header_id|>user<|end_header_id|>
+
+What is the weather?<|eot_id|><|start_header_id|>assistant<|end_header_id|>
+
+'
+  # Turn 2 adds the answer as the template writes a built-in call (<|python_tag|>{call}<|eom_id|>)
+  # and the result as an ipython message.
+  t2="$t1"'<|python_tag|>x<|eom_id|><|start_header_id|>ipython<|end_header_id|>
+
+{"weather": "sunny"}<|eot_id|><|start_header_id|>assistant<|end_header_id|>
+
+'
+  n1=$("$bin" tokenize -z "$l3" --parse-special --ids --text "$t1" | wc -w)
+  n2=$("$bin" tokenize -z "$l3" --parse-special --ids --text "$t2" | wc -w)
+  stats() { grep 'answer tokens' "$tmp/err" | sed -n "$1p" | sed 's/^\[\([0-9]*\) new prompt tokens, \([0-9]*\) reused.*/\1 \2/'; }
+  read -r new1 reused1 <<<"$(stats 1)"; read -r new2 reused2 <<<"$(stats 2)"
+  [ "$new1" -eq "$n1" ] && [ "$reused1" -eq 0 ] || { echo "FAIL: turn 1: $new1 new, $reused1 reused; the template gives $n1"; cat "$tmp/err"; exit 1; }
+  # The whole first turn (its prompt and the 2 tokens of the call) is reused: the stored tool call
+  # renders back to exactly the generated tokens.
+  [ "$reused2" -eq $((n1 + 2)) ] && [ $((new2 + reused2)) -eq "$n2" ] ||
+    { echo "FAIL: turn 2: $new2 new, $reused2 reused; expected $((n1 + 2)) reused of the template's $n2"; cat "$tmp/err"; exit 1; }
+  echo "ok: --tools: turn 1 = the template's $n1 tokens; the tool call is kept (python_tag, eom_id); /tool: $reused2 reused + $new2 new = the template's $n2"
+  printf '%s\n' 'Hi' '/tool' |
+    "$bin" chat -m "$tmp/l31" -z "$l3" --tools brave_search --temp 0 -n 8 -c 256 >/dev/null 2>"$tmp/err" || { echo "FAIL: exited $?"; exit 1; }
+  grep -qF '[usage: /tool RESULT]' "$tmp/err" || { echo "FAIL: bare /tool"; cat "$tmp/err"; exit 1; }
+  printf '%s\n' '/tool 42' | "$bin" chat -m "$tmp/l31" -z "$l3" --temp 0 -n 8 -c 256 >/dev/null 2>"$tmp/err" || { echo "FAIL: exited $?"; exit 1; }
+  grep -qF '[/tool answers a tool call, and the last answer was not one]' "$tmp/err" || { echo "FAIL: /tool without a call"; cat "$tmp/err"; exit 1; }
+  echo "ok: a bare /tool and a /tool without a tool call are refused"
+  expect_error "--tools must be a comma-separated list" "$bin" chat -m "$tmp/l31" -z "$l3" --tools brave_search, </dev/null ;;
 verify)  # trace / compare / perplexity / logits --top end to end
   need "$stories/stories260K.bin"
   m="$stories/stories260K.bin"; z="$stories/tok512.bin"

@@ -207,3 +207,18 @@ TEST_CASE("Utf8Stream never splits a character", "[generate]") {
     CHECK(s.push("\xE2\x82") == "");
     CHECK(s.flush() == "\xEF\xBF\xBD");         // incomplete at the end
 }
+
+TEST_CASE("generate_steps says which stop token ended the answer", "[generate]") {
+    const std::vector<int> script = {5, 6, 9, 7};  // the ids the step returns, in turn
+    std::size_t at = 0;
+    const GenerationStep step = [&](std::span<const int>, int, std::span<const int>) { return script[at++]; };
+    const std::vector<int> prompt = {1}, stops = {7, 9};  // 9: as Llama 3.1's <|eom_id|> among its stop ids
+    GenerationStats st;
+    CHECK(generate_steps(step, 16, prompt, 8, stops, nullptr, &st) == std::vector<int>{5, 6});
+    CHECK(st.stopped_by_token);
+    CHECK(st.stop_token == 9);
+    at = 0;
+    CHECK(generate_steps(step, 16, prompt, 1, stops, nullptr, &st) == std::vector<int>{5});  // -n reached first
+    CHECK_FALSE(st.stopped_by_token);
+    CHECK(st.stop_token == -1);
+}

@@ -147,3 +147,42 @@ TEST_CASE("Llama 3.1 HF template: date header, one BOS, and the 3.0 template equ
     hf += "<|start_header_id|>assistant<|end_header_id|>\n\n";
     CHECK(tok.encode(hf, false, false, SpecialText::parse) == llama3_chat(tok, d3));
 }
+
+TEST_CASE("Llama 3.1 built-in tools: the HF template's system block, tool call and result; Meta's encoder agrees",
+          "[tokenizer][chat]") {
+    LLAMAREF_REQUIRE_DATA(kMeta);
+    const auto& tok = llama3();
+    const std::vector<std::string> tools = {"brave_search", "code_interpreter", "wolfram_alpha"};
+    // Rendered with python3-jinja2 from ../shared/templates/llama-3.1-instruct.jinja (trim_blocks,
+    // lstrip_blocks as transformers), builtin_tools = tools, the tool call given as tool_calls
+    // [{function: {name: brave_search, arguments: {query: "weather in Menlo Park"}}}] and the
+    // result as the mapping {"weather": "sunny"} (the template writes a result with tojson).
+    const std::string want =
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\nTools: brave_search, "
+        "wolfram_alpha\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nYou are a helpful "
+        "assistant.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWhat is the weather in Menlo Park?<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n<|python_tag|>brave_search.call(query=\"weather in Menlo "
+        "Park\")<|eom_id|><|start_header_id|>ipython<|end_header_id|>\n\n{\"weather\": \"sunny\"}<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n";
+    Dialog d = {{"system", " You are a helpful assistant. "}, {"user", "What is the weather in Menlo Park?"}};
+    d.push_back({"assistant", "brave_search.call(query=\"weather in Menlo Park\")", /*tool_call=*/true, /*end_of_message=*/true});
+    d.push_back({"ipython", "{\"weather\": \"sunny\"}"});
+    CHECK(llama31_hf_text(d, "26 Jul 2024", true, tools) == want);
+    const Ids want_ids = tok.encode(want, false, false, SpecialText::parse);
+    CHECK(llama31_hf_chat(tok, d, "26 Jul 2024", tools) == want_ids);
+    // Meta's encoder with the system block as the system message's content: the same ids (what
+    // `llamaref chat --tools` renders).
+    Dialog meta = d;
+    meta[0].content = llama31_system_text(d[0].content, tools);
+    CHECK(llama31_chat(tok, meta) == want_ids);
+
+    // The template's other cases (same rendering): only code_interpreter leaves an empty Tools
+    // line; no tools, no Environment line; no system message, the block alone.
+    CHECK(llama31_system_text("", {"code_interpreter"}) ==
+          "Environment: ipython\nTools: \n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n");
+    CHECK(llama31_system_text("", {"wolfram_alpha"}) ==
+          "Environment: ipython\nTools: wolfram_alpha\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n");
+    CHECK(llama31_system_text("Hi", {}) == "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nHi");
+    // Without builtin tools the template has no built-in call to render.
+    CHECK_THROWS_AS(llama31_hf_text(d), Error);
+}

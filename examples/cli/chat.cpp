@@ -4,11 +4,18 @@
 // the tokens already in the KV cache: only the new suffix (the end of the last answer, the new
 // user message, the assistant header) goes through the model. /reset starts over, /exit or the
 // end of input ends the chat.
+//
+// Llama 3.1 tool use (Meta's prompt format for built-in tools): --tools puts "Environment:
+// ipython" and the Tools line into the system message (llama31_system_text, as the HF template
+// writes it); an answer that opens with <|python_tag|> is kept as a tool call, one that ends with
+// <|eom_id|> as an unfinished message, and /tool RESULT adds the result (role ipython) and lets
+// the assistant go on.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <utility>
 
 #include <llamaref/generate.hpp>
 #include <llamaref/sampling/sampler.hpp>
@@ -50,15 +57,19 @@ std::vector<int> render(const std::string& tmpl, const Tokenizer& tok, const Dia
 }  // namespace
 
 int cmd_chat(int argc, char** argv) {
-    ArgParser args("chat", "[-m MODEL] [-z TOKENIZER] [--system TEXT] [--template NAME] [sampling flags]",
+    ArgParser args("chat", "[-m MODEL] [-z TOKENIZER] [--system TEXT] [--template NAME] [--tools NAMES] [sampling flags]",
                    "Chat with a model: type a message and press Enter; /reset forgets the dialog, /exit (or the end\n"
                    "of input) ends it. The template follows the model family unless --template says otherwise:\n"
                    "llama2 (SentencePiece), llama3 (tiktoken), llama3.1 (tiktoken, RoPE scaling), mistral (Mistral 7B\n"
-                   "Instruct v0.1), gemma (Gemma 1 and 2), alpaca, vicuna, wizardlm (= vicuna v1.1).");
+                   "Instruct v0.1), gemma (Gemma 1 and 2), alpaca, vicuna, wizardlm (= vicuna v1.1).\n"
+                   "Llama 3.1 tool use: --tools brave_search,wolfram_alpha,code_interpreter declares built-in tools in\n"
+                   "the system message. An answer that opens with <|python_tag|> is a tool call: run it yourself and\n"
+                   "give its output with /tool RESULT (role ipython); the assistant then goes on.");
     args.option("-m,--model", "MODEL", "model path (default: stories260K)")
         .option("-z,--tokenizer", "FILE", "tokenizer (default: the model's own)")
         .option("--system", "TEXT", "system prompt")
         .option("--template", "NAME", "llama2, llama3, llama3.1, mistral, gemma, alpaca, vicuna or wizardlm (default: from the model)")
+        .option("--tools", "NAMES", "llama3.1: built-in tools, comma-separated (brave_search, wolfram_alpha, code_interpreter)")
         .option("-n,--n-predict", "N", "most tokens per answer", "256");
     add_sampling_options(args);
     args.option("-c,--ctx-size", "N", "context length (default: the model's, at most 4096)")
@@ -83,6 +94,21 @@ int cmd_chat(int argc, char** argv) {
                              : model->config.rope_scaling.enabled ? "llama3.1"
                                                                   : "llama3";
     render(tmpl, tok, Dialog{{"user", "hi"}});  // an unknown template or the wrong tokenizer fails here, not later
+    std::vector<std::string> tools;
+    if (args.given("--tools")) {
+        if (tmpl != "llama3.1")
+            throw UsageError("llamaref chat: --tools needs the llama3.1 template (built-in tools are Llama 3.1's), not " + tmpl);
+        const std::string list = args.str("--tools");
+        for (std::size_t at = 0; at <= list.size();) {
+            const std::size_t end = std::min(list.find(',', at), list.size());
+            tools.push_back(list.substr(at, end - at));
+            if (tools.back().empty()) throw UsageError("llamaref chat: --tools must be a comma-separated list of names, got '" + list + "'");
+            at = end + 1;
+        }
+    }
+    // Llama 3.1's tool tokens (-1: not this template)
+    const int python_tag = tmpl == "llama3.1" ? tok.tiktoken()->special_id("<|python_tag|>") : -1;
+    const int eom = tmpl == "llama3.1" ? tok.tiktoken()->special_id("<|eom_id|>") : -1;
     Transformer tf(model, ctx);
     cpu.apply(tf);
     print_seed(args, seed);  // only now: bad input above is one error line
@@ -95,7 +121,9 @@ int cmd_chat(int argc, char** argv) {
     std::fprintf(stderr, "chat: template %s, context %d tokens; /reset to start over, /exit to quit\n", tmpl.c_str(), ctx);
 
     Dialog dialog;
-    if (args.given("--system")) dialog.push_back({"system", args.str("--system")});
+    const std::string system = args.given("--system") ? args.str("--system") : "";
+    if (!tools.empty()) dialog.push_back({"system", llama31_system_text(system, tools)});
+    else if (args.given("--system")) dialog.push_back({"system", system});
     const std::size_t first_message = dialog.size();
     std::vector<int> cached;  // the tokens whose keys and values are in the KV cache
     std::string line;
@@ -109,7 +137,21 @@ int cmd_chat(int argc, char** argv) {
             continue;
         }
         if (line.empty()) continue;
-        dialog.push_back({"user", line});
+        if (line == "/tool" || line.rfind("/tool ", 0) == 0) {  // a tool's result, for the assistant to go on
+            const bool call = !dialog.empty() && dialog.back().role == "assistant" &&
+                              (dialog.back().tool_call || dialog.back().end_of_message);
+            const bool ok = tmpl == "llama3.1" && call && line.size() > 6;
+            if (tmpl != "llama3.1")
+                std::fprintf(stderr, "[/tool gives a tool's result (Llama 3.1's ipython role); template %s has none]\n", tmpl.c_str());
+            else if (!call)
+                std::fprintf(stderr, "[/tool answers a tool call, and the last answer was not one]\n");
+            else if (line.size() <= 6)
+                std::fprintf(stderr, "[usage: /tool RESULT]\n");
+            if (!ok) continue;
+            dialog.push_back({"ipython", line.substr(6)});
+        } else {
+            dialog.push_back({"user", line});
+        }
         const std::vector<int> full = render(tmpl, tok, dialog);
         if (int(full.size()) >= ctx) {
             dialog.pop_back();
@@ -125,12 +167,13 @@ int cmd_chat(int argc, char** argv) {
         const std::span<const int> fresh(full.data() + reuse, full.size() - reuse);
         Utf8Stream stream;
         int prev = full.back();
-        bool first = true;
+        bool first = true, first_token = true;
         std::vector<int> answer;
         auto pick = [&](const float* logits, std::size_t V, std::span<const int> history) {
             return sampler.next(logits, V, history);
         };
         auto emit = [&](int id) {
+            if (std::exchange(first_token, false) && id == python_tag) return;  // a tool call: not printed as text
             std::string piece = tok.decode(prev, id);
             prev = id;
             if (first && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);  // the space before an answer
@@ -146,7 +189,14 @@ int cmd_chat(int argc, char** argv) {
             std::fprintf(stderr, "[the answer stopped at the end of the context (%d tokens): /reset to start over]\n", ctx);
         std::fprintf(stderr, "[%zu new prompt tokens, %zu reused from the cache; %zu answer tokens, %.1f tok/s]\n",
                      fresh.size(), reuse, answer.size(), answer.size() / std::max(st.decode_seconds, 1e-9));
-        dialog.push_back({"assistant", tok.decode(answer)});
+        // Meta's decoder: an answer opening with <|python_tag|> is a tool call (content after the
+        // tag); one that stopped on <|eom_id|> ends with it, not <|eot_id|>.
+        ChatMessage reply{"assistant", tok.decode(answer)};
+        if (!answer.empty() && answer[0] == python_tag)
+            reply.tool_call = true, reply.content = tok.decode(std::vector<int>(answer.begin() + 1, answer.end()));
+        reply.end_of_message = st.stopped_by_token && st.stop_token == eom && eom >= 0;
+        if (reply.tool_call || reply.end_of_message) std::fprintf(stderr, "[tool call: answer with /tool RESULT]\n");
+        dialog.push_back(reply);
         cached = full;
         cached.insert(cached.end(), answer.begin(), answer.end());
     }

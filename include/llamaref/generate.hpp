@@ -71,6 +71,7 @@ struct GenerationStats {
     double time_to_first_token = 0;
     bool context_full = false;
     bool stopped_by_token = false;
+    int stop_token = -1;  // which of the stop tokens ended it (when stopped_by_token)
 };
 
 // One step of the loop: run `tokens` at positions start_pos .. and return the next token id.
@@ -101,6 +102,7 @@ inline std::vector<int> generate_steps(const GenerationStep& step, int ctx, std:
         if (out.empty()) st.time_to_first_token = std::chrono::duration<double>(clock::now() - t0).count();
         if (std::find(stop_tokens.begin(), stop_tokens.end(), next) != stop_tokens.end()) {
             st.stopped_by_token = true;
+            st.stop_token = next;
             break;
         }
         out.push_back(next);

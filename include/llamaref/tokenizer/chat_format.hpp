@@ -14,10 +14,15 @@
 //                      llama3_chat, with role "tool" written "ipython", an assistant message
 //                      carrying a tool call opening with <|python_tag|>, and <|eom_id|> ending an
 //                      assistant message that expects a tool result. Content is not stripped.
-//   llama31_hf_chat    The Hugging Face Llama 3.1 chat template (../shared/templates), without
-//                      tools: a system header always, with "Cutting Knowledge Date: December
-//                      2023" and "Today Date: {date}" lines; rendered to text, then encoded with
+//   llama31_hf_chat    The Hugging Face Llama 3.1 chat template (../shared/templates) with
+//                      optional built-in tools (no custom JSON tools): a system header always, its
+//                      text from llama31_system_text; rendered to text, then encoded with
 //                      special-token text parsed (as transformers does; no second BOS).
+//   llama31_system_text  That template's system block: with builtin_tools "Environment: ipython\n"
+//                      and "Tools: {tools but code_interpreter, joined ", "}\n\n", then "Cutting
+//                      Knowledge Date: December 2023\nToday Date: {date}\n\n" and the system
+//                      message stripped. As the content of a system message for llama31_chat it
+//                      gives the template's ids (Meta's prompt format for built-in tools).
 //   alpaca_prompt      Stanford Alpaca's PROMPT_DICT (single turn, optional input).
 //   vicuna_chat        FastChat's "vicuna_v1.1" template: "{system} USER: {u} ASSISTANT: {a}</s>
 //                      USER: ... ASSISTANT:", with </s> as the EOS id.
@@ -135,17 +140,35 @@ inline std::vector<int> llama31_chat(const TiktokenTokenizer& tok, const Dialog&
 
 // ---- Llama 3.1 as the Hugging Face template renders it --------------------------------------
 
+inline std::string llama31_system_text(const std::string& system, const std::vector<std::string>& builtin_tools = {},
+                                       const std::string& date = "26 Jul 2024") {
+    std::string out;
+    if (!builtin_tools.empty()) {
+        out += "Environment: ipython\nTools: ";
+        std::string sep;
+        for (const auto& t : builtin_tools)
+            if (t != "code_interpreter") out += sep + t, sep = ", ";
+        out += "\n\n";  // with only code_interpreter the template writes an empty "Tools: " line
+    }
+    return out + "Cutting Knowledge Date: December 2023\nToday Date: " + date + "\n\n" + detail::stripped(system);
+}
+
+// A tool call (tool_call) renders as the template renders a built-in tool's call: <|python_tag|>
+// {content} <|eom_id|>; without builtin_tools it is an Error (a custom JSON call is not rendered).
 inline std::string llama31_hf_text(const Dialog& dialog, const std::string& date = "26 Jul 2024",
-                                   bool add_generation_prompt = true) {
-    std::string system, out = "<|begin_of_text|>";
+                                   bool add_generation_prompt = true, const std::vector<std::string>& builtin_tools = {}) {
+    std::string system;
     std::size_t first = 0;
-    if (!dialog.empty() && dialog[0].role == "system") system = detail::stripped(dialog[0].content), first = 1;
-    out += "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: " + date +
-           "\n\n" + system + "<|eot_id|>";
+    if (!dialog.empty() && dialog[0].role == "system") system = dialog[0].content, first = 1;
+    std::string out = "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n" +
+                      llama31_system_text(system, builtin_tools, date) + "<|eot_id|>";
     for (std::size_t i = first; i < dialog.size(); ++i) {
         const ChatMessage& m = dialog[i];
-        if (m.tool_call) fail("llama31_hf_text: tool calls are not rendered (use llama31_chat, Meta's encoder)");
-        if (m.role == "ipython" || m.role == "tool")
+        if (m.tool_call && builtin_tools.empty())
+            fail("llama31_hf_text: a tool call is rendered only with builtin_tools (custom JSON calls are not)");
+        if (m.tool_call)
+            out += "<|start_header_id|>assistant<|end_header_id|>\n\n<|python_tag|>" + m.content + "<|eom_id|>";
+        else if (m.role == "ipython" || m.role == "tool")
             out += "<|start_header_id|>ipython<|end_header_id|>\n\n" + m.content + "<|eot_id|>";
         else
             out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + detail::stripped(m.content) + "<|eot_id|>";
@@ -155,8 +178,10 @@ inline std::string llama31_hf_text(const Dialog& dialog, const std::string& date
 }
 
 inline std::vector<int> llama31_hf_chat(const TiktokenTokenizer& tok, const Dialog& dialog,
-                                        const std::string& date = "26 Jul 2024") {
-    return tok.encode(llama31_hf_text(dialog, date), /*bos=*/false, false, SpecialText::parse);  // BOS is in the text
+                                        const std::string& date = "26 Jul 2024",
+                                        const std::vector<std::string>& builtin_tools = {}) {
+    return tok.encode(llama31_hf_text(dialog, date, true, builtin_tools), /*bos=*/false, false,
+                      SpecialText::parse);  // BOS is in the text
 }
 
 // ---- Alpaca and Vicuna (LLaMA 1 fine-tunes) -----------------------------------------------
