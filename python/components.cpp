@@ -66,12 +66,10 @@ py::tuple attention_py(const Array& q, const Array& k, const Array& v, std::opti
     if (shape_of(k) != shape_of(v) || k.shape(2) != Dh) fail("attention: k and v must both be [S, KV, ", Dh, "]");
     if (start_pos < 0 || start_pos + T != S) fail("attention: start_pos + T must equal S (", start_pos, " + ", T, " vs ", S, ")");
     if (KV <= 0 || H % KV != 0) fail("attention: H (", H, ") must be a multiple of KV (", KV, ")");
-    KVCache cache(1, S, KV * Dh);
+    KVCache cache(1, S, KV, Dh);
     cache.reserve(S);
-    for (int s = 0; s < S; ++s) {
-        std::copy_n(k.data() + std::size_t(s) * KV * Dh, KV * Dh, cache.key(0, s));
-        std::copy_n(v.data() + std::size_t(s) * KV * Dh, KV * Dh, cache.value(0, s));
-    }
+    for (int s = 0; s < S; ++s)
+        cache.store(0, s, k.data() + std::size_t(s) * KV * Dh, v.data() + std::size_t(s) * KV * Dh);
     std::vector<float> out(std::size_t(T) * H * Dh), probs(std::size_t(T) * H * S);
     attention(q.data(), cache, 0, start_pos, T, H, KV, Dh, out.data(), probs.data());
     return py::make_tuple(owned(std::move(out), {T, H, Dh}), owned(std::move(probs), {T, H, S}));

@@ -161,13 +161,12 @@ TEST_CASE("rope: angles at positions >= 100000 match a float64 computation", "[r
 TEST_CASE("grouped-query attention: query head h reads KV head h / n_rep", "[attention]") {
     // H = 4 query heads, KV = 2: heads 0,1 read KV head 0 (values 1), heads 2,3 read KV head 1 (values 2).
     const int H = 4, KV = 2, Dh = 2;
-    KVCache cache(1, 8, KV * Dh);
+    KVCache cache(1, 8, KV, Dh);
     cache.reserve(1);
-    float* k = cache.key(0, 0);
-    float* v = cache.value(0, 0);
-    for (int i = 0; i < KV * Dh; ++i) k[i] = 0.5f;
-    v[0] = v[1] = 1.0f;  // KV head 0
-    v[2] = v[3] = 2.0f;  // KV head 1
+    const float k[KV * Dh] = {0.5f, 0.5f, 0.5f, 0.5f};
+    const float v[KV * Dh] = {1.0f, 1.0f,   // KV head 0
+                              2.0f, 2.0f};  // KV head 1
+    cache.store(0, 0, k, v);
     std::vector<float> q(H * Dh, 1.0f), out(H * Dh);
     attention(q.data(), cache, 0, 0, 1, H, KV, Dh, out.data());
     CHECK(out[0] == 1.0f);  // head 0 -> KV 0
@@ -178,10 +177,11 @@ TEST_CASE("grouped-query attention: query head h reads KV head h / n_rep", "[att
 
 TEST_CASE("attention is causal and softmax-weighted", "[attention]") {
     const int Dh = 1;
-    KVCache cache(1, 4, 1);
+    KVCache cache(1, 4, 1, 1);
     cache.reserve(2);
-    *cache.key(0, 0) = 0.0f; *cache.value(0, 0) = 10.0f;
-    *cache.key(0, 1) = 1.0f; *cache.value(0, 1) = 20.0f;
+    const float k0 = 0.0f, v0 = 10.0f, k1 = 1.0f, v1 = 20.0f;
+    cache.store(0, 0, &k0, &v0);
+    cache.store(0, 1, &k1, &v1);
     const float q[2] = {2.0f, 2.0f};  // two tokens, one head
     float out[2], probs[4];
     attention(q, cache, 0, 0, 2, 1, 1, Dh, out, probs);
@@ -191,6 +191,42 @@ TEST_CASE("attention is causal and softmax-weighted", "[attention]") {
     const double p1 = std::exp(2.0) / (1 + std::exp(2.0));
     CHECK(probs[3] == Approx(p1).epsilon(1e-6));
     CHECK(out[1] == Approx(10 * (1 - p1) + 20 * p1).epsilon(1e-6));
+}
+
+TEST_CASE("KV cache: head-major slots keep their values as it grows, rolls and stores 16 bits", "[kv_cache]") {
+    // 2 layers (layer 1 a rolling buffer of W = 5), 3 KV heads of Dh = 4; keys F16, values BF16.
+    const int KV = 3, Dh = 4, K = KV * Dh, W = 5, N = 23;
+    auto key_of = [&](int pos, int i) { return 0.1f * pos + 0.01f * i + 1.0f / 3; };  // not a 16-bit value
+    auto val_of = [&](int pos, int i) { return -0.2f * pos + 0.03f * i + 1.0f / 7; };
+    for (const auto& [tk, tv] : {std::pair{DType::F16, DType::BF16}, std::pair{DType::F32, DType::F32}}) {
+        KVCache cache(2, 64, KV, Dh, {0, W}, tk, tv);
+        std::vector<float> k(K), v(K), got_k(K), got_v(K);
+        for (int pos = 0; pos < N; ++pos) {
+            cache.reserve(pos + 1);  // one position at a time, as decode does: the cache doubles
+            for (int i = 0; i < K; ++i) k[i] = key_of(pos, i), v[i] = val_of(pos, i);
+            cache.store(0, pos, k.data(), v.data());
+            cache.store(1, pos, k.data(), v.data());
+        }
+        CHECK(cache.capacity() >= N);
+        CHECK(cache.slots(1) == W);
+        for (int pos = 0; pos < N; ++pos)
+            for (int l : {0, 1}) {
+                if (l == 1 && pos < N - W) continue;  // overwritten in the rolling buffer
+                cache.load(l, pos, got_k.data(), got_v.data());
+                for (int i = 0; i < K; ++i) {
+                    float want[2] = {key_of(pos, i), val_of(pos, i)};
+                    round_kv(tk, &want[0], 1);
+                    round_kv(tv, &want[1], 1);
+                    REQUIRE(got_k[i] == want[0]);
+                    REQUIRE(got_v[i] == want[1]);
+                }
+            }
+        // Head h's positions are contiguous: position p + 1 follows p directly.
+        CHECK(cache.key_data(0, 7, 2) + dtype_bytes(tk, Dh) == cache.key_data(0, 8, 2));
+        const std::size_t per_position = dtype_bytes(tk, K) + dtype_bytes(tv, K);
+        CHECK(cache.bytes() == per_position * (std::size_t(cache.capacity()) + W));
+    }
+    CHECK_THROWS_WITH(KVCache(1, 8, 1, 4, {}, DType::Q8_0), Catch::Contains("F32, F16 or BF16"));
 }
 
 TEST_CASE("dtype conversions", "[dtype]") {

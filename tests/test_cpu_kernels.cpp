@@ -175,15 +175,17 @@ TEST_CASE("cpu::attention equals attention: GQA, odd head dims, prefill after a 
     struct Case {
         int H, KV, Dh, start, T;
     };
+    // Key and value precisions: float32, and 16-bit caches (widened in blocks by the fast kernel).
+    const std::pair<DType, DType> types[] = {{DType::F32, DType::F32}, {DType::F16, DType::F16}, {DType::BF16, DType::F16}};
     for (const Case c : {Case{4, 2, 16, 0, 5}, Case{8, 2, 20, 3, 70}, Case{6, 3, 48, 130, 1}, Case{4, 4, 7, 0, 200},
-                         Case{2, 1, 64, 63, 2}, Case{8, 8, 128, 0, 17}, Case{3, 1, 9, 200, 33}}) {
+                         Case{2, 1, 64, 63, 2}, Case{8, 8, 128, 0, 17}, Case{3, 1, 9, 200, 33}})
+    for (const auto& [tk, tv] : types) {
         const int S = c.start + c.T;
-        KVCache cache(1, S, c.KV * c.Dh);
+        KVCache cache(1, S, c.KV, c.Dh, {}, tk, tv);
         cache.reserve(S);
         for (int s = 0; s < S; ++s) {
             const auto k = random_vector(c.KV * c.Dh, g, 2.0f), v = random_vector(c.KV * c.Dh, g);
-            std::copy(k.begin(), k.end(), cache.key(0, s));
-            std::copy(v.begin(), v.end(), cache.value(0, s));
+            cache.store(0, s, k.data(), v.data());
         }
         const std::vector<float> q = random_vector(std::size_t(c.T) * c.H * c.Dh, g, 2.0f);
         std::vector<float> ref(q.size()), fast(q.size()), portable(q.size());
@@ -193,7 +195,8 @@ TEST_CASE("cpu::attention equals attention: GQA, odd head dims, prefill after a 
                            isa == cpu::Isa::portable ? portable.data() : fast.data());
         });
         if (cpu::detect_isa() != cpu::Isa::avx2) fast = portable;
-        INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " start " << c.start << " T " << c.T);
+        INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " start " << c.start << " T " << c.T << " cache "
+                  << dtype_name(tk) << "/" << dtype_name(tv));
         for (std::size_t i = 0; i < q.size(); ++i) {
             REQUIRE(std::fabs(fast[i] - ref[i]) < 1e-5);
             REQUIRE(fast[i] == portable[i]);

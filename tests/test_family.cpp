@@ -232,15 +232,13 @@ TEST_CASE("fast attention equals the reference with windows, soft-caps, scales a
         INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " W " << c.window << " start " << c.start << " T " << c.T);
         const int K = c.KV * c.Dh, S = c.start + c.T;
         // The cache: rolling (W slots) when there is a window, holding positions < start.
-        KVCache cache(1, S, K, {c.window});
+        KVCache cache(1, S, c.KV, c.Dh, {c.window});
         cache.reserve(S);
         std::vector<float> keys(std::size_t(S) * K), vals(keys.size()), q(std::size_t(c.T) * c.H * c.Dh);
         for (auto* v : {&keys, &vals, &q})
             for (float& x : *v) x = nd(rng);
-        for (int s = 0; s < c.start; ++s) {
-            std::copy_n(keys.data() + std::size_t(s) * K, K, cache.key(0, s));
-            std::copy_n(vals.data() + std::size_t(s) * K, K, cache.value(0, s));
-        }
+        for (int s = 0; s < c.start; ++s)
+            cache.store(0, s, keys.data() + std::size_t(s) * K, vals.data() + std::size_t(s) * K);
         const KVSpan kv{cache, 0, c.start, keys.data() + std::size_t(c.start) * K, vals.data() + std::size_t(c.start) * K};
         const AttentionOptions opt{c.window, c.scale, c.cap};
         std::vector<float> ref(q.size()), fast(q.size()), plain(q.size());

@@ -305,7 +305,8 @@ int cmd_bench(int argc, char** argv) {
     const ModelConfig& c = model->config;
     const std::vector<int> prompt = bench_prompt(P, c.vocab_size);
     const ModelSummary summary = summarize(*model);
-    const double kv_per_position = 2.0 * c.n_layers * c.kv_dim() * sizeof(float);
+    const double kv_per_position = double(c.n_layers) * (dtype_bytes(cpu.cache_k, std::size_t(c.kv_dim())) +
+                                                          dtype_bytes(cpu.cache_v, std::size_t(c.kv_dim())));
     const double mean_positions = P + (n + 1) / 2.0;  // the step at position p reads p + 1 positions
     double bytes_per_token = double(summary.bytes) + kv_per_position * mean_positions;
 

@@ -107,12 +107,10 @@ TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", 
         const int S = c.start + c.T, kv_dim = c.KV * c.Dh;
         const auto q = random_floats(std::size_t(c.T) * c.H * c.Dh, 5, 2.0f);
         const auto k = random_floats(std::size_t(S) * kv_dim, 6, 2.0f), v = random_floats(std::size_t(S) * kv_dim, 7);
-        KVCache cache(1, S, kv_dim);
+        KVCache cache(1, S, c.KV, c.Dh);
         cache.reserve(S);
-        for (int s = 0; s < S; ++s) {
-            std::copy_n(k.data() + std::size_t(s) * kv_dim, kv_dim, cache.key(0, s));
-            std::copy_n(v.data() + std::size_t(s) * kv_dim, kv_dim, cache.value(0, s));
-        }
+        for (int s = 0; s < S; ++s)
+            cache.store(0, s, k.data() + std::size_t(s) * kv_dim, v.data() + std::size_t(s) * kv_dim);
         std::vector<float> want(q.size());
         llamaref::attention(q.data(), cache, 0, c.start, c.T, c.H, c.KV, c.Dh, want.data());
         check_close(gpu::attention(q, k, v, c.start, c.T, c.H, c.KV, c.Dh), want, 1e-5, 1e-4);

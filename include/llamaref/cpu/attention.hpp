@@ -16,8 +16,11 @@
 // and at the end out = o / l — exactly softmax(s)·V, only rescaled as the maximum grows.
 //
 // Work: one task = one KV head × a block of kQueryBlock tokens, i.e. n_rep·kQueryBlock query rows
-// that share each key/value block while it is in L1 (GQA's saving in reads). Memory per thread:
-// a key block of scores and the rows' o, m, l — O(block), whatever the context length.
+// that share each key/value block while it is in L1 (GQA's saving in reads). The cache keeps a
+// head's positions contiguous ([KV, slots, Dh], model/kv_cache.hpp), so a block is one stream
+// from memory, read in place from a float32 cache and widened into an L1 buffer from a 16-bit
+// one (half the bytes: decode at long context is bound by reading the cache). Memory per
+// thread: a key/value block, its scores and the rows' o, m, l — O(block), whatever the context.
 //
 // Arithmetic: the same in the portable and AVX2 kernels (tests compare them bit for bit), and
 // for a query row it does not depend on how the tokens were split into calls: key blocks start
@@ -134,8 +137,45 @@ LLAMAREF_AVX2 inline void accumulate(float* o, float alpha, const float* p, cons
         o[d] = acc;
     }
 }
+// n stored 16-bit keys or values to float32 (F16C for F16, a shift for BF16: exact, as to_f32).
+LLAMAREF_AVX2 inline void widen(DType t, const std::byte* src, float* dst, int n) {
+    const auto* h = reinterpret_cast<const uint16_t*>(src);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i));
+        _mm256_storeu_ps(dst + i, t == DType::F16 ? _mm256_cvtph_ps(x)
+                                                  : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(x), 16)));
+    }
+    if (i < n) to_f32(t, h + i, dst + i, std::size_t(n - i));
+}
 }  // namespace avx2
 #endif
+
+// The keys (or values) of KV head g at positions lo .. lo+n−1 as float32 rows Dh apart: a
+// pointer to where they are stored when they lie there so (a float32 cache in one run), else
+// widened or copied into buf [n, Dh] run by run (KVSpan::run: a rolling buffer's wrap, the
+// cache/fresh boundary).
+inline const float* gather(const KVSpan& kv, bool keys, int g, int lo, int n, int Dh, bool simd, float* buf) {
+    const KVSpan::Rows first = keys ? kv.keys(lo, g) : kv.values(lo, g);
+    if (first.type == DType::F32 && first.stride == std::size_t(Dh) * 4 && kv.run(lo, n) == n)
+        return reinterpret_cast<const float*>(first.data);
+    for (int j = 0; j < n;) {
+        const int r = kv.run(lo + j, n - j);
+        const KVSpan::Rows rows = keys ? kv.keys(lo + j, g) : kv.values(lo + j, g);
+        for (int i = 0; i < r; ++i) {
+            const std::byte* src = rows.data + std::size_t(i) * rows.stride;
+            float* dst = buf + std::size_t(j + i) * Dh;
+#if LLAMAREF_HAVE_AVX2_KERNELS
+            if (simd && rows.type != DType::F32) avx2::widen(rows.type, src, dst, Dh);
+            else
+#endif
+                to_f32(rows.type, src, dst, std::size_t(Dh));
+        }
+        j += r;
+    }
+    (void)simd;
+    return buf;
+}
 
 // q: [T, H, Dh] after RoPE;  kv: positions first_visible(start_pos) .. start_pos+T−1 (see
 // llamaref::attention);  out: [T, H, Dh].
@@ -148,7 +188,6 @@ LLAMAREF_AVX2 inline void accumulate(float* o, float alpha, const float* p, cons
 inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, int n_heads, int n_kv_heads,
                       int head_dim, const AttentionOptions& opt, float* out) {
     const int n_rep = n_heads / n_kv_heads, Dh = head_dim;
-    const std::size_t stride = std::size_t(kv.cache.kv_dim());
     const float scale = opt.scale > 0 ? opt.scale : 1.0f / std::sqrt(float(Dh));
     const int n_qblocks = (T + kQueryBlock - 1) / kQueryBlock;
 #if LLAMAREF_HAVE_AVX2_KERNELS
@@ -157,8 +196,10 @@ inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, in
     const bool simd = false;
 #endif
     parallel_for(std::size_t(n_kv_heads) * n_qblocks, [&](std::size_t b, std::size_t e) {
-        thread_local std::vector<float> o, m, l, s;
+        thread_local std::vector<float> o, m, l, s, kbuf, vbuf;
         s.resize(kKeyBlock);
+        kbuf.resize(std::size_t(kKeyBlock) * Dh);  // [kKeyBlock, Dh]
+        vbuf.resize(std::size_t(kKeyBlock) * Dh);
         for (std::size_t task = b; task < e; ++task) {
             const int g = int(task / n_qblocks), t0 = int(task % n_qblocks) * kQueryBlock;
             const int t1 = std::min(T, t0 + kQueryBlock), rows = (t1 - t0) * n_rep;
@@ -168,23 +209,25 @@ inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, in
             const int keys = start_pos + t1;  // the last token of the task sees keys .. keys−1
             const int first_key = first_visible(start_pos + t0, opt.window);
             for (int s0 = first_key / kKeyBlock * kKeyBlock; s0 < keys; s0 += kKeyBlock) {
+                // The block's keys and values that some row of the task sees: [blo, bhi), each
+                // read from memory once for all the task's rows.   K, V: [bhi − blo, Dh]
+                const int blo = std::max(s0, first_key), bhi = std::min(s0 + kKeyBlock, keys);
+                const float* K = gather(kv, true, g, blo, bhi - blo, Dh, simd, kbuf.data());
+                const float* V = gather(kv, false, g, blo, bhi - blo, Dh, simd, vbuf.data());
                 for (int row = 0; row < rows; ++row) {
                     const int t = t0 + row / n_rep, h = g * n_rep + row % n_rep;
                     const int lo = std::max(s0, first_visible(start_pos + t, opt.window));  // window
                     const int n = std::min(s0 + kKeyBlock, start_pos + t + 1) - lo;           // causal
                     if (n <= 0) continue;
                     const float* qv = q + (std::size_t(t) * n_heads + h) * Dh;
+                    const float* Kr = K + std::size_t(lo - blo) * Dh;  // positions lo .. lo+n−1
+                    const float* Vr = V + std::size_t(lo - blo) * Dh;
                     float* ov = o.data() + std::size_t(row) * Dh;
-                    for (int j = 0; j < n;) {  // scores of positions lo .. lo+n−1, run by run
-                        const int r = kv.run(lo + j, n - j);
-                        const float* K = kv.key(lo + j) + g * Dh;
 #if LLAMAREF_HAVE_AVX2_KERNELS
-                        if (simd) avx2::scores(qv, K, stride, r, Dh, scale, s.data() + j);
-                        else
+                    if (simd) avx2::scores(qv, Kr, std::size_t(Dh), n, Dh, scale, s.data());
+                    else
 #endif
-                            portable::scores(qv, K, stride, r, Dh, scale, s.data() + j);
-                        j += r;
-                    }
+                        portable::scores(qv, Kr, std::size_t(Dh), n, Dh, scale, s.data());
                     if (opt.softcap > 0) softcap(s.data(), std::size_t(n), opt.softcap);
                     const float m_new = std::max(m[row], *std::max_element(s.data(), s.data() + n));
                     const float alpha = exp_poly(m[row] - m_new);
@@ -194,17 +237,11 @@ inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, in
                     else
 #endif
                         sum = portable::exp_shifted(s.data(), n, m_new);
-                    for (int j = 0; j < n;) {  // o = α·o + Σ p_j·v_j, run by run (α once)
-                        const int r = kv.run(lo + j, n - j);
-                        const float* V = kv.value(lo + j) + g * Dh;
-                        const float a = j == 0 ? alpha : 1.0f;
-#if LLAMAREF_HAVE_AVX2_KERNELS
-                        if (simd) avx2::accumulate(ov, a, s.data() + j, V, stride, r, Dh);
-                        else
+#if LLAMAREF_HAVE_AVX2_KERNELS  // o = α·o + Σ p_j·v_j
+                    if (simd) avx2::accumulate(ov, alpha, s.data(), Vr, std::size_t(Dh), n, Dh);
+                    else
 #endif
-                            portable::accumulate(ov, a, s.data() + j, V, stride, r, Dh);
-                        j += r;
-                    }
+                        portable::accumulate(ov, alpha, s.data(), Vr, std::size_t(Dh), n, Dh);
                     l[row] = l[row] * alpha + sum;
                     m[row] = m_new;
                 }

@@ -140,7 +140,7 @@ class Transformer {
     // context_len: how many positions the KV cache may hold (0: the model's max_seq_len).
     explicit Transformer(std::shared_ptr<const Model> model, int context_len = 0)
         : model_(std::move(model)), cfg_(with_context(model_->config, context_len)),
-          cache_(cfg_.n_layers, cfg_.max_seq_len, cfg_.kv_dim(), windows(cfg_)),
+          cache_(cfg_.n_layers, cfg_.max_seq_len, cfg_.n_kv_heads, cfg_.head_dim, windows(cfg_)),
           theta_(rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling)) {
         cfg_.validate();
         validate_weights(cfg_, model_->weights);
@@ -179,13 +179,14 @@ class Transformer {
     // to tell llama.cpp's rounding from a bug in `compare`. Off by default: the exact model.
     void set_llamacpp_rounding(bool on) { llamacpp_rounding_ = on; }
 
-    // Round keys (k) and values (v) to F16 or BF16 before attention reads them, as a 16-bit KV
-    // cache does (llama.cpp's -ctk / -ctv; kv_cache.hpp). F32, the default, is the exact model.
+    // Keep keys (k) and values (v) in F16 or BF16, as llama.cpp's -ctk / -ctv do: half the KV
+    // cache's memory, and every key and value rounded to 16 bits before attention reads it
+    // (kv_cache.hpp). F32, the default, is the exact model. Empties the cache.
     void set_kv_cache_types(DType k, DType v) {
         for (DType t : {k, v})
             if (!is_kv_cache_type(t)) fail("KV cache type must be F32, F16 or BF16, got ", dtype_name(t));
-        cache_type_k_ = k;
-        cache_type_v_ = v;
+        cache_ = KVCache(cfg_.n_layers, cfg_.max_seq_len, cfg_.n_kv_heads, cfg_.head_dim, windows(cfg_), k, v);
+        written_ = 0;
     }
 
     // A fast-backend prompt longer than `tokens` (default 512) runs in chunks of that many
@@ -285,8 +286,8 @@ class Transformer {
             }
             emit(p + ".attention.q_rope", l, q, T, Q);
             emit(p + ".attention.k_rope", l, k, T, K);
-            round_kv(cache_type_k_, k, T * K);  // a 16-bit cache's precision (F32: unchanged)
-            round_kv(cache_type_v_, v, T * K);
+            round_kv(cache_.key_type(), k, T * K);  // a 16-bit cache's precision (F32: unchanged)
+            round_kv(cache_.value_type(), v, T * K);
             // Earlier positions from the cache, this call's from k and v (kv_cache.hpp); then
             // this call's keys and values go to the cache (a rolling layer keeps the last W).
             const KVSpan kv{cache_, l, start_pos, k, v};
@@ -296,10 +297,7 @@ class Transformer {
             else
                 attention(q, kv, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, opt, att,
                           observe_probs_ ? probs.data() : nullptr);
-            for (int t = 0; t < T; ++t) {
-                std::copy_n(k + t * K, K, cache_.key(l, start_pos + t));
-                std::copy_n(v + t * K, K, cache_.value(l, start_pos + t));
-            }
+            for (int t = 0; t < T; ++t) cache_.store(l, start_pos + t, k + t * K, v + t * K);
             if (observe_probs_)
                 emit_raw(p + ".attention.probs", l, probs.data(),
                          {std::size_t(T), std::size_t(cfg_.n_heads), std::size_t(start_pos + T)});
@@ -418,7 +416,6 @@ class Transformer {
     bool observe_probs_ = false;
     Backend backend_ = Backend::reference;
     bool llamacpp_rounding_ = false;
-    DType cache_type_k_ = DType::F32, cache_type_v_ = DType::F32;
     int prefill_chunk_ = 512;
     int written_ = 0;  // positions 0 .. written_−1 were the last ones written to the cache
     Buffers buffers_;
