@@ -179,8 +179,8 @@ TEST_CASE("quantized GGUF: damaged files are clear errors", "[quant][bad-input]"
 // model is. Not to 1e-6 everywhere: an activation within a float32 rounding of a rounding boundary
 // lands on the other integer when the sums before it were added in another order, and that moves
 // the logits by ~0.01–0.1. Measured RMS(emulated − llama.cpp) / RMS(exact − llama.cpp): 0.00–0.38
-// (0.82 for Q4_1 / Q5_1, whose Q8_1 block sum in float16 is not emulated); the fast backend
-// matches llama.cpp within 3e-6 on Q3_K_M, Q4_K_M, Q5_K_S, Q6_K and Q8_0.
+// (Q4_1 / Q5_1: 0.82 before Q8_1's float16 block sum was emulated, 0.29–0.47 with it); the fast
+// backend matches llama.cpp within 3e-6 on Q3_K_M, Q4_K_M, Q5_K_S, Q6_K and Q8_0.
 TEST_CASE("quantized GGUF: llama.cpp's activation rounding, emulated, explains llama.cpp's logits", "[quant][oracle]") {
     LLAMAREF_REQUIRE_DATA(kQuantDir + "/case.json");
     for (const auto& [name, entry] : quant_files()) {
@@ -207,8 +207,8 @@ TEST_CASE("quantized GGUF: llama.cpp's activation rounding, emulated, explains l
             if (name == "F32") {
                 CHECK(rms < 1e-5);  // nothing is rounded
             } else {
-                const bool q8_1 = name == "Q4_1" || name == "Q5_1";
-                CHECK(rms < (q8_1 ? 0.9 : 0.5) * exact_rms);
+                WARN(name << ": RMS(emulated − llama.cpp) / RMS(exact − llama.cpp) = " << rms / exact_rms);
+                CHECK(rms < 0.5 * exact_rms);
             }
         }
     }

@@ -20,15 +20,21 @@
 // way and turns it back into float32, x' = d · q, so that llamaref's float32 matmul computes
 // Σ w·x' — llama.cpp's integer sums, up to float32 rounding in the order of additions.
 //
-// Not emulated: for Q4_1/Q5_1 llama.cpp adds min·s with s = d·Σq stored in float16 (Q8_1's block
-// sum); the emulation uses the exact Σ x' instead, a difference of about 2⁻¹¹ of that term.
+// Q4_1 / Q5_1 (weights d_w·q_w + m): llama.cpp's product adds m·s per block, where s is Q8_1's
+// block sum s = d·Σq stored in F16 (d = max|x| / 127 before its own F16 rounding), not the exact
+// Σ x' = d_F16·Σq that Σ w·x' contains. q8_1_sum_error gives s − Σ x' per block, and
+// llamacpp_q8_1_correction adds m·(s − Σ x') to each output: a change of about 2⁻¹¹ of that term.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "dtype.hpp"
+#include "tensor.hpp"
 
 namespace llamaref {
 
@@ -87,6 +93,41 @@ inline void round_activations_like_llamacpp(DType w, const float* x, float* out,
             if (n % 256) fail("activation rounding: a row of ", n, " values is not a whole number of Q8_K blocks");
             for (std::size_t b = 0; b < n; b += 256) round_block_q8_K(x + b, out + b);
             return;
+    }
+}
+
+// Q8_1's stored block sum minus the sum of the rounded block, s − Σ x', for one block of 32
+// activations x (x' as round_block_q8_0 makes it).
+inline double q8_1_sum_error(const float* x) {
+    float amax = 0.0f;
+    for (std::size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.0f, d16 = f16_to_f32(f32_to_f16(d));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int sum_q = 0;
+    for (std::size_t i = 0; i < 32; ++i) sum_q += int(std::nearbyint(x[i] * id));
+    const float s = f16_to_f32(f32_to_f16(d * float(sum_q)));  // ggml: FP32_TO_FP16(d · Σq)
+    return double(s) - double(d16) * sum_q;                     // Σ x' = d16 · Σq exactly
+}
+
+// For a Q4_1 / Q5_1 weight W [out, in]: Y[t, r] += Σ_b m_{r,b} · (s_b − Σ x'_b) over the blocks b
+// of row t of the (unrounded) activations X [T, in] — what llama.cpp's product has beyond Σ w·x'.
+// Other weight types: nothing to add.
+inline void llamacpp_q8_1_correction(const TensorView& W, const float* X, float* Y, std::size_t T) {
+    if (W.dtype != DType::Q4_1 && W.dtype != DType::Q5_1) return;
+    static_assert(offsetof(BlockQ4_1, m) == 2 && offsetof(BlockQ5_1, m) == 2);
+    const std::size_t out = W.rows(), in = W.cols(), n_blocks = in / 32, block_bytes = dtype_bytes(W.dtype, 32);
+    std::vector<double> err(n_blocks);  // [in / 32]
+    for (std::size_t t = 0; t < T; ++t) {
+        for (std::size_t b = 0; b < n_blocks; ++b) err[b] = q8_1_sum_error(X + t * in + 32 * b);
+        for (std::size_t r = 0; r < out; ++r) {
+            double c = 0;
+            for (std::size_t b = 0; b < n_blocks; ++b) {
+                uint16_t m;  // the block's minimum (F16 bits)
+                std::memcpy(&m, W.row(r) + b * block_bytes + offsetof(BlockQ4_1, m), 2);
+                c += double(f16_to_f32(m)) * err[b];
+            }
+            Y[t * out + r] += float(c);
+        }
     }
 }
 
