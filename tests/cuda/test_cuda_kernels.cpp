@@ -182,15 +182,18 @@ TEST_CASE("cuda attention with a sliding window, a score scale and a soft-cap eq
         const int S = c.start + c.T, kv_dim = c.KV * c.Dh;
         const auto q = random_floats(std::size_t(c.T) * c.H * c.Dh, 40, 2.0f);
         const auto k = random_floats(std::size_t(S) * kv_dim, 41, 2.0f), v = random_floats(std::size_t(S) * kv_dim, 42);
-        KVCache cache(1, S, kv_dim);
+        // The CPU as its forward pass runs it: a rolling cache of W slots holding the positions
+        // before start_pos, this call's keys and values fresh (model/kv_cache.hpp); the device
+        // reads a full-length cache through its mask.
+        KVCache cache(1, S, c.KV, c.Dh, {c.window});
         cache.reserve(S);
-        for (int s = 0; s < S; ++s) {
-            std::copy_n(k.data() + std::size_t(s) * kv_dim, kv_dim, cache.key(0, s));
-            std::copy_n(v.data() + std::size_t(s) * kv_dim, kv_dim, cache.value(0, s));
-        }
+        for (int s = 0; s < c.start; ++s)
+            cache.store(0, s, k.data() + std::size_t(s) * kv_dim, v.data() + std::size_t(s) * kv_dim);
+        const std::size_t fresh = std::size_t(c.start) * kv_dim;
+        const KVSpan kv{cache, 0, c.start, k.data() + fresh, v.data() + fresh};
         const AttentionOptions opt{c.window, c.scale, c.cap};
         std::vector<float> want(q.size());
-        llamaref::attention(q.data(), KVSpan{cache, 0, S}, c.start, c.T, c.H, c.KV, c.Dh, opt, want.data());
+        llamaref::attention(q.data(), kv, c.start, c.T, c.H, c.KV, c.Dh, opt, want.data());
         const gpu::AttentionSwitches sw{c.window, c.scale, c.cap};
         check_close(gpu::attention(q, k, v, c.start, c.T, c.H, c.KV, c.Dh, sw), want, 1e-5, 1e-4);
         if (c.T == 1) {  // the graph's form: position on the device, splits for a larger cache
