@@ -13,7 +13,7 @@
 #include <llamaref/formats/write_gguf.hpp>
 #include <llamaref/formats/write_safetensors.hpp>
 
-#include "../cuda/llamaref/cuda/runner.hpp"  // require_llama only (plain C++)
+#include "../cuda/llamaref/cuda/runner.hpp"  // require_supported only (plain C++)
 #include "test_data.hpp"
 #include "test_formats_oracle.hpp"
 
@@ -368,9 +368,13 @@ TEST_CASE("unknown tensors, GGUF architectures, experts and params.json keys are
         LLAMAREF_REQUIRE_DATA("oracle/gemma-2b-like/hf/config.json");
         auto gemma = load_model(test::data("oracle/gemma-2b-like/hf"));
         CHECK_THAT(error([&] { write_hf(*gemma, (dir / "g").string(), DType::F32); }), Contains("GeGLU"));
-        CHECK_THAT(error([&] { cuda::require_llama(gemma->config); }), Contains("CUDA path implements Llama only"));
-        CHECK_THAT(error([&] { cuda::require_llama(model->config); }), Contains("sliding-window"));
-        CHECK_NOTHROW(cuda::require_llama(load_model(test::data("oracle/llama2-gqa/hf"))->config));
+        // The CUDA path runs the peers (tests/cuda/test_cuda_model.cpp) and refuses what its kernels lack.
+        CHECK_NOTHROW(cuda::require_supported(gemma->config));
+        CHECK_NOTHROW(cuda::require_supported(model->config));
+        CHECK_NOTHROW(cuda::require_supported(load_model(test::data("oracle/llama2-gqa/hf"))->config));
+        ModelConfig wide = gemma->config;
+        wide.head_dim = 512;
+        CHECK_THAT(error([&] { cuda::require_supported(wide); }), Contains("CUDA path does not implement") && Contains("head_dim 512"));
     }
     // GGUF: another architecture, Mixtral's expert_count, an extra tensor.
     {

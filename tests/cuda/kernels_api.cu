@@ -7,6 +7,7 @@
 #include <llamaref/cuda/rmsnorm.cuh>
 #include <llamaref/cuda/rope.cuh>
 #include <llamaref/cuda/sampling.cuh>
+#include <llamaref/cuda/softcap.cuh>
 #include <llamaref/cuda/softmax.cuh>
 
 #include "kernels_api.hpp"
@@ -29,6 +30,8 @@ std::vector<T> down(const Buffer<T>& b, std::size_t n) {
     return v;
 }
 
+AttentionOptions options(const AttentionSwitches& s) { return {s.window, s.scale, float(s.softcap)}; }
+
 }  // namespace
 
 bool available(std::string* why) {
@@ -41,11 +44,12 @@ bool available(std::string* why) {
     return true;
 }
 
-std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D, const std::vector<int>& tokens) {
+std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D, const std::vector<int>& tokens,
+                             float scale) {
     auto t = up(table);
     auto ids = up(tokens);
     Buffer<float> out(tokens.size() * D);
-    cuda::embedding(dtype, t.get(), ids.get(), int(tokens.size()), D, out.get());
+    cuda::embedding(dtype, t.get(), ids.get(), int(tokens.size()), D, out.get(), scale);
     return down(out, tokens.size() * D);
 }
 
@@ -54,6 +58,19 @@ std::vector<float> rmsnorm_rows(const std::vector<float>& x, const std::vector<f
     Buffer<float> y(x.size());
     cuda::rmsnorm_rows(dx.get(), dw.get(), y.get(), T, n, eps);
     return down(y, x.size());
+}
+
+std::vector<float> rmsnorm_rows_add(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& y,
+                                    int T, int n, double eps) {
+    auto dx = up(x), dw = up(w), dy = up(y);
+    cuda::rmsnorm_rows_add(dx.get(), dw.get(), dy.get(), T, n, eps);
+    return down(dy, y.size());
+}
+
+std::vector<float> softcap(const std::vector<float>& x, double c) {
+    auto dx = up(x);
+    cuda::softcap(dx.get(), x.size(), c);
+    return down(dx, x.size());
 }
 
 std::vector<float> rope_pairs(const std::vector<float>& x, int T, int n_heads, int head_dim, int start_pos,
@@ -66,23 +83,24 @@ std::vector<float> rope_pairs(const std::vector<float>& x, int T, int n_heads, i
 
 std::vector<float> attention(const std::vector<float>& q, const std::vector<float>& k_cache,
                              const std::vector<float>& v_cache, int start_pos, int T, int n_heads, int n_kv_heads,
-                             int head_dim) {
+                             int head_dim, const AttentionSwitches& opt) {
     auto dq = up(q), dk = up(k_cache), dv = up(v_cache);
     Buffer<float> out(q.size());
     Buffer<float> scratch(attention_decode_scratch(n_heads, head_dim, start_pos + T));
-    cuda::attention(dq.get(), dk.get(), dv.get(), start_pos, T, n_heads, n_kv_heads, head_dim, out.get(), scratch.get());
+    cuda::attention(dq.get(), dk.get(), dv.get(), start_pos, T, n_heads, n_kv_heads, head_dim, options(opt), out.get(),
+                    scratch.get());
     return down(out, q.size());
 }
 
 std::vector<float> attention_decode_at(const std::vector<float>& q, const std::vector<float>& k_cache,
                                        const std::vector<float>& v_cache, int pos, int capacity, int n_heads,
-                                       int n_kv_heads, int head_dim) {
+                                       int n_kv_heads, int head_dim, const AttentionSwitches& opt) {
     auto dq = up(q), dk = up(k_cache), dv = up(v_cache);
     auto dpos = up(std::vector<int>{pos});
     Buffer<float> out(q.size());
     Buffer<float> scratch(attention_decode_scratch(n_heads, head_dim, capacity));
-    cuda::attention_decode(dq.get(), dk.get(), dv.get(), capacity, dpos.get(), n_heads, n_kv_heads, head_dim, out.get(),
-                           scratch.get());
+    cuda::attention_decode(dq.get(), dk.get(), dv.get(), capacity, dpos.get(), n_heads, n_kv_heads, head_dim,
+                           options(opt), out.get(), scratch.get());
     return down(out, q.size());
 }
 
@@ -90,6 +108,13 @@ std::vector<float> swiglu(const std::vector<float>& gate, const std::vector<floa
     auto g = up(gate), u = up(up_);
     Buffer<float> h(gate.size());
     cuda::swiglu(g.get(), u.get(), h.get(), gate.size());
+    return down(h, gate.size());
+}
+
+std::vector<float> geglu(const std::vector<float>& gate, const std::vector<float>& up_) {
+    auto g = up(gate), u = up(up_);
+    Buffer<float> h(gate.size());
+    cuda::geglu(g.get(), u.get(), h.get(), gate.size());
     return down(h, gate.size());
 }
 
@@ -136,6 +161,17 @@ std::vector<float> matvec_swiglu(DType dtype, const std::vector<std::byte>& W, i
     Buffer<float> y(out);
     if (!y0.empty()) y.upload(y0.data(), y0.size());
     cuda::matvec(dtype, dw.get(), out, in, SwiGLUInput{dg.get(), du.get()}, y.get(), !y0.empty());
+    return down(y, out);
+}
+
+std::vector<float> matvec_geglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                                const std::vector<float>& gate, const std::vector<float>& up_,
+                                const std::vector<float>& y0) {
+    auto dw = up(W);
+    auto dg = up(gate), du = up(up_);
+    Buffer<float> y(out);
+    if (!y0.empty()) y.upload(y0.data(), y0.size());
+    cuda::matvec(dtype, dw.get(), out, in, GeGLUInput{dg.get(), du.get()}, y.get(), !y0.empty());
     return down(y, out);
 }
 

@@ -15,23 +15,37 @@ namespace llamaref::cuda::test {
 
 bool available(std::string* why);
 
-// table: V rows of D values stored as dtype (raw bytes)   -> [T, D]
-std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D, const std::vector<int>& tokens);
+// table: V rows of D values stored as dtype (raw bytes), each times `scale`   -> [T, D]
+std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D, const std::vector<int>& tokens,
+                             float scale = 1.0f);
 // -> [T, n]
 std::vector<float> rmsnorm_rows(const std::vector<float>& x, const std::vector<float>& w, int T, int n, double eps);
+// y + rmsnorm(x)·w   (Gemma 2's post-norm and residual add)   -> [T, n]
+std::vector<float> rmsnorm_rows_add(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& y,
+                                    int T, int n, double eps);
+// c·tanh(x / c)   -> [n]
+std::vector<float> softcap(const std::vector<float>& x, double c);
 // x: [T, H, Dh] -> rotated
 std::vector<float> rope_pairs(const std::vector<float>& x, int T, int n_heads, int head_dim, int start_pos,
                               const std::vector<double>& theta);
+// The switches of model/attention.hpp's AttentionOptions: window W (0: none), scale (0: 1/√Dh),
+// soft-cap c (0: none).
+struct AttentionSwitches {
+    int window = 0;
+    float scale = 0.0f;
+    double softcap = 0.0;
+};
 // q: [T, H, Dh]; k_cache, v_cache: [start_pos+T, KV, Dh] -> [T, H, Dh]
 std::vector<float> attention(const std::vector<float>& q, const std::vector<float>& k_cache,
                              const std::vector<float>& v_cache, int start_pos, int T, int n_heads, int n_kv_heads,
-                             int head_dim);
+                             int head_dim, const AttentionSwitches& opt = {});
 // The decode kernel with the position in device memory and splits for `capacity` positions
 // (what a CUDA graph replays): q [H, Dh] at position pos; caches [capacity, KV, Dh].
 std::vector<float> attention_decode_at(const std::vector<float>& q, const std::vector<float>& k_cache,
                                        const std::vector<float>& v_cache, int pos, int capacity, int n_heads,
-                                       int n_kv_heads, int head_dim);
+                                       int n_kv_heads, int head_dim, const AttentionSwitches& opt = {});
 std::vector<float> swiglu(const std::vector<float>& gate, const std::vector<float>& up);
+std::vector<float> geglu(const std::vector<float>& gate, const std::vector<float>& up);
 // W: [out, in] stored as dtype; X: [T, in]; y0: [T, out] initial Y (accumulate) or empty -> [T, out]
 std::vector<float> matmul(DType dtype, const std::vector<std::byte>& W, int out, int in, const std::vector<float>& X,
                           int T, const std::vector<float>& y0 = {});
@@ -43,6 +57,10 @@ std::vector<float> matvec_norm(DType dtype, const std::vector<std::byte>& W, int
 std::vector<float> matvec_swiglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
                                  const std::vector<float>& gate, const std::vector<float>& up,
                                  const std::vector<float>& y0 = {});
+// y (+)= W · (GELU_tanh(gate) ⊙ up)   -> [out]
+std::vector<float> matvec_geglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                                const std::vector<float>& gate, const std::vector<float>& up,
+                                const std::vector<float>& y0 = {});
 // decode.cuh rope_store: qkv [Q + 2K] of one token at pos; caches of `capacity` positions (zeros
 // before).  -> {rotated qkv, k_cache, v_cache}
 struct RopeStoreResult {

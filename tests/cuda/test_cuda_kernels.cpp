@@ -1,8 +1,9 @@
 // Every CUDA kernel (cuda/llamaref/cuda/) against the CPU function that specifies it, on sizes
 // chosen to break tiling assumptions: head_dim 48 and 20, one KV head, lengths that are not
 // multiples of the tiles (37 tokens, 300 cached positions, rows of 37 values), all four weight
-// dtypes. Tolerance: |gpu − cpu| ≤ atol + rtol·|cpu| elementwise. Without a GPU every case
-// prints "SKIPPED:" (CTest reports it as skipped).
+// dtypes; and the switches of Mistral and Gemma (sliding window, score scale, soft-cap, GeGLU,
+// post-norm add, embeddings × √D). Tolerance: |gpu − cpu| ≤ atol + rtol·|cpu| elementwise.
+// Without a GPU every case prints "SKIPPED:" (CTest reports it as skipped).
 #include <cmath>
 #include <random>
 #include <string>
@@ -10,8 +11,10 @@
 
 #include <llamaref/core/ops.hpp>
 #include <llamaref/model/attention.hpp>
+#include <llamaref/model/feed_forward.hpp>
 #include <llamaref/model/rmsnorm.hpp>
 #include <llamaref/model/rope.hpp>
+#include <llamaref/model/softcap.hpp>
 #include <llamaref/sampling/sampler.hpp>
 
 #include "../test_data.hpp"
@@ -68,6 +71,22 @@ TEST_CASE("cuda embedding equals the row lookup, every dtype", "[cuda]") {
     }
 }
 
+TEST_CASE("cuda embedding times sqrt(D) equals Gemma's scaled row", "[cuda][family]") {
+    LLAMAREF_REQUIRE_GPU(gpu::available);
+    const int V = 19, D = 128;
+    const float normalizer = float(std::sqrt(double(D)));  // model/transformer.hpp
+    const std::vector<int> tokens{3, 0, 18};
+    for (DType t : {DType::F32, DType::BF16}) {
+        INFO("dtype " << dtype_name(t));
+        const auto table = stored(t, random_floats(V * D, 30));
+        TensorView view{t, {std::size_t(V), std::size_t(D)}, table.data()};
+        std::vector<float> want(tokens.size() * D);
+        for (std::size_t i = 0; i < tokens.size(); ++i) view.row_to_f32(tokens[i], want.data() + i * D);
+        for (float& x : want) x *= normalizer;
+        check_close(gpu::embedding(t, table, V, D, tokens, normalizer), want, 0, 0);  // one product: exact
+    }
+}
+
 TEST_CASE("cuda rmsnorm equals rmsnorm_rows", "[cuda]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
     for (auto [T, n] : {std::pair{1, 48}, {7, 2048}, {3, 37}, {2, 5000}}) {
@@ -76,6 +95,27 @@ TEST_CASE("cuda rmsnorm equals rmsnorm_rows", "[cuda]") {
         std::vector<float> want(x.size());
         rmsnorm_rows(x.data(), w.data(), want.data(), T, n, 1e-5);
         check_close(gpu::rmsnorm_rows(x, w, T, n, 1e-5), want, 1e-6, 1e-6);
+    }
+}
+
+TEST_CASE("cuda post-norm add equals rmsnorm_rows then +=, and soft-cap equals softcap()", "[cuda][family]") {
+    LLAMAREF_REQUIRE_GPU(gpu::available);
+    for (auto [T, n] : {std::pair{1, 192}, {5, 37}, {3, 2048}}) {
+        INFO("T " << T << " n " << n);
+        // Gemma 2: sub = rmsnorm(sub)·w in place, then x += sub (model/transformer.hpp); w as 1 + w.
+        const auto sub = random_floats(std::size_t(T) * n, 31, 3.0f), x = random_floats(std::size_t(T) * n, 32, 5.0f);
+        const auto w = unit_offset_weights(random_floats(n, 33, 0.5f));
+        std::vector<float> normed(sub.size()), want = x;
+        rmsnorm_rows(sub.data(), w.data(), normed.data(), T, n, 1e-6);
+        for (std::size_t i = 0; i < want.size(); ++i) want[i] += normed[i];
+        check_close(gpu::rmsnorm_rows_add(sub, w, x, T, n, 1e-6), want, 1e-6, 1e-6);
+    }
+    for (double c : {30.0, 5.0, 0.0}) {  // Gemma 2's final cap, a small one, off
+        INFO("cap " << c);
+        const auto x = random_floats(1000, 34, 40.0f);
+        std::vector<float> want = x;
+        llamaref::softcap(want.data(), want.size(), c);
+        check_close(gpu::softcap(x, c), want, 1e-6, 1e-6);
     }
 }
 
@@ -127,12 +167,74 @@ TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", 
     }
 }
 
+TEST_CASE("cuda attention with a sliding window, a score scale and a soft-cap equals attention()", "[cuda][family]") {
+    LLAMAREF_REQUIRE_GPU(gpu::available);
+    struct Case { int H, KV, Dh, start, T, window; float scale; double cap; };
+    // decode: a window inside the second split, one across the split boundary, one longer than the
+    // context; prefill: windows shorter than a key tile (whole tiles skipped), across the cache and
+    // this call's tokens, and one wider than every query's history; soft-caps 5 (bites) and 50.
+    for (const Case& c : {Case{4, 2, 48, 300, 1, 20, 0, 0}, Case{4, 1, 48, 300, 1, 260, 1 / std::sqrt(32.0f), 5},
+                          Case{3, 3, 20, 3, 1, 8, 0, 50}, Case{4, 1, 48, 0, 37, 8, 0, 5},
+                          Case{4, 2, 32, 17, 40, 12, 1 / std::sqrt(48.0f), 5}, Case{2, 1, 64, 250, 20, 33, 0, 0},
+                          Case{2, 2, 32, 5, 20, 100, 0.1f, 50}, Case{6, 3, 48, 0, 1, 4, 0, 5}}) {
+        INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " start " << c.start << " T " << c.T << " window "
+                  << c.window << " scale " << c.scale << " cap " << c.cap);
+        const int S = c.start + c.T, kv_dim = c.KV * c.Dh;
+        const auto q = random_floats(std::size_t(c.T) * c.H * c.Dh, 40, 2.0f);
+        const auto k = random_floats(std::size_t(S) * kv_dim, 41, 2.0f), v = random_floats(std::size_t(S) * kv_dim, 42);
+        // The CPU as its forward pass runs it: a rolling cache of W slots holding the positions
+        // before start_pos, this call's keys and values fresh (model/kv_cache.hpp); the device
+        // reads a full-length cache through its mask.
+        KVCache cache(1, S, c.KV, c.Dh, {c.window});
+        cache.reserve(S);
+        for (int s = 0; s < c.start; ++s)
+            cache.store(0, s, k.data() + std::size_t(s) * kv_dim, v.data() + std::size_t(s) * kv_dim);
+        const std::size_t fresh = std::size_t(c.start) * kv_dim;
+        const KVSpan kv{cache, 0, c.start, k.data() + fresh, v.data() + fresh};
+        const AttentionOptions opt{c.window, c.scale, c.cap};
+        std::vector<float> want(q.size());
+        llamaref::attention(q.data(), kv, c.start, c.T, c.H, c.KV, c.Dh, opt, want.data());
+        const gpu::AttentionSwitches sw{c.window, c.scale, c.cap};
+        check_close(gpu::attention(q, k, v, c.start, c.T, c.H, c.KV, c.Dh, sw), want, 1e-5, 1e-4);
+        if (c.T == 1) {  // the graph's form: position on the device, splits for a larger cache
+            const int capacity = 3 * 256 + 1;
+            std::vector<float> kc(std::size_t(capacity) * kv_dim, 7.0f), vc = kc;  // 7: never read
+            std::copy(k.begin(), k.end(), kc.begin());
+            std::copy(v.begin(), v.end(), vc.begin());
+            check_close(gpu::attention_decode_at(q, kc, vc, c.start, capacity, c.H, c.KV, c.Dh, sw), want, 1e-5, 1e-4);
+        }
+    }
+}
+
 TEST_CASE("cuda swiglu equals SiLU(gate) * up", "[cuda]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
     const auto g = random_floats(1001, 8, 8.0f), u = random_floats(1001, 9, 2.0f);
     std::vector<float> want(g.size());
     for (std::size_t i = 0; i < g.size(); ++i) want[i] = silu(g[i]) * u[i];
     check_close(gpu::swiglu(g, u), want, 1e-6, 1e-6);
+}
+
+TEST_CASE("cuda geglu equals GELU_tanh(gate) * up, alone and inside the matvec", "[cuda][family]") {
+    LLAMAREF_REQUIRE_GPU(gpu::available);
+    const auto g = random_floats(1001, 35, 8.0f), u = random_floats(1001, 36, 2.0f);
+    std::vector<float> want(g.size());
+    for (std::size_t i = 0; i < g.size(); ++i) want[i] = gelu_tanh(g[i]) * u[i];  // model/feed_forward.hpp
+    check_close(gpu::geglu(g, u), want, 1e-6, 1e-6);
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+        for (auto [out, in] : {std::pair{37, 96}, {300, 1024}}) {
+            for (bool accumulate : {false, true}) {
+                INFO(dtype_name(t) << " out " << out << " in " << in << " accumulate " << accumulate);
+                const auto w = stored(t, random_floats(std::size_t(out) * in, 37, 1.0f / std::sqrt(float(in))));
+                const auto y0 = accumulate ? random_floats(out, 38) : std::vector<float>{};
+                const auto gate = random_floats(in, 39, 6.0f), up = random_floats(in, 43);
+                std::vector<float> h(in), y(out);
+                for (int i = 0; i < in; ++i) h[i] = gelu_tanh(gate[i]) * up[i];
+                llamaref::matmul(TensorView{t, {std::size_t(out), std::size_t(in)}, w.data()}, h.data(), y.data(), 1);
+                for (std::size_t i = 0; i < y0.size(); ++i) y[i] += y0[i];
+                check_close(gpu::matvec_geglu(t, w, out, in, gate, up, y0), y, 1e-5, 1e-4);
+            }
+        }
+    }
 }
 
 TEST_CASE("cuda matmul equals matmul(), every dtype, decode and batched, with accumulate", "[cuda]") {

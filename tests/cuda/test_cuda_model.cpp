@@ -1,6 +1,8 @@
 // The whole model on the GPU (cuda::Runner) against independent references: Meta's reference
 // logits (../shared/oracle, atol 1e-3 in float32, greedy ids exact), llama2.c's stories260K greedy
-// text, and the CPU path for sampled generation with the same coins. Skips without a GPU.
+// text, and the CPU path for sampled generation with the same coins; the peers Mistral and Gemma
+// 1 / 2 against their authors' reference code and the CPU path. Skips without a GPU.
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -78,6 +80,85 @@ TEST_CASE("cuda: Meta fixtures within 1e-3 (f32), greedy ids exact", "[cuda][ora
     for (const char* name : {"llama1-mha", "llama2-gqa", "llama31-scaled"}) {
         check_fixture(name, "hf", 1e-3, true);
         check_fixture(name, "hf", 1e-3, false);
+    }
+}
+
+// The family's fixtures (computed by mistral-inference's one_file_ref.py and gemma_pytorch in
+// float32; tests/test_family.cpp runs the CPU path on them): sliding windows of 12 and 8
+// positions that 40 tokens outgrow, GeGLU, (1 + w) norms, embeddings × √D, tied output, Gemma 2's
+// post-norms, query_pre_attn_scalar and soft-caps.
+namespace {
+const char* kFamilyCases[] = {"mistral-swa", "gemma-2b-like", "gemma2-like"};
+
+}  // namespace
+
+TEST_CASE("cuda: Mistral and Gemma 1/2 fixtures match their authors' reference and the CPU path", "[cuda][family]") {
+    LLAMAREF_REQUIRE_GPU(cuda::device_available);
+    for (const char* name : kFamilyCases) {
+        LLAMAREF_REQUIRE_DATA(std::string("oracle/") + name + "/hf/config.json");
+        INFO(name);
+        const std::string dir = test::data(std::string("oracle/") + name);
+        std::ifstream f(dir + "/expected/tokens.json");
+        const auto j = nlohmann::json::parse(f);
+        const auto prompt = j["prompt"].get<std::vector<int>>(), generated = j["generated"].get<std::vector<int>>();
+        const auto decode = xt::load_npy<float>(dir + "/expected/decode_logits.npy");
+        const auto full = xt::load_npy<float>(dir + "/expected/full_logits.npy");
+        std::vector<int> all = prompt;
+        all.insert(all.end(), generated.begin(), generated.end());
+        auto model = std::shared_ptr<const Model>(load_model(dir + "/hf"));
+        const std::size_t V = model->config.vocab_size, P = prompt.size(), G = generated.size();
+
+        // The 40 tokens in one prefill: against the reference and against the CPU path. (The
+        // fixtures are F32, whose prefill is cuBLAS's float32 SGEMM whatever fast_prefill says.)
+        Transformer cpu_full(model);
+        const Tensor2 cpu_logits = cpu_full.forward(all, 0);
+        cuda::Runner gpu(cuda::host_model(*model));
+        const auto logits = gpu.forward(all, 0);
+        REQUIRE(logits.size() == full.size());
+        const double full_err = max_abs_diff(logits.data(), full.data(), logits.size());
+        const double full_cpu = max_abs_diff(logits.data(), cpu_logits.data(), logits.size());
+        CHECK(full_err < 1e-4);
+        CHECK(full_cpu < 1e-4);
+
+        // Prefill the prompt, then greedy decoding through the device cache past the windows (12
+        // and 8 positions; 40 tokens), ids chosen on the device: the fused step as a CUDA graph
+        // (GeGLUInput, the post-norm adds and the final cap captured in it) and the step kernel by
+        // kernel, each against the reference's decode logits, the CPU path (whose windowed layers
+        // keep a rolling buffer of W slots, where the device masks a full cache) and each other.
+        cuda::RunnerOptions plain;
+        plain.fused_decode = false;
+        cuda::Runner unfused(cuda::host_model(*model), plain);
+        REQUIRE(gpu.decode_path() == "graph");
+        REQUIRE(unfused.decode_path() == "plain");
+        Transformer cpu(model);
+        Tensor2 cpu_step = cpu.forward(prompt, 0, LogitRows::last);
+        double decode_err = 0, decode_cpu = 0, fused_vs_plain = 0;
+        std::vector<int> ids, ids_plain;
+        for (std::size_t k = 0; k < G; ++k) {
+            const std::span<const int> in = k == 0 ? std::span<const int>(prompt) : std::span<const int>(&ids.back(), 1);
+            const std::span<const int> in_plain =
+                k == 0 ? std::span<const int>(prompt) : std::span<const int>(&ids_plain.back(), 1);
+            const int pos = k == 0 ? 0 : int(P + k - 1);
+            ids.push_back(gpu.next_token(in, pos, {}, 0.0));
+            ids_plain.push_back(unfused.next_token(in_plain, pos, {}, 0.0));
+            const auto a = gpu.last_logits(), b = unfused.last_logits();
+            if (k > 0) cpu_step = cpu.forward(std::span<const int>(&generated[k - 1], 1), pos, LogitRows::last);
+            decode_err = std::max({decode_err, max_abs_diff(a.data(), decode.data() + k * V, V),
+                                   max_abs_diff(b.data(), decode.data() + k * V, V)});
+            decode_cpu = std::max({decode_cpu, max_abs_diff(a.data(), cpu_step.data(), V),
+                                   max_abs_diff(b.data(), cpu_step.data(), V)});
+            fused_vs_plain = std::max(fused_vs_plain, max_abs_diff(a.data(), b.data(), V));
+        }
+        CHECK(decode_err < 1e-4);
+        CHECK(decode_cpu < 1e-4);
+        CHECK(fused_vs_plain < 1e-4);
+        CHECK(ids == generated);
+        CHECK(ids_plain == generated);
+        std::printf("%-14s max |logit diff|: full vs reference %.2e, vs cpu %.2e; decode (graph and plain) vs reference "
+                    "%.2e, vs cpu %.2e; graph vs plain %.2e; greedy %s\n",
+                    name, full_err, full_cpu, decode_err, decode_cpu, fused_vs_plain,
+                    ids == generated && ids_plain == generated ? "exact" : "DIFFERS");
+        std::fflush(stdout);
     }
 }
 

@@ -3,7 +3,11 @@
 // Vaswani et al. 2017 eq. 1 with a causal mask, per query head h reading KV head h / n_rep
 // (GQA, Ainslie et al. 2023). CPU specification: model/attention.hpp, attention(): for the
 // token at position p = start_pos + t,
-//     out[t, h] = Σ_{s ≤ p} softmax_s( q[t, h] · K[s, h/n_rep] / sqrt(Dh) ) · V[s, h/n_rep]
+//     out[t, h] = Σ_{f ≤ s ≤ p} softmax_s( cap( q[t, h] · K[s, h/n_rep] · scale ) ) · V[s, h/n_rep]
+// with the switches of the family's peers in AttentionOptions, as on the CPU:
+//   window W   f = first_visible(p, W) = max(0, p − W + 1) (Mistral; Gemma 2's local layers), else 0
+//   scale      1/√Dh, or Gemma 2's 1/√query_pre_attn_scalar
+//   softcap c  cap(x) = c·tanh(x / c) (Gemma 2, softcap.cuh), after the scale, before the mask
 //
 // Two kernels, one per phase, neither of which ever holds a whole row of scores:
 //   * decode (T = 1): "flash decoding" (Dao et al. 2023). The S cached positions are cut into
@@ -18,11 +22,29 @@
 //
 // KV cache layout (one layer): k_cache, v_cache [capacity, KV, Dh] float32, positions
 // 0 .. start_pos+T−1 already written (the caller stores this call's keys and values first).
+// The device keeps every position even for a windowed layer (no rolling buffer of W slots as
+// model/kv_cache.hpp has): the window is a mask here, so its memory saving is the CPU path's only.
 #pragma once
 
+#include <cmath>
+
 #include "common.cuh"
+#include "softcap.cuh"
 
 namespace llamaref::cuda {
+
+// model/attention.hpp's AttentionOptions, for the kernels (the soft-cap as the float32 the CPU
+// computes with).
+struct AttentionOptions {
+    int window = 0;        // W: the W most recent positions, itself included (0: all earlier ones)
+    float scale = 0.0f;    // factor of q·k (0: 1/√Dh)
+    float softcap = 0.0f;  // c > 0: scores ← c·tanh(scores / c)
+};
+
+// The first position the query at position `pos` sees (model/attention.hpp, first_visible).
+__host__ __device__ __forceinline__ int first_visible(int pos, int window) {
+    return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+}
 
 constexpr int kDecodeSplit = 256;   // cached positions per decode block
 constexpr int kQueryTile = 16;      // prefill: queries per block (4 per warp)
@@ -36,10 +58,13 @@ constexpr int kMaxHeadDim = 256;
 // directly as o / l (what the merge would compute: e^0·o / (e^0·l)).
 // S is the number of cached positions, or *pos + 1 when pos (device memory) is given: then the
 // grid is sized for the cache's capacity (a CUDA graph replays it at every position), and a
-// split past S leaves a neutral part (max −∞, sum 0, output 0) for the merge.
+// split past S leaves a neutral part (max −∞, sum 0, output 0) for the merge. So does a split
+// wholly before the window (opt.window): the query sees positions first_visible(S − 1) .. S − 1.
+// opt.scale is set (the entry points resolve 0 to 1/√Dh).
 static __global__ void attention_decode_split_kernel(const float* q, const float* k_cache, const float* v_cache, int S,
-                                              const int* pos, int n_heads, int n_kv_heads, int head_dim, float scale,
-                                              float* partial_out, float* partial_max, float* partial_sum, float* out) {
+                                              const int* pos, int n_heads, int n_kv_heads, int head_dim,
+                                              AttentionOptions opt, float* partial_out, float* partial_max,
+                                              float* partial_sum, float* out) {
     extern __shared__ float smem[];
     float* qs = smem;                // [Dh]
     float* score = smem + head_dim;  // [kDecodeSplit]
@@ -48,10 +73,12 @@ static __global__ void attention_decode_split_kernel(const float* q, const float
     const int h = blockIdx.x, split = blockIdx.y, n_splits = gridDim.y;
     const int kvh = h / (n_heads / n_kv_heads);
     const int kv_dim = n_kv_heads * head_dim;
-    const int s0 = split * kDecodeSplit, s1 = min(S, s0 + kDecodeSplit);
+    // This split's visible positions s0 .. s1−1: within the split, the causal limit and the window.
+    const int s0 = max(split * kDecodeSplit, first_visible(S - 1, opt.window));
+    const int s1 = min(S, split * kDecodeSplit + kDecodeSplit);
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32;
     const std::size_t slot = std::size_t(h) * n_splits + split;
-    if (s0 >= S) {  // only with a device position: nothing cached in this split yet
+    if (s0 >= s1) {  // not yet cached (device position) or before the window: nothing visible here
         for (int d = threadIdx.x; d < head_dim; d += blockDim.x) partial_out[slot * head_dim + d] = 0.0f;
         if (threadIdx.x == 0) partial_max[slot] = -INFINITY, partial_sum[slot] = 0.0f;
         return;
@@ -59,13 +86,13 @@ static __global__ void attention_decode_split_kernel(const float* q, const float
 
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) qs[d] = q[std::size_t(h) * head_dim + d];
     __syncthreads();
-    // Scores, one warp per cached position: q · k_s / sqrt(Dh).
+    // Scores, one warp per cached position: cap(q · k_s · scale).
     for (int s = s0 + warp; s < s1; s += n_warps) {
         const float* k = k_cache + std::size_t(s) * kv_dim + kvh * head_dim;
         float dot = 0.0f;
         for (int d = lane; d < head_dim; d += 32) dot += qs[d] * k[d];
         dot = warp_sum(dot);
-        if (lane == 0) score[s - s0] = dot * scale;
+        if (lane == 0) score[s - s0] = opt.softcap > 0 ? softcapped(dot * opt.scale, opt.softcap) : dot * opt.scale;
     }
     __syncthreads();
     // This split's softmax statistics.
@@ -116,9 +143,11 @@ inline std::size_t attention_decode_scratch(int n_heads, int head_dim, int S) {
 
 // --- prefill: tiled, causal, online softmax -----------------------------------------------------
 
-// grid: (query tiles, H); 4 warps, each owning 4 of the tile's queries.
+// grid: (query tiles, H); 4 warps, each owning 4 of the tile's queries. With a window, the key
+// tiles start at the one holding the tile's first query's first visible position.
 static __global__ void attention_prefill_kernel(const float* q, const float* k_cache, const float* v_cache, int start_pos,
-                                         int T, int n_heads, int n_kv_heads, int head_dim, float scale, float* out) {
+                                         int T, int n_heads, int n_kv_heads, int head_dim, AttentionOptions opt,
+                                         float* out) {
     constexpr int kPerWarp = kQueryTile / 4, kSlots = kMaxHeadDim / 32;
     extern __shared__ float smem[];
     const int ks = head_dim + 1;                        // padded row: lanes read different banks
@@ -141,7 +170,8 @@ static __global__ void attention_prefill_kernel(const float* q, const float* k_c
         for (int i = 0; i < kSlots; ++i) acc[j][i] = 0.0f;
     }
 
-    for (int kt = 0; kt <= last_pos; kt += kKeyTile) {
+    const int first_key = first_visible(start_pos + q0, opt.window) / kKeyTile * kKeyTile;
+    for (int kt = first_key; kt <= last_pos; kt += kKeyTile) {
         __syncthreads();  // the previous tile is no longer read
         for (int i = threadIdx.x; i < kKeyTile * head_dim; i += blockDim.x) {
             const int s = kt + i / head_dim, d = i % head_dim;
@@ -156,10 +186,10 @@ static __global__ void attention_prefill_kernel(const float* q, const float* k_c
             if (t >= T) continue;                        // the same for the whole warp
             const int pos = start_pos + t, key = kt + lane;
             float score = -INFINITY;                     // lane = one key of the tile
-            if (key <= pos) {
+            if (key <= pos && key >= first_visible(pos, opt.window)) {
                 float dot = 0.0f;
                 for (int d = 0; d < head_dim; ++d) dot += q_tile[qi * head_dim + d] * k_tile[lane * ks + d];
-                score = dot * scale;
+                score = opt.softcap > 0 ? softcapped(dot * opt.scale, opt.softcap) : dot * opt.scale;
             }
             const float tile_max = warp_max(score);
             if (tile_max == -INFINITY) continue;         // every key of this tile is in the future
@@ -193,21 +223,27 @@ static __global__ void attention_prefill_kernel(const float* q, const float* k_c
 
 // --- the entry points ------------------------------------------------------------------------------
 
+// opt with its scale resolved: 0 means 1/√Dh, as on the CPU.
+inline AttentionOptions resolved(AttentionOptions opt, int head_dim) {
+    if (!(opt.scale > 0)) opt.scale = 1.0f / std::sqrt(float(head_dim));
+    return opt;
+}
+
 // Decode: one query per head against S cached positions — or, when pos (device memory) is
 // given, against *pos + 1 of them with splits for S positions (S = the cache's capacity).
 //   q, out: [H, Dh]   scratch: attention_decode_scratch(H, Dh, S) floats
 inline void attention_decode(const float* q, const float* k_cache, const float* v_cache, int S, const int* pos,
-                             int n_heads, int n_kv_heads, int head_dim, float* out, float* scratch,
-                             cudaStream_t stream = 0) {
+                             int n_heads, int n_kv_heads, int head_dim, const AttentionOptions& opt, float* out,
+                             float* scratch, cudaStream_t stream = 0) {
     if (head_dim > kMaxHeadDim) fail("CUDA attention: head_dim ", head_dim, " exceeds ", kMaxHeadDim);
-    const float scale = 1.0f / sqrtf(float(head_dim));
     const int n_splits = (S + kDecodeSplit - 1) / kDecodeSplit;
     float* partial_out = scratch;
     float* partial_max = partial_out + std::size_t(n_heads) * n_splits * head_dim;
     float* partial_sum = partial_max + std::size_t(n_heads) * n_splits;
     const std::size_t shared = (head_dim + kDecodeSplit) * sizeof(float);
     attention_decode_split_kernel<<<dim3(n_heads, n_splits), 128, shared, stream>>>(
-        q, k_cache, v_cache, S, pos, n_heads, n_kv_heads, head_dim, scale, partial_out, partial_max, partial_sum, out);
+        q, k_cache, v_cache, S, pos, n_heads, n_kv_heads, head_dim, resolved(opt, head_dim), partial_out, partial_max,
+        partial_sum, out);
     check_launch("attention (decode splits)");
     if (n_splits == 1) return;  // written directly
     attention_decode_merge_kernel<<<n_heads, 128, 0, stream>>>(partial_out, partial_max, partial_sum, n_splits,
@@ -218,21 +254,22 @@ inline void attention_decode(const float* q, const float* k_cache, const float* 
 // q:   [T, H, Dh] queries at positions start_pos .. start_pos+T−1 (after RoPE)
 // k_cache, v_cache: [capacity, KV, Dh] of one layer, positions 0 .. start_pos+T−1 written
 // out: [T, H, Dh]
+// opt: window, scale (0: 1/√Dh) and soft-cap, as model/attention.hpp's AttentionOptions
 // scratch: attention_decode_scratch(H, Dh, start_pos+1) floats (used when T = 1)
 inline void attention(const float* q, const float* k_cache, const float* v_cache, int start_pos, int T, int n_heads,
-                      int n_kv_heads, int head_dim, float* out, float* scratch, cudaStream_t stream = 0) {
+                      int n_kv_heads, int head_dim, const AttentionOptions& opt, float* out, float* scratch,
+                      cudaStream_t stream = 0) {
     if (head_dim > kMaxHeadDim) fail("CUDA attention: head_dim ", head_dim, " exceeds ", kMaxHeadDim);
     if (T == 0) return;
-    const float scale = 1.0f / sqrtf(float(head_dim));
-    if (T == 1) return attention_decode(q, k_cache, v_cache, start_pos + 1, nullptr, n_heads, n_kv_heads, head_dim, out,
-                                        scratch, stream);
+    if (T == 1) return attention_decode(q, k_cache, v_cache, start_pos + 1, nullptr, n_heads, n_kv_heads, head_dim, opt,
+                                        out, scratch, stream);
     const std::size_t shared = (kQueryTile * head_dim + kKeyTile * (head_dim + 1) + kKeyTile * head_dim) * sizeof(float);
     if (shared > 48 * 1024)
         check(cudaFuncSetAttribute(attention_prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)),
               "attention: shared memory size");
     const dim3 grid(blocks_for(T, kQueryTile), n_heads);
     attention_prefill_kernel<<<grid, 128, shared, stream>>>(q, k_cache, v_cache, start_pos, T, n_heads, n_kv_heads,
-                                                            head_dim, scale, out);
+                                                            head_dim, resolved(opt, head_dim), out);
     check_launch("attention (prefill)");
 }
 

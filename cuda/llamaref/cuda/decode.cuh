@@ -9,6 +9,7 @@
 //       NormInput       rmsnorm(x) · w      — each block computes the RMS of x itself (D floats,
 //                                             from L2) exactly as rmsnorm.cuh does
 //       SwiGLUInput     SiLU(gate) ⊙ up     — exactly as feed_forward.cuh does
+//       GeGLUInput      GELU_tanh(gate) ⊙ up  (Gemma) — likewise
 //   rope_store(qkv)     RoPE on q and k of the stacked [q | k | v] row, and k, v into the cache
 //
 // so a block is: qkv = matvec(Wqkv, NormInput) → rope_store → attention → x += matvec(wo, att)
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 
+#include "feed_forward.cuh"
 #include "matmul.cuh"
 
 namespace llamaref::cuda {
@@ -63,10 +65,17 @@ struct SwiGLUInput {
     __device__ float prepare(double*) const { return 1.0f; }
     __device__ void load8(int k, float, float v[8]) const {
 #pragma unroll
-        for (int e = 0; e < 8; ++e) {
-            const float g = gate[k + e];
-            v[e] = g / (1.0f + expf(-g)) * up[k + e];
-        }
+        for (int e = 0; e < 8; ++e) v[e] = silu_times(gate[k + e], up[k + e]);
+    }
+};
+
+struct GeGLUInput {
+    const float* gate;  // [F]
+    const float* up;    // [F]
+    __device__ float prepare(double*) const { return 1.0f; }
+    __device__ void load8(int k, float, float v[8]) const {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) v[e] = gelu_tanh(gate[k + e]) * up[k + e];
     }
 };
 

@@ -22,14 +22,14 @@ inline HostTensor host_tensor(const TensorView& t) {
 
 inline HostModel host_model(const Model& m) {
     HostModel h;
-    require_llama(m.config);  // the CUDA kernels are Llama's only
+    require_supported(m.config);  // what the CUDA kernels cannot run is refused here
     h.config = m.config;
     validate_weights(m.config, m.weights);
     h.tok_embeddings = host_tensor(m.weights.tok_embeddings);
     for (const LayerWeights& L : m.weights.layers)
         h.layers.push_back({host_tensor(L.attention_norm), host_tensor(L.wq), host_tensor(L.wk), host_tensor(L.wv),
                             host_tensor(L.wo), host_tensor(L.ffn_norm), host_tensor(L.w1), host_tensor(L.w2),
-                            host_tensor(L.w3)});
+                            host_tensor(L.w3), host_tensor(L.post_attention_norm), host_tensor(L.post_ffn_norm)});
     h.norm = host_tensor(m.weights.norm);
     h.output = host_tensor(m.weights.output);
     return h;

@@ -72,7 +72,7 @@ struct Runner::Impl {
 };
 
 Runner::Runner(const HostModel& model, RunnerOptions options) {
-    require_llama(model.config);
+    require_supported(model.config);
     impl_ = std::make_unique<Impl>(model, options);
 }
 Runner::~Runner() = default;

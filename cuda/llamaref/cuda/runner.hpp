@@ -3,7 +3,8 @@
 // This header has no CUDA and no xtensor in it, so ordinary C++ code (the CLI, the tests) can
 // drive the GPU path. Its implementation is cuda/llamaref/cuda/runner.cuh, compiled once by nvcc
 // (cuda/runner.cu, the CMake target llamaref::cuda_runner). It runs the same forward pass as
-// model/transformer.hpp, kernel by kernel (see transformer.cuh):
+// model/transformer.hpp, kernel by kernel (see transformer.cuh), for Llama and its peers Mistral
+// and Gemma 1 / 2 (every switch of ModelConfig, require_supported below):
 //
 //   weights are uploaded once, in their stored dtype (F32, F16, BF16 or Q8_0);
 //   activations and the KV cache are float32 on the device;
@@ -38,6 +39,8 @@ struct HostLayer {
     HostTensor w1;              // [F, D]  gate
     HostTensor w2;              // [D, F]  down
     HostTensor w3;              // [F, D]  up
+    HostTensor post_attention_norm;  // [D]  Gemma 2 only (config.post_norms); else data == nullptr
+    HostTensor post_ffn_norm;        // [D]  Gemma 2 only
 };
 
 struct HostModel {
@@ -73,13 +76,25 @@ struct RunnerOptions {
     bool cuda_graph = true;
 };
 
-// The CUDA kernels implement Llama only (no sliding window, GeGLU, (1 + w) norms, soft-caps, ...):
-// a Mistral or Gemma config is an Error naming what is missing, rather than wrong logits on the
-// GPU. Called by Runner's constructor and by host_model().
-inline void require_llama(const ModelConfig& c) {
-    if (const std::string beyond = c.beyond_llama(); !beyond.empty())
-        fail("the CUDA path implements Llama only; this ", c.arch, " model needs ", beyond,
-             " (run it with --device cpu)");
+// The largest head_dim the attention kernels take (attention.cuh, kMaxHeadDim: a warp keeps a
+// query's output in registers, 8 values per lane).
+constexpr int kMaxCudaHeadDim = 256;
+
+// The CUDA kernels implement every switch of the family that ModelConfig has: Llama, Mistral's
+// sliding window (a mask over a full-length device cache, not a rolling buffer), Gemma's GeGLU,
+// (1 + w) norms, embeddings × √D, and Gemma 2's post-norms, score scale and soft-caps. A config
+// they cannot run is an Error naming what is missing, rather than wrong logits on the GPU: a
+// head_dim above kMaxCudaHeadDim, and any activation or sliding-layer pattern added to
+// ModelConfig later without a kernel. Called by Runner's constructor and by host_model().
+inline void require_supported(const ModelConfig& c) {
+    auto refuse = [&](const std::string& what) {
+        fail("the CUDA path does not implement ", what, " (this ", c.arch, " model; run it with --device cpu)");
+    };
+    if (c.head_dim > kMaxCudaHeadDim)
+        refuse("head_dim " + std::to_string(c.head_dim) + " (at most " + std::to_string(kMaxCudaHeadDim) + ")");
+    if (c.activation != Activation::silu && c.activation != Activation::gelu_tanh) refuse("this FFN activation");
+    if (c.sliding_layers != SlidingLayers::all && c.sliding_layers != SlidingLayers::even)
+        refuse("this pattern of sliding-window layers");
 }
 
 // Whether a CUDA device can be used; `why` receives the reason when not.

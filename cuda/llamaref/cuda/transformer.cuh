@@ -1,17 +1,25 @@
-// llamaref/cuda/transformer.cuh — the Llama forward pass on the device, kernel by kernel.
+// llamaref/cuda/transformer.cuh — the Llama family's forward pass on the device, kernel by kernel.
 //
 // The same steps as model/transformer.hpp (read the two side by side), for T tokens at
 // positions start_pos .. start_pos+T−1:
 //
-//   x = tok_embeddings[tokens]                                  embedding.cuh      [T, D]
+//   x = tok_embeddings[tokens]  (Gemma: × √D)                   embedding.cuh      [T, D]
 //   for each block l:
 //       xn = rmsnorm(x) · attention_norm                        rmsnorm.cuh        [T, D]
 //       q, k, v = wq·xn, wk·xn, wv·xn                           matmul.cuh         [T, H·Dh], [T, KV·Dh] ×2
 //       q, k = RoPE(q), RoPE(k);  K/V cache[start_pos ..] = k, v     rope.cuh
 //       x += wo · attention(q, K cache, V cache)                attention.cuh, matmul (accumulate)
+//            (window W of layer l, score scale, soft-cap: attention.cuh's AttentionOptions;
+//             Gemma 2: x += post_attention_norm(wo · attention(...)), rmsnorm_rows_add)
 //       xn = rmsnorm(x) · ffn_norm
 //       x += w2 · (SiLU(w1·xn) ⊙ (w3·xn))                       matmul, feed_forward.cuh
+//            (Gemma: GELU_tanh instead of SiLU; Gemma 2: x += post_ffn_norm(w2 · ...))
 //   logits = output · (rmsnorm(x) · norm)                                          [T, V]
+//            (Gemma 2: logits = c·tanh(logits / c), softcap.cuh)
+//
+// Gemma's norms multiply by (1 + w): the 1 is added on the host before the upload, in float32,
+// with the CPU path's own function (unit_offset_weights). A layer with a sliding window keeps
+// every position on the device (the window is a mask in attention.cuh, not a rolling buffer).
 //
 // Memory: weights are uploaded once in their stored dtype. The rows of wq, wk and wv are stored
 // one after the other (likewise w1 then w3) when their dtypes agree, so a decode step (T = 1)
@@ -25,6 +33,7 @@
 #include <span>
 #include <vector>
 
+#include <llamaref/model/rmsnorm.hpp>
 #include <llamaref/model/rope.hpp>
 
 #include "attention.cuh"
@@ -36,6 +45,7 @@
 #include "rope.cuh"
 #include "runner.hpp"
 #include "sampling.cuh"
+#include "softcap.cuh"
 
 namespace llamaref::cuda {
 
@@ -77,28 +87,37 @@ struct MatrixGroup {
     static std::size_t round_up(std::size_t n) { return (n + 255) / 256 * 256; }
 };
 
-// A norm weight as float32 on the device (the CPU path converts these too).
-inline Buffer<float> upload_f32(const HostTensor& t) {
+// A norm weight as float32 on the device (the CPU path converts these too), 1 + w for Gemma
+// (unit_offset: model/rmsnorm.hpp's unit_offset_weights, the CPU path's own arithmetic). An absent
+// tensor (no data) gives an empty buffer.
+inline Buffer<float> upload_norm(const HostTensor& t, bool unit_offset) {
+    if (!t.data) return {};
     std::size_t n = 1;
     for (auto d : t.shape) n *= d;
     std::vector<float> host(n);
     to_f32(t.dtype, t.data, host.data(), n);
+    if (unit_offset) host = unit_offset_weights(std::move(host));
     Buffer<float> b(n);
     b.upload(host.data(), n);
     return b;
 }
 
 struct DeviceLayer {
-    Buffer<float> attention_norm, ffn_norm;  // [D]
-    MatrixGroup qkv;                          // wq [Q, D], wk [K, D], wv [K, D]
-    MatrixGroup wo;                           // [D, Q]
-    MatrixGroup w13;                          // w1 [F, D], w3 [F, D]
-    MatrixGroup w2;                           // [D, F]
+    Buffer<float> attention_norm, ffn_norm;            // [D]
+    Buffer<float> post_attention_norm, post_ffn_norm;  // [D]  Gemma 2 only (post_norms), else empty
+    MatrixGroup qkv;                                   // wq [Q, D], wk [K, D], wv [K, D]
+    MatrixGroup wo;                                    // [D, Q]
+    MatrixGroup w13;                                   // w1 [F, D], w3 [F, D]
+    MatrixGroup w2;                                    // [D, F]
 
-    explicit DeviceLayer(const HostLayer& L)
-        : attention_norm(upload_f32(L.attention_norm)), ffn_norm(upload_f32(L.ffn_norm)), qkv({&L.wq, &L.wk, &L.wv}),
-          wo({&L.wo}), w13({&L.w1, &L.w3}), w2({&L.w2}) {}
+    DeviceLayer(const HostLayer& L, bool unit_offset)
+        : attention_norm(upload_norm(L.attention_norm, unit_offset)), ffn_norm(upload_norm(L.ffn_norm, unit_offset)),
+          post_attention_norm(upload_norm(L.post_attention_norm, unit_offset)),
+          post_ffn_norm(upload_norm(L.post_ffn_norm, unit_offset)), qkv({&L.wq, &L.wk, &L.wv}), wo({&L.wo}),
+          w13({&L.w1, &L.w3}), w2({&L.w2}) {}
 };
+
+static_assert(kMaxCudaHeadDim == kMaxHeadDim, "runner.hpp's limit is attention.cuh's");
 
 class Transformer {
   public:
@@ -107,10 +126,14 @@ class Transformer {
         if (options.context_len < 0) fail("context length must not be negative, got ", options.context_len);
         if (options.context_len > 0) cfg_.max_seq_len = options.context_len;
         cfg_.validate();
+        require_supported(cfg_);
         if (int(m.layers.size()) != cfg_.n_layers) fail("CUDA: ", m.layers.size(), " layers, the config says ", cfg_.n_layers);
-        if (cfg_.head_dim > kMaxHeadDim) fail("CUDA: head_dim ", cfg_.head_dim, " exceeds ", kMaxHeadDim);
-        for (const HostLayer& L : m.layers) layers_.emplace_back(L);
-        final_norm_ = upload_f32(m.norm);
+        for (const HostLayer& L : m.layers) {
+            if (cfg_.post_norms != (L.post_attention_norm.data != nullptr) || cfg_.post_norms != (L.post_ffn_norm.data != nullptr))
+                fail("CUDA: the layers' post-norms do not match the config (post_norms ", cfg_.post_norms, ")");
+            layers_.emplace_back(L, cfg_.norm_unit_offset);
+        }
+        final_norm_ = upload_norm(m.norm, cfg_.norm_unit_offset);
         if (m.output.data != m.tok_embeddings.data) output_.emplace_back(MatrixGroup({&m.output}));
         const auto theta = rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling);
         theta_.resize(theta.size());
@@ -155,7 +178,7 @@ class Transformer {
         float *q = qkv_.get(), *k = q + std::size_t(T) * Q, *v = k + std::size_t(T) * K;
         float *gate = gate_up_.get(), *up = gate + std::size_t(T) * F;
         const DeviceMatrix& E = embeddings_.parts[0];
-        embedding(E.dtype, E.data, d_tokens, T, D, x, stream_);
+        embedding(E.dtype, E.data, d_tokens, T, D, x, embed_scale(), stream_);
         if (T == 1 && fused_) return decode_fused();
 
         for (int l = 0; l < cfg_.n_layers; ++l) {
@@ -178,10 +201,16 @@ class Transformer {
                   "store K");
             check(cudaMemcpyAsync(v_cache + std::size_t(start_pos) * K, v, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
                   "store V");
-            attention(q, k_cache, v_cache, start_pos, T, H, KV, Dh, att, attention_scratch_.get(), stream_);
-            linear(L.wo.parts[0], att, x, T, /*accumulate=*/true);
+            attention(q, k_cache, v_cache, start_pos, T, H, KV, Dh, attention_options(l), att, attention_scratch_.get(),
+                      stream_);
+            if (cfg_.post_norms) {  // Gemma 2: x += post_attention_norm(wo · att); xn is free again
+                linear(L.wo.parts[0], att, xn, T);
+                rmsnorm_rows_add(xn, L.post_attention_norm.get(), x, T, D, cfg_.norm_eps, stream_);
+            } else {
+                linear(L.wo.parts[0], att, x, T, /*accumulate=*/true);
+            }
 
-            // --- feed-forward sub-layer: x += w2 · (SiLU(w1·xn) ⊙ w3·xn) ---
+            // --- feed-forward sub-layer: x += w2 · (act(w1·xn) ⊙ w3·xn), act = SiLU or GELU_tanh ---
             rmsnorm_rows(x, L.ffn_norm.get(), xn, T, D, cfg_.norm_eps, stream_);
             if (T == 1 && L.w13.stacked.data) {
                 linear(L.w13.stacked, xn, gate, 1);  // gate and up in one pass: [F + F]
@@ -189,14 +218,21 @@ class Transformer {
                 linear(L.w13.parts[0], xn, gate, T);
                 linear(L.w13.parts[1], xn, up, T);
             }
-            swiglu(gate, up, hidden, std::size_t(T) * F, stream_);
-            linear(L.w2.parts[0], hidden, x, T, /*accumulate=*/true);
+            if (geglu_ffn()) geglu(gate, up, hidden, std::size_t(T) * F, stream_);
+            else swiglu(gate, up, hidden, std::size_t(T) * F, stream_);
+            if (cfg_.post_norms) {  // Gemma 2: x += post_ffn_norm(w2 · hidden)
+                linear(L.w2.parts[0], hidden, xn, T);
+                rmsnorm_rows_add(xn, L.post_ffn_norm.get(), x, T, D, cfg_.norm_eps, stream_);
+            } else {
+                linear(L.w2.parts[0], hidden, x, T, /*accumulate=*/true);
+            }
         }
 
         const int rows = last_only ? 1 : T;
         const float* last = x + std::size_t(T - rows) * D;
         rmsnorm_rows(last, final_norm_.get(), xn, rows, D, cfg_.norm_eps, stream_);
         linear(output(), xn, logits_.get(), rows);
+        softcap(logits_.get(), std::size_t(rows) * cfg_.vocab_size, cfg_.final_softcap, stream_);  // Gemma 2
         logits_rows_ = rows;
     }
 
@@ -241,8 +277,8 @@ class Transformer {
         std::size_t n = embeddings_.buffer.bytes() + final_norm_.bytes();
         for (const auto& o : output_) n += o.buffer.bytes();
         for (const auto& L : layers_)
-            n += L.attention_norm.bytes() + L.ffn_norm.bytes() + L.qkv.buffer.bytes() + L.wo.buffer.bytes() +
-                 L.w13.buffer.bytes() + L.w2.buffer.bytes();
+            n += L.attention_norm.bytes() + L.ffn_norm.bytes() + L.post_attention_norm.bytes() + L.post_ffn_norm.bytes() +
+                 L.qkv.buffer.bytes() + L.wo.buffer.bytes() + L.w13.buffer.bytes() + L.w2.buffer.bytes();
         return n;
     }
     // What a decode step reads: all weights except the embedding table unless it is the output
@@ -253,10 +289,18 @@ class Transformer {
     std::size_t kv_bytes_per_position() const { return 2 * std::size_t(cfg_.n_layers) * cfg_.kv_dim() * sizeof(float); }
 
   private:
+    // Gemma: the embeddings times √D, rounded to float32 first (model/transformer.hpp); else 1.
+    float embed_scale() const { return cfg_.embed_scale ? float(std::sqrt(double(cfg_.dim))) : 1.0f; }
+    bool geglu_ffn() const { return cfg_.activation == Activation::gelu_tanh; }
+    // Layer l's window, the score scale and the soft-cap, as the CPU's AttentionOptions.
+    AttentionOptions attention_options(int l) const {
+        return {cfg_.window(l), cfg_.attention_scale(), float(cfg_.attn_softcap)};
+    }
+
     // The kernels of one decode step after the embedding, reading the position from pos_.
     void decode_layers() {
         const int D = cfg_.dim, F = cfg_.hidden_dim, H = cfg_.n_heads, KV = cfg_.n_kv_heads, Dh = cfg_.head_dim;
-        float *x = x_.get(), *qkv = qkv_.get(), *att = att_.get(), *gate = gate_up_.get(), *up = gate + F;
+        float *x = x_.get(), *xn = xn_.get(), *qkv = qkv_.get(), *att = att_.get(), *gate = gate_up_.get(), *up = gate + F;
         for (int l = 0; l < cfg_.n_layers; ++l) {
             const DeviceLayer& L = layers_[l];
             float* k_cache = layer_cache(k_cache_, l);
@@ -265,16 +309,25 @@ class Transformer {
             matvec(Wqkv.dtype, Wqkv.data, Wqkv.rows, D, NormInput{x, L.attention_norm.get(), D, cfg_.norm_eps}, qkv,
                    false, stream_);
             rope_store(qkv, H, KV, Dh, pos_.get(), theta_.get(), k_cache, v_cache, stream_);
-            attention_decode(qkv, k_cache, v_cache, cache_capacity_, pos_.get(), H, KV, Dh, att,
+            attention_decode(qkv, k_cache, v_cache, cache_capacity_, pos_.get(), H, KV, Dh, attention_options(l), att,
                              attention_scratch_.get(), stream_);
-            matvec(Wo.dtype, Wo.data, D, Wo.cols, PlainInput{att}, x, /*accumulate=*/true, stream_);
+            if (cfg_.post_norms) {  // Gemma 2: the product into xn, then x += post_attention_norm(xn)
+                matvec(Wo.dtype, Wo.data, D, Wo.cols, PlainInput{att}, xn, false, stream_);
+                rmsnorm_rows_add(xn, L.post_attention_norm.get(), x, 1, D, cfg_.norm_eps, stream_);
+            } else {
+                matvec(Wo.dtype, Wo.data, D, Wo.cols, PlainInput{att}, x, /*accumulate=*/true, stream_);
+            }
             matvec(W13.dtype, W13.data, W13.rows, D, NormInput{x, L.ffn_norm.get(), D, cfg_.norm_eps}, gate, false,
                    stream_);
-            matvec(W2.dtype, W2.data, D, F, SwiGLUInput{gate, up}, x, /*accumulate=*/true, stream_);
+            float* ffn_out = cfg_.post_norms ? xn : x;  // Gemma 2: x += post_ffn_norm(xn) below
+            if (geglu_ffn()) matvec(W2.dtype, W2.data, D, F, GeGLUInput{gate, up}, ffn_out, !cfg_.post_norms, stream_);
+            else matvec(W2.dtype, W2.data, D, F, SwiGLUInput{gate, up}, ffn_out, !cfg_.post_norms, stream_);
+            if (cfg_.post_norms) rmsnorm_rows_add(xn, L.post_ffn_norm.get(), x, 1, D, cfg_.norm_eps, stream_);
         }
         const DeviceMatrix& out = output();
         matvec(out.dtype, out.data, out.rows, D, NormInput{x, final_norm_.get(), D, cfg_.norm_eps}, logits_.get(), false,
                stream_);
+        softcap(logits_.get(), cfg_.vocab_size, cfg_.final_softcap, stream_);  // Gemma 2
     }
 
     void capture_decode_graph() {
