@@ -153,26 +153,29 @@ std::vector<float> matvec_norm(DType dtype, const std::vector<std::byte>& W, int
     return down(y, out);
 }
 
-std::vector<float> matvec_swiglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
-                                 const std::vector<float>& gate, const std::vector<float>& up_,
-                                 const std::vector<float>& y0) {
-    auto dw = up(W);
-    auto dg = up(gate), du = up(up_);
-    Buffer<float> y(out);
-    if (!y0.empty()) y.upload(y0.data(), y0.size());
-    cuda::matvec(dtype, dw.get(), out, in, SwiGLUInput{dg.get(), du.get()}, y.get(), !y0.empty());
-    return down(y, out);
-}
-
-std::vector<float> matvec_geglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
+// y (+)= W · gated(gate, up), the gate's activation chosen by Input (SwiGLUInput, GeGLUInput).
+template <class Input>
+std::vector<float> matvec_gated(DType dtype, const std::vector<std::byte>& W, int out, int in,
                                 const std::vector<float>& gate, const std::vector<float>& up_,
                                 const std::vector<float>& y0) {
     auto dw = up(W);
     auto dg = up(gate), du = up(up_);
     Buffer<float> y(out);
     if (!y0.empty()) y.upload(y0.data(), y0.size());
-    cuda::matvec(dtype, dw.get(), out, in, GeGLUInput{dg.get(), du.get()}, y.get(), !y0.empty());
+    cuda::matvec(dtype, dw.get(), out, in, Input{dg.get(), du.get()}, y.get(), !y0.empty());
     return down(y, out);
+}
+
+std::vector<float> matvec_swiglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                                 const std::vector<float>& gate, const std::vector<float>& up_,
+                                 const std::vector<float>& y0) {
+    return matvec_gated<SwiGLUInput>(dtype, W, out, in, gate, up_, y0);
+}
+
+std::vector<float> matvec_geglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                                const std::vector<float>& gate, const std::vector<float>& up_,
+                                const std::vector<float>& y0) {
+    return matvec_gated<GeGLUInput>(dtype, W, out, in, gate, up_, y0);
 }
 
 RopeStoreResult rope_store(const std::vector<float>& qkv, int n_heads, int n_kv_heads, int head_dim, int pos,
