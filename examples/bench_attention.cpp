@@ -30,6 +30,10 @@ int main(int argc, char** argv) {
     const int threads = argc > 6 ? std::atoi(argv[6]) : 1;
     const std::string name = argc > 7 ? argv[7] : "f32";
     const DType type = name == "f16" ? DType::F16 : name == "bf16" ? DType::BF16 : DType::F32;
+    if (name != "f32" && name != "f16" && name != "bf16") {
+        std::fprintf(stderr, "bench_attention: the cache type must be f32, f16 or bf16, got '%s'\n", name.c_str());
+        return 2;
+    }
     if (S < 1 || H < 1 || KV < 1 || H % KV || Dh < 1 || reps < 1 || threads < 1 || !is_kv_cache_type(type)) {
         std::fprintf(stderr, "usage: bench_attention [S H KV DH REPS THREADS f32|f16|bf16]\n");
         return 2;

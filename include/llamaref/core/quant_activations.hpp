@@ -116,7 +116,8 @@ inline void llamacpp_q8_1_correction(const TensorView& W, const float* X, float*
     if (W.dtype != DType::Q4_1 && W.dtype != DType::Q5_1) return;
     static_assert(offsetof(BlockQ4_1, m) == 2 && offsetof(BlockQ5_1, m) == 2);
     const std::size_t out = W.rows(), in = W.cols(), n_blocks = in / 32, block_bytes = dtype_bytes(W.dtype, 32);
-    std::vector<double> err(n_blocks);  // [in / 32]
+    thread_local std::vector<double> err;  // [in / 32], kept between calls (no allocation per product)
+    err.resize(n_blocks);
     for (std::size_t t = 0; t < T; ++t) {
         for (std::size_t b = 0; b < n_blocks; ++b) err[b] = q8_1_sum_error(X + t * in + 32 * b);
         for (std::size_t r = 0; r < out; ++r) {
