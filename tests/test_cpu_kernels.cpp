@@ -153,20 +153,33 @@ TEST_CASE("cpu::matmul equals matmul for llama.cpp's block formats (dequantize, 
 }
 
 TEST_CASE("cpu::matmul: the same bits for 1 and 2 threads, decode and prefill", "[cpu][matmul]") {
+    // 301 rows: several of the chunks the threads take on demand (64 rows for decode, 96 for
+    // prefill) and a short last one; 520 / 768 columns: several column blocks (the prefill
+    // prefetches the next panel across them) and, for 520, a tail.
     std::mt19937 g(11);
-    const StoredMatrix W = random_matrix(DType::BF16, 301, 520, g);
-    const std::size_t T = 11;
-    const std::vector<float> X = random_vector(T * 520, g);
-    std::vector<float> one(T * 301), two(T * 301), rows(301);
-    set_num_threads(1);
-    cpu::matmul(W.view, X.data(), one.data(), T);
-    set_num_threads(2);
-    cpu::matmul(W.view, X.data(), two.data(), T);
-    set_num_threads(1);
-    CHECK(one == two);
-    for (std::size_t t = 0; t < T; ++t) {  // one token at a time (the decode kernel)
-        cpu::matmul(W.view, X.data() + t * 520, rows.data(), 1);
-        CHECK(std::equal(rows.begin(), rows.end(), one.begin() + t * 301));
+    for (const auto& [type, in] : {std::pair{DType::BF16, std::size_t(520)}, std::pair{DType::F32, std::size_t(520)},
+                                   std::pair{DType::Q8_0, std::size_t(768)}, std::pair{DType::Q4_K, std::size_t(768)}}) {
+        INFO(dtype_name(type));
+        const std::size_t out = 301, T = 11;
+        const StoredMatrix W = type == DType::Q4_K ? random_blocks(type, out, in, g) : random_matrix(type, out, in, g);
+        const std::vector<float> X = random_vector(T * in, g);
+        std::vector<float> one(T * out), two(T * out), rows(3 * out), rows2(3 * out);
+        set_num_threads(1);
+        cpu::matmul(W.view, X.data(), one.data(), T);
+        set_num_threads(2);
+        cpu::matmul(W.view, X.data(), two.data(), T);
+        CHECK(one == two);
+        for (std::size_t t = 0; t < T; ++t) {  // one token at a time (the decode kernel), 1 and 2 threads
+            set_num_threads(1);
+            cpu::matmul(W.view, X.data() + t * in, rows.data(), 1);
+            set_num_threads(2);
+            cpu::matmul(W.view, X.data() + t * in, rows2.data(), 1);
+            CHECK(std::equal(rows.begin(), rows.begin() + out, one.begin() + t * out));
+            CHECK(std::equal(rows2.begin(), rows2.begin() + out, one.begin() + t * out));
+        }
+        cpu::matmul(W.view, X.data(), rows2.data(), 3);  // three tokens at once, 2 threads
+        CHECK(std::equal(rows2.begin(), rows2.end(), one.begin()));
+        set_num_threads(1);
     }
 }
 

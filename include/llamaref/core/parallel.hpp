@@ -9,6 +9,9 @@
 // time would cost more than the work. Between jobs a worker spins briefly (the next job usually
 // follows within microseconds), then sleeps on an atomic wait (a futex), so an idle program uses
 // no CPU. The caller runs the first range itself and waits for the others.
+//
+// parallel_for_chunks(n, chunk, f) is the same with ranges of `chunk` items handed out on demand
+// (the matrix products use it: a thread slowed by the rest of the machine takes fewer rows).
 #pragma once
 
 #include <algorithm>
@@ -170,6 +173,34 @@ void parallel_for(std::size_t n, F&& f, std::size_t min_per_thread = 16) {
         const Job& j = *static_cast<const Job*>(context);
         const std::size_t b = std::size_t(i) * j.chunk;
         (*j.f)(b, std::min(j.n, b + j.chunk));
+    }, &job);
+}
+
+// Split [0, n) into chunks of `chunk` items handed out on demand: each thread takes the next
+// chunk when it has finished its last, so a thread slowed by something else (another program,
+// a busier memory channel) takes fewer chunks instead of making the others wait. Which thread
+// computes a chunk varies from run to run; what is computed does not, as long as f computes
+// each item of a range the same way whatever the range (the kernels that use this do), so
+// results still do not depend on the thread count or on the schedule. One chunk or one thread:
+// f(0, n) on the calling thread.
+template <class F>
+void parallel_for_chunks(std::size_t n, std::size_t chunk, F&& f) {
+    chunk = std::max<std::size_t>(1, chunk);
+    const std::size_t n_chunks = (n + chunk - 1) / chunk;
+    const std::size_t want = std::min<std::size_t>(num_threads(), n_chunks);
+    if (want <= 1) {
+        f(std::size_t{0}, n);
+        return;
+    }
+    struct Job {
+        std::remove_reference_t<F>* f;
+        std::size_t n, chunk, n_chunks;
+        std::atomic<std::size_t> next{0};
+    } job{&f, n, chunk, n_chunks};
+    detail::ThreadPool::instance().run(int(want), [](void* context, int) {
+        Job& j = *static_cast<Job*>(context);
+        for (std::size_t c; (c = j.next.fetch_add(1, std::memory_order_relaxed)) < j.n_chunks;)
+            (*j.f)(c * j.chunk, std::min(j.n, (c + 1) * j.chunk));
     }, &job);
 }
 

@@ -243,6 +243,20 @@ LLAMAREF_AVX2 void panel_rows(const float* panel, std::size_t nrows, const float
     for (; j < nrows; ++j) panel_tile<RM, 1>(panel, j, X, in, t, k0, k1, Y, out, r + j);
 }
 
+// The stored bytes of a weight panel (rows [r, r + nrows), columns [k0, k1)), prefetched into
+// L1 in `tiles` portions: portion i is the i-th of `tiles` equal shares of its cache lines.
+struct NextPanel {
+    const TensorView& W;
+    std::size_t r, nrows, k0, k1, tiles;
+    LLAMAREF_AVX2 void prefetch(std::size_t i) const {
+        if (k1 <= k0 || nrows == 0) return;
+        const std::size_t offset = dtype_bytes(W.dtype, k0), bytes = dtype_bytes(W.dtype, k1) - offset;
+        const std::size_t per_row = (bytes + 63) / 64, lines = nrows * per_row, share = (lines + tiles - 1) / tiles;
+        for (std::size_t n = i * share; n < std::min(lines, (i + 1) * share); ++n)
+            _mm_prefetch(reinterpret_cast<const char*>(W.row(r + n / per_row) + offset + 64 * (n % per_row)), _MM_HINT_T0);
+    }
+};
+
 template <class L>
 LLAMAREF_AVX2 void prefill_rows(const TensorView& W, const float* X, float* Y, std::size_t T, std::size_t r0,
                                 std::size_t r1) {
@@ -262,8 +276,20 @@ LLAMAREF_AVX2 void prefill_rows(const TensorView& W, const float* X, float* Y, s
                     for (std::size_t k = k0; k < k1; k += 8)
                         _mm256_storeu_ps(panel + j * kKBlock + (k - k0), L::load(W.row(p + j), k));
             }
-            std::size_t t = 0;
-            for (; t + 4 <= T; t += 4) panel_rows<4>(panel, nrows, X, in, t, k0, k1, Y, out, p);
+            // While this panel's tiles run, the next panel's stored weights (the next rows, or the
+            // next column block's first rows) are prefetched a few cache lines per token tile:
+            // its rows lie a whole row apart, pieces too short for the hardware prefetchers, and
+            // converting them without this waits on memory (measured: a quarter of the time).
+            const bool more_rows = p + kPanelRows < r1;
+            const std::size_t next_k0 = more_rows ? k0 : k1;
+            const NextPanel next{W, more_rows ? p + kPanelRows : r0, std::min(kPanelRows, r1 - (more_rows ? p + kPanelRows : r0)),
+                                 next_k0, next_k0 < n8 ? std::min(n8, next_k0 + kKBlock) : next_k0, (T + 3) / 4};
+            std::size_t t = 0, tile_index = 0;
+            for (; t + 4 <= T; t += 4, ++tile_index) {
+                next.prefetch(tile_index);
+                panel_rows<4>(panel, nrows, X, in, t, k0, k1, Y, out, p);
+            }
+            if (t < T) next.prefetch(tile_index);
             for (; t < T; ++t) panel_rows<1>(panel, nrows, X, in, t, k0, k1, Y, out, p);
         }
     }
@@ -272,9 +298,11 @@ LLAMAREF_AVX2 void prefill_rows(const TensorView& W, const float* X, float* Y, s
             for (std::size_t r = r0; r < r1; ++r) Y[t * out + r] = tail(W, r, X + t * in, n8, in, Y[t * out + r]);
 }
 
+// Rows are handed to the threads in chunks on demand (parallel_for_chunks): 64 rows for decode,
+// two panels for prefill. Every row is computed the same way whichever chunk it falls in.
 template <class L>
 void matmul_as(const TensorView& W, const float* X, float* Y, std::size_t T) {
-    parallel_for(W.rows(), [&](std::size_t r0, std::size_t r1) {
+    parallel_for_chunks(W.rows(), T <= 3 ? 64 : 2 * kPanelRows, [&](std::size_t r0, std::size_t r1) {
         switch (T) {
             case 1: decode_rows<L, 1>(W, X, Y, r0, r1); break;
             case 2: decode_rows<L, 2>(W, X, Y, r0, r1); break;
