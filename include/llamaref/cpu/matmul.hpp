@@ -247,11 +247,16 @@ LLAMAREF_AVX2 void panel_rows(const float* panel, std::size_t nrows, const float
 // L1 in `tiles` portions: portion i is the i-th of `tiles` equal shares of its cache lines.
 struct NextPanel {
     const TensorView& W;
-    std::size_t r, nrows, k0, k1, tiles;
-    LLAMAREF_AVX2 void prefetch(std::size_t i) const {
+    std::size_t r, offset = 0, per_row = 1, lines = 0, share = 0;
+    NextPanel(const TensorView& w, std::size_t row, std::size_t nrows, std::size_t k0, std::size_t k1, std::size_t tiles)
+        : W(w), r(row) {
         if (k1 <= k0 || nrows == 0) return;
-        const std::size_t offset = dtype_bytes(W.dtype, k0), bytes = dtype_bytes(W.dtype, k1) - offset;
-        const std::size_t per_row = (bytes + 63) / 64, lines = nrows * per_row, share = (lines + tiles - 1) / tiles;
+        offset = dtype_bytes(W.dtype, k0);
+        per_row = (dtype_bytes(W.dtype, k1) - offset + 63) / 64;
+        lines = nrows * per_row;
+        share = (lines + tiles - 1) / tiles;
+    }
+    LLAMAREF_AVX2 void prefetch(std::size_t i) const {
         for (std::size_t n = i * share; n < std::min(lines, (i + 1) * share); ++n)
             _mm_prefetch(reinterpret_cast<const char*>(W.row(r + n / per_row) + offset + 64 * (n % per_row)), _MM_HINT_T0);
     }
@@ -281,9 +286,9 @@ LLAMAREF_AVX2 void prefill_rows(const TensorView& W, const float* X, float* Y, s
             // its rows lie a whole row apart, pieces too short for the hardware prefetchers, and
             // converting them without this waits on memory (measured: a quarter of the time).
             const bool more_rows = p + kPanelRows < r1;
-            const std::size_t next_k0 = more_rows ? k0 : k1;
-            const NextPanel next{W, more_rows ? p + kPanelRows : r0, std::min(kPanelRows, r1 - (more_rows ? p + kPanelRows : r0)),
-                                 next_k0, next_k0 < n8 ? std::min(n8, next_k0 + kKBlock) : next_k0, (T + 3) / 4};
+            const std::size_t next_r = more_rows ? p + kPanelRows : r0, next_k0 = more_rows ? k0 : k1;
+            const NextPanel next(W, next_r, std::min(kPanelRows, r1 - next_r), next_k0, std::min(n8, next_k0 + kKBlock),
+                                 (T + 3) / 4);
             std::size_t t = 0, tile_index = 0;
             for (; t + 4 <= T; t += 4, ++tile_index) {
                 next.prefetch(tile_index);
