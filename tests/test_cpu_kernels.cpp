@@ -115,7 +115,7 @@ static StoredMatrix random_blocks(DType dt, std::size_t out, std::size_t in, std
     return m;
 }
 
-TEST_CASE("cpu::matmul equals matmul for llama.cpp's block formats (dequantize, then the F32 kernels)", "[cpu][matmul]") {
+TEST_CASE("cpu::matmul equals matmul for llama.cpp's block formats (read in place, eight weights at a time)", "[cpu][matmul]") {
     std::mt19937 g(13);
     for (DType dt : kAllDTypes) {
         if (!is_quantized(dt) || dt == DType::Q8_0) continue;  // Q8_0 has its own kernel, tested above

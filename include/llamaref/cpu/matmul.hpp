@@ -5,9 +5,10 @@
 //
 // Why it is fast
 //   Decode (T = 1..3) is bound by memory: every weight is read once per token. The kernel reads
-//   the stored bytes (2 per weight for BF16/F16, 34 per 32 for Q8_0) and converts them in
-//   registers — never into a float32 copy in memory — and keeps 4 rows in flight so the FMA
-//   units never wait. Threads take disjoint slices of rows.
+//   the stored bytes (2 per weight for BF16/F16, 34 per 32 for Q8_0, 144 per 256 for Q4_K …)
+//   and converts them in registers (the block formats through cpu/dequantize.hpp's readers) —
+//   never into a float32 copy in memory — and keeps 4 rows in flight so the FMA units never
+//   wait. Threads take chunks of rows.
 //   Prefill (T ≥ 4) is bound by arithmetic: 2·T·in·out FLOPs. Weights are converted once per
 //   panel of 48 rows × 256 columns into a float32 buffer that stays in L2, and reused by every
 //   token; each 4-token × 3-row tile keeps 12 sums in 12 AVX registers (the 4 token vectors come
@@ -97,23 +98,12 @@ struct LoadF16 {  // F16C converts exactly, subnormals included
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
     }
 };
-struct LoadQ8_0 {  // d · q, one multiply per value as in to_f32
-    LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
-        const std::byte* block = row + (k / kQ8BlockSize) * sizeof(BlockQ8_0);
-        uint16_t d;
-        std::memcpy(&d, block, 2);
-        const __m256 scale = _mm256_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(d))));
-        const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + k % kQ8BlockSize));
-        return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
-    }
-};
 
-// The other block formats (Q4_0 … IQ4_XS, core/quant_*.hpp): each row's kKBlock columns are
-// dequantized into a float32 buffer (cpu/dequantize.hpp: the specification's values, eight at a
-// time for Q4_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS), then the F32 kernels run on it — the same
-// values, hence the same sums as the reference. (kKBlock = 256 is a whole
-// number of blocks of every format, so a column block never splits a quantization block.)
-struct Dequantize {};
+// The block formats (Q8_0, Q4_0 … IQ4_XS) are read by the readers of cpu/dequantize.hpp: a block's
+// scales converted once, then eight weights at a time. (kKBlock = 256 is a whole number of blocks
+// of every format, so a column block never splits a quantization block.)
+template <class L>
+concept BlockFormat = requires { L::kValues; };
 
 // One block of columns [k0, k1) (k1 − k0 a multiple of 8) for RM tokens × RN weight rows:
 // s[i][j] += hsum(lanes of x_i · w_j). Weight column k is read at w[j] + (k − w_k0).
@@ -125,34 +115,26 @@ LLAMAREF_AVX2 inline void tile(const std::byte* const* w, std::size_t w_k0, cons
     for (int i = 0; i < RM; ++i)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
-    if constexpr (std::is_same_v<L, LoadQ8_0>) {
-        // The same products, a block of 32 at a time: each row's scale converted once per block.
-        for (std::size_t k = k0; k < k1; k += kQ8BlockSize) {
-            __m256 scale[RN];
-            const std::byte* q[RN];
+    if constexpr (BlockFormat<L>) {
+        // The same products, a block at a time: each row's block scales converted once.
+        for (std::size_t k = k0; k < k1; k += L::kValues) {
+            L block[RN];
 #pragma GCC unroll 4
-            for (int j = 0; j < RN; ++j) {
-                const std::byte* block = w[j] + ((k - w_k0) / kQ8BlockSize) * sizeof(BlockQ8_0);
-                uint16_t d;
-                std::memcpy(&d, block, 2);
-                scale[j] = _mm256_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(d))));
-                q[j] = block + 2;
-            }
+            for (int j = 0; j < RN; ++j) block[j].start(w[j] + (k - w_k0) / L::kValues * L::kBytes);
+#pragma GCC unroll 8
+            for (int sub = 0; sub < int(L::kValues / 32); ++sub)
 #pragma GCC unroll 4
-            for (int g = 0; g < 4; ++g) {
-                __m256 wv[RN];
+                for (int g = 0; g < 4; ++g) {
+                    __m256 wv[RN];
 #pragma GCC unroll 4
-                for (int j = 0; j < RN; ++j) {
-                    const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q[j] + 8 * g));
-                    wv[j] = _mm256_mul_ps(scale[j], _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)));
+                    for (int j = 0; j < RN; ++j) wv[j] = block[j].group(sub, g);
+#pragma GCC unroll 4
+                    for (int i = 0; i < RM; ++i) {
+                        const __m256 xv = _mm256_loadu_ps(x[i] + k + 32 * sub + 8 * g);
+#pragma GCC unroll 4
+                        for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_fmadd_ps(wv[j], xv, acc[i][j]);
+                    }
                 }
-#pragma GCC unroll 4
-                for (int i = 0; i < RM; ++i) {
-                    const __m256 xv = _mm256_loadu_ps(x[i] + k + 8 * g);
-#pragma GCC unroll 4
-                    for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_fmadd_ps(wv[j], xv, acc[i][j]);
-                }
-            }
         }
     } else {
         for (std::size_t k = k0; k < k1; k += 8) {
@@ -191,21 +173,7 @@ LLAMAREF_AVX2 void rows_direct(const TensorView& W, const float* X, float* Y, st
     for (int j = 0; j < RN; ++j) w[j] = W.row(r + j);
     for (int i = 0; i < RM; ++i) x[i] = X + i * in;
     float s[RM][RN] = {};
-    if constexpr (std::is_same_v<L, Dequantize>) {
-        thread_local std::vector<float> buffer;
-        buffer.resize(RN * kKBlock);
-        const std::byte* wf[RN];
-        for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
-            const std::size_t k1 = std::min(n8, k0 + kKBlock);
-            for (int j = 0; j < RN; ++j) {
-                dequantize_row(W.dtype, w[j] + dtype_bytes(W.dtype, k0), buffer.data() + j * kKBlock, k1 - k0);
-                wf[j] = reinterpret_cast<const std::byte*>(buffer.data() + j * kKBlock);
-            }
-            tile<LoadF32, RM, RN>(wf, k0, x, k0, k1, s);
-        }
-    } else {
-        for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
-    }
+    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
     for (int i = 0; i < RM; ++i)
         for (int j = 0; j < RN; ++j) Y[i * out + r + j] = tail(W, r + j, x[i], n8, in, s[i][j]);
 }
@@ -275,8 +243,8 @@ LLAMAREF_AVX2 void prefill_rows(const TensorView& W, const float* X, float* Y, s
         for (std::size_t p = r0; p < r1; p += kPanelRows) {
             const std::size_t nrows = std::min(kPanelRows, r1 - p);
             for (std::size_t j = 0; j < nrows; ++j) {  // convert the panel's weights once
-                if constexpr (std::is_same_v<L, Dequantize>)
-                    dequantize_row(W.dtype, W.row(p + j) + dtype_bytes(W.dtype, k0), panel + j * kKBlock, k1 - k0);
+                if constexpr (BlockFormat<L>)
+                    dequantize_row<L>(W.row(p + j) + dtype_bytes(W.dtype, k0), panel + j * kKBlock, k1 - k0);
                 else
                     for (std::size_t k = k0; k < k1; k += 8)
                         _mm256_storeu_ps(panel + j * kKBlock + (k - k0), L::load(W.row(p + j), k));
@@ -322,8 +290,18 @@ inline void matmul(const TensorView& W, const float* X, float* Y, std::size_t T)
         case DType::F32: return matmul_as<LoadF32>(W, X, Y, T);
         case DType::BF16: return matmul_as<LoadBF16>(W, X, Y, T);
         case DType::F16: return matmul_as<LoadF16>(W, X, Y, T);
-        case DType::Q8_0: return matmul_as<LoadQ8_0>(W, X, Y, T);
-        default: return matmul_as<Dequantize>(W, X, Y, T);
+        case DType::Q8_0: return matmul_as<ReadQ8_0>(W, X, Y, T);
+        case DType::Q4_0: return matmul_as<ReadQ4_0>(W, X, Y, T);
+        case DType::Q4_1: return matmul_as<ReadQ4_1>(W, X, Y, T);
+        case DType::Q5_0: return matmul_as<ReadQ5_0>(W, X, Y, T);
+        case DType::Q5_1: return matmul_as<ReadQ5_1>(W, X, Y, T);
+        case DType::Q2_K: return matmul_as<ReadQ2_K>(W, X, Y, T);
+        case DType::Q3_K: return matmul_as<ReadQ3_K>(W, X, Y, T);
+        case DType::Q4_K: return matmul_as<ReadQ4_K>(W, X, Y, T);
+        case DType::Q5_K: return matmul_as<ReadQ5_K>(W, X, Y, T);
+        case DType::Q6_K: return matmul_as<ReadQ6_K>(W, X, Y, T);
+        case DType::IQ4_NL: return matmul_as<ReadIQ4_NL>(W, X, Y, T);
+        case DType::IQ4_XS: return matmul_as<ReadIQ4_XS>(W, X, Y, T);
     }
 }
 
