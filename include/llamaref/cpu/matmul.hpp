@@ -164,6 +164,27 @@ inline float tail(const TensorView& W, std::size_t r, const float* x, std::size_
     return y;
 }
 
+// Some block formats spend several instructions per weight yet still read many bytes, and from
+// memory their decode then waits on loads the hardware prefetchers did not start early enough.
+// For those (readers with kPrefetch: Q8_0, Q4_0, IQ4_NL, Q6_K) decode asks for each row's bytes
+// kPrefetchAhead ahead of the block it reads, one request per cache line: 10–20 % faster on a
+// matrix that does not fit the caches (bench_kernels 16384 4096, three alternating runs). The
+// others were measured too: Q4_K, Q5_K, Q2_K, IQ4_XS 5 % slower with it (their arithmetic, not
+// memory, is the limit), F32, BF16 and the rest unchanged — left to the hardware. A prefetch
+// changes no result; past a row's end it fetches the next row early (prefetches never fault).
+constexpr std::size_t kPrefetchAhead = 512;  // bytes
+template <class L>
+concept Prefetched = requires { requires L::kPrefetch; };
+
+template <int RN>
+LLAMAREF_AVX2 inline void prefetch_ahead(const std::byte* const* w, std::size_t offset, std::size_t block_bytes) {
+#pragma GCC unroll 4
+    for (int j = 0; j < RN; ++j)
+        for (std::size_t b = 0; b < block_bytes; b += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w[j]) + offset + kPrefetchAhead + b),
+                         _MM_HINT_T0);
+}
+
 // Decode: T ≤ 3 tokens, rows [r0, r1), weights read straight from storage, RN rows at a time.
 template <class L, int RM, int RN>
 LLAMAREF_AVX2 void rows_direct(const TensorView& W, const float* X, float* Y, std::size_t r, std::size_t n8) {
@@ -173,7 +194,10 @@ LLAMAREF_AVX2 void rows_direct(const TensorView& W, const float* X, float* Y, st
     for (int j = 0; j < RN; ++j) w[j] = W.row(r + j);
     for (int i = 0; i < RM; ++i) x[i] = X + i * in;
     float s[RM][RN] = {};
-    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
+    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
+        if constexpr (Prefetched<L>) prefetch_ahead<RN>(w, dtype_bytes(W.dtype, k0), dtype_bytes(W.dtype, kKBlock));
+        tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
+    }
     for (int i = 0; i < RM; ++i)
         for (int j = 0; j < RN; ++j) Y[i * out + r + j] = tail(W, r + j, x[i], n8, in, s[i][j]);
 }
