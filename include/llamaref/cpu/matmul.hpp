@@ -176,8 +176,11 @@ constexpr std::size_t kPrefetchAhead = 512;  // bytes
 template <class L>
 concept Prefetched = requires { requires L::kPrefetch; };
 
-template <int RN>
-LLAMAREF_AVX2 inline void prefetch_ahead(const std::byte* const* w, std::size_t offset, std::size_t block_bytes) {
+// Column block k0's stored bytes start at k0 / kValues blocks of kBytes (kKBlock: whole blocks).
+template <class L, int RN>
+LLAMAREF_AVX2 inline void prefetch_ahead(const std::byte* const* w, std::size_t k0) {
+    constexpr std::size_t block_bytes = kKBlock / L::kValues * L::kBytes;
+    const std::size_t offset = k0 / L::kValues * L::kBytes;
 #pragma GCC unroll 4
     for (int j = 0; j < RN; ++j)
         for (std::size_t b = 0; b < block_bytes; b += 64)
@@ -195,7 +198,7 @@ LLAMAREF_AVX2 void rows_direct(const TensorView& W, const float* X, float* Y, st
     for (int i = 0; i < RM; ++i) x[i] = X + i * in;
     float s[RM][RN] = {};
     for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
-        if constexpr (Prefetched<L>) prefetch_ahead<RN>(w, dtype_bytes(W.dtype, k0), dtype_bytes(W.dtype, kKBlock));
+        if constexpr (Prefetched<L>) prefetch_ahead<L, RN>(w, k0);
         tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
     }
     for (int i = 0; i < RM; ++i)
