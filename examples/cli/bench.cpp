@@ -135,7 +135,7 @@ LLAMAREF_AVX2 uint64_t read_all_avx2(const char* p, std::size_t n) {  // n: a mu
 #endif
 uint64_t read_all(const char* p, std::size_t n) {
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    if (cpu::isa() == cpu::Isa::avx2) return read_all_avx2(p, n);
+    if (cpu::use_avx2()) return read_all_avx2(p, n);
 #endif
     return read_all_portable(p, n);
 }

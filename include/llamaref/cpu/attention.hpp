@@ -191,7 +191,7 @@ inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, in
     const float scale = opt.scale > 0 ? opt.scale : 1.0f / std::sqrt(float(Dh));
     const int n_qblocks = (T + kQueryBlock - 1) / kQueryBlock;
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    const bool simd = isa() == Isa::avx2;
+    const bool simd = use_avx2();
 #else
     const bool simd = false;
 #endif

@@ -35,7 +35,7 @@ LLAMAREF_AVX2 inline void silu_mul(const float* gate, const float* up, float* hi
 
 inline void silu_mul(const float* gate, const float* up, float* hidden, std::size_t n) {
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    if (isa() == Isa::avx2) return avx2::silu_mul(gate, up, hidden, n);
+    if (use_avx2()) return avx2::silu_mul(gate, up, hidden, n);
 #endif
     silu_mul_portable(gate, up, hidden, n);
 }

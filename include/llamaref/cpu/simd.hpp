@@ -10,31 +10,39 @@
 // Why not xsimd's dispatch: it needs one translation unit per instruction set, compiled with that
 // set's flags, which a header-only library cannot arrange for its users.
 //
-// AVX-512 kernels are not written yet: the machines this was measured on have none, and an
-// untested kernel is not offered. AVX2 code runs unchanged on AVX-512 CPUs.
+// AVX-512 (F, DQ, BW, VL) has a kernel for the prefill matrix product only (cpu/matmul_avx512.hpp),
+// marked LLAMAREF_AVX512; on such a CPU everything else runs its AVX2 kernel. The order of the
+// float operations is the same in all three, so the results are identical whichever runs.
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define LLAMAREF_HAVE_AVX2_KERNELS 1
 #define LLAMAREF_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define LLAMAREF_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c")))
 #include <cpuid.h>
 #include <immintrin.h>
 #else
 #define LLAMAREF_HAVE_AVX2_KERNELS 0
 #define LLAMAREF_AVX2
+#define LLAMAREF_AVX512
 #endif
 
 namespace llamaref::cpu {
 
-enum class Isa { portable, avx2 };
+// In order: each one includes the one before it.
+enum class Isa { portable, avx2, avx512 };
 
-inline std::string_view isa_name(Isa i) { return i == Isa::avx2 ? "avx2" : "portable"; }
+inline std::string_view isa_name(Isa i) {
+    return i == Isa::avx512 ? "avx512" : i == Isa::avx2 ? "avx2" : "portable";
+}
 
 // The best instruction set this CPU supports (of those llamaref has kernels for): AVX2, FMA and
-// F16C in the CPUID bits, and the operating system saving the 256-bit registers (XGETBV).
+// F16C in the CPUID bits, and the operating system saving the 256-bit registers (XGETBV); then
+// AVX-512 F, DQ, BW and VL, with the operating system saving the mask and 512-bit registers.
 // (CPUID directly: clang's __builtin_cpu_supports does not know "f16c".)
 inline Isa detect_isa() {
 #if LLAMAREF_HAVE_AVX2_KERNELS
@@ -46,17 +54,22 @@ inline Isa detect_isa() {
     __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
     if ((xcr0_lo & 6u) != 6u) return Isa::portable;  // XMM and YMM state enabled by the OS
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 5))) return Isa::portable;  // AVX2
-    return Isa::avx2;
+    const unsigned avx512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);  // F, DQ, BW, VL
+    if ((b & avx512) != avx512 || (xcr0_lo & 0xE6u) != 0xE6u) return Isa::avx2;  // + opmask, ZMM state
+    return Isa::avx512;
 #endif
     return Isa::portable;
 }
 
 namespace detail {
 inline Isa& isa_setting() {
-    // LLAMAREF_ISA=portable forces the portable kernels (for comparisons and tests).
+    // LLAMAREF_ISA=portable or avx2 holds the kernels to that set (for comparisons and tests).
     static Isa isa = [] {
         const char* env = std::getenv("LLAMAREF_ISA");
-        return env && std::string_view(env) == "portable" ? Isa::portable : detect_isa();
+        const Isa best = detect_isa();
+        if (env && std::string_view(env) == "portable") return Isa::portable;
+        if (env && std::string_view(env) == "avx2" && best == Isa::avx512) return Isa::avx2;
+        return best;
     }();
     return isa;
 }
@@ -65,7 +78,10 @@ inline Isa& isa_setting() {
 // The instruction set the fast kernels use now.
 inline Isa isa() { return detail::isa_setting(); }
 
-// Choose the kernels (tests compare both). Asking for AVX2 on a CPU without it keeps portable.
-inline void set_isa(Isa i) { detail::isa_setting() = (i == Isa::avx2 && detect_isa() != Isa::avx2) ? Isa::portable : i; }
+// Whether the AVX2 kernels may run (an AVX-512 CPU runs them too, for all but the matrix product).
+inline bool use_avx2() { return isa() >= Isa::avx2; }
+
+// Choose the kernels (tests compare them). Asking for more than the CPU has gets the best it has.
+inline void set_isa(Isa i) { detail::isa_setting() = std::min(i, detect_isa()); }
 
 }  // namespace llamaref::cpu

@@ -1,0 +1,293 @@
+// llamaref/cpu/matmul_avx2.hpp — the AVX2 kernels of the fast Y = X·Wᵀ (decode and prefill).
+//
+// Part of cpu/matmul.hpp, which includes it after the constants (kKBlock, kPanelRows) and the
+// portable kernel whose order of additions these kernels keep; read that file's opening first.
+// Compiled whatever the build flags (LLAMAREF_AVX2, cpu/simd.hpp), run when the CPU has AVX2.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "../core/ops.hpp"
+#include "dequantize.hpp"
+#include "simd.hpp"
+
+namespace llamaref::cpu {
+
+#if LLAMAREF_HAVE_AVX2_KERNELS
+namespace avx2 {
+
+// ((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7)), as in dot_blocked.
+LLAMAREF_AVX2 inline float hsum(__m256 v) {
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));  // l0+l4 ..
+    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));                                  // s0+s2, s1+s3
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+// Loaders: 8 stored weights from column k of a row, as float32 (exactly core/dtype.hpp's values).
+struct LoadF32 {
+    LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
+        return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
+    }
+};
+struct LoadBF16 {  // the top 16 bits of a float32: shift left
+    LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+};
+struct LoadF16 {  // F16C converts exactly, subnormals included
+    LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+    }
+};
+
+// The block formats (Q8_0, Q4_0 … IQ4_XS) are read by the readers of cpu/dequantize.hpp: a block's
+// scales converted once, then eight weights at a time. (kKBlock = 256 is a whole number of blocks
+// of every format, so a column block never splits a quantization block.)
+template <class L>
+concept BlockFormat = requires { L::kValues; };
+
+// One block of columns [k0, k1) (k1 − k0 a multiple of 8) for RM tokens × RN weight rows:
+// s[i][j] += hsum(lanes of x_i · w_j). Weight column k is read at w[j] + (k − w_k0).
+template <class L, int RM, int RN>
+LLAMAREF_AVX2 inline void tile(const std::byte* const* w, std::size_t w_k0, const float* const* x, std::size_t k0,
+                               std::size_t k1, float (&s)[RM][RN]) {
+    __m256 acc[RM][RN];
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
+    if constexpr (BlockFormat<L>) {
+        // The same products, a block at a time: each row's block scales converted once.
+        for (std::size_t k = k0; k < k1; k += L::kValues) {
+            L block[RN];
+#pragma GCC unroll 4
+            for (int j = 0; j < RN; ++j) block[j].start(w[j] + (k - w_k0) / L::kValues * L::kBytes);
+#pragma GCC unroll 8
+            for (int sub = 0; sub < int(L::kValues / 32); ++sub)
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; ++g) {
+                    __m256 wv[RN];
+#pragma GCC unroll 4
+                    for (int j = 0; j < RN; ++j) wv[j] = block[j].group(sub, g);
+#pragma GCC unroll 4
+                    for (int i = 0; i < RM; ++i) {
+                        const __m256 xv = _mm256_loadu_ps(x[i] + k + 32 * sub + 8 * g);
+#pragma GCC unroll 4
+                        for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_fmadd_ps(wv[j], xv, acc[i][j]);
+                    }
+                }
+        }
+    } else {
+        for (std::size_t k = k0; k < k1; k += 8) {
+            __m256 wv[RN];
+#pragma GCC unroll 4
+            for (int j = 0; j < RN; ++j) wv[j] = L::load(w[j], k - w_k0);
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; ++i) {
+                const __m256 xv = _mm256_loadu_ps(x[i] + k);
+#pragma GCC unroll 4
+                for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_fmadd_ps(wv[j], xv, acc[i][j]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; ++j) s[i][j] += hsum(acc[i][j]);
+}
+
+// The last in % 8 columns of one output, after its blocks.
+inline float tail(const TensorView& W, std::size_t r, const float* x, std::size_t n8, std::size_t n, float y) {
+    if (n8 == n) return y;
+    float w[8];
+    to_f32(W.dtype, W.row(r) + dtype_bytes(W.dtype, n8), w, n - n8);  // F32/F16/BF16 only: blocks have n8 == n
+    for (std::size_t k = n8; k < n; ++k) y = std::fma(w[k - n8], x[k], y);
+    return y;
+}
+
+// Some block formats spend several instructions per weight yet still read many bytes, and from
+// memory their decode then waits on loads the hardware prefetchers did not start early enough.
+// For those (readers with kPrefetch: Q8_0, Q4_0, IQ4_NL, Q6_K) decode asks for each row's bytes
+// kPrefetchAhead ahead of the block it reads, one request per cache line: 10–20 % faster on a
+// matrix that does not fit the caches (bench_kernels 16384 4096, three alternating runs). The
+// others were measured too: Q4_K, Q5_K, Q2_K, IQ4_XS 5 % slower with it (their arithmetic, not
+// memory, is the limit), F32, BF16 and the rest unchanged — left to the hardware. A prefetch
+// changes no result; past a row's end it fetches the next row early (prefetches never fault).
+constexpr std::size_t kPrefetchAhead = 512;  // bytes
+template <class L>
+concept Prefetched = requires { requires L::kPrefetch; };
+
+// Column block k0's stored bytes start at k0 / kValues blocks of kBytes (kKBlock: whole blocks).
+template <class L, int RN>
+LLAMAREF_AVX2 inline void prefetch_ahead(const std::byte* const* w, std::size_t k0) {
+    constexpr std::size_t block_bytes = kKBlock / L::kValues * L::kBytes;
+    const std::size_t offset = k0 / L::kValues * L::kBytes;
+#pragma GCC unroll 4
+    for (int j = 0; j < RN; ++j)
+        for (std::size_t b = 0; b < block_bytes; b += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w[j]) + offset + kPrefetchAhead + b),
+                         _MM_HINT_T0);
+}
+
+// Decode: T ≤ 3 tokens, rows [r0, r1), weights read straight from storage, RN rows at a time.
+template <class L, int RM, int RN>
+LLAMAREF_AVX2 void rows_direct(const TensorView& W, const float* X, float* Y, std::size_t r, std::size_t n8) {
+    const std::size_t in = W.cols(), out = W.rows();
+    const std::byte* w[RN];
+    const float* x[RM];
+    for (int j = 0; j < RN; ++j) w[j] = W.row(r + j);
+    for (int i = 0; i < RM; ++i) x[i] = X + i * in;
+    float s[RM][RN] = {};
+    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
+        if constexpr (Prefetched<L>) prefetch_ahead<L, RN>(w, k0);
+        tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
+    }
+    for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j) Y[i * out + r + j] = tail(W, r + j, x[i], n8, in, s[i][j]);
+}
+
+template <class L, int RM>
+LLAMAREF_AVX2 void decode_rows(const TensorView& W, const float* X, float* Y, std::size_t r0, std::size_t r1) {
+    const std::size_t n8 = W.cols() / 8 * 8;
+    std::size_t r = r0;
+    for (; r + 4 <= r1; r += 4) rows_direct<L, RM, 4>(W, X, Y, r, n8);
+    for (; r < r1; ++r) rows_direct<L, RM, 1>(W, X, Y, r, n8);
+}
+
+// Prefill: tokens in tiles of 4, rows in tiles of 3, over one block of columns. The weights are
+// float32 in `panel` (row j at panel + j·kKBlock, column k at k − k0).
+template <int RM, int RN>
+LLAMAREF_AVX2 void panel_tile(const float* panel, std::size_t j, const float* X, std::size_t in, std::size_t t,
+                              std::size_t k0, std::size_t k1, float* Y, std::size_t out, std::size_t r) {
+    const std::byte* w[RN];
+    const float* x[RM];
+    for (int c = 0; c < RN; ++c) w[c] = reinterpret_cast<const std::byte*>(panel + (j + c) * kKBlock);
+    for (int i = 0; i < RM; ++i) x[i] = X + (t + i) * in;
+    float s[RM][RN];
+    for (int i = 0; i < RM; ++i)
+        for (int c = 0; c < RN; ++c) s[i][c] = Y[(t + i) * out + r + c];
+    tile<LoadF32, RM, RN>(w, k0, x, k0, k1, s);
+    for (int i = 0; i < RM; ++i)
+        for (int c = 0; c < RN; ++c) Y[(t + i) * out + r + c] = s[i][c];
+}
+
+template <int RM>
+LLAMAREF_AVX2 void panel_rows(const float* panel, std::size_t nrows, const float* X, std::size_t in, std::size_t t,
+                              std::size_t k0, std::size_t k1, float* Y, std::size_t out, std::size_t r) {
+    std::size_t j = 0;
+    for (; j + 3 <= nrows; j += 3) panel_tile<RM, 3>(panel, j, X, in, t, k0, k1, Y, out, r + j);
+    for (; j < nrows; ++j) panel_tile<RM, 1>(panel, j, X, in, t, k0, k1, Y, out, r + j);
+}
+
+// The stored bytes of a weight panel (rows [r, r + nrows), columns [k0, k1)), prefetched into
+// L1 in `tiles` portions: portion i is the i-th of `tiles` equal shares of its cache lines.
+struct NextPanel {
+    const TensorView& W;
+    std::size_t r, offset = 0, per_row = 1, lines = 0, share = 0;
+    NextPanel(const TensorView& w, std::size_t row, std::size_t nrows, std::size_t k0, std::size_t k1, std::size_t tiles)
+        : W(w), r(row) {
+        if (k1 <= k0 || nrows == 0) return;
+        offset = dtype_bytes(W.dtype, k0);
+        per_row = (dtype_bytes(W.dtype, k1) - offset + 63) / 64;
+        lines = nrows * per_row;
+        share = (lines + tiles - 1) / tiles;
+    }
+    LLAMAREF_AVX2 void prefetch(std::size_t i) const {
+        for (std::size_t n = i * share; n < std::min(lines, (i + 1) * share); ++n)
+            _mm_prefetch(reinterpret_cast<const char*>(W.row(r + n / per_row) + offset + 64 * (n % per_row)), _MM_HINT_T0);
+    }
+};
+
+template <class L>
+LLAMAREF_AVX2 void prefill_rows(const TensorView& W, const float* X, float* Y, std::size_t T, std::size_t r0,
+                                std::size_t r1) {
+    const std::size_t in = W.cols(), out = W.rows(), n8 = in / 8 * 8;
+    thread_local std::vector<float> panel_buffer;
+    panel_buffer.resize(kPanelRows * kKBlock);
+    float* panel = panel_buffer.data();
+    for (std::size_t t = 0; t < T; ++t) std::fill(Y + t * out + r0, Y + t * out + r1, 0.0f);
+    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
+        const std::size_t k1 = std::min(n8, k0 + kKBlock);
+        for (std::size_t p = r0; p < r1; p += kPanelRows) {
+            const std::size_t nrows = std::min(kPanelRows, r1 - p);
+            for (std::size_t j = 0; j < nrows; ++j) {  // convert the panel's weights once
+                if constexpr (BlockFormat<L>)
+                    dequantize_row<L>(W.row(p + j) + dtype_bytes(W.dtype, k0), panel + j * kKBlock, k1 - k0);
+                else
+                    for (std::size_t k = k0; k < k1; k += 8)
+                        _mm256_storeu_ps(panel + j * kKBlock + (k - k0), L::load(W.row(p + j), k));
+            }
+            // While this panel's tiles run, the next panel's stored weights (the next rows, or the
+            // next column block's first rows) are prefetched a few cache lines per token tile:
+            // its rows lie a whole row apart, pieces too short for the hardware prefetchers, and
+            // converting them without this waits on memory (measured: a quarter of the time).
+            const bool more_rows = p + kPanelRows < r1;
+            const std::size_t next_r = more_rows ? p + kPanelRows : r0, next_k0 = more_rows ? k0 : k1;
+            const NextPanel next(W, next_r, std::min(kPanelRows, r1 - next_r), next_k0, std::min(n8, next_k0 + kKBlock),
+                                 (T + 3) / 4);
+            std::size_t t = 0, tile_index = 0;
+            for (; t + 4 <= T; t += 4, ++tile_index) {
+                next.prefetch(tile_index);
+                panel_rows<4>(panel, nrows, X, in, t, k0, k1, Y, out, p);
+            }
+            if (t < T) next.prefetch(tile_index);
+            for (; t < T; ++t) panel_rows<1>(panel, nrows, X, in, t, k0, k1, Y, out, p);
+        }
+    }
+    if (n8 != in)
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t r = r0; r < r1; ++r) Y[t * out + r] = tail(W, r, X + t * in, n8, in, Y[t * out + r]);
+}
+
+// Rows are handed to the threads in chunks on demand (parallel_for_chunks): 64 rows for decode,
+// two panels for prefill. Every row is computed the same way whichever chunk it falls in.
+template <class L>
+void matmul_as(const TensorView& W, const float* X, float* Y, std::size_t T) {
+    parallel_for_chunks(W.rows(), T <= 3 ? 64 : 2 * kPanelRows, [&](std::size_t r0, std::size_t r1) {
+        switch (T) {
+            case 1: decode_rows<L, 1>(W, X, Y, r0, r1); break;
+            case 2: decode_rows<L, 2>(W, X, Y, r0, r1); break;
+            case 3: decode_rows<L, 3>(W, X, Y, r0, r1); break;
+            default: prefill_rows<L>(W, X, Y, T, r0, r1);
+        }
+    });
+}
+
+// Calls f(Loader{}) with the loader or reader of W's dtype (the AVX-512 kernels use the same ones).
+template <class F>
+decltype(auto) with_reader(DType dtype, F&& f) {
+    switch (dtype) {
+        case DType::F32: return f(LoadF32{});
+        case DType::BF16: return f(LoadBF16{});
+        case DType::F16: return f(LoadF16{});
+        case DType::Q8_0: return f(ReadQ8_0{});
+        case DType::Q4_0: return f(ReadQ4_0{});
+        case DType::Q4_1: return f(ReadQ4_1{});
+        case DType::Q5_0: return f(ReadQ5_0{});
+        case DType::Q5_1: return f(ReadQ5_1{});
+        case DType::Q2_K: return f(ReadQ2_K{});
+        case DType::Q3_K: return f(ReadQ3_K{});
+        case DType::Q4_K: return f(ReadQ4_K{});
+        case DType::Q5_K: return f(ReadQ5_K{});
+        case DType::Q6_K: return f(ReadQ6_K{});
+        case DType::IQ4_NL: return f(ReadIQ4_NL{});
+        case DType::IQ4_XS: return f(ReadIQ4_XS{});
+    }
+    return f(LoadF32{});  // not reached: every dtype is listed
+}
+
+inline void matmul(const TensorView& W, const float* X, float* Y, std::size_t T) {
+    with_reader(W.dtype, [&](auto reader) { matmul_as<decltype(reader)>(W, X, Y, T); });
+}
+
+}  // namespace avx2
+#endif
+
+}  // namespace llamaref::cpu
