@@ -2,6 +2,7 @@
 // llama2.c's published output for stories260K.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -224,6 +225,36 @@ TEST_CASE("llama2.c version 1 ('ak42' header) reads the same model as version 0"
     const std::vector<int> tokens{1, 403, 407, 261, 378};
     Tensor2 a = Transformer(v0).forward(tokens, 0), b = Transformer(v1).forward(tokens, 0);
     CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+}
+
+namespace {
+// Files opened while it lives are read into memory (--no-mmap); mapped again afterwards.
+struct ReadFiles {
+    ReadFiles() { set_file_loading(FileLoading::read); }
+    ~ReadFiles() { set_file_loading(FileLoading::mapped); }
+};
+}  // namespace
+
+TEST_CASE("--no-mmap: a model read into memory holds the same bytes and gives the same logits", "[model][mmap]") {
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    const std::string path = test::data("models/stories260K/stories260K.bin");
+    const MappedFile mapped_file(path);
+    auto mapped = std::shared_ptr<const Model>(load_model(path));
+    const auto dir = test::scratch("no-mmap");
+    { std::ofstream((dir / "empty.bin").string()); }
+    ReadFiles reading;
+    const MappedFile read_file(path);
+    REQUIRE(read_file.size() == mapped_file.size());
+    CHECK(read_file.data() != mapped_file.data());
+    CHECK(std::memcmp(read_file.data(), mapped_file.data(), read_file.size()) == 0);
+    CHECK(reinterpret_cast<std::uintptr_t>(read_file.data()) % (std::size_t(2) << 20) == 0);  // 2 MiB pages fit
+    auto read = std::shared_ptr<const Model>(load_model(path));
+    const std::vector<int> tokens{1, 403, 407, 261, 378};
+    Tensor2 a = Transformer(mapped).forward(tokens, 0), b = Transformer(read).forward(tokens, 0);
+    CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+    // An empty file and a missing one behave as when mapped: size 0, and a clear error.
+    CHECK(MappedFile((dir / "empty.bin").string()).size() == 0);
+    CHECK_THROWS_WITH(MappedFile((dir / "absent.bin").string()), Catch::Contains("cannot open"));
 }
 
 TEST_CASE("prefill + decode samples the same tokens as feeding the prompt one token at a time", "[model][sampling]") {

@@ -332,7 +332,8 @@ int cmd_bench(int argc, char** argv) {
         device_text = "CPU: " + cpu_name() + ", " + std::to_string(threads) + " of " +
                       std::to_string(std::thread::hardware_concurrency()) + " threads, backend " +
                       (cpu.backend == Backend::fast ? "fast (" + std::string(cpu::isa_name(cpu::isa())) + ")" : std::string("ref")) +
-                      (cpu.cache_k == DType::F32 && cpu.cache_v == DType::F32 ? std::string() : ", KV cache K " + std::string(dtype_name(cpu.cache_k)) + " / V " + std::string(dtype_name(cpu.cache_v)));
+                      (cpu.cache_k == DType::F32 && cpu.cache_v == DType::F32 ? std::string() : ", KV cache K " + std::string(dtype_name(cpu.cache_k)) + " / V " + std::string(dtype_name(cpu.cache_v))) +
+                      (file_loading() == FileLoading::read ? ", weights read into memory (--no-mmap)" : ", weights mapped");
     } else {
 #ifdef LLAMAREF_WITH_CUDA
         cuda::RunnerOptions options;

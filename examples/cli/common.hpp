@@ -109,14 +109,16 @@ inline SamplingParams sampling_from(const ArgParser& args, SamplingParams p) {
     return p;
 }
 
-// -t N, --backend KIND and -ctk / -ctv TYPE: how the CPU runs the model, for every command that runs one.
+// -t N, --backend KIND, -ctk / -ctv TYPE and --no-mmap: how the CPU runs the model, for every command that runs one.
 inline void add_cpu_options(ArgParser& args) {
     args.option("-t,--threads", "N", "CPU threads (default: the number of cores, " + std::to_string(default_num_threads()) + " here)")
         .option("--backend", "KIND", "fast (the SIMD kernels of include/llamaref/cpu) or ref (the reference functions)",
                 "fast")
         .option("-ctk,--cache-type-k", "TYPE", "precision of the KV cache's keys: f32 (exact), f16 (llama.cpp's default) or bf16",
                 "f32")
-        .option("-ctv,--cache-type-v", "TYPE", "precision of the KV cache's values: f32, f16 or bf16", "f32");
+        .option("-ctv,--cache-type-v", "TYPE", "precision of the KV cache's values: f32, f16 or bf16", "f32")
+        .option("--no-mmap", "", "read the model file into memory instead of mapping it (faster on some machines; "
+                                 "formats/mmap.hpp)");
 }
 
 // What add_cpu_options' flags ask for.
@@ -135,9 +137,10 @@ struct CpuOptions {
     }
 };
 
-// Sets the thread count and returns the rest of add_cpu_options' flags.
+// Sets the thread count and how files are loaded; returns the rest of add_cpu_options' flags.
 inline CpuOptions cpu_options_from(const ArgParser& args, const std::string& command) {
     set_num_threads(args.given("-t") ? int(args.integer("-t", 1, 1024)) : default_num_threads());
+    set_file_loading(args.given("--no-mmap") ? FileLoading::read : FileLoading::mapped);
     CpuOptions o;
     const std::string b = args.str("--backend");
     if (b == "ref") o.backend = Backend::reference;
