@@ -235,7 +235,7 @@ struct ReadFiles {
 };
 }  // namespace
 
-TEST_CASE("--no-mmap: a model read into memory holds the same bytes and gives the same logits", "[model][mmap]") {
+TEST_CASE("files read into memory (--no-mmap) hold the same bytes and give the same logits", "[model][mmap]") {
     LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
     const std::string path = test::data("models/stories260K/stories260K.bin");
     const MappedFile mapped_file(path);
