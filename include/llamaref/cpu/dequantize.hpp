@@ -89,7 +89,6 @@ LLAMAREF_AVX2 inline void k_scales_mins(const std::byte* packed, float d, float 
 struct ReadQ8_0 {  // d · q
     static constexpr std::size_t kValues = 32;
     static constexpr std::size_t kBytes = sizeof(BlockQ8_0);
-    static constexpr bool kPrefetch = true;  // decode asks for its bytes ahead (cpu/matmul_avx2.hpp)
     const int8_t* q;
     float d;
     LLAMAREF_AVX2 void start(const std::byte* p) { d = f16_at(p), q = reinterpret_cast<const int8_t*>(p + 2); }
@@ -100,7 +99,6 @@ struct ReadQ8_0 {  // d · q
 struct ReadQ4_0 {  // float(q − 8) · d
     static constexpr std::size_t kValues = 32;
     static constexpr std::size_t kBytes = sizeof(BlockQ4_0);
-    static constexpr bool kPrefetch = true;  // decode asks for its bytes ahead (cpu/matmul_avx2.hpp)
     const uint8_t* qs;
     float d;
     LLAMAREF_AVX2 void start(const std::byte* p) { d = f16_at(p), qs = bytes_of(p + 2); }
@@ -150,7 +148,6 @@ LLAMAREF_AVX2 inline __m256i iq4_levels(const uint8_t* qs, int g) {
 struct ReadIQ4_NL {  // d · level(q)
     static constexpr std::size_t kValues = 32;
     static constexpr std::size_t kBytes = sizeof(BlockIQ4_NL);
-    static constexpr bool kPrefetch = true;  // decode asks for its bytes ahead (cpu/matmul_avx2.hpp)
     const uint8_t* qs;
     float d;
     LLAMAREF_AVX2 void start(const std::byte* p) { d = f16_at(p), qs = bytes_of(p + 2); }
@@ -239,7 +236,6 @@ struct ReadQ5_K : ReadQ4_K {  // as Q4_K, with a fifth bit from qh
 struct ReadQ6_K {  // sub-blocks of 16: (d · scale) · float((4 low | 2 high bits) − 32)
     static constexpr std::size_t kValues = 256;
     static constexpr std::size_t kBytes = sizeof(BlockQ6_K);
-    static constexpr bool kPrefetch = true;  // decode asks for its bytes ahead (cpu/matmul_avx2.hpp)
     const uint8_t *ql, *qh;
     float dl[16];
     LLAMAREF_AVX2 void start(const std::byte* p) {

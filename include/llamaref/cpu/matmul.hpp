@@ -7,8 +7,9 @@
 //   Decode (T = 1..3) is bound by memory: every weight is read once per token. The kernel reads
 //   the stored bytes (2 per weight for BF16/F16, 34 per 32 for Q8_0, 144 per 256 for Q4_K …)
 //   and converts them in registers (the block formats through cpu/dequantize.hpp's readers) —
-//   never into a float32 copy in memory — and keeps 4 rows in flight so the FMA units never
-//   wait. Threads take chunks of rows.
+//   never into a float32 copy in memory. It reads one row at a time, front to back (memory
+//   serves one forward stream much faster than several), computing up to 4 of the row's
+//   column blocks at once so the FMA chains overlap. Threads take chunks of rows.
 //   Prefill (T ≥ 4) is bound by arithmetic: 2·T·in·out FLOPs. Weights are converted once per
 //   panel of 48 rows × 256 columns into a float32 buffer that stays in L2, and reused by every
 //   token; each 4-token × 3-row tile keeps 12 sums in 12 AVX registers (the 4 token vectors come

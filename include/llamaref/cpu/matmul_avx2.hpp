@@ -31,17 +31,20 @@ LLAMAREF_AVX2 inline float hsum(__m256 v) {
 
 // Loaders: 8 stored weights from column k of a row, as float32 (exactly core/dtype.hpp's values).
 struct LoadF32 {
+    static constexpr std::size_t kWidth = 4;  // bytes per weight
     LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
         return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
     }
 };
 struct LoadBF16 {  // the top 16 bits of a float32: shift left
+    static constexpr std::size_t kWidth = 2;
     LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
         const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k));
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     }
 };
 struct LoadF16 {  // F16C converts exactly, subnormals included
+    static constexpr std::size_t kWidth = 2;
     LLAMAREF_AVX2 static __m256 load(const std::byte* row, std::size_t k) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
     }
@@ -112,53 +115,108 @@ inline float tail(const TensorView& W, std::size_t r, const float* x, std::size_
     return y;
 }
 
-// Some block formats spend several instructions per weight yet still read many bytes, and from
-// memory their decode then waits on loads the hardware prefetchers did not start early enough.
-// For those (readers with kPrefetch: Q8_0, Q4_0, IQ4_NL, Q6_K) decode asks for each row's bytes
-// kPrefetchAhead ahead of the block it reads, one request per cache line: 10–20 % faster on a
-// matrix that does not fit the caches (bench_kernels 16384 4096, three alternating runs). The
-// others were measured too: Q4_K, Q5_K, Q2_K, IQ4_XS 5 % slower with it (their arithmetic, not
-// memory, is the limit), F32, BF16 and the rest unchanged — left to the hardware. A prefetch
-// changes no result; past a row's end it fetches the next row early (prefetches never fault).
-constexpr std::size_t kPrefetchAhead = 512;  // bytes
+// Decode reads every weight once per token, so it runs at the speed one core streams the matrix
+// from memory — and memory keeps up with one forward stream far better than with several
+// interleaved ones. Measured on a Zen 5 core (bench_kernels 16384 4096, BF16): a plain read of
+// the matrix 33 GB/s; the former kernel, four rows at a time (four streams), 20 GB/s; one row at
+// a time, front to back, with the bytes asked for kDecodeAhead ahead, 30–33 GB/s. So decode
+// reads one row at a time. It still needs several independent chains of FMAs (one chain, an FMA
+// waiting on the previous one, is too slow): a row's column blocks are independent sums until
+// they are added in order, so NB blocks of the row are computed together — as many as fit in
+// 1 KiB of storage, at most 4 (F32: 1, BF16/F16: 2, block formats: 4). Wider groups read the row
+// as NB streams a block apart again, which F32 (1 KiB blocks) measurably dislikes.
+constexpr std::size_t kDecodeAhead = 4096;  // bytes: prefetch distance, one request per 64 bytes read
+
+// Bytes stored for kKBlock columns, and the blocks of one row decode computes together.
 template <class L>
-concept Prefetched = requires { requires L::kPrefetch; };
+constexpr std::size_t block_storage() {
+    if constexpr (BlockFormat<L>)
+        return kKBlock / L::kValues * L::kBytes;
+    else
+        return kKBlock * L::kWidth;
+}
+template <class L>
+constexpr int kDecodeBlocks = int(std::clamp<std::size_t>(1024 / block_storage<L>(), 1, 4));
 
-// Column block k0's stored bytes start at k0 / kValues blocks of kBytes (kKBlock: whole blocks).
-template <class L, int RN>
-LLAMAREF_AVX2 inline void prefetch_ahead(const std::byte* const* w, std::size_t k0) {
-    constexpr std::size_t block_bytes = kKBlock / L::kValues * L::kBytes;
-    const std::size_t offset = k0 / L::kValues * L::kBytes;
+// NB whole column blocks of one row, columns [k0, k0 + NB·kKBlock), for RM tokens: s[i] gets the
+// NB block sums added in column order. `ahead` is the storage kDecodeAhead past column k0.
+template <class L, int RM, int NB>
+LLAMAREF_AVX2 inline void block_group(const std::byte* row, const float* const* x, std::size_t k0, float (&s)[RM],
+                                      const char* ahead) {
+    __m256 acc[RM][NB];
 #pragma GCC unroll 4
-    for (int j = 0; j < RN; ++j)
-        for (std::size_t b = 0; b < block_bytes; b += 64)
-            _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w[j]) + offset + kPrefetchAhead + b),
-                         _MM_HINT_T0);
-}
-
-// Decode: T ≤ 3 tokens, rows [r0, r1), weights read straight from storage, RN rows at a time.
-template <class L, int RM, int RN>
-LLAMAREF_AVX2 void rows_direct(const TensorView& W, const float* X, float* Y, std::size_t r, std::size_t n8) {
-    const std::size_t in = W.cols(), out = W.rows();
-    const std::byte* w[RN];
-    const float* x[RM];
-    for (int j = 0; j < RN; ++j) w[j] = W.row(r + j);
-    for (int i = 0; i < RM; ++i) x[i] = X + i * in;
-    float s[RM][RN] = {};
-    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
-        if constexpr (Prefetched<L>) prefetch_ahead<L, RN>(w, k0);
-        tile<L, RM, RN>(w, 0, x, k0, std::min(n8, k0 + kKBlock), s);
-    }
     for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) Y[i * out + r + j] = tail(W, r + j, x[i], n8, in, s[i][j]);
+#pragma GCC unroll 4
+        for (int h = 0; h < NB; ++h) acc[i][h] = _mm256_setzero_ps();
+    if constexpr (BlockFormat<L>) {
+        for (std::size_t k = k0; k < k0 + kKBlock; k += L::kValues) {
+            L block[NB];
+#pragma GCC unroll 4
+            for (int h = 0; h < NB; ++h) block[h].start(row + (k + h * kKBlock) / L::kValues * L::kBytes);
+            const char* a = ahead + NB * (k - k0) / L::kValues * L::kBytes;  // as many bytes as this step reads
+#pragma GCC unroll 8
+            for (std::size_t b = 0; NB > 1 && b < NB * L::kBytes; b += 64) _mm_prefetch(a + b, _MM_HINT_T0);
+#pragma GCC unroll 8
+            for (int sub = 0; sub < int(L::kValues / 32); ++sub)
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; ++g) {
+                    __m256 wv[NB];
+#pragma GCC unroll 4
+                    for (int h = 0; h < NB; ++h) wv[h] = block[h].group(sub, g);
+                    const std::size_t c = k + 32 * sub + 8 * g;
+#pragma GCC unroll 4
+                    for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+                        for (int h = 0; h < NB; ++h)
+                            acc[i][h] = _mm256_fmadd_ps(wv[h], _mm256_loadu_ps(x[i] + c + h * kKBlock), acc[i][h]);
+                }
+        }
+    } else {
+        constexpr std::size_t step_bytes = 8 * NB * L::kWidth;  // 8 weights of each block
+        for (std::size_t k = k0; k < k0 + kKBlock; k += 8) {
+            const std::size_t done = (k - k0) / 8 * step_bytes;
+            if (NB > 1 && done % 64 == 0)
+#pragma GCC unroll 2
+                for (std::size_t b = 0; b < step_bytes; b += 64) _mm_prefetch(ahead + done + b, _MM_HINT_T0);
+            __m256 wv[NB];
+#pragma GCC unroll 4
+            for (int h = 0; h < NB; ++h) wv[h] = L::load(row, k + h * kKBlock);
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+                for (int h = 0; h < NB; ++h)
+                    acc[i][h] = _mm256_fmadd_ps(wv[h], _mm256_loadu_ps(x[i] + k + h * kKBlock), acc[i][h]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+        for (int h = 0; h < NB; ++h) s[i] += hsum(acc[i][h]);
 }
 
+// Decode: T = RM ≤ 3 tokens, rows [r0, r1), each row read front to back from storage.
 template <class L, int RM>
 LLAMAREF_AVX2 void decode_rows(const TensorView& W, const float* X, float* Y, std::size_t r0, std::size_t r1) {
-    const std::size_t n8 = W.cols() / 8 * 8;
-    std::size_t r = r0;
-    for (; r + 4 <= r1; r += 4) rows_direct<L, RM, 4>(W, X, Y, r, n8);
-    for (; r < r1; ++r) rows_direct<L, RM, 1>(W, X, Y, r, n8);
+    constexpr int NB = kDecodeBlocks<L>;
+    const std::size_t in = W.cols(), out = W.rows(), n8 = in / 8 * 8;
+    const float* x[RM];
+    for (int i = 0; i < RM; ++i) x[i] = X + i * in;
+    for (std::size_t r = r0; r < r1; ++r) {
+        const std::byte* row = W.row(r);
+        // Prefetches past the row's end fetch the next row's start (they never fault).
+        const char* ahead = reinterpret_cast<const char*>(row) + kDecodeAhead;
+        float s[RM] = {};
+        std::size_t k0 = 0;
+        for (; k0 + NB * kKBlock <= n8; k0 += NB * kKBlock)
+            block_group<L, RM, NB>(row, x, k0, s, ahead + dtype_bytes(W.dtype, k0));
+        for (; k0 < n8; k0 += kKBlock) {  // the last blocks, one at a time (the last may be short)
+            float s1[RM][1];
+            for (int i = 0; i < RM; ++i) s1[i][0] = s[i];
+            tile<L, RM, 1>(&row, 0, x, k0, std::min(n8, k0 + kKBlock), s1);
+            for (int i = 0; i < RM; ++i) s[i] = s1[i][0];
+        }
+        for (int i = 0; i < RM; ++i) Y[i * out + r] = tail(W, r, x[i], n8, in, s[i]);
+    }
 }
 
 // Prefill: tokens in tiles of 4, rows in tiles of 3, over one block of columns. The weights are
