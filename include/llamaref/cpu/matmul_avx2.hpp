@@ -208,7 +208,7 @@ LLAMAREF_AVX2 void decode_rows(const TensorView& W, const float* X, float* Y, st
         float s[RM] = {};
         std::size_t k0 = 0;
         for (; k0 + NB * kKBlock <= n8; k0 += NB * kKBlock)
-            block_group<L, RM, NB>(row, x, k0, s, ahead + dtype_bytes(W.dtype, k0));
+            block_group<L, RM, NB>(row, x, k0, s, ahead + k0 / kKBlock * block_storage<L>());
         for (; k0 < n8; k0 += kKBlock) {  // the last blocks, one at a time (the last may be short)
             float s1[RM][1];
             for (int i = 0; i < RM; ++i) s1[i][0] = s[i];
