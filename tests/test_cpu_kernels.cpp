@@ -71,7 +71,7 @@ std::vector<std::vector<float>> per_isa(F&& f) {
 TEST_CASE("cpu::matmul equals matmul for every dtype, tail and token count", "[cpu][matmul]") {
     std::mt19937 g(7);
     for (DType dt : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
-        for (std::size_t in : {1, 7, 8, 9, 31, 32, 64, 75, 256, 257, 520, 800, 1100}) {
+        for (std::size_t in : {1, 7, 8, 9, 31, 32, 64, 75, 256, 257, 520, 800, 1100, 1600}) {
             if (dt == DType::Q8_0 && in % kQ8BlockSize) continue;
             for (std::size_t out : {1, 3, 5, 37, 100}) {
                 const StoredMatrix W = random_matrix(dt, out, in, g);
@@ -129,7 +129,7 @@ TEST_CASE("cpu::matmul equals matmul for llama.cpp's block formats (read in plac
     std::mt19937 g(13);
     for (DType dt : kAllDTypes) {
         if (!is_quantized(dt) || dt == DType::Q8_0) continue;  // Q8_0 has its own kernel, tested above
-        for (std::size_t in : {32, 96, 256, 768, 1280, 2304}) {
+        for (std::size_t in : {32, 96, 256, 768, 1280, 1536, 2304}) {
             if (in % dtype_block(dt).values) continue;
             for (std::size_t out : {1, 5, 37}) {
                 const StoredMatrix W = random_blocks(dt, out, in, g);

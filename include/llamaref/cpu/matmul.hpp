@@ -15,8 +15,8 @@
 //   token; each 4-token × 3-row tile keeps 12 sums in 12 AVX registers (the 4 token vectors come
 //   from L1, the 3 weight vectors from L2), so every load feeds several FMAs.
 //   Those are the AVX2 kernels (cpu/matmul_avx2.hpp). On a CPU with AVX-512 the prefill tiles are
-//   4 tokens × 8 rows, two rows per 16-lane register (cpu/matmul_avx512.hpp); decode and the
-//   rest run the AVX2 code.
+//   4 tokens × 8 rows, two rows per 16-lane register, and BF16/F16/Q8_0 decode holds two column
+//   blocks of a row per register (cpu/matmul_avx512.hpp); the rest runs the AVX2 code.
 //
 // The arithmetic (the same in every kernel, portable, AVX2 or AVX-512, decode or prefill, whatever
 // the thread count — so results are bit-identical between them, and tests check it):

@@ -4,13 +4,14 @@
 // that file's opening first. Compiled whatever the build flags (LLAMAREF_AVX512, cpu/simd.hpp),
 // run when the CPU has AVX-512 F, DQ, BW and VL.
 //
-// Two outputs per register. Every output is summed in dot_blocked's order: one chain of eight
-// lanes per 256-column block. A 16-lane register cannot hold 16 columns of one output without
+// Two chains per register. Every output is summed in dot_blocked's order: one chain of eight
+// lanes per 256-column block. A 16-lane register cannot hold 16 columns of one chain without
 // changing that order (columns k and k + 8 would land in different lanes), so it holds two
-// outputs side by side instead: the low eight lanes belong to weight row r, the high eight to row
-// r + 1, and both are multiplied by the same eight x values (x[k..k+7] broadcast to both halves):
+// chains side by side instead: in prefill two outputs (the low eight lanes belong to weight row
+// r, the high eight to row r + 1, both multiplied by the same x[k..k+7]), in decode two column
+// blocks of one output (see "decode" below):
 //
-//     acc  = [ w[r][k..k+7]   | w[r+1][k..k+7] ]  ·  [ x[k..k+7] | x[k..k+7] ]  +  acc
+//     prefill:  acc = [ w[r][k..k+7] | w[r+1][k..k+7] ]  ·  [ x[k..k+7] | x[k..k+7] ]  +  acc
 //
 // One instruction then does the work of two AVX2 ones, and the results are bit for bit those of
 // the AVX2 and portable kernels (tests/test_cpu_kernels.cpp checks it).
@@ -22,11 +23,11 @@
 // are reduced eight registers at a time (hsum16), and added into Y eight outputs at a time.
 // Measured alone (bench_kernels 2048 2048 128, 1 thread, Zen 5, GFLOP/s of the fastest run, AVX2
 // → AVX-512): F32 68–69 → 124–126, BF16 74–75 → 140–144, Q8_0 87 → 146–152, Q4_K 86–89 → 150–156.
-// Decode keeps the AVX2 kernel (see the note at "decode" below).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 #include "../core/ops.hpp"
@@ -194,15 +195,192 @@ LLAMAREF_AVX512 void prefill_rows(const TensorView& W, const float* X, float* Y,
 }
 
 // --- decode ----------------------------------------------------------------------------------
-// Decode runs the AVX2 kernel. A 16-lane Q8_0 decode (two rows' blocks interleaved by 8-byte
-// halves, then widened, converted and scaled on 16 lanes) was written and measured: 13 % faster
-// on a matrix in L2, no faster from memory or in the model (TinyLlama, 1 thread, --no-mmap:
-// 10.8 / 8.9 tok/s AVX2, 10.4 / 9.5 with it), so it was not kept. F32 and BF16 decode are bound
-// by memory.
+// Decode reads one row at a time, front to back, its column blocks as independent chains (see
+// avx2's note at kDecodeAhead). Here a 16-lane register holds two column blocks side by side —
+// the low eight lanes block b, the high eight block b + 1 — so each instruction converts and
+// multiplies 16 weights, half the instructions of the AVX2 kernel:
+//
+//     acc  = [ w[k0+c .. k0+c+7] | w[k0+256+c .. k0+256+c+7] ]  ·  [ x[k0+c ..] | x[k0+256+c ..] ]  +  acc
+//
+// Each lane still sums one column of one block, step after step, so every block sum — and the
+// order they are added in — is dot_blocked's. x is repacked once per call in this order
+// (pack_pairs: the pair of blocks at column K, columns c..c+7 of each, at xp[K + 2c]), so the FMA
+// reads it with one load. kDecodePairs pairs (four blocks, two chains) are read at a time; what is
+// left of the row after its last whole pair (one block, a short block, a tail) is AVX2's.
+// Formats: BF16, F16 and Q8_0; the others decode with the AVX2 kernel (an F32 pair reader was
+// measured no faster: F32 decode is bound by memory, not instructions).
+// Measured alone (bench_kernels 16384 4096 1 5 1, 1 thread, Zen 5, GB/s of W, medians of 5
+// alternating runs, AVX2 → AVX-512): BF16 26–33 → 32–36, F16 24–26 → 28–31, Q8_0 18.5–19.4 →
+// 20.7–22.1; on a matrix in cache BF16 28 → 55, Q8_0 15 → 23. Two pairs at a time beat one
+// and three or four (in cache BF16 56 vs 36 / 47 / 49).
+constexpr int kDecodePairs = 2;
+
+// 32 bytes in the low half of a 512-bit register, zeros above. (GCC 12's own casts and zero
+// extensions leave the rest "undefined" in a way its -Wuninitialized reports; a masked insert
+// into zeros does not.)
+LLAMAREF_AVX512 inline __m512i widen(const std::byte* p) {
+    return _mm512_maskz_inserti64x4(0xFF, _mm512_setzero_si512(), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), 0);
+}
+
+// Pair readers: columns c..c+31 of blocks b and b + 1 as four registers, w[g] = columns c + 8g ..
+// c + 8g + 7 of each; `a` is column c of block b in the row's storage, block b + 1 lies kKBlock
+// columns (kKBlock / 32 units) further.
+struct PairBF16 {
+    using Single = avx2::LoadBF16;
+    static constexpr std::size_t kUnitBytes = 64;  // bytes of 32 columns
+    LLAMAREF_AVX512 static void read(const std::byte* a, __m512 (&w)[4]) {
+        // 16 words of each block at a time (block b's are words 0..15 of the permutation's
+        // table, b + 1's 32..47); lane j of w[g] takes word (j < 8 ? 8g' + j : 32 + 8g' + j − 8),
+        // g' = g % 2, as its top half and zeros below.
+        const __m512i first = _mm512_setr_epi32(0 << 16, 1 << 16, 2 << 16, 3 << 16, 4 << 16, 5 << 16, 6 << 16, 7 << 16,
+                                                32 << 16, 33 << 16, 34 << 16, 35 << 16, 36 << 16, 37 << 16, 38 << 16, 39 << 16);
+        const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(8 << 16));
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+            const __m512i lo = widen(a + 32 * h), hi = widen(a + kKBlock / 32 * kUnitBytes + 32 * h);
+            w[2 * h] = _mm512_castsi512_ps(_mm512_maskz_permutex2var_epi16(0xAAAAAAAAu, lo, first, hi));
+            w[2 * h + 1] = _mm512_castsi512_ps(_mm512_maskz_permutex2var_epi16(0xAAAAAAAAu, lo, second, hi));
+        }
+    }
+};
+struct PairF16 {
+    using Single = avx2::LoadF16;
+    static constexpr std::size_t kUnitBytes = 64;
+    LLAMAREF_AVX512 static void read(const std::byte* a, __m512 (&w)[4]) {
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; ++g) {
+            const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 16 * g));
+            const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + kKBlock / 32 * kUnitBytes + 16 * g));
+            w[g] = _mm512_maskz_cvtph_ps(0xFFFF, _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1));
+        }
+    }
+};
+struct PairQ8_0 {  // one block of each: d · q, as avx2::ReadQ8_0
+    using Single = avx2::ReadQ8_0;
+    static constexpr std::size_t kUnitBytes = sizeof(BlockQ8_0);
+    LLAMAREF_AVX512 static void read(const std::byte* a, __m512 (&w)[4]) {
+        const std::byte* b = a + kKBlock / 32 * kUnitBytes;
+        // Each q is placed in the top byte of its lane (q · 2²⁴, zeros below), so d is taken
+        // times 2⁻²⁴: both products are exact (d has 11 significant bits, q 8), so d · q is the
+        // same float as avx2::ReadQ8_0's.
+        const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(avx2::f16_at(a) * 0x1p-24f),
+                                            _mm256_set1_ps(avx2::f16_at(b) * 0x1p-24f), 1);
+        // 128-bit quarters: q[0..16) and q[16..32) of block b, then of block b + 1.
+        const __m512i q = _mm512_maskz_inserti64x4(0xFF, widen(a + 2), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), 1);
+        // Lane 4·Q + m (quarter Q) of step g takes byte 8·(g % 2) + 4·(Q % 2) + m of its quarter;
+        // vpshufb zeroes the bytes whose index has the top bit set.
+        const __m512i top = _mm512_setr_epi32(0x00808080, 0x01808080, 0x02808080, 0x03808080, 0x04808080, 0x05808080,
+                                              0x06808080, 0x07808080, 0x00808080, 0x01808080, 0x02808080, 0x03808080,
+                                              0x04808080, 0x05808080, 0x06808080, 0x07808080);
+        const __m512i top_second = _mm512_add_epi32(top, _mm512_set1_epi32(0x08000000));
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {  // steps 2h and 2h + 1: quarters (h, h, 2 + h, 2 + h)
+            const __m512i u = h == 0 ? _mm512_maskz_shuffle_i32x4(0xFFFF, q, q, 0xA0)
+                                      : _mm512_maskz_shuffle_i32x4(0xFFFF, q, q, 0xF5);
+            w[2 * h] = _mm512_mul_ps(d, _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_shuffle_epi8(u, top)));
+            w[2 * h + 1] = _mm512_mul_ps(d, _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_shuffle_epi8(u, top_second)));
+        }
+    }
+};
+template <class L> struct PairOf { using type = void; };
+template <> struct PairOf<avx2::LoadBF16> { using type = PairBF16; };
+template <> struct PairOf<avx2::LoadF16> { using type = PairF16; };
+template <> struct PairOf<avx2::ReadQ8_0> { using type = PairQ8_0; };
+
+// x in pair order, for columns [0, end) (end a multiple of 2·kKBlock).   x, xp: [end]
+inline void pack_pairs(const float* x, std::size_t end, float* xp) {
+    for (std::size_t K = 0; K < end; K += 2 * kKBlock)
+        for (std::size_t c = 0; c < kKBlock; c += 8) {
+            std::copy(x + K + c, x + K + c + 8, xp + K + 2 * c);
+            std::copy(x + K + kKBlock + c, x + K + kKBlock + c + 8, xp + K + 2 * c + 8);
+        }
+}
+
+// NP pairs of whole blocks of one row, columns [k0, k0 + 2·NP·kKBlock), for RM tokens: s[i] gets
+// the 2·NP block sums added in column order. `ahead` is the storage kDecodeAhead past column k0.
+template <class R, int RM, int NP>
+LLAMAREF_AVX512 inline void pair_group(const std::byte* row, const float* const* xp, std::size_t k0, float (&s)[RM],
+                                       const char* ahead) {
+    __m512 acc[RM][NP];
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+        for (int p = 0; p < NP; ++p) acc[i][p] = _mm512_setzero_ps();
+    constexpr std::size_t step_bytes = 2 * NP * R::kUnitBytes;  // read per 32 columns
+    for (std::size_t c = 0; c < kKBlock; c += 32) {
+        const char* a = ahead + c / 32 * step_bytes;
+#pragma GCC unroll 8
+        for (std::size_t b = 0; b < step_bytes; b += 64) _mm_prefetch(a + b, _MM_HINT_T0);
+        __m512 w[NP][4];
+#pragma GCC unroll 4
+        for (int p = 0; p < NP; ++p) R::read(row + (k0 + 2 * p * kKBlock + c) / 32 * R::kUnitBytes, w[p]);
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; ++g)
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+                for (int p = 0; p < NP; ++p) {
+                    const __m512 xv = _mm512_loadu_ps(xp[i] + k0 + 2 * p * kKBlock + 2 * (c + 8 * g));
+                    acc[i][p] = _mm512_fmadd_ps(w[p][g], xv, acc[i][p]);
+                }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i)
+#pragma GCC unroll 4
+        for (int p = 0; p < NP; ++p) {
+            s[i] += avx2::hsum(_mm512_extractf32x8_ps(acc[i][p], 0));
+            s[i] += avx2::hsum(_mm512_extractf32x8_ps(acc[i][p], 1));
+        }
+}
+
+// Decode: T = RM ≤ 3 tokens, rows [r0, r1). XP: the tokens' x in pair order, [RM, pairs_end].
+template <class R, int RM>
+LLAMAREF_AVX512 void decode_rows(const TensorView& W, const float* X, const float* XP, float* Y, std::size_t r0,
+                                 std::size_t r1) {
+    using L = typename R::Single;
+    const std::size_t in = W.cols(), out = W.rows(), n8 = in / 8 * 8, pairs_end = n8 / (2 * kKBlock) * 2 * kKBlock;
+    const float *x[RM], *xp[RM];
+    for (int i = 0; i < RM; ++i) x[i] = X + i * in, xp[i] = XP + i * pairs_end;
+    const std::size_t row_bytes = W.row_bytes();
+    for (std::size_t r = r0; r < r1; ++r) {
+        const std::byte* row = W.data + r * row_bytes;
+        const char* ahead = reinterpret_cast<const char*>(row) + avx2::kDecodeAhead;  // (never faults: a prefetch)
+        float s[RM] = {};
+        std::size_t k0 = 0;
+        for (; k0 + 2 * kDecodePairs * kKBlock <= pairs_end; k0 += 2 * kDecodePairs * kKBlock)
+            pair_group<R, RM, kDecodePairs>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
+        for (; k0 < pairs_end; k0 += 2 * kKBlock) pair_group<R, RM, 1>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
+        for (; k0 < n8; k0 += kKBlock) {  // the last block, and a short one
+            float s1[RM][1];
+            for (int i = 0; i < RM; ++i) s1[i][0] = s[i];
+            avx2::tile<L, RM, 1>(&row, 0, x, k0, std::min(n8, k0 + kKBlock), s1);
+            for (int i = 0; i < RM; ++i) s[i] = s1[i][0];
+        }
+        for (int i = 0; i < RM; ++i) Y[i * out + r] = avx2::tail(W, r, x[i], n8, in, s[i]);
+    }
+}
 
 // The same chunks as avx2::matmul_as: every output is computed the same way wherever it falls.
 template <class L>
 void matmul_as(const TensorView& W, const float* X, float* Y, std::size_t T) {
+    using R = typename PairOf<L>::type;
+    if constexpr (!std::is_void_v<R>) {
+        const std::size_t in = W.cols(), pairs_end = in / 8 * 8 / (2 * kKBlock) * 2 * kKBlock;
+        if (T <= 3 && pairs_end > 0) {
+            thread_local std::vector<float> packed;  // grows once; no allocation per token after that
+            packed.resize(T * pairs_end);
+            for (std::size_t t = 0; t < T; ++t) pack_pairs(X + t * in, pairs_end, packed.data() + t * pairs_end);
+            const float* XP = packed.data();
+            parallel_for_chunks(W.rows(), 64, [&](std::size_t r0, std::size_t r1) {
+                switch (T) {
+                    case 1: decode_rows<R, 1>(W, X, XP, Y, r0, r1); break;
+                    case 2: decode_rows<R, 2>(W, X, XP, Y, r0, r1); break;
+                    default: decode_rows<R, 3>(W, X, XP, Y, r0, r1);
+                }
+            });
+            return;
+        }
+    }
     parallel_for_chunks(W.rows(), T <= 3 ? 64 : 2 * kPanelRows, [&](std::size_t r0, std::size_t r1) {
         switch (T) {
             case 1: avx2::decode_rows<L, 1>(W, X, Y, r0, r1); break;

@@ -10,8 +10,9 @@
 // Why not xsimd's dispatch: it needs one translation unit per instruction set, compiled with that
 // set's flags, which a header-only library cannot arrange for its users.
 //
-// AVX-512 (F, DQ, BW, VL) has a kernel for the prefill matrix product only (cpu/matmul_avx512.hpp),
-// marked LLAMAREF_AVX512; on such a CPU everything else runs its AVX2 kernel. The order of the
+// AVX-512 (F, DQ, BW, VL) has kernels for the matrix product only (cpu/matmul_avx512.hpp: prefill,
+// and decode of BF16, F16 and Q8_0), marked LLAMAREF_AVX512; on such a CPU everything else runs
+// its AVX2 kernel. The order of the
 // float operations is the same in all three, so the results are identical whichever runs.
 #pragma once
 
@@ -78,7 +79,7 @@ inline Isa& isa_setting() {
 // The instruction set the fast kernels use now.
 inline Isa isa() { return detail::isa_setting(); }
 
-// Whether the AVX2 kernels may run (an AVX-512 CPU runs them too, for all but the matrix product).
+// Whether the AVX2 kernels may run (an AVX-512 CPU runs them too, for all that has no AVX-512 kernel).
 inline bool use_avx2() { return isa() >= Isa::avx2; }
 
 // Choose the kernels (tests compare them). Asking for more than the CPU has gets the best it has.
