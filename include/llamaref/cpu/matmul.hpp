@@ -86,6 +86,7 @@ namespace llamaref::cpu {
 
 // Y = X · Wᵀ with the fastest kernels this CPU has.   W: [out, in]   X: [T, in]   Y: [T, out]
 inline void matmul(const TensorView& W, const float* X, float* Y, std::size_t T) {
+    if (T == 0) return;  // no tokens: nothing to compute
 #if LLAMAREF_HAVE_AVX2_KERNELS
     if (isa() == Isa::avx512) return avx512::matmul(W, X, Y, T);
     if (isa() == Isa::avx2) return avx2::matmul(W, X, Y, T);

@@ -366,7 +366,7 @@ void matmul_as(const TensorView& W, const float* X, float* Y, std::size_t T) {
     using R = typename PairOf<L>::type;
     if constexpr (!std::is_void_v<R>) {
         const std::size_t in = W.cols(), pairs_end = in / 8 * 8 / (2 * kKBlock) * 2 * kKBlock;
-        if (T <= 3 && pairs_end > 0) {
+        if (T >= 1 && T <= 3 && pairs_end > 0) {
             thread_local std::vector<float> packed;  // grows once; no allocation per token after that
             packed.resize(T * pairs_end);
             for (std::size_t t = 0; t < T; ++t) pack_pairs(X + t * in, pairs_end, packed.data() + t * pairs_end);
@@ -375,7 +375,7 @@ void matmul_as(const TensorView& W, const float* X, float* Y, std::size_t T) {
                 switch (T) {
                     case 1: decode_rows<R, 1>(W, X, XP, Y, r0, r1); break;
                     case 2: decode_rows<R, 2>(W, X, XP, Y, r0, r1); break;
-                    default: decode_rows<R, 3>(W, X, XP, Y, r0, r1);
+                    case 3: decode_rows<R, 3>(W, X, XP, Y, r0, r1); break;
                 }
             });
             return;
