@@ -194,11 +194,24 @@ LLAMAREF_AVX2 inline void block_group(const std::byte* row, const float* const* 
         for (int h = 0; h < NB; ++h) s[i] += hsum(acc[i][h]);
 }
 
+// The end of decode row r from column k0 on: the whole blocks left one at a time (the last may be
+// short), then the columns past n8; Y[i][r] gets s[i] plus those sums, for RM tokens.
+template <class L, int RM>
+LLAMAREF_AVX2 inline void finish_row(const TensorView& W, std::size_t r, const float* const* x, std::size_t k0,
+                                     const float (&s)[RM], float* Y) {
+    const std::size_t in = W.cols(), n8 = in / 8 * 8;
+    const std::byte* row = W.row(r);
+    float s1[RM][1];
+    for (int i = 0; i < RM; ++i) s1[i][0] = s[i];
+    for (; k0 < n8; k0 += kKBlock) tile<L, RM, 1>(&row, 0, x, k0, std::min(n8, k0 + kKBlock), s1);
+    for (int i = 0; i < RM; ++i) Y[i * W.rows() + r] = tail(W, r, x[i], n8, in, s1[i][0]);
+}
+
 // Decode: T = RM ≤ 3 tokens, rows [r0, r1), each row read front to back from storage.
 template <class L, int RM>
 LLAMAREF_AVX2 void decode_rows(const TensorView& W, const float* X, float* Y, std::size_t r0, std::size_t r1) {
     constexpr int NB = kDecodeBlocks<L>;
-    const std::size_t in = W.cols(), out = W.rows(), n8 = in / 8 * 8;
+    const std::size_t in = W.cols(), n8 = in / 8 * 8;
     const float* x[RM];
     for (int i = 0; i < RM; ++i) x[i] = X + i * in;
     for (std::size_t r = r0; r < r1; ++r) {
@@ -209,13 +222,7 @@ LLAMAREF_AVX2 void decode_rows(const TensorView& W, const float* X, float* Y, st
         std::size_t k0 = 0;
         for (; k0 + NB * kKBlock <= n8; k0 += NB * kKBlock)
             block_group<L, RM, NB>(row, x, k0, s, ahead + k0 / kKBlock * block_storage<L>());
-        for (; k0 < n8; k0 += kKBlock) {  // the last blocks, one at a time (the last may be short)
-            float s1[RM][1];
-            for (int i = 0; i < RM; ++i) s1[i][0] = s[i];
-            tile<L, RM, 1>(&row, 0, x, k0, std::min(n8, k0 + kKBlock), s1);
-            for (int i = 0; i < RM; ++i) s[i] = s1[i][0];
-        }
-        for (int i = 0; i < RM; ++i) Y[i * out + r] = tail(W, r, x[i], n8, in, s[i]);
+        finish_row<L, RM>(W, r, x, k0, s, Y);
     }
 }
 

@@ -46,6 +46,10 @@ LLAMAREF_AVX512 inline void hsum2(__m512 v, float& s_lo, float& s_hi) {
     s_hi += avx2::hsum(_mm512_extractf32x8_ps(v, 1));
 }
 
+// All 16 lanes. The masked forms with it are the plain instructions; GCC 12's unmasked
+// shuffle/permute/broadcast intrinsics pass an "undefined" register its -Wmaybe-uninitialized reports.
+constexpr __mmask16 kAll = 0xFFFF;
+
 // The same sums for the 16 outputs of eight registers r[0..8) at once, with the additions of all
 // of them done side by side: each step pairs up 128-bit quarters (or lanes) of two registers and
 // adds, so 21 instructions do what 16 hsum calls do in ~160. The association is hsum's:
@@ -56,18 +60,19 @@ LLAMAREF_AVX512 inline void hsum2(__m512 v, float& s_lo, float& s_hi) {
 LLAMAREF_AVX512 inline void hsum16(const __m512* r, float* out) {
     __m512 s[4], v[2];
     for (int k = 0; k < 4; ++k)  // quarters of s[k]: [r2k lo, r2k hi, r2k+1 lo, r2k+1 hi]
-        s[k] = _mm512_add_ps(_mm512_shuffle_f32x4(r[2 * k], r[2 * k + 1], 0x88), _mm512_shuffle_f32x4(r[2 * k], r[2 * k + 1], 0xDD));
+        s[k] = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(kAll, r[2 * k], r[2 * k + 1], 0x88),
+                             _mm512_maskz_shuffle_f32x4(kAll, r[2 * k], r[2 * k + 1], 0xDD));
     for (int k = 0; k < 2; ++k)  // each quarter: [s2k's two partial sums, s2k+1's two]
         v[k] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * k], s[2 * k + 1], 0x44), _mm512_shuffle_ps(s[2 * k], s[2 * k + 1], 0xEE));
     // quarter q, lane m: s[m]'s quarter q, i.e. register 2m + q / 2, half q % 2
     const __m512 z = _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], 0x88), _mm512_shuffle_ps(v[0], v[1], 0xDD));
     // so output 2n + h is z[4·(2·(n % 2) + h) + n / 2]: one permutation puts them in order
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    _mm512_storeu_ps(out, _mm512_permutexvar_ps(order, z));
+    _mm512_storeu_ps(out, _mm512_maskz_permutexvar_ps(kAll, order, z));
 }
 
 // x[k..k+7] in both halves.
-LLAMAREF_AVX512 inline __m512 broadcast8(const float* x) { return _mm512_broadcast_f32x8(_mm256_loadu_ps(x)); }
+LLAMAREF_AVX512 inline __m512 broadcast8(const float* x) { return _mm512_maskz_broadcast_f32x8(kAll, _mm256_loadu_ps(x)); }
 
 // --- prefill ---------------------------------------------------------------------------------
 
@@ -338,7 +343,7 @@ template <class R, int RM>
 LLAMAREF_AVX512 void decode_rows(const TensorView& W, const float* X, const float* XP, float* Y, std::size_t r0,
                                  std::size_t r1) {
     using L = typename R::Single;
-    const std::size_t in = W.cols(), out = W.rows(), n8 = in / 8 * 8, pairs_end = n8 / (2 * kKBlock) * 2 * kKBlock;
+    const std::size_t in = W.cols(), n8 = in / 8 * 8, pairs_end = n8 / (2 * kKBlock) * 2 * kKBlock;
     const float *x[RM], *xp[RM];
     for (int i = 0; i < RM; ++i) x[i] = X + i * in, xp[i] = XP + i * pairs_end;
     const std::size_t row_bytes = W.row_bytes();
@@ -350,13 +355,7 @@ LLAMAREF_AVX512 void decode_rows(const TensorView& W, const float* X, const floa
         for (; k0 + 2 * kDecodePairs * kKBlock <= pairs_end; k0 += 2 * kDecodePairs * kKBlock)
             pair_group<R, RM, kDecodePairs>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
         for (; k0 < pairs_end; k0 += 2 * kKBlock) pair_group<R, RM, 1>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
-        for (; k0 < n8; k0 += kKBlock) {  // the last block, and a short one
-            float s1[RM][1];
-            for (int i = 0; i < RM; ++i) s1[i][0] = s[i];
-            avx2::tile<L, RM, 1>(&row, 0, x, k0, std::min(n8, k0 + kKBlock), s1);
-            for (int i = 0; i < RM; ++i) s[i] = s1[i][0];
-        }
-        for (int i = 0; i < RM; ++i) Y[i * out + r] = avx2::tail(W, r, x[i], n8, in, s[i]);
+        avx2::finish_row<L, RM>(W, r, x, k0, s, Y);  // the last block, a short one, the tail
     }
 }
 
