@@ -349,6 +349,7 @@ LLAMAREF_AVX512 void decode_rows(const TensorView& W, const float* X, const floa
     const std::size_t row_bytes = W.row_bytes();
     for (std::size_t r = r0; r < r1; ++r) {
         const std::byte* row = W.data + r * row_bytes;
+        avx2::touch_pages(W, r * row_bytes + avx2::kTouchAhead, (r + 1) * row_bytes + avx2::kTouchAhead);
         const char* ahead = reinterpret_cast<const char*>(row) + avx2::kDecodeAhead;  // (never faults: a prefetch)
         float s[RM] = {};
         std::size_t k0 = 0;
