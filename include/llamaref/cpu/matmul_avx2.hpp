@@ -138,11 +138,10 @@ constexpr std::size_t kDecodeAhead = 4096;  // bytes: prefetch distance, one req
 // 8.83 / 8.59 / 6.91); read into memory (--no-mmap) 9.77 / 9.53 without, 13.77 / 13.23 with.
 constexpr std::size_t kTouchAhead = 8192;
 
-// Reads one byte of every 4 KiB page in bytes [from, to) of W's storage, stopping at its end.
-inline void touch_pages(const TensorView& W, std::size_t from, std::size_t to) {
-    const std::size_t size = W.nbytes();
+// Reads one byte of every 4 KiB page in bytes [from, to) of data, stopping at size (its end).
+inline void touch_pages(const std::byte* data, std::size_t size, std::size_t from, std::size_t to) {
     for (std::size_t o = from; o < to && o < size; o += 4096) {
-        const unsigned char b = *reinterpret_cast<const volatile unsigned char*>(W.data + o);
+        const unsigned char b = *reinterpret_cast<const volatile unsigned char*>(data + o);
         asm volatile("" : : "r"(b));
     }
 }
@@ -234,10 +233,10 @@ LLAMAREF_AVX2 void decode_rows(const TensorView& W, const float* X, float* Y, st
     const std::size_t in = W.cols(), n8 = in / 8 * 8;
     const float* x[RM];
     for (int i = 0; i < RM; ++i) x[i] = X + i * in;
-    const std::size_t row_bytes = W.row_bytes();
+    const std::size_t row_bytes = W.row_bytes(), size = W.nbytes();
     for (std::size_t r = r0; r < r1; ++r) {
         const std::byte* row = W.row(r);
-        touch_pages(W, r * row_bytes + kTouchAhead, (r + 1) * row_bytes + kTouchAhead);
+        touch_pages(W.data, size, r * row_bytes + kTouchAhead, (r + 1) * row_bytes + kTouchAhead);
         // Prefetches past the row's end fetch the next row's start (they never fault).
         const char* ahead = reinterpret_cast<const char*>(row) + kDecodeAhead;
         float s[RM] = {};

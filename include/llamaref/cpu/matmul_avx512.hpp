@@ -346,10 +346,10 @@ LLAMAREF_AVX512 void decode_rows(const TensorView& W, const float* X, const floa
     const std::size_t in = W.cols(), n8 = in / 8 * 8, pairs_end = n8 / (2 * kKBlock) * 2 * kKBlock;
     const float *x[RM], *xp[RM];
     for (int i = 0; i < RM; ++i) x[i] = X + i * in, xp[i] = XP + i * pairs_end;
-    const std::size_t row_bytes = W.row_bytes();
+    const std::size_t row_bytes = W.row_bytes(), size = W.nbytes();
     for (std::size_t r = r0; r < r1; ++r) {
         const std::byte* row = W.data + r * row_bytes;
-        avx2::touch_pages(W, r * row_bytes + avx2::kTouchAhead, (r + 1) * row_bytes + avx2::kTouchAhead);
+        avx2::touch_pages(W.data, size, r * row_bytes + avx2::kTouchAhead, (r + 1) * row_bytes + avx2::kTouchAhead);
         const char* ahead = reinterpret_cast<const char*>(row) + avx2::kDecodeAhead;  // (never faults: a prefetch)
         float s[RM] = {};
         std::size_t k0 = 0;
