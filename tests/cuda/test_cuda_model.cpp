@@ -96,11 +96,7 @@ const char* kFamilyCases[] = {"mistral-swa", "gemma-2b-like", "gemma2-like"};
 
 TEST_CASE("cuda: Mistral and Gemma 1/2 fixtures match their authors' reference and the CPU path", "[cuda][family]") {
     LLAMAREF_REQUIRE_GPU(cuda::device_available);
-    // LLAMAREF_FAMILY_CASES=name,name picks some of them (the emulated CTest runs gemma2-like
-    // alone, the fixture with every switch; the emulation takes minutes per fixture).
-    const char* only = std::getenv("LLAMAREF_FAMILY_CASES");
     for (const char* name : kFamilyCases) {
-        if (only && std::string_view(only).find(name) == std::string_view::npos) continue;
         LLAMAREF_REQUIRE_DATA(std::string("oracle/") + name + "/hf/config.json");
         INFO(name);
         const std::string dir = test::data(std::string("oracle/") + name);

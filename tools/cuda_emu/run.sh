@@ -8,7 +8,7 @@
 # emulation does and cannot show), then test_cuda_kernels and/or test_cuda_model run. It checks
 # the kernels' logic — indexing, tiling, barriers, warp reductions, the graph's replay — where
 # no GPU is at hand; it is not a GPU result. The whole-model tests take minutes (every CUDA
-# thread is a std::thread). Build folder: $LLAMAREF_EMU_DIR (default /tmp/llamaref-cuda-emu).
+# thread is a fiber, shim/cuda_runtime.h). Build folder: $LLAMAREF_EMU_DIR (default /tmp/llamaref-cuda-emu).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/tools/cuda_emu"
@@ -24,7 +24,9 @@ printf '#include <llamaref/cuda/runner.cuh>\n' > "$out/runner.cpp"
 flags=(-std=c++20 -O1 -ffp-contract=off -Wno-unknown-pragmas "-DLLAMAREF_SOURCE_DIR=\"$root\""
        "-I$here/shim" "-I$out/src" "-I$root/include" "-I$root/tests/cuda" "-I$root/tests")
 compile() { "${CXX:-g++}" "${flags[@]}" -c "$1" -o "$2"; }
-compile "$root/tests/test_main.cpp" "$out/test_main.o"
+# Catch2's main: the test build's object where it gives one (LLAMAREF_EMU_TEST_MAIN), else compiled here.
+if [ -n "${LLAMAREF_EMU_TEST_MAIN:-}" ]; then cp "$LLAMAREF_EMU_TEST_MAIN" "$out/test_main.o"
+else compile "$root/tests/test_main.cpp" "$out/test_main.o"; fi
 if [ "$what" = kernels ] || [ "$what" = all ]; then
     compile "$out/kernels_api.cpp" "$out/kernels_api.o"
     compile "$root/tests/cuda/test_cuda_kernels.cpp" "$out/test_cuda_kernels.o"

@@ -1,27 +1,34 @@
 // tools/cuda_emu/shim/cuda_runtime.h — the part of the CUDA runtime llamaref uses, on the CPU.
 //
-// A kernel launch runs its blocks one after another; each block's threads are std::threads, so
-// the kernel code runs as written: __syncthreads is a std::barrier of the block, a warp shuffle
-// an exchange through a 32-slot buffer between two barriers of the warp, __shared__ variables
-// are statics (one block at a time), dynamic shared memory a buffer filled with garbage, device
-// memory is host memory filled with garbage, streams are synchronous, and a graph capture
-// records the launches to replay them. Threads that return leave the barriers, as on a GPU.
+// A kernel launch runs its blocks one after another. A block's threads are fibers on the calling
+// thread, each with a stack of its own: one runs until it waits at a barrier or returns, then the
+// next, so the kernel code runs as written: __syncthreads is a barrier of the block, a warp
+// shuffle an exchange through a 32-slot buffer between two barriers of the warp, __shared__
+// variables are statics (one block at a time), dynamic shared memory a buffer filled with
+// garbage, device memory is host memory filled with garbage, streams are synchronous, and a graph
+// capture records the launches to replay them. Threads that return leave the barriers, as on a
+// GPU. Blocks alternate the order their threads run in (first to last, last to first), so a
+// thread reading another's write with no barrier between reads the old value in one of the two
+// orders. Threads waiting at barriers that can never fill (a __syncthreads some threads of the
+// block skip) are reported as a deadlock, where a GPU would hang. (Fibers, not std::threads:
+// creating 1024 threads per block and waking them at each barrier took 2/3 of the test's time.)
 //
 // What it cannot show: misaligned vector loads (x86 does not fault), the GPU memory model and
 // its races, real cuBLAS and CUB (cublas_v2.h and cub/cub.cuh here are plain loops), and speed.
 // A pass here is a check of the kernels' logic, not a GPU result.
 #pragma once
 #include <algorithm>
-#include <barrier>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <thread>
 #include <vector>
 #include <bit>
+#include <cstdio>
+#include <sys/mman.h>
+#include <ucontext.h>
 
 #define __global__
 #define __device__
@@ -47,18 +54,105 @@ constexpr unsigned cudaStreamNonBlocking = 1;
 struct cudaDeviceProp { char name[256] = "emulated"; int multiProcessorCount = 4; std::size_t totalGlobalMem = 1 << 30; int major = 9, minor = 0; };
 
 namespace shim {
-inline thread_local dim3 tl_thread, tl_block;
+inline dim3 tl_thread, tl_block;  // the running fiber's thread and block (one OS thread runs them all)
 inline dim3 g_grid, g_blockdim;
 inline std::vector<unsigned char> g_smem;
-inline std::barrier<>* g_block_bar = nullptr;
-struct Warp { std::barrier<> bar{32}; alignas(8) unsigned char slot[32][8]; };
-inline std::vector<std::unique_ptr<Warp>> g_warps;
 inline bool g_capturing = false;
 inline std::vector<std::function<void()>>* g_capture = nullptr;
 template <class T> T* dynamic_smem() { return reinterpret_cast<T*>(g_smem.data()); }
 
+// A fiber's saved registers, a switch between two fibers, and a new fiber that starts in entry().
+// On x86-64 a switch is seven pushes and pops (glibc's swapcontext also saves the signal mask, a
+// system call each time: half of the emulation's time); elsewhere ucontext.
+#if defined(__x86_64__)
+extern "C" void llamaref_emu_switch(void** save_sp, void* load_sp);
+asm(".text\n.weak llamaref_emu_switch\n.type llamaref_emu_switch,@function\nllamaref_emu_switch:\n"
+    "pushq %rbp\npushq %rbx\npushq %r12\npushq %r13\npushq %r14\npushq %r15\n"
+    "movq %rsp, (%rdi)\nmovq %rsi, %rsp\n"
+    "popq %r15\npopq %r14\npopq %r13\npopq %r12\npopq %rbx\npopq %rbp\nret\n");
+struct Context { void* sp = nullptr; };
+inline void switch_context(Context& from, Context& to) { llamaref_emu_switch(&from.sp, to.sp); }
+inline void make_context(Context& c, char* stack, std::size_t size, void (*entry)()) {
+    auto top = reinterpret_cast<void**>((reinterpret_cast<std::uintptr_t>(stack) + size) & ~std::uintptr_t(15));
+    *--top = nullptr;                          // entry's return address: it never returns
+    *--top = reinterpret_cast<void*>(entry);   // where the first switch's `ret` goes
+    for (int i = 0; i < 6; ++i) *--top = nullptr;  // rbp, rbx, r12-r15
+    c.sp = top;
+}
+#else
+struct Context { ucontext_t uc; };
+inline void switch_context(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+inline void make_context(Context& c, char* stack, std::size_t size, void (*entry)()) {
+    getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = stack, c.uc.uc_stack.ss_size = size, c.uc.uc_link = nullptr;
+    makecontext(&c.uc, entry, 0);
+}
+#endif
+
+// The fibers of the block being run, and the scheduler's context they switch back to.
+struct Fiber { Context ctx; char* stack = nullptr; bool done = true; };
+constexpr std::size_t kStack = 128 * 1024, kGuard = 4096;  // a fault below the stack, not corruption
+inline std::vector<Fiber> g_fibers;
+inline Context g_scheduler;
+inline unsigned g_current = 0;
+inline unsigned long g_progress = 0;  // arrivals, barrier openings and returns: what a deadlock lacks
+inline std::function<void()> g_body;
+inline void yield() { switch_context(g_fibers[g_current].ctx, g_scheduler); }
+
+// A barrier of `expected` threads; the last to arrive opens it for the others.
+struct Barrier {
+    unsigned expected, arrived = 0;
+    unsigned long phase = 0;
+    explicit Barrier(unsigned n) : expected(n) {}
+    void open() { arrived = 0, ++phase; }
+    void arrive_and_wait() {
+        ++g_progress;
+        const unsigned long ph = phase;
+        if (++arrived == expected) return open();
+        while (phase == ph) yield();
+    }
+    void arrive_and_drop() {  // a thread that returned: the others no longer wait for it
+        ++g_progress;
+        if (--expected > 0 && arrived == expected) open();
+    }
+};
+inline Barrier* g_block_bar = nullptr;
+struct Warp { explicit Warp(unsigned n) : bar(n) {} Barrier bar; alignas(8) unsigned char slot[32][8]; };
+inline std::vector<std::unique_ptr<Warp>> g_warps;
+
+[[noreturn]] inline void fiber_main() {
+    g_body();
+    g_warps[g_current / 32]->bar.arrive_and_drop();
+    g_block_bar->arrive_and_drop();
+    g_fibers[g_current].done = true;
+    yield();  // never resumed
+    std::abort();
+}
+
 struct Cfg { dim3 grid, block; std::size_t smem; };
 inline Cfg cfg(dim3 g, dim3 b, std::size_t smem = 0, cudaStream_t = nullptr) { return {g, b, smem}; }
+
+inline void run_block(unsigned n, bool reverse) {
+    while (g_fibers.size() < n) {
+        Fiber f;
+        void* m = mmap(nullptr, kStack + kGuard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED || mprotect(m, kGuard, PROT_NONE) != 0) { std::fprintf(stderr, "EMU: no fiber stack\n"); std::abort(); }
+        f.stack = static_cast<char*>(m) + kGuard;
+        g_fibers.push_back(f);
+    }
+    for (unsigned t = 0; t < n; ++t) make_context(g_fibers[t].ctx, g_fibers[t].stack, kStack, fiber_main), g_fibers[t].done = false;
+    for (unsigned left = n; left > 0;) {
+        const unsigned long before = g_progress;
+        for (unsigned k = 0; k < n; ++k) {
+            const unsigned t = reverse ? n - 1 - k : k;
+            if (g_fibers[t].done) continue;
+            g_current = t, tl_thread = dim3(t);
+            switch_context(g_scheduler, g_fibers[t].ctx);
+            if (g_fibers[t].done) --left;
+        }
+        if (left > 0 && g_progress == before) { std::fprintf(stderr, "EMU: deadlock: %u threads wait at barriers that cannot fill\n", left); std::abort(); }
+    }
+}
 
 template <class K, class... A>
 void run(Cfg c, K kernel, A... args) {
@@ -66,21 +160,15 @@ void run(Cfg c, K kernel, A... args) {
     if (n == 0 || n > 1024 || (n % 32 && n > 32) || c.grid.x == 0 || c.grid.y == 0) { std::fprintf(stderr, "EMU: bad launch %u x %u, %u threads\n", c.grid.x, c.grid.y, n); std::abort(); }
     g_grid = c.grid, g_blockdim = c.block;
     g_smem.assign(std::max<std::size_t>(c.smem, 16), 0xCD);  // garbage, as on a GPU
+    g_body = [&] { kernel(args...); };
     for (unsigned by = 0; by < c.grid.y; ++by)
         for (unsigned bx = 0; bx < c.grid.x; ++bx) {
-            std::barrier<> bar(n);
+            Barrier bar(n);
             g_block_bar = &bar;
             g_warps.clear();
-            for (unsigned w = 0; w < (n + 31) / 32; ++w) g_warps.push_back(std::make_unique<Warp>());
-            std::vector<std::thread> ts;
-            for (unsigned t = 0; t < n; ++t)
-                ts.emplace_back([&, t] {
-                    tl_thread = dim3(t), tl_block = dim3(bx, by);
-                    kernel(args...);
-                    g_warps[t / 32]->bar.arrive_and_drop();
-                    bar.arrive_and_drop();
-                });
-            for (auto& th : ts) th.join();
+            for (unsigned w = 0; w < (n + 31) / 32; ++w) g_warps.push_back(std::make_unique<Warp>(std::min(32u, n - 32 * w)));
+            tl_block = dim3(bx, by);
+            run_block(n, (bx + by) % 2 == 1);
         }
 }
 template <class K, class... A>
