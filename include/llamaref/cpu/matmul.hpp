@@ -84,12 +84,32 @@ inline void matmul_portable(const TensorView& W, const float* X, float* Y, std::
 
 namespace llamaref::cpu {
 
+#if LLAMAREF_HAVE_AVX2_KERNELS
+// The vector kernels of isa() (AVX-512 or AVX2), every dtype, decode and prefill: about a hundred
+// instantiations that -O3 takes most of a minute to compile, in every file that runs the model
+// (examples/tutorials/layer_norms.cpp: 100 s, 26 s without them). Header-only, each file compiles
+// them (inline, as here by default). A program can compile them once instead: LLAMAREF_MATMUL_EXTERN
+// in every file makes this a declaration, and the one file that also defines LLAMAREF_MATMUL_DEFINE
+// holds the definition — the project's tests and examples do this (CMake target llamaref_matmul).
+#if defined(LLAMAREF_MATMUL_EXTERN) && !defined(LLAMAREF_MATMUL_DEFINE)
+void matmul_vector(const TensorView& W, const float* X, float* Y, std::size_t T);
+#else
+#ifdef LLAMAREF_MATMUL_DEFINE
+void matmul_vector(const TensorView& W, const float* X, float* Y, std::size_t T) {  // the program's one copy
+#else
+inline void matmul_vector(const TensorView& W, const float* X, float* Y, std::size_t T) {
+#endif
+    if (isa() == Isa::avx512) return avx512::matmul(W, X, Y, T);
+    avx2::matmul(W, X, Y, T);
+}
+#endif
+#endif
+
 // Y = X · Wᵀ with the fastest kernels this CPU has.   W: [out, in]   X: [T, in]   Y: [T, out]
 inline void matmul(const TensorView& W, const float* X, float* Y, std::size_t T) {
     if (T == 0) return;  // no tokens: nothing to compute
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    if (isa() == Isa::avx512) return avx512::matmul(W, X, Y, T);
-    if (isa() == Isa::avx2) return avx2::matmul(W, X, Y, T);
+    if (isa() != Isa::portable) return matmul_vector(W, X, Y, T);
 #endif
     matmul_portable(W, X, Y, T);
 }
