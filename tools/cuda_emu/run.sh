@@ -7,8 +7,8 @@
 # host compiler against the shim headers in shim/ (read shim/cuda_runtime.h for what the
 # emulation does and cannot show), then test_cuda_kernels and/or test_cuda_model run. It checks
 # the kernels' logic — indexing, tiling, barriers, warp reductions, the graph's replay — where
-# no GPU is at hand; it is not a GPU result. The whole-model tests take minutes (every CUDA
-# thread is a fiber, shim/cuda_runtime.h). Build folder: $LLAMAREF_EMU_DIR (default /tmp/llamaref-cuda-emu).
+# no GPU is at hand; it is not a GPU result. Every CUDA thread is a fiber (shim/cuda_runtime.h).
+# Build folder: $LLAMAREF_EMU_DIR (default /tmp/llamaref-cuda-emu).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/tools/cuda_emu"
