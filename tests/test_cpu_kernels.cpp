@@ -71,7 +71,7 @@ std::vector<std::vector<float>> per_isa(F&& f) {
 TEST_CASE("cpu::matmul equals matmul for every dtype, tail and token count", "[cpu][matmul]") {
     std::mt19937 g(7);
     for (DType dt : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
-        for (std::size_t in : {1, 7, 8, 9, 31, 32, 64, 75, 256, 257, 520, 800, 1100, 1600}) {
+        for (std::size_t in : {1, 7, 8, 9, 31, 32, 64, 75, 256, 257, 520, 800, 1100, 1600, 2048, 3616}) {
             if (dt == DType::Q8_0 && in % kQ8BlockSize) continue;
             for (std::size_t out : {1, 3, 5, 37, 100}) {
                 const StoredMatrix W = random_matrix(dt, out, in, g);

@@ -210,15 +210,17 @@ LLAMAREF_AVX512 void prefill_rows(const TensorView& W, const float* X, float* Y,
 // Each lane still sums one column of one block, step after step, so every block sum — and the
 // order they are added in — is dot_blocked's. x is repacked once per call in this order
 // (pack_pairs: the pair of blocks at column K, columns c..c+7 of each, at xp[K + 2c]), so the FMA
-// reads it with one load. kDecodePairs pairs (four blocks, two chains) are read at a time; what is
+// reads it with one load. R::kPairs pairs (2·kPairs blocks, kPairs chains) are read at a time for
+// one token (two for two or three tokens: 32 registers hold no more), then two, then one; what is
 // left of the row after its last whole pair (one block, a short block, a tail) is AVX2's.
 // Formats: BF16, F16 and Q8_0; the others decode with the AVX2 kernel (an F32 pair reader was
 // measured no faster: F32 decode is bound by memory, not instructions).
 // Measured alone (bench_kernels 16384 4096 1 5 1, 1 thread, Zen 5, GB/s of W, medians of 5
 // alternating runs, AVX2 → AVX-512): BF16 26–33 → 32–36, F16 24–26 → 28–31, Q8_0 18.5–19.4 →
-// 20.7–22.1; on a matrix in cache BF16 28 → 55, Q8_0 15 → 23. Two pairs at a time beat one
-// and three or four (in cache BF16 56 vs 36 / 47 / 49).
-constexpr int kDecodePairs = 2;
+// 20.7–22.1; on a matrix in cache BF16 28 → 55, Q8_0 15 → 23. BF16: two pairs at a time beat
+// one and three or four (in cache BF16 56 vs 36 / 47 / 49). Q8_0 spends four times the
+// instructions per weight, and each step's four FMAs into one chain wait on each other: four
+// pairs at a time, W [256, 2048] in L2 24.1 → 26.0 GB/s, [16384, 4096] 21.6 → 22.6.
 
 // 32 bytes in the low half of a 512-bit register, zeros above. (GCC 12's own casts and zero
 // extensions leave the rest "undefined" in a way its -Wuninitialized reports; a masked insert
@@ -233,6 +235,7 @@ LLAMAREF_AVX512 inline __m512i widen(const std::byte* p) {
 struct PairBF16 {
     using Single = avx2::LoadBF16;
     static constexpr std::size_t kUnitBytes = 64;  // bytes of 32 columns
+    static constexpr int kPairs = 2;               // pairs of blocks decode reads at a time
     LLAMAREF_AVX512 static void read(const std::byte* a, __m512 (&w)[4]) {
         // 16 words of each block at a time (block b's are words 0..15 of the permutation's
         // table, b + 1's 32..47); lane j of w[g] takes word (j < 8 ? 8g' + j : 32 + 8g' + j − 8),
@@ -251,6 +254,7 @@ struct PairBF16 {
 struct PairF16 {
     using Single = avx2::LoadF16;
     static constexpr std::size_t kUnitBytes = 64;
+    static constexpr int kPairs = 2;
     LLAMAREF_AVX512 static void read(const std::byte* a, __m512 (&w)[4]) {
 #pragma GCC unroll 4
         for (int g = 0; g < 4; ++g) {
@@ -263,13 +267,17 @@ struct PairF16 {
 struct PairQ8_0 {  // one block of each: d · q, as avx2::ReadQ8_0
     using Single = avx2::ReadQ8_0;
     static constexpr std::size_t kUnitBytes = sizeof(BlockQ8_0);
+    static constexpr int kPairs = 4;
     LLAMAREF_AVX512 static void read(const std::byte* a, __m512 (&w)[4]) {
         const std::byte* b = a + kKBlock / 32 * kUnitBytes;
         // Each q is placed in the top byte of its lane (q · 2²⁴, zeros below), so d is taken
         // times 2⁻²⁴: both products are exact (d has 11 significant bits, q 8), so d · q is the
-        // same float as avx2::ReadQ8_0's.
-        const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(avx2::f16_at(a) * 0x1p-24f),
-                                            _mm256_set1_ps(avx2::f16_at(b) * 0x1p-24f), 1);
+        // same float as avx2::ReadQ8_0's. The two float16 scales are broadcast into the halves
+        // and converted together.
+        uint16_t da, db;
+        std::memcpy(&da, a, 2), std::memcpy(&db, b, 2);
+        const __m256i dh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(da))), _mm_set1_epi16(short(db)), 1);
+        const __m512 d = _mm512_mul_ps(_mm512_maskz_cvtph_ps(0xFFFF, dh), _mm512_set1_ps(0x1p-24f));
         // 128-bit quarters: q[0..16) and q[16..32) of block b, then of block b + 1.
         const __m512i q = _mm512_maskz_inserti64x4(0xFF, widen(a + 2), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), 1);
         // Lane 4·Q + m (quarter Q) of step g takes byte 8·(g % 2) + 4·(Q % 2) + m of its quarter;
@@ -312,22 +320,26 @@ LLAMAREF_AVX512 inline void pair_group(const std::byte* row, const float* const*
 #pragma GCC unroll 4
         for (int p = 0; p < NP; ++p) acc[i][p] = _mm512_setzero_ps();
     constexpr std::size_t step_bytes = 2 * NP * R::kUnitBytes;  // read per 32 columns
-    for (std::size_t c = 0; c < kKBlock; c += 32) {
-        const char* a = ahead + c / 32 * step_bytes;
+    const std::byte* w_at = row + k0 / 32 * R::kUnitBytes;  // column k0 + c of the row's storage
+    const float* x_at[RM];                                  // column k0 + c of each token's xp
+    for (int i = 0; i < RM; ++i) x_at[i] = xp[i] + k0;
+    for (std::size_t c = 0; c < kKBlock; c += 32, w_at += R::kUnitBytes, ahead += step_bytes) {
 #pragma GCC unroll 8
-        for (std::size_t b = 0; b < step_bytes; b += 64) _mm_prefetch(a + b, _MM_HINT_T0);
+        for (std::size_t b = 0; b < step_bytes; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T0);
         __m512 w[NP][4];
 #pragma GCC unroll 4
-        for (int p = 0; p < NP; ++p) R::read(row + (k0 + 2 * p * kKBlock + c) / 32 * R::kUnitBytes, w[p]);
+        for (int p = 0; p < NP; ++p) R::read(w_at + 2 * p * kKBlock / 32 * R::kUnitBytes, w[p]);
 #pragma GCC unroll 4
         for (int g = 0; g < 4; ++g)
 #pragma GCC unroll 4
             for (int i = 0; i < RM; ++i)
 #pragma GCC unroll 4
                 for (int p = 0; p < NP; ++p) {
-                    const __m512 xv = _mm512_loadu_ps(xp[i] + k0 + 2 * p * kKBlock + 2 * (c + 8 * g));
+                    const __m512 xv = _mm512_loadu_ps(x_at[i] + 2 * p * kKBlock + 16 * g);
                     acc[i][p] = _mm512_fmadd_ps(w[p][g], xv, acc[i][p]);
                 }
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; ++i) x_at[i] += 64;
     }
 #pragma GCC unroll 4
     for (int i = 0; i < RM; ++i)
@@ -343,6 +355,7 @@ template <class R, int RM>
 LLAMAREF_AVX512 void decode_rows(const TensorView& W, const float* X, const float* XP, float* Y, std::size_t r0,
                                  std::size_t r1) {
     using L = typename R::Single;
+    constexpr int NP = RM == 1 ? R::kPairs : 2;
     const std::size_t in = W.cols(), n8 = in / 8 * 8, pairs_end = n8 / (2 * kKBlock) * 2 * kKBlock;
     const float *x[RM], *xp[RM];
     for (int i = 0; i < RM; ++i) x[i] = X + i * in, xp[i] = XP + i * pairs_end;
@@ -353,8 +366,10 @@ LLAMAREF_AVX512 void decode_rows(const TensorView& W, const float* X, const floa
         const char* ahead = reinterpret_cast<const char*>(row) + avx2::kDecodeAhead;  // (never faults: a prefetch)
         float s[RM] = {};
         std::size_t k0 = 0;
-        for (; k0 + 2 * kDecodePairs * kKBlock <= pairs_end; k0 += 2 * kDecodePairs * kKBlock)
-            pair_group<R, RM, kDecodePairs>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
+        for (; k0 + 2 * NP * kKBlock <= pairs_end; k0 += 2 * NP * kKBlock)
+            pair_group<R, RM, NP>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
+        if constexpr (NP > 2)
+            for (; k0 + 4 * kKBlock <= pairs_end; k0 += 4 * kKBlock) pair_group<R, RM, 2>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
         for (; k0 < pairs_end; k0 += 2 * kKBlock) pair_group<R, RM, 1>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
         avx2::finish_row<L, RM>(W, r, x, k0, s, Y);  // the last block, a short one, the tail
     }
