@@ -297,9 +297,22 @@ struct NextPanel {
         lines = nrows * per_row;
         share = (lines + tiles - 1) / tiles;
     }
+    // One division per call, none per line: a 64-bit division per line (~40 cycles) cost a
+    // quarter of stories110M's F32 prefill.
     LLAMAREF_AVX2 void prefetch(std::size_t i) const {
-        for (std::size_t n = i * share; n < std::min(lines, (i + 1) * share); ++n)
-            _mm_prefetch(reinterpret_cast<const char*>(W.row(r + n / per_row) + offset + 64 * (n % per_row)), _MM_HINT_T0);
+        const std::size_t end = std::min(lines, (i + 1) * share);
+        std::size_t n = i * share;
+        if (n >= end) return;
+        std::size_t row = r + n / per_row, line = n % per_row;
+        for (const std::byte* at = W.row(row) + offset + 64 * line; n < end; ++n) {
+            _mm_prefetch(reinterpret_cast<const char*>(at), _MM_HINT_T0);
+            if (++line < per_row) {
+                at += 64;
+            } else {
+                line = 0;
+                at = n + 1 < end ? W.row(++row) + offset : at;
+            }
+        }
     }
 };
 
