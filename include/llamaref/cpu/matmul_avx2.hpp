@@ -297,24 +297,20 @@ struct NextPanel {
         lines = nrows * per_row;
         share = (lines + tiles - 1) / tiles;
     }
+    // Prefetches the lines of tile i's share: lines are numbered row by row, per_row to a row.
     // One division per call, none per line: a 64-bit division per line (~40 cycles) cost a
-    // quarter of stories110M's F32 prefill. Into L2, not L1: an F32 panel's next bytes (48 KiB)
-    // would push the panel in use (48 KiB of float32) out of a 48 KiB L1. W [5632, 2048], T = 128,
-    // 1 thread, AVX-512, GFLOP/s, six alternating runs: F32 119.7–123.8 → 123.5–146.7, Q8_0
-    // 143.4 / 145.0 → 154.9 / 155.3, BF16 151 / 154 → 156 / 156; AVX2 F32 unchanged (64–67).
+    // quarter of stories110M's F32 prefill. Into L2, not L1: the panel in use (48 KiB of float32)
+    // already fills a Zen 5 L1 (48 KiB) and spills into L2, and the next panel's bytes in L1 pushed
+    // out the part of it still there. W [5632, 2048], T = 128, 1 thread, AVX-512, GFLOP/s, six
+    // alternating runs: F32 119.7–123.8 → 123.5–146.7, Q8_0 143.4 / 145.0 → 154.9 / 155.3, BF16
+    // 151 / 154 → 156 / 156; AVX2 F32 unchanged (64–67).
     LLAMAREF_AVX2 void prefetch(std::size_t i) const {
-        const std::size_t end = std::min(lines, (i + 1) * share);
-        std::size_t n = i * share;
-        if (n >= end) return;
-        std::size_t row = r + n / per_row, line = n % per_row;
-        for (const std::byte* at = W.row(row) + offset + 64 * line; n < end; ++n) {
-            _mm_prefetch(reinterpret_cast<const char*>(at), _MM_HINT_T1);
-            if (++line < per_row) {
-                at += 64;
-            } else {
-                line = 0;
-                at = n + 1 < end ? W.row(++row) + offset : at;
-            }
+        const std::size_t first = i * share, end = std::min(lines, first + share);
+        if (first >= end) return;
+        std::size_t n = first, line = first % per_row;
+        for (std::size_t row = r + first / per_row; n < end; ++row, line = 0) {
+            const char* at = reinterpret_cast<const char*>(W.row(row) + offset);
+            for (; line < per_row && n < end; ++line, ++n) _mm_prefetch(at + 64 * line, _MM_HINT_T1);
         }
     }
 };
