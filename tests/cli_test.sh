@@ -294,6 +294,11 @@ bench)  # llamaref bench on a random tiny checkpoint; --device cuda: a clean err
   grep -q "writing" "$tmp/e2" && { echo "FAIL: the second run wrote the checkpoint again"; exit 1; }
   check_table "$tmp/t2"
   echo "ok: a second run reuses $m"
+  # llama.cpp's activation rounding (on this BF16 checkpoint: bf16 dot products where the CPU has them)
+  "$bin" bench --random tiny -m "$m" -n 4 -p 16 -r 1 -t 2 --llamacpp-rounding >"$tmp/t3" 2>"$tmp/e3" || { echo "FAIL: bench --llamacpp-rounding exited $?"; cat "$tmp/e3"; exit 1; }
+  check_table "$tmp/t3"
+  grep -q "activations rounded as llama.cpp's" "$tmp/t3" || { echo "FAIL: the table does not say the activations were rounded"; cat "$tmp/t3"; exit 1; }
+  echo "ok: bench --llamacpp-rounding"
   expect_error "--device must be cpu or cuda" "$bin" bench --random tiny -m "$m" --device gpu
   expect_error "-r must be an integer in [1" "$bin" bench --random tiny -m "$m" -r 0
   expect_error "shorter than prompt + decode" "$bin" bench --random tiny -m "$m" -p 16 -n 8 -c 20

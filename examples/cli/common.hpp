@@ -118,22 +118,28 @@ inline void add_cpu_options(ArgParser& args) {
                 "f32")
         .option("-ctv,--cache-type-v", "TYPE", "precision of the KV cache's values: f32, f16 or bf16", "f32")
         .option("--no-mmap", "", "read the model file into memory instead of mapping it (faster on some machines; "
-                                 "formats/mmap.hpp)");
+                                 "formats/mmap.hpp)")
+        .option("--llamacpp-rounding", "", "round activations as llama.cpp does before each weight product "
+                                           "(docs/quantization.md; BF16 prefill then multiplies bf16 by bf16)");
 }
 
 // What add_cpu_options' flags ask for.
 struct CpuOptions {
     Backend backend = Backend::fast;
     DType cache_k = DType::F32, cache_v = DType::F32;  // model/kv_cache.hpp: round_kv
+    bool llamacpp_rounding = false;                    // core/quant_activations.hpp
 
     void apply(Transformer& tf) const {
         tf.set_backend(backend);
         tf.set_kv_cache_types(cache_k, cache_v);
+        tf.set_llamacpp_rounding(llamacpp_rounding);
     }
-    // The CUDA runner keeps its cache in float32 only.
-    void require_f32_cache(const std::string& command) const {
+    // The CUDA runner keeps its cache in float32 only and computes with float32 activations.
+    void require_cuda_compatible(const std::string& command) const {
         if (cache_k != DType::F32 || cache_v != DType::F32)
             throw UsageError("llamaref " + command + ": -ctk / -ctv f16 or bf16 are CPU options; --device cuda keeps the KV cache in f32");
+        if (llamacpp_rounding)
+            throw UsageError("llamaref " + command + ": --llamacpp-rounding is a CPU option; --device cuda computes with float32 activations");
     }
 };
 
@@ -154,6 +160,7 @@ inline CpuOptions cpu_options_from(const ArgParser& args, const std::string& com
     };
     o.cache_k = cache_type("--cache-type-k");
     o.cache_v = cache_type("--cache-type-v");
+    o.llamacpp_rounding = args.has("--llamacpp-rounding");
     return o;
 }
 

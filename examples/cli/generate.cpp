@@ -70,7 +70,7 @@ int cmd_generate(int argc, char** argv) {
     const uint64_t seed = seed_from(args);
     int n = int(args.integer("-n", 0, 1 << 30));
     const CpuOptions cpu = cpu_options_from(args, "generate");
-    if (device == Device::cuda) cpu.require_f32_cache("generate");
+    if (device == Device::cuda) cpu.require_cuda_compatible("generate");
 
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));

@@ -25,8 +25,7 @@ int cmd_logits(int argc, char** argv) {
         .option("--out", "FILE", "output .npy file")
         .option("--top", "K", "print the K most likely next tokens with probabilities")
         .option("--mode", "MODE", "prefill or decode", "prefill")
-        .option("-c,--ctx-size", "N", "context length (default: the model's)")
-        .option("--llamacpp-rounding", "", "round activations as llama.cpp does before each weight product (docs/quantization.md)");
+        .option("-c,--ctx-size", "N", "context length (default: the model's)");
     add_cpu_options(args);
     add_device_option(args);
     args.parse(argc, argv);
@@ -37,7 +36,7 @@ int cmd_logits(int argc, char** argv) {
     if (mode != "prefill" && mode != "decode")
         throw UsageError("llamaref logits: --mode must be prefill or decode, got '" + mode + "'");
     const CpuOptions cpu = cpu_options_from(args, "logits");
-    if (device == Device::cuda) cpu.require_f32_cache("logits");
+    if (device == Device::cuda) cpu.require_cuda_compatible("logits");
 
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
@@ -57,7 +56,6 @@ int cmd_logits(int argc, char** argv) {
     if (device == Device::cpu) {
         Transformer tf(model, ctx);
         cpu.apply(tf);
-        tf.set_llamacpp_rounding(args.has("--llamacpp-rounding"));
         if (mode == "prefill") {
             logits = tf.forward(tokens, 0);
         } else {

@@ -21,8 +21,7 @@ int cmd_trace(int argc, char** argv) {
         .option("--tokens", "IDS", "comma-separated token ids")
         .option("-p,--prompt", "TEXT", "text to tokenize (with BOS)")
         .option("--out", "DIR", "output folder")
-        .option("--layers", "LIST", "blocks to keep, negative from the end (default: all)")
-        .option("--llamacpp-rounding", "", "round activations as llama.cpp does before each weight product (docs/quantization.md)");
+        .option("--layers", "LIST", "blocks to keep, negative from the end (default: all)");
     add_cpu_options(args);
     args.parse(argc, argv);
     if (args.given("--tokens") == args.given("-p")) throw UsageError("llamaref trace: give exactly one of --tokens and -p");
@@ -39,7 +38,6 @@ int cmd_trace(int argc, char** argv) {
     const std::vector<int> layers = args.given("--layers") ? args.int_list("--layers") : std::vector<int>{};
     Transformer tf(model, int(tokens.size()));
     cpu.apply(tf);
-    tf.set_llamacpp_rounding(args.has("--llamacpp-rounding"));
     const Trace t = Trace::record(tf, tokens, layers);
     t.save(out);
     std::fprintf(stderr, "wrote %zu tensors for %zu tokens to %s/\n", t.tensors.size(), tokens.size(), out.c_str());

@@ -14,6 +14,8 @@
 // and decode of BF16, F16 and Q8_0), marked LLAMAREF_AVX512; on such a CPU everything else runs
 // its AVX2 kernel. The order of the
 // float operations is the same in all three, so the results are identical whichever runs.
+// AVX512_BF16 (LLAMAREF_AVX512BF16) serves one opt-in kernel that sums in another order:
+// cpu/matmul_bf16.hpp, under llama.cpp's activation rounding only.
 #pragma once
 
 #include <algorithm>
@@ -24,12 +26,14 @@
 #define LLAMAREF_HAVE_AVX2_KERNELS 1
 #define LLAMAREF_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define LLAMAREF_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c")))
+#define LLAMAREF_AVX512BF16 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
 #include <cpuid.h>
 #include <immintrin.h>
 #else
 #define LLAMAREF_HAVE_AVX2_KERNELS 0
 #define LLAMAREF_AVX2
 #define LLAMAREF_AVX512
+#define LLAMAREF_AVX512BF16
 #endif
 
 namespace llamaref::cpu {
@@ -60,6 +64,17 @@ inline Isa detect_isa() {
     return Isa::avx512;
 #endif
     return Isa::portable;
+}
+
+// AVX512_BF16 (CPUID leaf 7, sub-leaf 1, EAX bit 5): the bfloat16 dot product of
+// cpu/matmul_bf16.hpp, used only under llama.cpp's activation rounding (it sums in another order).
+inline bool detect_avx512_bf16() {
+#if LLAMAREF_HAVE_AVX2_KERNELS
+    unsigned a, b, c, d;
+    return detect_isa() == Isa::avx512 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+#else
+    return false;
+#endif
 }
 
 namespace detail {
