@@ -236,8 +236,9 @@ class Transformer {
     static void linear_rounded(const TensorView& W, const float* X, float* Y, std::size_t T) {
         // A BF16 prefill multiplies bf16 by bf16 where the CPU can (cpu/matmul_bf16.hpp: the same
         // exact products, summed in another order, twice as fast as the float32 kernel).
-        if constexpr (mm == linear_fast)
-            if (W.dtype == DType::BF16 && T >= 4 && cpu::has_bf16_dot()) return cpu::matmul_bf16_rounded(W, X, Y, T);
+        // (A run-time test: two functions' addresses are not a constant expression under -fsanitize.)
+        if (mm == &linear_fast && W.dtype == DType::BF16 && T >= 4 && cpu::has_bf16_dot())
+            return cpu::matmul_bf16_rounded(W, X, Y, T);
         thread_local std::vector<float> rounded;
         const std::size_t in = W.cols();
         rounded.resize(T * in);
