@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "dtype.hpp"
@@ -59,6 +60,24 @@ inline void round_block_q8_0(const float* x, float* out) {
     const float d = f16_to_f32(f32_to_f16(amax / 127.0f));
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     for (std::size_t i = 0; i < 32; ++i) out[i] = d * std::nearbyint(x[i] * id);  // ties to even
+}
+
+// The same block as integers, for an integer dot product (cpu/matmul_int8.hpp): q as above and
+// the returned d, so that d·q[i] is round_block_q8_0's out[i]. A block holding a NaN or an
+// infinity returns d = NaN (and q = 0 where q is no integer), so its products are NaN as above.
+//   x: [32] → q: [32]
+inline float quantize_block_q8_0(const float* x, int8_t* q) {
+    float amax = 0.0f;
+    for (std::size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    bool finite = std::isfinite(amax);
+    for (std::size_t i = 0; i < 32; ++i) {
+        const float r = std::nearbyint(x[i] * id);  // in [−127, 127] when x is finite
+        const bool integer = r >= -127.0f && r <= 127.0f;
+        finite = finite && integer;
+        q[i] = integer ? int8_t(r) : int8_t(0);
+    }
+    return finite ? f16_to_f32(f32_to_f16(amax / 127.0f)) : std::numeric_limits<float>::quiet_NaN();
 }
 
 // x' = d·q for one block of 256, Q8_K's rule (the sign of the largest value sets the scale's sign).

@@ -144,7 +144,8 @@ LLAMAREF_AVX512BF16 inline void prefill_rows(const TensorView& W, const uint16_t
     }
 }
 
-// X rounded to bfloat16 (round to nearest even, as f32_to_bf16).   X: [n] float32 → out: [n] bf16
+// X rounded to bfloat16: round to nearest even as f32_to_bf16, except that the instruction flushes
+// subnormal inputs to zero (see the opening).   X: [n] float32 → out: [n] bf16
 LLAMAREF_AVX512BF16 inline void round_to_bf16(const float* X, uint16_t* out, std::size_t n) {
     std::size_t k = 0;
     for (; k + 16 <= n; k += 16)
@@ -176,7 +177,7 @@ inline void matmul_bf16_rounded(const TensorView& W, const float* X, float* Y, s
     xb.resize(T * in);
     avx512bf16::round_to_bf16(X, xb.data(), T * in);
     const uint16_t* Xb = xb.data();  // (in the workers `xb` would name their own, empty buffers)
-    parallel_for_chunks(W.rows(), 96, [&](std::size_t r0, std::size_t r1) { avx512bf16::prefill_rows(W, Xb, Y, T, r0, r1); });
+    parallel_for_chunks(W.rows(), 2 * kPanelRows, [&](std::size_t r0, std::size_t r1) { avx512bf16::prefill_rows(W, Xb, Y, T, r0, r1); });
 #else
     (void)W, (void)X, (void)Y, (void)T;
     fail("matmul_bf16_rounded: needs an x86 CPU with AVX512_BF16");

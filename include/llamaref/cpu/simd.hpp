@@ -14,8 +14,9 @@
 // and decode of BF16, F16 and Q8_0), marked LLAMAREF_AVX512; on such a CPU everything else runs
 // its AVX2 kernel. The order of the
 // float operations is the same in all three, so the results are identical whichever runs.
-// AVX512_BF16 (LLAMAREF_AVX512BF16) serves one opt-in kernel that sums in another order:
-// cpu/matmul_bf16.hpp, under llama.cpp's activation rounding only.
+// AVX512_BF16 (LLAMAREF_AVX512BF16) and AVX512_VNNI (LLAMAREF_AVX512VNNI) serve two opt-in
+// kernels that sum in another order, under llama.cpp's activation rounding only:
+// cpu/matmul_bf16.hpp (BF16 prefill) and cpu/matmul_int8.hpp (Q8_0 decode).
 #pragma once
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #define LLAMAREF_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define LLAMAREF_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c")))
 #define LLAMAREF_AVX512BF16 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
+#define LLAMAREF_AVX512VNNI __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #include <cpuid.h>
 #include <immintrin.h>
 #else
@@ -34,6 +36,7 @@
 #define LLAMAREF_AVX2
 #define LLAMAREF_AVX512
 #define LLAMAREF_AVX512BF16
+#define LLAMAREF_AVX512VNNI
 #endif
 
 namespace llamaref::cpu {
@@ -72,6 +75,17 @@ inline bool detect_avx512_bf16() {
 #if LLAMAREF_HAVE_AVX2_KERNELS
     unsigned a, b, c, d;
     return detect_isa() == Isa::avx512 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+#else
+    return false;
+#endif
+}
+
+// AVX512_VNNI (CPUID leaf 7, sub-leaf 0, ECX bit 11): the int8 dot product of
+// cpu/matmul_int8.hpp, used only under llama.cpp's activation rounding (it sums in another order).
+inline bool detect_avx512_vnni() {
+#if LLAMAREF_HAVE_AVX2_KERNELS
+    unsigned a, b, c, d;
+    return detect_isa() == Isa::avx512 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11));
 #else
     return false;
 #endif
