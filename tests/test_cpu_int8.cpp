@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -19,6 +20,7 @@
 #include <llamaref/core/parallel.hpp>
 #include <llamaref/core/quant_activations.hpp>
 #include <llamaref/cpu/matmul_int8.hpp>
+#include <llamaref/cpu/quant_activations.hpp>
 #include <llamaref/formats/load.hpp>
 #include <llamaref/model/transformer.hpp>
 
@@ -57,6 +59,75 @@ TEST_CASE("quantize_block_q8_0 gives round_block_q8_0's values as d·q", "[quant
     CHECK(std::isnan(quantize_block_q8_0(x, q)));
 }
 
+TEST_CASE("quantize_block_q8_K gives round_block_q8_K's values as d·q", "[quant]") {
+    std::mt19937 g(5);
+    std::normal_distribution<float> nd;
+    for (int trial = 0; trial < 100; ++trial) {
+        float x[256], rounded[256];
+        int8_t q[256];
+        const float scale = std::ldexp(1.0f, trial % 40 - 20);
+        for (float& v : x) v = nd(g) * scale;
+        if (trial % 7 == 0) std::fill(x, x + 256, 0.0f);  // an all-zero block: d = 0
+        if (trial % 5 == 0) x[trial] = -40.0f * scale;      // a negative largest value: d < 0
+        round_block_q8_K(x, rounded);
+        const float d = quantize_block_q8_K(x, q);
+        for (int i = 0; i < 256; ++i) REQUIRE(d * float(q[i]) == rounded[i]);
+    }
+}
+
+// The vector rounding (cpu/quant_activations.hpp) against core's, bit for bit: blocks at many
+// scales, all-zero blocks, exact ties (x·127/max|x| = k + ½ → the even k), NaN and infinities.
+TEST_CASE("the vectorized activation rounding equals core's bit for bit", "[quant][cpu]") {
+    if (!cpu::use_avx2()) {
+        WARN("SKIPPED: this CPU has no AVX2 (the vector rounding is not used)");
+        return;
+    }
+    std::mt19937 g(17);
+    std::normal_distribution<float> nd;
+    std::uniform_int_distribution<int> pick(0, 30);
+    auto same_bits = [](const void* a, const void* b, std::size_t bytes) { return std::memcmp(a, b, bytes) == 0; };
+    for (int trial = 0; trial < 400; ++trial) {
+        std::vector<float> x(256);
+        const float scale = std::ldexp(1.0f, trial % 60 - 30);
+        for (float& v : x) v = nd(g) * scale;
+        if (trial % 11 == 0) std::fill(x.begin(), x.end(), 0.0f);
+        if (trial % 3 == 0)  // ties: max|x| = 127 makes x·127/max|x| = x
+            for (std::size_t i = 0; i < 256; ++i) x[i] = i % 32 == 0 ? 127.0f : float(pick(g)) + 0.5f - 15.0f;
+        if (trial % 13 == 1) x[trial % 256] = std::numeric_limits<float>::quiet_NaN();
+        if (trial % 13 == 2) x[trial % 256] = -std::numeric_limits<float>::infinity();
+        if (trial % 5 == 0) x[(trial * 7) % 256] = -4.0f * std::fabs(x[(trial * 7) % 256]) - 1.0f;  // a negative largest
+        for (std::size_t b = 0; b < 256; b += 32) {
+            int8_t q1[32], q2[32];
+            float r1[32], r2[32];
+            llamaref::round_block_q8_0(&x[b], r1);
+            const float d1 = llamaref::quantize_block_q8_0(&x[b], q1);
+            const float d2 = cpu::avx2::quantize_block_q8_0(&x[b], q2, r2);
+            REQUIRE(same_bits(r1, r2, sizeof r1));
+            REQUIRE(same_bits(&d1, &d2, 4));
+            REQUIRE(same_bits(q1, q2, sizeof q1));
+        }
+        int8_t q1[256], q2[256];
+        float r1[256], r2[256];
+        llamaref::round_block_q8_K(x.data(), r1);
+        const float d1 = llamaref::quantize_block_q8_K(x.data(), q1);
+        const float d2 = cpu::avx2::quantize_block_q8_K(x.data(), q2, r2);
+        REQUIRE(same_bits(r1, r2, sizeof r1));
+        REQUIRE(same_bits(&d1, &d2, 4));
+        REQUIRE(same_bits(q1, q2, sizeof q1));
+    }
+    // Rows of every weight type, shared among two threads.
+    std::vector<float> X(5 * 512), want(X.size()), got(X.size());
+    for (float& v : X) v = nd(g);
+    set_num_threads(2);
+    for (DType w : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_1, DType::Q4_K, DType::Q6_K, DType::IQ4_XS}) {
+        INFO(dtype_name(w));
+        for (std::size_t t = 0; t < 5; ++t) round_activations_like_llamacpp(w, &X[t * 512], &want[t * 512], 512);
+        cpu::round_activations_like_llamacpp(w, X.data(), got.data(), 5, 512);
+        CHECK(same_bits(want.data(), got.data(), 4 * want.size()));
+    }
+    set_num_threads(1);
+}
+
 TEST_CASE("Q8_0 int8 dot products equal the reference product of Q8_0-rounded activations", "[cpu][int8]") {
     if (!int8_dot_or_skip()) return;
     std::mt19937 g(11);
@@ -83,9 +154,9 @@ TEST_CASE("Q8_0 int8 dot products equal the reference product of Q8_0-rounded ac
                 std::vector<float> want(T * out), got(T * out), got2(T * out);
                 matmul(W, xr.data(), want.data(), T);  // the specification, on the rounded x
                 set_num_threads(1);
-                cpu::matmul_q8_0_rounded(W, x.data(), got.data(), T);  // rounds x itself
+                cpu::matmul_int8_rounded(W, x.data(), got.data(), T);  // rounds x itself
                 set_num_threads(2);
-                cpu::matmul_q8_0_rounded(W, x.data(), got2.data(), T);
+                cpu::matmul_int8_rounded(W, x.data(), got2.data(), T);
                 set_num_threads(1);
                 std::vector<float> row(in);
                 for (std::size_t r = 0; r < out; ++r) {
@@ -104,51 +175,110 @@ TEST_CASE("Q8_0 int8 dot products equal the reference product of Q8_0-rounded ac
             }
 }
 
-// llama.cpp multiplies the same integers (ggml's Q8_0 × Q8_0 dot product), so on its own Q8_0
-// file the int8 kernel, decoding token by token, lands on llama.cpp's logits (shared/quant/q-llama2:
-// llama.cpp's logits on the same ids) up to the order of additions — until an activation lies
-// within that difference of a Q8_0 rounding boundary and rounds to the neighbouring integer; the
-// logits then move by ~0.01–0.05, as the exact kernels' do wherever that happens to them. Measured
-// on this fixture (40 positions): the exact kernels never flip (RMS 1.3e-7); the int8 kernel flips
-// one activation of layer 0 at position 16, which reaches later positions through layer 1's KV cache
-// (RMS 7.1e-3, 0.26 of the exact model's distance to llama.cpp, 27.3e-3). So: the positions before
-// the first departure within 1e-5, that departure not among the first quarter, and the whole within
-// half the exact model's distance (test_quant's criterion for the emulated rounding). (Greedy
-// choices are not compared: this random model has near-ties, and one position after the flip
-// picks another token.)
-TEST_CASE("llama.cpp's rounding on a Q8_0 model: token-by-token decode with int8 dot products is llama.cpp's", "[cpu][int8][oracle]") {
+TEST_CASE("Q4_K and Q6_K int8 dot products equal the reference product of Q8_K-rounded activations", "[cpu][int8]") {
+    if (!int8_dot_or_skip()) return;
+    std::mt19937 g(13);
+    std::normal_distribution<float> nd;
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(-0.02f, 0.02f);
+    // in: one block and several (5632 = 22: TinyLlama's feed-forward); out: more than one
+    // 64-row chunk; T: 1–3 (decode) and 5.
+    for (DType type : {DType::Q4_K, DType::Q6_K})
+        for (std::size_t in : {256u, 512u, 1280u, 5632u})
+            for (std::size_t out : {1u, 7u, 130u})
+                for (std::size_t T : {1u, 2u, 3u, 5u}) {
+                    INFO(dtype_name(type) << " W [" << out << ", " << in << "], T " << T);
+                    // Random blocks: every bit pattern of scales, minimums and quants is a valid
+                    // block; the float16 scales random values of either sign.
+                    std::vector<std::byte> stored(dtype_bytes(type, out * in));
+                    for (auto& b : stored) b = std::byte(byte(g));
+                    const std::size_t block_bytes = dtype_bytes(type, 256);
+                    for (std::size_t b = 0; b < out * in / 256; ++b) {
+                        const uint16_t d = f32_to_f16(scale(g)), dmin = f32_to_f16(scale(g));
+                        if (type == DType::Q4_K) {
+                            std::memcpy(&stored[b * block_bytes + offsetof(BlockQ4_K, d)], &d, 2);
+                            std::memcpy(&stored[b * block_bytes + offsetof(BlockQ4_K, dmin)], &dmin, 2);
+                        } else {
+                            std::memcpy(&stored[b * block_bytes + offsetof(BlockQ6_K, d)], &d, 2);
+                        }
+                    }
+                    const TensorView W{type, {out, in}, stored.data()};
+                    std::vector<float> x(T * in), xr(T * in);
+                    for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(g) * (i % 97 == 0 ? 30.0f : 1.0f);
+                    for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(type, &x[t * in], &xr[t * in], in);
+
+                    std::vector<float> want(T * out), got(T * out), got2(T * out);
+                    matmul(W, xr.data(), want.data(), T);
+                    set_num_threads(1);
+                    cpu::matmul_int8_rounded(W, x.data(), got.data(), T);
+                    set_num_threads(2);
+                    cpu::matmul_int8_rounded(W, x.data(), got2.data(), T);
+                    set_num_threads(1);
+                    std::vector<float> row(in);
+                    for (std::size_t r = 0; r < out; ++r) {
+                        W.row_to_f32(r, row.data());
+                        for (std::size_t t = 0; t < T; ++t) {
+                            double magnitude = 0;
+                            for (std::size_t k = 0; k < in; ++k) magnitude += std::fabs(double(row[k]) * xr[t * in + k]);
+                            // As for Q8_0, and the reference's weights are rounded to float32 where
+                            // the kernel's are exact (d·sc·q − dmin·m, d·sc·(u − 32)): another
+                            // 2⁻²⁴·Σ|w·x'| at most.
+                            const double err = std::fabs(double(got[t * out + r]) - want[t * out + r]);
+                            REQUIRE(err <= double(in + 1) * 0x1p-24 * magnitude + 1e-30);
+                        }
+                    }
+                    CHECK(got == got2);
+                }
+}
+
+// llama.cpp multiplies the same integers (ggml's Q8_0 × Q8_0, Q4_K × Q8_K, Q6_K × Q8_K), so on
+// its own files the int8 kernels, decoding token by token, land on llama.cpp's logits
+// (shared/quant/q-llama2: llama.cpp's logits on the same ids) up to the order of additions —
+// until an activation lies within that difference of a rounding boundary and rounds to the
+// neighbouring integer; the logits then move by ~0.01–0.05, as the exact kernels' do wherever
+// that happens to them. Measured (40 positions): on Q8_0 the exact kernels never flip (RMS
+// 1.3e-7); the int8 kernel flips one activation of layer 0 at position 16, which reaches later
+// positions through layer 1's KV cache (RMS 7.1e-3, 0.26 of the exact model's distance to
+// llama.cpp, 27.3e-3). So, per file: the positions before the first departure within 1e-5, that
+// departure not among the first quarter, and the whole within half the exact model's distance
+// (test_quant's criterion for the emulated rounding). (Greedy choices are not compared: this
+// random model has near-ties, and after a flip a position may pick another token.)
+TEST_CASE("llama.cpp's rounding on Q8_0, Q4_K and Q6_K models: token-by-token decode with int8 dot products is llama.cpp's", "[cpu][int8][oracle]") {
     if (!int8_dot_or_skip()) return;
     const std::string dir = "quant/q-llama2/";
     LLAMAREF_REQUIRE_DATA(dir + "model-Q8_0.gguf");
-    const auto llamacpp = xt::load_npy<float>(test::data(dir + "Q8_0/expected/llamacpp_logits.npy"));
-    const auto exact = xt::load_npy<float>(test::data(dir + "Q8_0/expected/full_logits.npy"));
-    const auto tokens = nlohmann::json::parse(std::ifstream(test::data(dir + "Q8_0/expected/tokens.json")));
-    std::vector<int> ids = tokens["prompt"].get<std::vector<int>>();
-    for (int id : tokens["generated"]) ids.push_back(id);
-    auto model = load_model(test::data(dir + "model-Q8_0.gguf"));
-    const std::size_t V = std::size_t(model->config.vocab_size), n = ids.size();
-    REQUIRE(llamacpp.size() == n * V);
-    Transformer tf(model);
-    tf.set_backend(Backend::fast);
-    tf.set_llamacpp_rounding(true);
-    double sq = 0;
-    std::size_t first_departure = n;  // the first position further than 1e-5 from llama.cpp
-    for (std::size_t t = 0; t < n; ++t) {
-        const auto logits = tf.forward_last(std::span<const int>(&ids[t], 1), int(t));  // int8 dot products
-        const float* want = llamacpp.data() + t * V;
-        double worst = 0;
-        for (std::size_t v = 0; v < V; ++v) {
-            worst = std::max(worst, std::fabs(double(logits[v]) - want[v]));
-            sq += std::pow(double(logits[v]) - want[v], 2);
+    for (std::string name : {"Q8_0", "Q4_K_S", "Q4_K_M", "Q6_K"}) {
+        INFO(name);
+        const auto llamacpp = xt::load_npy<float>(test::data(dir + name + "/expected/llamacpp_logits.npy"));
+        const auto exact = xt::load_npy<float>(test::data(dir + name + "/expected/full_logits.npy"));
+        const auto tokens = nlohmann::json::parse(std::ifstream(test::data(dir + name + "/expected/tokens.json")));
+        std::vector<int> ids = tokens["prompt"].get<std::vector<int>>();
+        for (int id : tokens["generated"]) ids.push_back(id);
+        auto model = load_model(test::data(dir + "model-" + name + ".gguf"));
+        const std::size_t V = std::size_t(model->config.vocab_size), n = ids.size();
+        REQUIRE(llamacpp.size() == n * V);
+        Transformer tf(model);
+        tf.set_backend(Backend::fast);
+        tf.set_llamacpp_rounding(true);
+        double sq = 0;
+        std::size_t first_departure = n;  // the first position further than 1e-5 from llama.cpp
+        for (std::size_t t = 0; t < n; ++t) {
+            const auto logits = tf.forward_last(std::span<const int>(&ids[t], 1), int(t));  // int8 dot products
+            const float* want = llamacpp.data() + t * V;
+            double worst = 0;
+            for (std::size_t v = 0; v < V; ++v) {
+                worst = std::max(worst, std::fabs(double(logits[v]) - want[v]));
+                sq += std::pow(double(logits[v]) - want[v], 2);
+            }
+            if (worst > 1e-5 && first_departure == n) first_departure = t;
+            if (t < first_departure) CHECK(worst <= 1e-5);
         }
-        if (worst > 1e-5 && first_departure == n) first_departure = t;
-        if (t < first_departure) CHECK(worst <= 1e-5);
+        double exact_sq = 0;  // the exact model's distance to llama.cpp: what the rounding explains
+        for (std::size_t i = 0; i < exact.size(); ++i) exact_sq += std::pow(double(exact.data()[i]) - llamacpp.data()[i], 2);
+        const double rms = std::sqrt(sq / double(n * V)), exact_rms = std::sqrt(exact_sq / double(n * V));
+        WARN(name << ": RMS to llama.cpp's logits: int8 dot products " << rms << " (first departure at position "
+                  << first_departure << " of " << n << "), exact model " << exact_rms);
+        CHECK(first_departure >= n / 4);
+        CHECK(rms < 0.5 * exact_rms);
     }
-    double exact_sq = 0;  // the exact model's distance to llama.cpp: what the rounding explains
-    for (std::size_t i = 0; i < exact.size(); ++i) exact_sq += std::pow(double(exact.data()[i]) - llamacpp.data()[i], 2);
-    const double rms = std::sqrt(sq / double(n * V)), exact_rms = std::sqrt(exact_sq / double(n * V));
-    WARN("RMS to llama.cpp's logits: int8 dot products " << rms << " (first departure at position " << first_departure
-                                                         << " of " << n << "), exact model " << exact_rms);
-    CHECK(first_departure >= n / 4);
-    CHECK(rms < 0.5 * exact_rms);
 }

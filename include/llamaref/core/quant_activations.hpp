@@ -93,6 +93,22 @@ inline void round_block_q8_K(const float* x, float* out) {
     for (std::size_t i = 0; i < 256; ++i) out[i] = d * std::min(127.0f, std::nearbyint(iscale * x[i]));
 }
 
+// The same block as integers (cpu/matmul_int8.hpp): q as above and the returned d, so that d·q[i]
+// is round_block_q8_K's out[i] (d = 0 for a block of zeros).   x: [256] → q: [256]
+// (std::min(127, NaN) is 127, so every q is an integer in [−127, 127] whatever x holds.)
+inline float quantize_block_q8_K(const float* x, int8_t* q) {
+    float amax = 0.0f, max = 0.0f;
+    for (std::size_t i = 0; i < 256; ++i)
+        if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
+    if (amax == 0.0f) {
+        std::fill(q, q + 256, int8_t(0));
+        return 0.0f;
+    }
+    const float iscale = -127.0f / max;
+    for (std::size_t i = 0; i < 256; ++i) q[i] = int8_t(std::min(127.0f, std::nearbyint(iscale * x[i])));
+    return 1.0f / iscale;
+}
+
 // One row of n activations rounded as llama.cpp rounds them for a weight of type w.
 // n must be a whole number of the rounding's blocks (it is, for rows of such a weight).
 inline void round_activations_like_llamacpp(DType w, const float* x, float* out, std::size_t n) {

@@ -44,6 +44,7 @@
 #include "../cpu/matmul.hpp"
 #include "../cpu/matmul_bf16.hpp"
 #include "../cpu/matmul_int8.hpp"
+#include "../cpu/quant_activations.hpp"
 #include "attention.hpp"
 #include "config.hpp"
 #include "feed_forward.hpp"
@@ -240,14 +241,16 @@ class Transformer {
         // (A run-time test: two functions' addresses are not a constant expression under -fsanitize.)
         if (mm == &linear_fast && W.dtype == DType::BF16 && T >= 4 && cpu::has_bf16_dot())
             return cpu::matmul_bf16_rounded(W, X, Y, T);
-        // A Q8_0 decode multiplies the integers, as llama.cpp does (cpu/matmul_int8.hpp: the
-        // same products, one rounding per block of 32, fewer instructions: docs/performance.md).
-        if (mm == &linear_fast && W.dtype == DType::Q8_0 && T < 4 && cpu::has_int8_dot())
-            return cpu::matmul_q8_0_rounded(W, X, Y, T);
+        // A Q8_0, Q4_K or Q6_K decode multiplies integers, as llama.cpp does (cpu/matmul_int8.hpp:
+        // the same products, one rounding per block, fewer instructions: docs/performance.md).
+        if (mm == &linear_fast && T < 4 && cpu::has_int8_dot(W.dtype)) return cpu::matmul_int8_rounded(W, X, Y, T);
         thread_local std::vector<float> rounded;
         const std::size_t in = W.cols();
         rounded.resize(T * in);
-        for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(W.dtype, X + t * in, rounded.data() + t * in, in);
+        if (mm == &linear_fast)  // the same floats, vectorized and threaded (cpu/quant_activations.hpp)
+            cpu::round_activations_like_llamacpp(W.dtype, X, rounded.data(), T, in);
+        else
+            for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(W.dtype, X + t * in, rounded.data() + t * in, in);
         mm(W, rounded.data(), Y, T);
         llamacpp_q8_1_correction(W, X, Y, T);  // Q4_1 / Q5_1: Q8_1's block sum in F16
     }
