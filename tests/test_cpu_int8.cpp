@@ -175,7 +175,7 @@ TEST_CASE("Q8_0 int8 dot products equal the reference product of Q8_0-rounded ac
             }
 }
 
-TEST_CASE("Q4_K and Q6_K int8 dot products equal the reference product of Q8_K-rounded activations", "[cpu][int8]") {
+TEST_CASE("Q4_K, Q5_K and Q6_K int8 dot products equal the reference product of Q8_K-rounded activations", "[cpu][int8]") {
     if (!int8_dot_or_skip()) return;
     std::mt19937 g(13);
     std::normal_distribution<float> nd;
@@ -183,7 +183,7 @@ TEST_CASE("Q4_K and Q6_K int8 dot products equal the reference product of Q8_K-r
     std::uniform_real_distribution<float> scale(-0.02f, 0.02f);
     // in: one block and several (5632 = 22: TinyLlama's feed-forward); out: more than one
     // 64-row chunk; T: 1–3 (decode) and 5.
-    for (DType type : {DType::Q4_K, DType::Q6_K})
+    for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K})
         for (std::size_t in : {256u, 512u, 1280u, 5632u})
             for (std::size_t out : {1u, 7u, 130u})
                 for (std::size_t T : {1u, 2u, 3u, 5u}) {
@@ -195,9 +195,10 @@ TEST_CASE("Q4_K and Q6_K int8 dot products equal the reference product of Q8_K-r
                     const std::size_t block_bytes = dtype_bytes(type, 256);
                     for (std::size_t b = 0; b < out * in / 256; ++b) {
                         const uint16_t d = f32_to_f16(scale(g)), dmin = f32_to_f16(scale(g));
-                        if (type == DType::Q4_K) {
-                            std::memcpy(&stored[b * block_bytes + offsetof(BlockQ4_K, d)], &d, 2);
-                            std::memcpy(&stored[b * block_bytes + offsetof(BlockQ4_K, dmin)], &dmin, 2);
+                        static_assert(offsetof(BlockQ4_K, dmin) == 2 && offsetof(BlockQ5_K, dmin) == 2);
+                        if (type != DType::Q6_K) {
+                            std::memcpy(&stored[b * block_bytes], &d, 2);
+                            std::memcpy(&stored[b * block_bytes + 2], &dmin, 2);
                         } else {
                             std::memcpy(&stored[b * block_bytes + offsetof(BlockQ6_K, d)], &d, 2);
                         }
@@ -231,7 +232,7 @@ TEST_CASE("Q4_K and Q6_K int8 dot products equal the reference product of Q8_K-r
                 }
 }
 
-// llama.cpp multiplies the same integers (ggml's Q8_0 × Q8_0, Q4_K × Q8_K, Q6_K × Q8_K), so on
+// llama.cpp multiplies the same integers (ggml's Q8_0 × Q8_0 and Q4_K / Q5_K / Q6_K × Q8_K), so on
 // its own files the int8 kernels, decoding token by token, land on llama.cpp's logits
 // (shared/quant/q-llama2: llama.cpp's logits on the same ids) up to the order of additions —
 // until an activation lies within that difference of a rounding boundary and rounds to the
@@ -239,15 +240,16 @@ TEST_CASE("Q4_K and Q6_K int8 dot products equal the reference product of Q8_K-r
 // that happens to them. Measured (40 positions): on Q8_0 the exact kernels never flip (RMS
 // 1.3e-7); the int8 kernel flips one activation of layer 0 at position 16, which reaches later
 // positions through layer 1's KV cache (RMS 7.1e-3, 0.26 of the exact model's distance to
-// llama.cpp, 27.3e-3). So, per file: the positions before the first departure within 1e-5, that
+// llama.cpp, 27.3e-3); first departures on Q4_K_S, Q4_K_M, Q5_K_M at 31, 32, 37, none on Q5_K_S and
+// Q6_K (RMS 2.4e-7, 2.2e-7). So, per file: the positions before the first departure within 1e-5, that
 // departure not among the first quarter, and the whole within half the exact model's distance
 // (test_quant's criterion for the emulated rounding). (Greedy choices are not compared: this
 // random model has near-ties, and after a flip a position may pick another token.)
-TEST_CASE("llama.cpp's rounding on Q8_0, Q4_K and Q6_K models: token-by-token decode with int8 dot products is llama.cpp's", "[cpu][int8][oracle]") {
+TEST_CASE("llama.cpp's rounding on Q8_0 and K-quant models: token-by-token decode with int8 dot products is llama.cpp's", "[cpu][int8][oracle]") {
     if (!int8_dot_or_skip()) return;
     const std::string dir = "quant/q-llama2/";
     LLAMAREF_REQUIRE_DATA(dir + "model-Q8_0.gguf");
-    for (std::string name : {"Q8_0", "Q4_K_S", "Q4_K_M", "Q6_K"}) {
+    for (std::string name : {"Q8_0", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"}) {
         INFO(name);
         const auto llamacpp = xt::load_npy<float>(test::data(dir + name + "/expected/llamacpp_logits.npy"));
         const auto exact = xt::load_npy<float>(test::data(dir + name + "/expected/full_logits.npy"));

@@ -18,7 +18,7 @@
 //   4 tokens × 8 rows, two rows per 16-lane register, and BF16/F16/Q8_0 decode holds two column
 //   blocks of a row per register (cpu/matmul_avx512.hpp); the rest runs the AVX2 code.
 //   (Under llama.cpp's activation rounding a BF16 prefill may instead multiply bf16 by bf16, and
-//   a Q8_0, Q4_K or Q6_K decode integers, in another order of additions: cpu/matmul_bf16.hpp and
+//   a Q8_0, Q4_K, Q5_K or Q6_K decode integers, in another order: cpu/matmul_bf16.hpp and
 //   cpu/matmul_int8.hpp, called by the Transformer, not here.)
 //
 // The arithmetic (the same in every kernel, portable, AVX2 or AVX-512, decode or prefill, whatever

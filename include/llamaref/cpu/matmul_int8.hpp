@@ -1,4 +1,4 @@
-// llamaref/cpu/matmul_int8.hpp — Y = round(X)·Wᵀ for Q8_0, Q4_K and Q6_K weights on AVX-512 VNNI's
+// llamaref/cpu/matmul_int8.hpp — Y = round(X)·Wᵀ for Q8_0, Q4_K, Q5_K and Q6_K weights on AVX-512 VNNI's
 // integer dot products: the decode of such a model under llama.cpp's activation rounding.
 //
 // Q8_0 first (equation (1)); the K-quants, whose activations are Q8_K blocks of 256, below ((2), (3)).
@@ -42,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "../core/parallel.hpp"
@@ -79,20 +80,20 @@ struct Q8Activations {
     }
 };
 
-// Rows of activations as Q8_K blocks of 256 (Q4_K and Q6_K weights), laid out for the kernel of
+// Rows of activations as Q8_K blocks of 256 (Q4_K, Q5_K and Q6_K weights), laid out for the kernel of
 // the weights' type: each block's q in the order its weights come in registers, and the sums of q
-// over the sub-blocks in column order (for Q4_K's minimums, 8 of 32; for Q6_K's offset, 16 of 16).
+// over the sub-blocks in column order (for Q4_K / Q5_K's minimums, 8 of 32; for Q6_K's offset, 16 of 16).
 struct Q8KActivations {
     std::size_t blocks = 0;      // per row
-    std::vector<int8_t> q;       // [T, blocks·256]  q_x (for Q4_K reordered: see q4_K_block)
+    std::vector<int8_t> q;       // [T, blocks·256]  q_x (for Q4_K / Q5_K reordered: see q45_K_block)
     std::vector<int16_t> sums;   // [T, blocks·16]   Σ q_x per sub-block (|Σ| ≤ 32·127)
     std::vector<float> d;        // [T, blocks]      d_x
 
-    // X: [T, in] float32, in a multiple of 256; w: Q4_K or Q6_K.
+    // X: [T, in] float32, in a multiple of 256; w: Q4_K, Q5_K or Q6_K.
     void prepare(const float* X, std::size_t T, std::size_t in, DType w) {
         blocks = in / 256;
         q.resize(T * blocks * 256), sums.resize(T * blocks * 16), d.resize(T * blocks);
-        const int sub = w == DType::Q4_K ? 32 : 16;  // values per sub-block
+        const int sub = w == DType::Q6_K ? 16 : 32;  // values per sub-block
         int8_t block[256];
         for (std::size_t tb = 0; tb < T * blocks; ++tb) {  // (rows are whole blocks: block tb starts at tb·256)
             d[tb] = cpu::quantize_block_q8_K(X + tb * 256, block);
@@ -105,8 +106,8 @@ struct Q8KActivations {
                 std::copy(block, block + 256, &q[tb * 256]);
                 continue;
             }
-            // Q4_K: register g of the block's four holds sub-blocks (a, a + 2), a = 4·(g / 2) + g % 2:
-            // the low nibbles of 64 bytes of a Q4_K block are its sub-blocks 4h and 4h + 2, the high
+            // Q4_K / Q5_K: register g of the block's four holds sub-blocks (a, a + 2), a = 4·(g / 2) + g % 2:
+            // the low nibbles of 64 bytes of qs are the block's sub-blocks 4h and 4h + 2, the high
             // nibbles 4h + 1 and 4h + 3 (h = 0, 1: the first and second 64 bytes).
             for (int g = 0; g < 4; ++g) {
                 const int a = 4 * (g / 2) + g % 2;
@@ -177,7 +178,7 @@ LLAMAREF_AVX512VNNI inline void rows(const TensorView& W, const Q8Activations& A
     }
 }
 
-// --- Q4_K × Q8_K -----------------------------------------------------------------------------
+// --- Q4_K and Q5_K × Q8_K --------------------------------------------------------------------
 // A Q4_K weight is w = d·sc_j·q − dmin·m_j in sub-block j (32 weights, q in 0..15, sc_j and m_j 6
 // bits, core/quant_k.hpp), so a block's share of a dot product with x' = d_x·q_x is
 //
@@ -186,7 +187,8 @@ LLAMAREF_AVX512VNNI inline void rows(const TensorView& W, const Q8Activations& A
 // both sums exact in integers. The weights' q are unsigned, so VPMADDUBSW multiplies them by q_x
 // directly (pairs summed to 16 bits: |2·15·127| fits) and VPDPWSSD adds those pairs times sc_j
 // into 32-bit lanes. (The exact kernel computes each w in float32, rounded; (2) is the real w, so
-// the two differ by that rounding too, within the tests' bound.)
+// the two differ by that rounding too, within the tests' bound.) Q5_K is the same with q in
+// 0..31: a fifth bit per weight from qh, bit j of qh[l] for value l of sub-block j's 32.
 
 // The eight 6-bit scales (low word) and minimums (high word) of a block, one byte each: k_scale_min
 // for j = 0..7 at once. Bytes 0–3 hold sc_0..3 (low 6 bits) and the top bits of sc_4..7; bytes 4–7
@@ -202,8 +204,11 @@ inline void q4_K_scales(const uint8_t (&packed)[12], uint64_t& scales, uint64_t&
 }
 
 // acc += d_x·d·(the block's scaled integer sums, 16 lanes); acc_min += d_x·dmin·(Σ m_j·Σ q_x, 4 lanes).
-LLAMAREF_AVX512VNNI inline void q4_K_block(const BlockQ4_K& b, const int8_t* q, const int16_t* sums, float d_x, __m512& acc,
-                                           __m128& acc_min) {
+// Block: BlockQ4_K or BlockQ5_K.
+template <class Block>
+LLAMAREF_AVX512VNNI inline void q45_K_block(const Block& b, const int8_t* q, const int16_t* sums, float d_x, __m512& acc,
+                                            __m128& acc_min) {
+    constexpr bool five = std::is_same_v<Block, BlockQ5_K>;
     uint64_t sc, mn;
     q4_K_scales(b.scales, sc, mn);
     const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc))));  // words 0..7
@@ -214,7 +219,14 @@ LLAMAREF_AVX512VNNI inline void q4_K_block(const BlockQ4_K& b, const int8_t* q, 
         const __m512i bytes = _mm512_loadu_si512(b.qs + 64 * h);
 #pragma GCC unroll 2
         for (int e = 0; e < 2; ++e) {  // register g = 2h + e: sub-blocks a = 4h + e and a + 2
-            const __m512i w = e == 0 ? _mm512_and_si512(bytes, nibble) : _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nibble);
+            __m512i w = e == 0 ? _mm512_and_si512(bytes, nibble) : _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nibble);
+            if constexpr (five) {  // + 16 where bit a (low half) or a + 2 (high half) of qh[l] is set
+                const __m256i qh32 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh));
+                const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), qh32, 1);
+                const short a = short(4 * h + e);  // (16-bit shifts: what crosses bytes is masked off)
+                const __m512i shift = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(a), _mm512_set1_epi16(short(a + 2)));
+                w = _mm512_or_si512(w, _mm512_and_si512(_mm512_slli_epi16(_mm512_srlv_epi16(qh, shift), 4), _mm512_set1_epi8(0x10)));
+            }
             const __m512i pairs = _mm512_maddubs_epi16(w, _mm512_loadu_si512(q + 64 * (2 * h + e)));  // [32] 16-bit
             const short a = short(4 * h + e);  // words 0–15 take sc_a, 16–31 sc_(a+2)
             const __m512i pick = _mm512_set_epi16(a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2,
@@ -229,22 +241,23 @@ LLAMAREF_AVX512VNNI inline void q4_K_block(const BlockQ4_K& b, const int8_t* q, 
     acc_min = _mm_fmadd_ps(_mm_set1_ps(d_x * dmin), _mm_cvtepi32_ps(msum), acc_min);
 }
 
-// Rows [r0, r1) of Y = q8_K(X)·Wᵀ, W Q4_K, for the T rows of A.
-LLAMAREF_AVX512VNNI inline void rows_q4_K(const TensorView& W, const Q8KActivations& A, float* Y, std::size_t T, std::size_t r0,
-                                          std::size_t r1) {
+// Rows [r0, r1) of Y = q8_K(X)·Wᵀ, W Q4_K or Q5_K (Block), for the T rows of A.
+template <class Block>
+LLAMAREF_AVX512VNNI inline void rows_q45_K(const TensorView& W, const Q8KActivations& A, float* Y, std::size_t T, std::size_t r0,
+                                           std::size_t r1) {
     const std::size_t n = A.blocks, out = W.rows(), row_bytes = W.row_bytes(), size = W.nbytes();
     for (std::size_t r = r0; r < r1; ++r) {
-        const auto* row = reinterpret_cast<const BlockQ4_K*>(W.data + r * row_bytes);
+        const auto* row = reinterpret_cast<const Block*>(W.data + r * row_bytes);
         avx2::touch_pages(W.data, size, r * row_bytes + avx2::kTouchAhead, (r + 1) * row_bytes + avx2::kTouchAhead);
         for (std::size_t t = 0; t < T; ++t) {
             const char* ahead = reinterpret_cast<const char*>(row) + avx2::kDecodeAhead;
             __m512 acc = _mm512_setzero_ps();
             __m128 acc_min = _mm_setzero_ps();
-            for (std::size_t b = 0; b < n; ++b, ahead += sizeof(BlockQ4_K)) {
+            for (std::size_t b = 0; b < n; ++b, ahead += sizeof(Block)) {
                 if (t == 0)
 #pragma GCC unroll 3
-                    for (std::size_t o = 0; o < sizeof(BlockQ4_K); o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
-                q4_K_block(row[b], &A.q[(t * n + b) * 256], &A.sums[(t * n + b) * 16], A.d[t * n + b], acc, acc_min);
+                    for (std::size_t o = 0; o < sizeof(Block); o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+                q45_K_block(row[b], &A.q[(t * n + b) * 256], &A.sums[(t * n + b) * 16], A.d[t * n + b], acc, acc_min);
             }
             const __m128 m = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));  // (m0 + m2), (m1 + m3)
             const float mins = _mm_cvtss_f32(m) + _mm_cvtss_f32(_mm_shuffle_ps(m, m, 1));
@@ -335,16 +348,18 @@ inline bool has_int8_dot() {
 }
 
 // Whether matmul_int8_rounded has a kernel for weights of type t on this CPU.
-inline bool has_int8_dot(DType t) { return (t == DType::Q8_0 || t == DType::Q4_K || t == DType::Q6_K) && has_int8_dot(); }
+inline bool has_int8_dot(DType t) {
+    return (t == DType::Q8_0 || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K) && has_int8_dot();
+}
 
-// Y = round(X) · Wᵀ with X rounded as llama.cpp rounds it for W's type (Q8_0 → Q8_0 blocks, Q4_K
-// and Q6_K → Q8_K blocks; the specification: core/ops.hpp's matmul of round_activations_like_llamacpp(X)),
+// Y = round(X) · Wᵀ with X rounded as llama.cpp rounds it for W's type (Q8_0 → Q8_0 blocks, Q4_K,
+// Q5_K and Q6_K → Q8_K blocks; the specification: core/ops.hpp's matmul of round_activations_like_llamacpp(X)),
 // with the integer dot products above; call only where has_int8_dot(W.dtype). Meant for decode:
 // it reads each weight row once for all T tokens, without the prefill's blocking.
-//   W: [out, in] Q8_0, Q4_K or Q6_K   X: [T, in] float32   Y: [T, out]
+//   W: [out, in] Q8_0, Q4_K, Q5_K or Q6_K   X: [T, in] float32   Y: [T, out]
 inline void matmul_int8_rounded(const TensorView& W, const float* X, float* Y, std::size_t T) {
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    if (!has_int8_dot(W.dtype)) fail("matmul_int8_rounded: needs Q8_0, Q4_K or Q6_K weights and a CPU with AVX512_VNNI");
+    if (!has_int8_dot(W.dtype)) fail("matmul_int8_rounded: needs Q8_0, Q4_K, Q5_K or Q6_K weights and a CPU with AVX512_VNNI");
     if (W.dtype == DType::Q8_0) {
         thread_local Q8Activations acts;  // grows once
         acts.prepare(X, T, W.cols());
@@ -355,7 +370,8 @@ inline void matmul_int8_rounded(const TensorView& W, const float* X, float* Y, s
         acts.prepare(X, T, W.cols(), W.dtype);
         const Q8KActivations* A = &acts;
         parallel_for_chunks(W.rows(), 64, [&](std::size_t r0, std::size_t r1) {
-            if (W.dtype == DType::Q4_K) avx512vnni::rows_q4_K(W, *A, Y, T, r0, r1);
+            if (W.dtype == DType::Q4_K) avx512vnni::rows_q45_K<BlockQ4_K>(W, *A, Y, T, r0, r1);
+            else if (W.dtype == DType::Q5_K) avx512vnni::rows_q45_K<BlockQ5_K>(W, *A, Y, T, r0, r1);
             else avx512vnni::rows_q6_K(W, *A, Y, T, r0, r1);
         });
     }

@@ -16,7 +16,7 @@
 // float operations is the same in all three, so the results are identical whichever runs.
 // AVX512_BF16 (LLAMAREF_AVX512BF16) and AVX512_VNNI (LLAMAREF_AVX512VNNI) serve two opt-in
 // kernels that sum in another order, under llama.cpp's activation rounding only:
-// cpu/matmul_bf16.hpp (BF16 prefill) and cpu/matmul_int8.hpp (Q8_0, Q4_K and Q6_K decode).
+// cpu/matmul_bf16.hpp (BF16 prefill) and cpu/matmul_int8.hpp (Q8_0, Q4_K, Q5_K, Q6_K decode).
 #pragma once
 
 #include <algorithm>
