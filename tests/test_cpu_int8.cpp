@@ -36,6 +36,35 @@ bool int8_dot_or_skip() {
     return false;
 }
 
+// The kernel on W and the T rows of x against the specification (core/ops.hpp's matmul of x
+// rounded as llama.cpp rounds it for W's type), and 1 thread against 2 bit for bit. Both sides add
+// the same exact block products in another order: at most in·2⁻²⁴ relative to Σ|w·x'| between any
+// two orders. A block missing, counted twice or given the wrong scale moves y by ~Σ|w·x'|·32/in.
+// extra: more error allowed, in units of 2⁻²⁴·Σ|w·x'|.
+void check_against_reference(const TensorView& W, const std::vector<float>& x, std::size_t T, double extra = 0) {
+    const std::size_t out = W.rows(), in = W.cols();
+    std::vector<float> xr(T * in);
+    for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(W.dtype, &x[t * in], &xr[t * in], in);
+    std::vector<float> want(T * out), got(T * out), got2(T * out);
+    matmul(W, xr.data(), want.data(), T);  // the specification, on the rounded x
+    set_num_threads(1);
+    cpu::matmul_int8_rounded(W, x.data(), got.data(), T);  // rounds x itself
+    set_num_threads(2);
+    cpu::matmul_int8_rounded(W, x.data(), got2.data(), T);
+    set_num_threads(1);
+    std::vector<float> row(in);
+    for (std::size_t r = 0; r < out; ++r) {
+        W.row_to_f32(r, row.data());
+        for (std::size_t t = 0; t < T; ++t) {
+            double magnitude = 0;  // Σ|w·x'|: the sum's condition
+            for (std::size_t k = 0; k < in; ++k) magnitude += std::fabs(double(row[k]) * xr[t * in + k]);
+            const double err = std::fabs(double(got[t * out + r]) - want[t * out + r]);
+            REQUIRE(err <= (double(in) + extra) * 0x1p-24 * magnitude + 1e-30);
+        }
+    }
+    CHECK(got == got2);  // the same whatever the thread count
+}
+
 }  // namespace
 
 TEST_CASE("quantize_block_q8_0 gives round_block_q8_0's values as d·q", "[quant]") {
@@ -139,7 +168,7 @@ TEST_CASE("Q8_0 int8 dot products equal the reference product of Q8_0-rounded ac
         for (std::size_t out : {1u, 7u, 130u})
             for (std::size_t T : {1u, 2u, 3u, 5u}) {
                 INFO("W [" << out << ", " << in << "], T " << T);
-                std::vector<float> w(out * in), x(T * in), xr(T * in);
+                std::vector<float> w(out * in), x(T * in);
                 for (auto& v : w) v = nd(g);
                 for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(g) * (i % 97 == 0 ? 30.0f : 1.0f);  // outliers
                 std::vector<std::byte> stored(dtype_bytes(DType::Q8_0, out * in));
@@ -148,30 +177,7 @@ TEST_CASE("Q8_0 int8 dot products equal the reference product of Q8_0-rounded ac
                 // (q + 128 = 0 as an unsigned byte).
                 for (std::size_t b = 0; b < out * in / 32; ++b)
                     if (pick(g) == 0) stored[b * sizeof(BlockQ8_0) + 2 + b % 32] = std::byte(0x80);
-                const TensorView W{DType::Q8_0, {out, in}, stored.data()};
-                for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(DType::Q8_0, &x[t * in], &xr[t * in], in);
-
-                std::vector<float> want(T * out), got(T * out), got2(T * out);
-                matmul(W, xr.data(), want.data(), T);  // the specification, on the rounded x
-                set_num_threads(1);
-                cpu::matmul_int8_rounded(W, x.data(), got.data(), T);  // rounds x itself
-                set_num_threads(2);
-                cpu::matmul_int8_rounded(W, x.data(), got2.data(), T);
-                set_num_threads(1);
-                std::vector<float> row(in);
-                for (std::size_t r = 0; r < out; ++r) {
-                    W.row_to_f32(r, row.data());
-                    for (std::size_t t = 0; t < T; ++t) {
-                        double magnitude = 0;  // Σ|w·x'|: the sum's condition
-                        for (std::size_t k = 0; k < in; ++k) magnitude += std::fabs(double(row[k]) * xr[t * in + k]);
-                        // Both sides are sums of the same exact block products, rounded in another
-                        // order (≤ in·2⁻²⁴ relative to Σ|w·x'| between any two orders). A block
-                        // missing, counted twice or given the wrong scale moves y by ~Σ|w·x'|·32/in.
-                        const double err = std::fabs(double(got[t * out + r]) - want[t * out + r]);
-                        REQUIRE(err <= double(in) * 0x1p-24 * magnitude + 1e-30);
-                    }
-                }
-                CHECK(got == got2);  // the same whatever the thread count
+                check_against_reference(TensorView{DType::Q8_0, {out, in}, stored.data()}, x, T);
             }
 }
 
@@ -203,32 +209,11 @@ TEST_CASE("Q4_K, Q5_K and Q6_K int8 dot products equal the reference product of 
                             std::memcpy(&stored[b * block_bytes + offsetof(BlockQ6_K, d)], &d, 2);
                         }
                     }
-                    const TensorView W{type, {out, in}, stored.data()};
-                    std::vector<float> x(T * in), xr(T * in);
+                    std::vector<float> x(T * in);
                     for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(g) * (i % 97 == 0 ? 30.0f : 1.0f);
-                    for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(type, &x[t * in], &xr[t * in], in);
-
-                    std::vector<float> want(T * out), got(T * out), got2(T * out);
-                    matmul(W, xr.data(), want.data(), T);
-                    set_num_threads(1);
-                    cpu::matmul_int8_rounded(W, x.data(), got.data(), T);
-                    set_num_threads(2);
-                    cpu::matmul_int8_rounded(W, x.data(), got2.data(), T);
-                    set_num_threads(1);
-                    std::vector<float> row(in);
-                    for (std::size_t r = 0; r < out; ++r) {
-                        W.row_to_f32(r, row.data());
-                        for (std::size_t t = 0; t < T; ++t) {
-                            double magnitude = 0;
-                            for (std::size_t k = 0; k < in; ++k) magnitude += std::fabs(double(row[k]) * xr[t * in + k]);
-                            // As for Q8_0, and the reference's weights are rounded to float32 where
-                            // the kernel's are exact (d·sc·q − dmin·m, d·sc·(u − 32)): another
-                            // 2⁻²⁴·Σ|w·x'| at most.
-                            const double err = std::fabs(double(got[t * out + r]) - want[t * out + r]);
-                            REQUIRE(err <= double(in + 1) * 0x1p-24 * magnitude + 1e-30);
-                        }
-                    }
-                    CHECK(got == got2);
+                    // The reference's weights are rounded to float32 where the kernel's are exact
+                    // (d·sc·q − dmin·m, d·sc·(u − 32)): another 2⁻²⁴·Σ|w·x'| at most.
+                    check_against_reference(TensorView{type, {out, in}, stored.data()}, x, T, 1.0);
                 }
 }
 
