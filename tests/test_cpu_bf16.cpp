@@ -16,6 +16,7 @@
 #include <llamaref/formats/load.hpp>
 #include <llamaref/formats/write_gguf.hpp>
 
+#include "rounded_kernel_check.hpp"
 #include "test_data.hpp"
 
 using namespace llamaref;
@@ -40,35 +41,13 @@ TEST_CASE("BF16 dot-product prefill equals the reference product of bf16-rounded
         for (std::size_t out : {1u, 3u, 4u, 7u, 13u})
             for (std::size_t T : {4u, 5u, 7u, 9u, 131u}) {
                 INFO("W [" << out << ", " << in << "], T " << T);
-                std::vector<float> w(out * in), x(T * in), xr(T * in);
+                std::vector<float> w(out * in), x(T * in);
                 for (auto& v : w) v = nd(g);
                 for (auto& v : x) v = nd(g);
                 std::vector<std::byte> stored(dtype_bytes(DType::BF16, out * in));
                 from_f32(DType::BF16, w.data(), stored.data(), out * in);
-                const TensorView W{DType::BF16, {out, in}, stored.data()};
-                for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(DType::BF16, &x[t * in], &xr[t * in], in);
-
-                std::vector<float> want(T * out), got(T * out), got2(T * out);
-                matmul(W, xr.data(), want.data(), T);  // the specification, on the rounded x
-                set_num_threads(1);
-                cpu::matmul_bf16_rounded(W, x.data(), got.data(), T);  // rounds x itself
-                set_num_threads(2);
-                cpu::matmul_bf16_rounded(W, x.data(), got2.data(), T);
-                set_num_threads(1);
-                std::vector<float> row(in);
-                for (std::size_t r = 0; r < out; ++r) {
-                    W.row_to_f32(r, row.data());
-                    for (std::size_t t = 0; t < T; ++t) {
-                        double magnitude = 0;  // Σ|w·x'|: the sum's condition
-                        for (std::size_t k = 0; k < in; ++k) magnitude += std::fabs(double(row[k]) * xr[t * in + k]);
-                        // Every product is exact; only the additions round (≤ in·2⁻²⁴ relative to
-                        // Σ|w·x'| in the worst order). A product missing or counted twice moves y by
-                        // ~Σ|w·x'| / in, far more.
-                        const double err = std::fabs(double(got[t * out + r]) - want[t * out + r]);
-                        REQUIRE(err <= double(in) * 0x1p-24 * magnitude + 1e-30);
-                    }
-                }
-                CHECK(got == got2);  // the same whatever the thread count
+                // Every product is exact; only the additions round (rounded_kernel_check.hpp).
+                test::check_rounded_kernel(TensorView{DType::BF16, {out, in}, stored.data()}, x, T, cpu::matmul_bf16_rounded);
             }
 }
 

@@ -24,6 +24,7 @@
 #include <llamaref/formats/load.hpp>
 #include <llamaref/model/transformer.hpp>
 
+#include "rounded_kernel_check.hpp"
 #include "test_data.hpp"
 
 using namespace llamaref;
@@ -36,33 +37,9 @@ bool int8_dot_or_skip() {
     return false;
 }
 
-// The kernel on W and the T rows of x against the specification (core/ops.hpp's matmul of x
-// rounded as llama.cpp rounds it for W's type), and 1 thread against 2 bit for bit. Both sides add
-// the same exact block products in another order: at most in·2⁻²⁴ relative to Σ|w·x'| between any
-// two orders. A block missing, counted twice or given the wrong scale moves y by ~Σ|w·x'|·32/in.
-// extra: more error allowed, in units of 2⁻²⁴·Σ|w·x'|.
+// The kernel against the specification and over thread counts (rounded_kernel_check.hpp).
 void check_against_reference(const TensorView& W, const std::vector<float>& x, std::size_t T, double extra = 0) {
-    const std::size_t out = W.rows(), in = W.cols();
-    std::vector<float> xr(T * in);
-    for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(W.dtype, &x[t * in], &xr[t * in], in);
-    std::vector<float> want(T * out), got(T * out), got2(T * out);
-    matmul(W, xr.data(), want.data(), T);  // the specification, on the rounded x
-    set_num_threads(1);
-    cpu::matmul_int8_rounded(W, x.data(), got.data(), T);  // rounds x itself
-    set_num_threads(2);
-    cpu::matmul_int8_rounded(W, x.data(), got2.data(), T);
-    set_num_threads(1);
-    std::vector<float> row(in);
-    for (std::size_t r = 0; r < out; ++r) {
-        W.row_to_f32(r, row.data());
-        for (std::size_t t = 0; t < T; ++t) {
-            double magnitude = 0;  // Σ|w·x'|: the sum's condition
-            for (std::size_t k = 0; k < in; ++k) magnitude += std::fabs(double(row[k]) * xr[t * in + k]);
-            const double err = std::fabs(double(got[t * out + r]) - want[t * out + r]);
-            REQUIRE(err <= (double(in) + extra) * 0x1p-24 * magnitude + 1e-30);
-        }
-    }
-    CHECK(got == got2);  // the same whatever the thread count
+    test::check_rounded_kernel(W, x, T, cpu::matmul_int8_rounded, extra);
 }
 
 }  // namespace

@@ -65,10 +65,15 @@ struct Q8Activations {
     void prepare(const float* X, std::size_t T, std::size_t in) {
         const std::size_t n = in / 32;
         blocks = (n + 1) / 2 * 2;
-        q.assign(T * blocks * 32, 0);  // (assign keeps the capacity: no allocation per token)
-        start.assign(T * blocks * 8, 0);
-        d.assign(T * blocks * 8, 0.0f);
-        for (std::size_t t = 0; t < T; ++t)
+        q.resize(T * blocks * 32);  // (keeps the capacity: no allocation per token)
+        start.resize(T * blocks * 8);
+        d.resize(T * blocks * 8);
+        for (std::size_t t = 0; t < T; ++t) {
+            if (n < blocks) {  // the padding block: zeros
+                std::fill_n(&q[(t * blocks + n) * 32], 32, int8_t(0));
+                std::fill_n(&start[(t * blocks + n) * 8], 8, 0);
+                std::fill_n(&d[(t * blocks + n) * 8], 8, 0.0f);
+            }
             for (std::size_t b = 0; b < n; ++b) {
                 int8_t* qb = &q[(t * blocks + b) * 32];
                 const float db = cpu::quantize_block_q8_0(X + t * in + 32 * b, qb);
@@ -77,6 +82,7 @@ struct Q8Activations {
                     d[(t * blocks + b) * 8 + j] = db;
                 }
             }
+        }
     }
 };
 
@@ -214,6 +220,11 @@ LLAMAREF_AVX512VNNI inline void q45_K_block(const Block& b, const int8_t* q, con
     const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc))));  // words 0..7
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     __m512i sum[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};  // low, high nibbles: two chains
+    __m512i qh = _mm512_setzero_si512();  // Q5_K: qh[0..32) in both halves (column l of each 32 uses qh[l])
+    if constexpr (five) {
+        const __m256i qh32 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh));
+        qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), qh32, 1);
+    }
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
         const __m512i bytes = _mm512_loadu_si512(b.qs + 64 * h);
@@ -221,8 +232,6 @@ LLAMAREF_AVX512VNNI inline void q45_K_block(const Block& b, const int8_t* q, con
         for (int e = 0; e < 2; ++e) {  // register g = 2h + e: sub-blocks a = 4h + e and a + 2
             __m512i w = e == 0 ? _mm512_and_si512(bytes, nibble) : _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nibble);
             if constexpr (five) {  // + 16 where bit a (low half) or a + 2 (high half) of qh[l] is set
-                const __m256i qh32 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh));
-                const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh32), qh32, 1);
                 const short a = short(4 * h + e);  // (16-bit shifts: what crosses bytes is masked off)
                 const __m512i shift = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(a), _mm512_set1_epi16(short(a + 2)));
                 w = _mm512_or_si512(w, _mm512_and_si512(_mm512_slli_epi16(_mm512_srlv_epi16(qh, shift), 4), _mm512_set1_epi8(0x10)));
