@@ -1,8 +1,8 @@
-// The int8 dot-product kernel (cpu/matmul_int8.hpp) against its specification: core/ops.hpp's
-// matmul of the activations rounded to Q8_0 blocks (llama.cpp's rounding,
-// core/quant_activations.hpp). It sums in another order than the reference, so it is checked
-// within a reassociation's error, bit for bit against itself over thread counts, and on a model
-// against llama.cpp's own logits. Skipped on a CPU without AVX512_VNNI.
+// The int8 dot-product kernels (cpu/matmul_int8.hpp, cpu/matmul_int8_legacy.hpp) against their
+// specification: core/ops.hpp's matmul of the activations rounded to Q8_0 / Q8_1 / Q8_K blocks
+// (llama.cpp's rounding, core/quant_activations.hpp). They sum in another order than the
+// reference, so they are checked within a reassociation's error, bit for bit against themselves
+// over thread counts, and on models against llama.cpp's own logits. Skipped on a CPU without AVX512_VNNI.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -194,24 +194,58 @@ TEST_CASE("Q4_K, Q5_K and Q6_K int8 dot products equal the reference product of 
                 }
 }
 
-// llama.cpp multiplies the same integers (ggml's Q8_0 × Q8_0 and Q4_K / Q5_K / Q6_K × Q8_K), so on
-// its own files the int8 kernels, decoding token by token, land on llama.cpp's logits
-// (shared/quant/q-llama2: llama.cpp's logits on the same ids) up to the order of additions —
-// until an activation lies within that difference of a rounding boundary and rounds to the
-// neighbouring integer; the logits then move by ~0.01–0.05, as the exact kernels' do wherever
-// that happens to them. Measured (40 positions): on Q8_0 the exact kernels never flip (RMS
-// 1.3e-7); the int8 kernel flips one activation of layer 0 at position 16, which reaches later
-// positions through layer 1's KV cache (RMS 7.1e-3, 0.26 of the exact model's distance to
-// llama.cpp, 27.3e-3); first departures on Q4_K_S, Q4_K_M, Q5_K_M at 31, 32, 37, none on Q5_K_S and
-// Q6_K (RMS 2.4e-7, 2.2e-7). So, per file: the positions before the first departure within 1e-5, that
-// departure not among the first quarter, and the whole within half the exact model's distance
-// (test_quant's criterion for the emulated rounding). (Greedy choices are not compared: this
-// random model has near-ties, and after a flip a position may pick another token.)
-TEST_CASE("llama.cpp's rounding on Q8_0 and K-quant models: token-by-token decode with int8 dot products is llama.cpp's", "[cpu][int8][oracle]") {
+TEST_CASE("Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL int8 dot products equal the reference product of Q8_0-rounded activations", "[cpu][int8]") {
+    if (!int8_dot_or_skip()) return;
+    std::mt19937 g(17);
+    std::normal_distribution<float> nd;
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+    // in: one block, an odd number (the last block alone), fewer than a round of eight blocks,
+    // rounds and their tails; out: more than one 64-row chunk; T: 1–3 (decode) and 5.
+    for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL})
+        for (std::size_t in : {32u, 96u, 224u, 288u, 2080u, 5632u})
+            for (std::size_t out : {1u, 7u, 130u})
+                for (std::size_t T : {1u, 2u, 3u, 5u}) {
+                    INFO(dtype_name(type) << " W [" << out << ", " << in << "], T " << T);
+                    // Random blocks: every bit pattern of nibbles and fifth bits is a valid block; the
+                    // float16 scale (and Q4_1 / Q5_1's minimum, at byte 2) random values of either sign.
+                    std::vector<std::byte> stored(dtype_bytes(type, out * in));
+                    for (auto& b : stored) b = std::byte(byte(g));
+                    const std::size_t block_bytes = dtype_bytes(type, 32);
+                    const bool has_min = type == DType::Q4_1 || type == DType::Q5_1;
+                    for (std::size_t b = 0; b < out * in / 32; ++b) {
+                        const uint16_t d = f32_to_f16(scale(g)), m = f32_to_f16(scale(g));
+                        std::memcpy(&stored[b * block_bytes], &d, 2);
+                        if (has_min) std::memcpy(&stored[b * block_bytes + 2], &m, 2);
+                    }
+                    std::vector<float> x(T * in);
+                    for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(g) * (i % 97 == 0 ? 30.0f : 1.0f);
+                    // Q4_1 / Q5_1: the reference's weights d·q + m are rounded to float32 (another
+                    // 2⁻²⁴·Σ|w·x'| at most); the others' d·c are exact.
+                    check_against_reference(TensorView{type, {out, in}, stored.data()}, x, T, has_min ? 1.0 : 0.0);
+                }
+}
+
+// llama.cpp multiplies the same integers (ggml's Q8_0 / Q4_0 / Q5_0 / IQ4_NL × Q8_0, Q4_1 / Q5_1 ×
+// Q8_1, Q4_K / Q5_K / Q6_K × Q8_K), so on its own files the int8 kernels, decoding token by token,
+// land on llama.cpp's logits (shared/quant/q-llama2: llama.cpp's logits on the same ids, one
+// batch) up to the order of additions — except where an activation lies within that difference of
+// a rounding boundary and rounds to the neighbouring integer: the logits then move by ~0.01–0.05,
+// as the exact kernels' do wherever that happens to them (docs/verify.md traces such flips to one
+// activation, e.g. SiLU's output one ulp apart before a w2 product). A flip in layer 0 reaches
+// the later positions through layer 1's KV cache; one in layer 1 moves its own position only.
+// Measured (40 positions within 1e-5 of llama.cpp; RMS; the exact model's RMS 0.025–0.039): Q8_0 18
+// (7.1e-3), Q4_0 39 (2.3e-4), Q4_1 18 (8.9e-3), Q5_0 40 (1.8e-7), Q5_1 39 (1.3e-3), IQ4_NL 20
+// (6.6e-3: flips in layer 1 at 20 positions), Q4_K_S 34, Q4_K_M 32, Q5_K_S 40, Q5_K_M 39, Q6_K 40.
+// So, per file: at least a quarter of the positions within 1e-5 (a kernel that is wrong, or the
+// exact model, is ~3e-2 away at every position) and the whole within half the exact model's
+// distance (test_quant's criterion for the emulated rounding). (Greedy choices are not compared:
+// this random model has near-ties, and after a flip a position may pick another token.)
+TEST_CASE("llama.cpp's rounding on Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and K-quant models: token-by-token decode with int8 dot products is llama.cpp's", "[cpu][int8][oracle]") {
     if (!int8_dot_or_skip()) return;
     const std::string dir = "quant/q-llama2/";
     LLAMAREF_REQUIRE_DATA(dir + "model-Q8_0.gguf");
-    for (std::string name : {"Q8_0", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"}) {
+    for (std::string name : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"}) {
         INFO(name);
         const auto llamacpp = xt::load_npy<float>(test::data(dir + name + "/expected/llamacpp_logits.npy"));
         const auto exact = xt::load_npy<float>(test::data(dir + name + "/expected/full_logits.npy"));
@@ -225,7 +259,7 @@ TEST_CASE("llama.cpp's rounding on Q8_0 and K-quant models: token-by-token decod
         tf.set_backend(Backend::fast);
         tf.set_llamacpp_rounding(true);
         double sq = 0;
-        std::size_t first_departure = n;  // the first position further than 1e-5 from llama.cpp
+        std::size_t agree = 0, first_departure = n;  // positions within 1e-5 of llama.cpp; the first that is not
         for (std::size_t t = 0; t < n; ++t) {
             const auto logits = tf.forward_last(std::span<const int>(&ids[t], 1), int(t));  // int8 dot products
             const float* want = llamacpp.data() + t * V;
@@ -234,15 +268,16 @@ TEST_CASE("llama.cpp's rounding on Q8_0 and K-quant models: token-by-token decod
                 worst = std::max(worst, std::fabs(double(logits[v]) - want[v]));
                 sq += std::pow(double(logits[v]) - want[v], 2);
             }
-            if (worst > 1e-5 && first_departure == n) first_departure = t;
-            if (t < first_departure) CHECK(worst <= 1e-5);
+            if (worst <= 1e-5) ++agree;
+            else if (first_departure == n) first_departure = t;
         }
         double exact_sq = 0;  // the exact model's distance to llama.cpp: what the rounding explains
         for (std::size_t i = 0; i < exact.size(); ++i) exact_sq += std::pow(double(exact.data()[i]) - llamacpp.data()[i], 2);
         const double rms = std::sqrt(sq / double(n * V)), exact_rms = std::sqrt(exact_sq / double(n * V));
         WARN(name << ": RMS to llama.cpp's logits: int8 dot products " << rms << " (first departure at position "
-                  << first_departure << " of " << n << "), exact model " << exact_rms);
-        CHECK(first_departure >= n / 4);
+                  << first_departure << ", " << agree << " of " << n << " positions within 1e-5), exact model "
+                  << exact_rms);
+        CHECK(agree >= n / 4);
         CHECK(rms < 0.5 * exact_rms);
     }
 }

@@ -131,17 +131,23 @@ inline void round_activations_like_llamacpp(DType w, const float* x, float* out,
     }
 }
 
+// Q8_1's block sum as ggml stores it: s = d·Σq rounded to F16, with d = max|x| / 127 before its
+// own F16 rounding, for a block x of 32 activations and its q (quantize_block_q8_0's).
+inline float q8_1_block_sum(const float* x, const int8_t* q) {
+    float amax = 0.0f;
+    int sum_q = 0;
+    for (std::size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i])), sum_q += q[i];
+    return f16_to_f32(f32_to_f16(amax / 127.0f * float(sum_q)));  // ggml: FP32_TO_FP16(d · Σq)
+}
+
 // Q8_1's stored block sum minus the sum of the rounded block, s − Σ x', for one block of 32
 // activations x (x' as round_block_q8_0 makes it).
 inline double q8_1_sum_error(const float* x) {
-    float amax = 0.0f;
-    for (std::size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
-    const float d = amax / 127.0f, d16 = f16_to_f32(f32_to_f16(d));
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int8_t q[32];
+    const float d16 = quantize_block_q8_0(x, q);
     int sum_q = 0;
-    for (std::size_t i = 0; i < 32; ++i) sum_q += int(std::nearbyint(x[i] * id));
-    const float s = f16_to_f32(f32_to_f16(d * float(sum_q)));  // ggml: FP32_TO_FP16(d · Σq)
-    return double(s) - double(d16) * sum_q;                     // Σ x' = d16 · Σq exactly
+    for (std::size_t i = 0; i < 32; ++i) sum_q += q[i];
+    return double(q8_1_block_sum(x, q)) - double(d16) * sum_q;  // Σ x' = d16 · Σq exactly
 }
 
 // For a Q4_1 / Q5_1 weight W [out, in]: Y[t, r] += Σ_b m_{r,b} · (s_b − Σ x'_b) over the blocks b

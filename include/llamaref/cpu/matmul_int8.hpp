@@ -1,7 +1,9 @@
-// llamaref/cpu/matmul_int8.hpp — Y = round(X)·Wᵀ for Q8_0, Q4_K, Q5_K and Q6_K weights on AVX-512 VNNI's
-// integer dot products: the decode of such a model under llama.cpp's activation rounding.
+// llamaref/cpu/matmul_int8.hpp — Y = round(X)·Wᵀ on AVX-512 VNNI's integer dot products for Q8_0,
+// Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K and Q6_K weights: the decode of such a model under
+// llama.cpp's activation rounding.
 //
-// Q8_0 first (equation (1)); the K-quants, whose activations are Q8_K blocks of 256, below ((2), (3)).
+// Q8_0 first (equation (1)), whose kernel, with the other 32-weight blocks' (equation (4)), is in
+// cpu/matmul_int8_legacy.hpp; the K-quants, whose activations are Q8_K blocks of 256, here ((2), (3)).
 //
 // Specification: the reference matmul (core/ops.hpp) of X rounded to Q8_0 blocks, as
 // core/quant_activations.hpp rounds it for a Q8_0 weight (what llama.cpp does before every Q8_0
@@ -48,43 +50,11 @@
 #include "../core/parallel.hpp"
 #include "../core/quant_activations.hpp"
 #include "matmul.hpp"
-#include "quant_activations.hpp"  // cpu::quantize_block_q8_0 / _q8_K: core's, vectorized
+#include "matmul_int8_legacy.hpp"  // Q8_0 and the other 32-weight blocks, equation (4)
+#include "quant_activations.hpp"  // cpu::quantize_block_q8_K: core's, vectorized
 #include "simd.hpp"
 
 namespace llamaref::cpu {
-
-// Rows of activations as Q8_0 blocks, laid out for the kernel; a row's blocks are padded to an
-// even number with a zero block (q = 0, d = 0), so every block has a partner.
-struct Q8Activations {
-    std::size_t blocks = 0;     // per row, padded (even)
-    std::vector<int8_t> q;      // [T, blocks·32]   q_x
-    std::vector<int32_t> start;  // [T, blocks·8]    each lane's start, −128·Σ of its four q_x
-    std::vector<float> d;       // [T, blocks·8]    d_x, once for each of its block's eight lanes
-
-    // X: [T, in] float32, in a multiple of 32 (a Q8_0 weight's row length).
-    void prepare(const float* X, std::size_t T, std::size_t in) {
-        const std::size_t n = in / 32;
-        blocks = (n + 1) / 2 * 2;
-        q.resize(T * blocks * 32);  // (keeps the capacity: no allocation per token)
-        start.resize(T * blocks * 8);
-        d.resize(T * blocks * 8);
-        for (std::size_t t = 0; t < T; ++t) {
-            if (n < blocks) {  // the padding block: zeros
-                std::fill_n(&q[(t * blocks + n) * 32], 32, int8_t(0));
-                std::fill_n(&start[(t * blocks + n) * 8], 8, 0);
-                std::fill_n(&d[(t * blocks + n) * 8], 8, 0.0f);
-            }
-            for (std::size_t b = 0; b < n; ++b) {
-                int8_t* qb = &q[(t * blocks + b) * 32];
-                const float db = cpu::quantize_block_q8_0(X + t * in + 32 * b, qb);
-                for (std::size_t j = 0; j < 8; ++j) {
-                    start[(t * blocks + b) * 8 + j] = -128 * (qb[4 * j] + qb[4 * j + 1] + qb[4 * j + 2] + qb[4 * j + 3]);
-                    d[(t * blocks + b) * 8 + j] = db;
-                }
-            }
-        }
-    }
-};
 
 // Rows of activations as Q8_K blocks of 256 (Q4_K, Q5_K and Q6_K weights), laid out for the kernel of
 // the weights' type: each block's q in the order its weights come in registers, and the sums of q
@@ -126,63 +96,6 @@ struct Q8KActivations {
 
 #if LLAMAREF_HAVE_AVX2_KERNELS
 namespace avx512vnni {
-
-// acc + the products of blocks b and b + 1 of a row (or block b alone: Two = false) with token
-// row t of the activations, lanes as (1): 0–7 block b, 8–15 block b + 1.
-template <bool Two>
-LLAMAREF_AVX512VNNI inline __m512 pair(const std::byte* row, std::size_t b, const int8_t* q, const int32_t* start,
-                                       const float* d, __m512 acc) {
-    const std::byte* lo = row + b * sizeof(BlockQ8_0);
-    const std::byte* hi = lo + sizeof(BlockQ8_0);
-    static_assert(offsetof(BlockQ8_0, q) == 2 && sizeof(BlockQ8_0) == 34);
-    uint16_t d_lo, d_hi = 0;  // the weights' scales, float16 bits
-    std::memcpy(&d_lo, lo, 2);
-    __m512i w;  // [64] q_w
-    if constexpr (Two) {
-        std::memcpy(&d_hi, hi, 2);
-        w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + 2))),
-                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi + 2)), 1);
-    } else {
-        w = _mm512_maskz_loadu_epi8(0xFFFFFFFFull, lo + 2);  // block b + 1 absent: zeros
-    }
-    const __m512i a = _mm512_xor_si512(w, _mm512_set1_epi8(char(0x80)));  // q_w + 128, unsigned
-    const __m512i sum = _mm512_dpbusd_epi32(_mm512_loadu_si512(start + 8 * b), a, _mm512_loadu_si512(q + 32 * b));
-    const __m256i dh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(d_lo))), _mm_set1_epi16(short(d_hi)), 1);
-    const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(dh), _mm512_loadu_ps(d + 8 * b));  // d_w·d_x, exact
-    return _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc);
-}
-
-// Rows [r0, r1) of Y = q8_0(X)·Wᵀ for the T rows of A; each weight row is read from memory once
-// (for the first token; the others find it in L1).
-LLAMAREF_AVX512VNNI inline void rows(const TensorView& W, const Q8Activations& A, float* Y, std::size_t T, std::size_t r0,
-                                     std::size_t r1) {
-    const std::size_t n = W.cols() / 32, out = W.rows(), row_bytes = W.row_bytes(), size = W.nbytes();
-    constexpr std::size_t step_bytes = 8 * sizeof(BlockQ8_0);  // four pairs: 272 bytes
-    for (std::size_t r = r0; r < r1; ++r) {
-        const std::byte* row = W.data + r * row_bytes;
-        avx2::touch_pages(W.data, size, r * row_bytes + avx2::kTouchAhead, (r + 1) * row_bytes + avx2::kTouchAhead);
-        for (std::size_t t = 0; t < T; ++t) {
-            const int8_t* q = &A.q[t * A.blocks * 32];
-            const int32_t* start = &A.start[t * A.blocks * 8];
-            const float* d = &A.d[t * A.blocks * 8];
-            const char* ahead = reinterpret_cast<const char*>(row) + avx2::kDecodeAhead;  // (a prefetch never faults)
-            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-            std::size_t b = 0;
-            for (; b + 8 <= n; b += 8, ahead += step_bytes) {
-                if (t == 0)
-#pragma GCC unroll 5
-                    for (std::size_t o = 0; o < step_bytes; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
-#pragma GCC unroll 4
-                for (int u = 0; u < 4; ++u) acc[u] = pair<true>(row, b + 2 * u, q, start, d, acc[u]);
-            }
-            int u = 0;  // the last pairs continue the round
-            for (; b + 2 <= n; b += 2, ++u) acc[u] = pair<true>(row, b, q, start, d, acc[u]);
-            if (b < n) acc[u] = pair<false>(row, b, q, start, d, acc[u]);
-            const __m512 s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-            Y[t * out + r] = avx2::hsum(_mm512_extractf32x8_ps(s, 0)) + avx2::hsum(_mm512_extractf32x8_ps(s, 1));
-        }
-    }
-}
 
 // --- Q4_K and Q5_K × Q8_K --------------------------------------------------------------------
 // A Q4_K weight is w = d·sc_j·q − dmin·m_j in sub-block j (32 weights, q in 0..15, sc_j and m_j 6
@@ -358,22 +271,20 @@ inline bool has_int8_dot() {
 
 // Whether matmul_int8_rounded has a kernel for weights of type t on this CPU.
 inline bool has_int8_dot(DType t) {
-    return (t == DType::Q8_0 || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K) && has_int8_dot();
+    return (is_int8_legacy(t) || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K) && has_int8_dot();
 }
 
-// Y = round(X) · Wᵀ with X rounded as llama.cpp rounds it for W's type (Q8_0 → Q8_0 blocks, Q4_K,
-// Q5_K and Q6_K → Q8_K blocks; the specification: core/ops.hpp's matmul of round_activations_like_llamacpp(X)),
-// with the integer dot products above; call only where has_int8_dot(W.dtype). Meant for decode:
+// Y = round(X) · Wᵀ with X rounded as llama.cpp rounds it for W's type (Q8_0, Q4_0, Q5_0, IQ4_NL →
+// Q8_0 blocks, Q4_1, Q5_1 → Q8_1, Q4_K, Q5_K and Q6_K → Q8_K blocks; the specification:
+// core/ops.hpp's matmul of round_activations_like_llamacpp(X), plus llamacpp_q8_1_correction), with
+// the integer dot products; call only where has_int8_dot(W.dtype). Meant for decode:
 // it reads each weight row once for all T tokens, without the prefill's blocking.
-//   W: [out, in] Q8_0, Q4_K, Q5_K or Q6_K   X: [T, in] float32   Y: [T, out]
+//   W: [out, in] of a type above   X: [T, in] float32   Y: [T, out]
 inline void matmul_int8_rounded(const TensorView& W, const float* X, float* Y, std::size_t T) {
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    if (!has_int8_dot(W.dtype)) fail("matmul_int8_rounded: needs Q8_0, Q4_K, Q5_K or Q6_K weights and a CPU with AVX512_VNNI");
-    if (W.dtype == DType::Q8_0) {
-        thread_local Q8Activations acts;  // grows once
-        acts.prepare(X, T, W.cols());
-        const Q8Activations* A = &acts;  // (in the workers `acts` would name their own, empty one)
-        parallel_for_chunks(W.rows(), 64, [&](std::size_t r0, std::size_t r1) { avx512vnni::rows(W, *A, Y, T, r0, r1); });
+    if (!has_int8_dot(W.dtype)) fail("matmul_int8_rounded: no int8 kernel for ", dtype_name(W.dtype), " weights, or a CPU without AVX512_VNNI");
+    if (is_int8_legacy(W.dtype)) {
+        avx512vnni::matmul_int8_legacy(W, X, Y, T);
     } else {
         thread_local Q8KActivations acts;
         acts.prepare(X, T, W.cols(), W.dtype);
