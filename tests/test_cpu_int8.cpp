@@ -24,6 +24,7 @@
 #include <llamaref/formats/load.hpp>
 #include <llamaref/model/transformer.hpp>
 
+#include "random_blocks.hpp"
 #include "rounded_kernel_check.hpp"
 #include "test_data.hpp"
 
@@ -158,39 +159,24 @@ TEST_CASE("Q8_0 int8 dot products equal the reference product of Q8_0-rounded ac
             }
 }
 
-TEST_CASE("Q4_K, Q5_K and Q6_K int8 dot products equal the reference product of Q8_K-rounded activations", "[cpu][int8]") {
+TEST_CASE("Q2_K … Q6_K and IQ4_XS int8 dot products equal the reference product of Q8_K-rounded activations", "[cpu][int8]") {
     if (!int8_dot_or_skip()) return;
     std::mt19937 g(13);
     std::normal_distribution<float> nd;
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::uniform_real_distribution<float> scale(-0.02f, 0.02f);
     // in: one block and several (5632 = 22: TinyLlama's feed-forward); out: more than one
     // 64-row chunk; T: 1–3 (decode) and 5.
-    for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    for (DType type : {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS})
         for (std::size_t in : {256u, 512u, 1280u, 5632u})
             for (std::size_t out : {1u, 7u, 130u})
                 for (std::size_t T : {1u, 2u, 3u, 5u}) {
                     INFO(dtype_name(type) << " W [" << out << ", " << in << "], T " << T);
-                    // Random blocks: every bit pattern of scales, minimums and quants is a valid
-                    // block; the float16 scales random values of either sign.
-                    std::vector<std::byte> stored(dtype_bytes(type, out * in));
-                    for (auto& b : stored) b = std::byte(byte(g));
-                    const std::size_t block_bytes = dtype_bytes(type, 256);
-                    for (std::size_t b = 0; b < out * in / 256; ++b) {
-                        const uint16_t d = f32_to_f16(scale(g)), dmin = f32_to_f16(scale(g));
-                        static_assert(offsetof(BlockQ4_K, dmin) == 2 && offsetof(BlockQ5_K, dmin) == 2);
-                        if (type != DType::Q6_K) {
-                            std::memcpy(&stored[b * block_bytes], &d, 2);
-                            std::memcpy(&stored[b * block_bytes + 2], &dmin, 2);
-                        } else {
-                            std::memcpy(&stored[b * block_bytes + offsetof(BlockQ6_K, d)], &d, 2);
-                        }
-                    }
+                    // Random blocks (random_blocks.hpp), the float16 scales of either sign.
+                    const test::StoredMatrix W = test::random_blocks(type, out, in, g, -0.02f, 0.02f);
                     std::vector<float> x(T * in);
                     for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(g) * (i % 97 == 0 ? 30.0f : 1.0f);
                     // The reference's weights are rounded to float32 where the kernel's are exact
-                    // (d·sc·q − dmin·m, d·sc·(u − 32)): another 2⁻²⁴·Σ|w·x'| at most.
-                    check_against_reference(TensorView{type, {out, in}, stored.data()}, x, T, 1.0);
+                    // (d·sc·q − dmin·m, d·sc·(u − 32), d·(ls − 32)·level, …): another 2⁻²⁴·Σ|w·x'| at most.
+                    check_against_reference(W.view, x, T, 1.0);
                 }
 }
 
@@ -198,8 +184,6 @@ TEST_CASE("Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL int8 dot products equal the referen
     if (!int8_dot_or_skip()) return;
     std::mt19937 g(17);
     std::normal_distribution<float> nd;
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
     // in: one block, an odd number (the last block alone), fewer than a round of eight blocks,
     // rounds and their tails; out: more than one 64-row chunk; T: 1–3 (decode) and 5.
     for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL})
@@ -207,45 +191,38 @@ TEST_CASE("Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL int8 dot products equal the referen
             for (std::size_t out : {1u, 7u, 130u})
                 for (std::size_t T : {1u, 2u, 3u, 5u}) {
                     INFO(dtype_name(type) << " W [" << out << ", " << in << "], T " << T);
-                    // Random blocks: every bit pattern of nibbles and fifth bits is a valid block; the
-                    // float16 scale (and Q4_1 / Q5_1's minimum, at byte 2) random values of either sign.
-                    std::vector<std::byte> stored(dtype_bytes(type, out * in));
-                    for (auto& b : stored) b = std::byte(byte(g));
-                    const std::size_t block_bytes = dtype_bytes(type, 32);
+                    // Random blocks (random_blocks.hpp), the float16 scale and minimum of either sign.
+                    const test::StoredMatrix W = test::random_blocks(type, out, in, g, -0.05f, 0.05f);
                     const bool has_min = type == DType::Q4_1 || type == DType::Q5_1;
-                    for (std::size_t b = 0; b < out * in / 32; ++b) {
-                        const uint16_t d = f32_to_f16(scale(g)), m = f32_to_f16(scale(g));
-                        std::memcpy(&stored[b * block_bytes], &d, 2);
-                        if (has_min) std::memcpy(&stored[b * block_bytes + 2], &m, 2);
-                    }
                     std::vector<float> x(T * in);
                     for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(g) * (i % 97 == 0 ? 30.0f : 1.0f);
                     // Q4_1 / Q5_1: the reference's weights d·q + m are rounded to float32 (another
                     // 2⁻²⁴·Σ|w·x'| at most); the others' d·c are exact.
-                    check_against_reference(TensorView{type, {out, in}, stored.data()}, x, T, has_min ? 1.0 : 0.0);
+                    check_against_reference(W.view, x, T, has_min ? 1.0 : 0.0);
                 }
 }
 
 // llama.cpp multiplies the same integers (ggml's Q8_0 / Q4_0 / Q5_0 / IQ4_NL × Q8_0, Q4_1 / Q5_1 ×
-// Q8_1, Q4_K / Q5_K / Q6_K × Q8_K), so on its own files the int8 kernels, decoding token by token,
-// land on llama.cpp's logits (shared/quant/q-llama2: llama.cpp's logits on the same ids, one
-// batch) up to the order of additions — except where an activation lies within that difference of
-// a rounding boundary and rounds to the neighbouring integer: the logits then move by ~0.01–0.05,
-// as the exact kernels' do wherever that happens to them (docs/verify.md traces such flips to one
-// activation, e.g. SiLU's output one ulp apart before a w2 product). A flip in layer 0 reaches
-// the later positions through layer 1's KV cache; one in layer 1 moves its own position only.
-// Measured (40 positions within 1e-5 of llama.cpp; RMS; the exact model's RMS 0.025–0.039): Q8_0 18
-// (7.1e-3), Q4_0 39 (2.3e-4), Q4_1 18 (8.9e-3), Q5_0 40 (1.8e-7), Q5_1 39 (1.3e-3), IQ4_NL 20
-// (6.6e-3: flips in layer 1 at 20 positions), Q4_K_S 34, Q4_K_M 32, Q5_K_S 40, Q5_K_M 39, Q6_K 40.
-// So, per file: at least a quarter of the positions within 1e-5 (a kernel that is wrong, or the
-// exact model, is ~3e-2 away at every position) and the whole within half the exact model's
-// distance (test_quant's criterion for the emulated rounding). (Greedy choices are not compared:
-// this random model has near-ties, and after a flip a position may pick another token.)
-TEST_CASE("llama.cpp's rounding on Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and K-quant models: token-by-token decode with int8 dot products is llama.cpp's", "[cpu][int8][oracle]") {
+// Q8_1, Q2_K … Q6_K / IQ4_XS × Q8_K), so on its own files the int8 kernels, decoding token by
+// token, land on llama.cpp's logits (shared/quant/q-llama2: llama.cpp's logits on the same ids,
+// one batch) up to the order of additions — except where an activation lies within that
+// difference of a rounding boundary and rounds to the neighbouring integer: the logits then move
+// by ~0.01–0.05, as the exact kernels' do wherever that happens to them (docs/verify.md traces
+// such a flip to one activation, SiLU's output one ulp apart before a w2 product). A flip in layer
+// 0 reaches the later positions through layer 1's KV cache; one in layer 1 moves its own position.
+// Measured, positions of 40 within 1e-5 of llama.cpp (RMS; the exact model's RMS is 0.025–0.039):
+// Q8_0 18 (7.1e-3), Q4_0 39 (2.3e-4), Q4_1 18 (8.9e-3), Q5_0 40 (1.8e-7), Q5_1 39 (1.3e-3),
+// IQ4_NL 20 (6.6e-3: single positions, flips in layer 1), IQ4_XS 14 (1.0e-2), Q2_K 40 (2.1e-7),
+// Q3_K_S 21 (9.1e-3), Q3_K_M 39 (1.9e-3), Q4_K_S 34, Q4_K_M 32, Q5_K_S 40, Q5_K_M 39, Q6_K 40.
+// So, per file: at least a quarter of the positions within 1e-5 (a wrong kernel, like the exact
+// model, is ~3e-2 away at every position) and the whole within half the exact model's distance
+// (test_quant's criterion for the emulated rounding). (Greedy choices are not compared: this
+// random model has near-ties, and after a flip a position may pick another token.)
+TEST_CASE("llama.cpp's rounding on its quantized files: token-by-token int8 decode gives llama.cpp's logits", "[cpu][int8][oracle]") {
     if (!int8_dot_or_skip()) return;
     const std::string dir = "quant/q-llama2/";
     LLAMAREF_REQUIRE_DATA(dir + "model-Q8_0.gguf");
-    for (std::string name : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"}) {
+    for (std::string name : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "IQ4_XS", "Q2_K", "Q3_K_S", "Q3_K_M", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"}) {
         INFO(name);
         const auto llamacpp = xt::load_npy<float>(test::data(dir + name + "/expected/llamacpp_logits.npy"));
         const auto exact = xt::load_npy<float>(test::data(dir + name + "/expected/full_logits.npy"));

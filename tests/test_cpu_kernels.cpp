@@ -16,14 +16,12 @@
 #include <llamaref/core/parallel.hpp>
 #include <llamaref/model/attention.hpp>
 
+#include "random_blocks.hpp"
+
 using namespace llamaref;
+using test::StoredMatrix;
 
 namespace {
-
-struct StoredMatrix {
-    std::vector<std::byte> bytes;
-    TensorView view;
-};
 
 // A random [out, in] matrix stored as `dt`.
 StoredMatrix random_matrix(DType dt, std::size_t out, std::size_t in, std::mt19937& g) {
@@ -99,31 +97,6 @@ TEST_CASE("cpu::matmul equals matmul for every dtype, tail and token count", "[c
     }
 }
 
-// Random blocks of a llama.cpp block format: random bytes, with every float16 scale field set to
-// a finite value of a realistic size (random bytes there would make inf and NaN).
-static StoredMatrix random_blocks(DType dt, std::size_t out, std::size_t in, std::mt19937& g) {
-    std::vector<std::size_t> scales;  // byte offsets of the F16 fields in one block
-    switch (dt) {
-        case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: scales = {0, 2}; break;
-        case DType::Q2_K: scales = {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)}; break;
-        case DType::Q3_K: scales = {offsetof(BlockQ3_K, d)}; break;
-        case DType::Q6_K: scales = {offsetof(BlockQ6_K, d)}; break;
-        default: scales = {0};  // Q4_0, Q5_0, Q8_0, IQ4_NL, IQ4_XS: d first
-    }
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
-    StoredMatrix m;
-    m.bytes.resize(dtype_bytes(dt, out * in));
-    for (auto& b : m.bytes) b = std::byte(byte(g));
-    const DTypeBlock blk = dtype_block(dt);
-    for (std::size_t b = 0; b < out * in / blk.values; ++b)
-        for (std::size_t off : scales) {
-            const uint16_t h = f32_to_f16(scale(g));
-            std::memcpy(m.bytes.data() + b * blk.bytes + off, &h, 2);
-        }
-    m.view = TensorView{dt, {out, in}, m.bytes.data()};
-    return m;
-}
 
 TEST_CASE("cpu::matmul equals matmul for llama.cpp's block formats (read in place, eight weights at a time)", "[cpu][matmul]") {
     std::mt19937 g(13);
@@ -132,7 +105,7 @@ TEST_CASE("cpu::matmul equals matmul for llama.cpp's block formats (read in plac
         for (std::size_t in : {32, 96, 256, 768, 1280, 1536, 2304}) {
             if (in % dtype_block(dt).values) continue;
             for (std::size_t out : {1, 5, 37}) {
-                const StoredMatrix W = random_blocks(dt, out, in, g);
+                const StoredMatrix W = test::random_blocks(dt, out, in, g);
                 for (std::size_t T : {1, 2, 3, 4, 9}) {
                     const std::vector<float> X = random_vector(T * in, g);
                     std::vector<float> ref(T * out);
@@ -174,7 +147,7 @@ TEST_CASE("cpu::matmul: the same bits for 1 and 2 threads, decode and prefill", 
                                    std::pair{DType::Q8_0, std::size_t(768)}, std::pair{DType::Q4_K, std::size_t(768)}}) {
         INFO(dtype_name(type));
         const std::size_t out = 301, T = 11;
-        const StoredMatrix W = type == DType::Q4_K ? random_blocks(type, out, in, g) : random_matrix(type, out, in, g);
+        const StoredMatrix W = type == DType::Q4_K ? test::random_blocks(type, out, in, g) : random_matrix(type, out, in, g);
         const std::vector<float> X = random_vector(T * in, g);
         std::vector<float> one(T * out), two(T * out), rows(3 * out), rows2(3 * out);
         set_num_threads(1);

@@ -91,6 +91,13 @@ struct Q8Activations {
     }
 };
 
+// IQ4_NL's and IQ4_XS's levels + 128, as unsigned bytes for VPDPBUSD (a VPSHUFB table).
+alignas(16) inline constexpr uint8_t kIq4LevelsPlus128[16] = {
+    uint8_t(kIq4Levels[0] + 128),  uint8_t(kIq4Levels[1] + 128),  uint8_t(kIq4Levels[2] + 128),  uint8_t(kIq4Levels[3] + 128),
+    uint8_t(kIq4Levels[4] + 128),  uint8_t(kIq4Levels[5] + 128),  uint8_t(kIq4Levels[6] + 128),  uint8_t(kIq4Levels[7] + 128),
+    uint8_t(kIq4Levels[8] + 128),  uint8_t(kIq4Levels[9] + 128),  uint8_t(kIq4Levels[10] + 128), uint8_t(kIq4Levels[11] + 128),
+    uint8_t(kIq4Levels[12] + 128), uint8_t(kIq4Levels[13] + 128), uint8_t(kIq4Levels[14] + 128), uint8_t(kIq4Levels[15] + 128)};
+
 // Whether type t is one of this header's: 32-weight blocks whose activations are Q8_0 / Q8_1.
 constexpr bool is_int8_legacy(DType t) {
     return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q5_0 || t == DType::Q5_1 ||
@@ -172,14 +179,7 @@ template <> struct Legacy<DType::IQ4_NL> {
     static constexpr int kShift = 0;  // o = 128
     static constexpr bool kMin = false;
     LLAMAREF_AVX512VNNI static __m512i u(const Block* lo, const Block* hi) {
-        alignas(16) static constexpr uint8_t kLevels128[16] = {  // kIq4Levels + 128
-            uint8_t(kIq4Levels[0] + 128),  uint8_t(kIq4Levels[1] + 128),  uint8_t(kIq4Levels[2] + 128),
-            uint8_t(kIq4Levels[3] + 128),  uint8_t(kIq4Levels[4] + 128),  uint8_t(kIq4Levels[5] + 128),
-            uint8_t(kIq4Levels[6] + 128),  uint8_t(kIq4Levels[7] + 128),  uint8_t(kIq4Levels[8] + 128),
-            uint8_t(kIq4Levels[9] + 128),  uint8_t(kIq4Levels[10] + 128), uint8_t(kIq4Levels[11] + 128),
-            uint8_t(kIq4Levels[12] + 128), uint8_t(kIq4Levels[13] + 128), uint8_t(kIq4Levels[14] + 128),
-            uint8_t(kIq4Levels[15] + 128)};
-        const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kLevels128)));
+        const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4LevelsPlus128)));
         return _mm512_shuffle_epi8(table, nibbles(lo->qs, hi ? hi->qs : nullptr));  // (nibbles < 16)
     }
 };
