@@ -12,6 +12,7 @@
 
 #include <llamaref/formats/gguf.hpp>
 #include <llamaref/formats/load.hpp>
+#include <llamaref/formats/write_gguf.hpp>
 #include <llamaref/model/transformer.hpp>
 
 #include "test_data.hpp"
@@ -212,4 +213,53 @@ TEST_CASE("quantized GGUF: llama.cpp's activation rounding, emulated, explains l
             }
         }
     }
+}
+
+// The fixture's models have a separate output matrix; Llama 3.2 and Gemma files tie it to the token
+// table, which a quantized file then stores in a block format (llama-quantize: Q4_K / Q6_K). Tie
+// the Q4_K_M model's Q4_K token table as its output and check it against its float32 twin (every
+// tensor dequantized — bit for bit gguf-py's values, test above — written and read back): the same
+// logits on the reference and fast backends, the Q4_K output product included; and under
+// llama.cpp's rounding, the int8 decode (a Q4_K output meets Q8_K activations) against the
+// reference backend's rounded product, as test_cpu_int8 counts it.
+TEST_CASE("quantized GGUF with a tied output: a Q4_K token table as the output matrix", "[quant][oracle]") {
+    const std::string file = kQuantDir + "/model-Q4_K_M.gguf";
+    LLAMAREF_REQUIRE_DATA(file);
+    auto tied = std::make_shared<Model>(*load_model(data(file)));  // (shares the mapping)
+    tied->config.tied_embeddings = true;
+    tied->weights.output = tied->weights.tok_embeddings;
+    REQUIRE(tied->weights.output.dtype == DType::Q4_K);
+    const std::string f32 = (scratch("quant-tied") / "tied-f32.gguf").string();
+    write_gguf(*tied, f32, DType::F32);
+    auto twin = load_model(f32);
+    REQUIRE(twin->config.tied_embeddings);
+    REQUIRE(twin->weights.output.dtype == DType::F32);
+
+    const auto tokens_json = read_json(data(kQuantDir + "/Q4_K_M/expected/tokens.json"));
+    std::vector<int> ids = tokens_json["prompt"].get<std::vector<int>>();
+    for (Backend backend : {Backend::reference, Backend::fast}) {
+        INFO((backend == Backend::fast ? "fast" : "reference"));
+        Transformer a(tied), b(twin);
+        a.set_backend(backend), b.set_backend(backend);
+        const Tensor2 la = a.forward(ids, 0), lb = b.forward(ids, 0);
+        REQUIRE(la.size() == lb.size());
+        double max_diff = 0;
+        for (std::size_t i = 0; i < la.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(la.data()[i] - lb.data()[i])));
+        WARN((backend == Backend::fast ? "fast" : "reference") << ": tied Q4_K model vs its float32 twin, max |Δ logit| " << max_diff);
+        CHECK(max_diff < 1e-4);
+        const std::size_t V = la.shape()[1];
+        for (std::size_t t = 0; t < ids.size(); ++t) CHECK(argmax(la.data() + t * V, V) == argmax(lb.data() + t * V, V));
+    }
+    Transformer spec(tied), fast(tied);
+    spec.set_backend(Backend::reference), fast.set_backend(Backend::fast);
+    spec.set_llamacpp_rounding(true), fast.set_llamacpp_rounding(true);
+    std::size_t agree = 0;
+    for (std::size_t t = 0; t < ids.size(); ++t) {
+        const Tensor2 rs = spec.forward(std::span<const int>(&ids[t], 1), int(t)), rf = fast.forward(std::span<const int>(&ids[t], 1), int(t));
+        double worst = 0;
+        for (std::size_t v = 0; v < rs.size(); ++v) worst = std::max(worst, double(std::fabs(rs.data()[v] - rf.data()[v])));
+        agree += worst <= 1e-5;
+    }
+    WARN("llama.cpp's rounding, int8 decode vs the reference backend: " << agree << " of " << ids.size() << " positions within 1e-5");
+    CHECK(agree >= ids.size() / 4);
 }
