@@ -11,14 +11,15 @@
 //
 // Not part of the build: it needs llama.cpp, built from source outside this repository
 // (docs/verify.md, "3. llama.cpp tensor by tensor"):
-//   g++ -std=c++17 -O2 tools/llamacpp_dump.cpp -I$LLAMA/include -I$LLAMA/ggml/include \
-//       -L$LLAMA/build/bin -lllama -lggml -lggml-base -Wl,-rpath,$LLAMA/build/bin -o llamacpp_dump
+//   g++ -std=c++17 -O2 tools/llamacpp_dump.cpp -I$LLAMA/include -I$LLAMA/ggml/include
+//       -L$LLAMA/build/bin -lllama -lggml -lggml-base -Wl,-rpath,$LLAMA/build/bin -o llamacpp_dump   (one line)
 //   ./llamacpp_dump -m model.gguf --tokens 1,450,4996 --out theirs
 //   llamaref trace -m model.gguf --tokens 1,450,4996 --out ours [--llamacpp-rounding]
 //   llamaref compare ours theirs --map theirs/map.json
 //
 // map.json maps llama.cpp's node names for the llama architecture (src/llama.cpp, build_llama) to
 // llamaref's trace names.
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>

@@ -29,7 +29,7 @@
 
 namespace llamaref::cpu {
 
-// Rows of activations as Q8_K blocks of 256 (Q4_K, Q5_K and Q6_K weights), laid out for the kernel of
+// Rows of activations as Q8_K blocks of 256 (Q2_K … Q6_K and IQ4_XS weights), laid out for the kernel of
 // the weights' type: each block's q in the order its weights come in registers, and the sums of q
 // over the sub-blocks in column order (Q4_K / Q5_K's minimums and IQ4_XS's offset: 8 of 32; Q2_K's
 // minimums, Q3_K's and Q6_K's offsets: 16 of 16).
