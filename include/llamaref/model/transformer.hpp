@@ -241,7 +241,7 @@ class Transformer {
         // (A run-time test: two functions' addresses are not a constant expression under -fsanitize.)
         if (mm == &linear_fast && W.dtype == DType::BF16 && T >= 4 && cpu::has_bf16_dot())
             return cpu::matmul_bf16_rounded(W, X, Y, T);
-        // A Q8_0, Q4_K, Q5_K or Q6_K decode multiplies integers, as llama.cpp does (matmul_int8.hpp:
+        // A decode with block-quantized weights multiplies integers, as llama.cpp does (matmul_int8.hpp:
         // the same products, one rounding per block, fewer instructions: docs/performance.md).
         if (mm == &linear_fast && T < 4 && cpu::has_int8_dot(W.dtype)) return cpu::matmul_int8_rounded(W, X, Y, T);
         thread_local std::vector<float> rounded;
