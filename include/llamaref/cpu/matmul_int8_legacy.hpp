@@ -27,8 +27,8 @@
 // The starts −128·Σ q_x are computed once per token (Q8Activations); o = 8 and 16 divide 128, so
 // their starts are that one shifted right (exact: a multiple of 128). A register holds two blocks
 // in value order, lanes 0–7 block b, 8–15 block b + 1: the nibble formats put byte j's low nibble
-// at value j and its high nibble at value j + 16, so the 16 bytes of a block fill 32 lanes' bytes
-// as [low nibbles | high nibbles]; Q5_0 / Q5_1's 32 bits qh (bit i: value i) become a 64-bit mask
+// at value j and its high nibble at value j + 16, so the 16 bytes of a block fill the 32 bytes of
+// its eight lanes as [low nibbles | high nibbles]; Q5_0 / Q5_1's 32 bits qh (bit i: value i) become a 64-bit mask
 // for the two blocks that adds 16 where set.
 //
 // The order, fixed whatever the thread count: per output, the pairs of blocks in column order dealt
