@@ -135,6 +135,38 @@ TEST_CASE("the vectorized activation rounding equals core's bit for bit", "[quan
     set_num_threads(1);
 }
 
+TEST_CASE("the threaded Q8_1 block-sum correction equals core's to float32 rounding", "[quant][cpu]") {
+    std::mt19937 g(19);
+    std::normal_distribution<float> nd;
+    for (DType type : {DType::Q4_1, DType::Q5_1, DType::Q8_0})
+        for (std::size_t in : {32u, 2080u})
+            for (std::size_t T : {1u, 5u}) {
+                INFO(dtype_name(type) << " in " << in << " T " << T);
+                const std::size_t out = 70;
+                const test::StoredMatrix W = test::random_blocks(type, out, in, g, -0.05f, 0.05f);
+                std::vector<float> X(T * in);
+                for (auto& v : X) v = nd(g);
+                std::vector<float> want(T * out, 1.0f), got(T * out, 1.0f), got2(T * out, 1.0f);
+                llamacpp_q8_1_correction(W.view, X.data(), want.data(), T);
+                set_num_threads(1);
+                cpu::llamacpp_q8_1_correction(W.view, X.data(), got.data(), T);
+                set_num_threads(2);
+                cpu::llamacpp_q8_1_correction(W.view, X.data(), got2.data(), T);
+                set_num_threads(1);
+                CHECK(got == got2);
+                if (type == DType::Q8_0) {  // nothing to add
+                    CHECK(got == std::vector<float>(T * out, 1.0f));
+                    continue;
+                }
+                double moved = 0;  // the correction is not nothing: it moves the outputs
+                for (std::size_t i = 0; i < got.size(); ++i) {
+                    moved = std::max(moved, std::fabs(double(want[i]) - 1.0));
+                    CHECK(std::fabs(double(got[i]) - want[i]) <= 1e-6 * std::fabs(double(want[i]) - 1.0) + 2e-7);
+                }
+                CHECK(moved > 1e-5);
+            }
+}
+
 TEST_CASE("Q8_0 int8 dot products equal the reference product of Q8_0-rounded activations", "[cpu][int8]") {
     if (!int8_dot_or_skip()) return;
     std::mt19937 g(11);

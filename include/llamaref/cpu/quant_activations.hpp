@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "../core/parallel.hpp"
 #include "../core/quant_activations.hpp"
@@ -137,6 +139,47 @@ inline void round_activations_like_llamacpp(DType w, const float* X, float* out,
                 else avx2::quantize_block_q8_K(X + t * n + b, q, out + t * n + b);
             }
 #endif
+        }
+    });
+}
+
+// core's llamacpp_q8_1_correction (Q4_1 / Q5_1 weights: Y[t, r] += Σ_b m_{r,b}·(s_b − Σ x'_b)), in
+// float32 and shared among the threads: the block sums' errors once per token (with the vectorized
+// quantizer), then per row its minimums against every token's errors. The correction is ~2⁻¹¹ of
+// the m·s terms, so float32's rounding of it is far below the product's own; the specification's
+// double-precision loop, serial over T·out·in/32 products, took most of a Q4_1 prefill's time.
+//   W: [out, in] (other types: nothing to add)   X: [T, in] unrounded   Y: [T, out]
+inline void llamacpp_q8_1_correction(const TensorView& W, const float* X, float* Y, std::size_t T) {
+    if (W.dtype != DType::Q4_1 && W.dtype != DType::Q5_1) return;
+    static_assert(offsetof(BlockQ4_1, m) == 2 && offsetof(BlockQ5_1, m) == 2);
+    const std::size_t out = W.rows(), in = W.cols(), nb = in / 32, block_bytes = dtype_bytes(W.dtype, 32);
+    thread_local std::vector<float> errors;  // [T, nb] s − Σ x' (no allocation per product once grown)
+    errors.resize(T * nb);
+    float* err = errors.data();  // (in the workers `errors` would name their own, empty one)
+    parallel_for(T, [&](std::size_t t0, std::size_t t1) {
+        int8_t q[32];
+        for (std::size_t t = t0; t < t1; ++t)
+            for (std::size_t b = 0; b < nb; ++b) {
+                const float* x = X + t * in + 32 * b;
+                const float d16 = quantize_block_q8_0(x, q);
+                int sum_q = 0;
+                for (int i = 0; i < 32; ++i) sum_q += q[i];
+                err[t * nb + b] = q8_1_block_sum(x, q) - d16 * float(sum_q);  // (d16·Σq is exact: 11 + 12 bits)
+            }
+    });
+    parallel_for(out, [&](std::size_t r0, std::size_t r1) {
+        std::vector<float> m(nb);  // row r's minimums
+        for (std::size_t r = r0; r < r1; ++r) {
+            for (std::size_t b = 0; b < nb; ++b) {
+                uint16_t h;
+                std::memcpy(&h, W.row(r) + b * block_bytes + offsetof(BlockQ4_1, m), 2);
+                m[b] = f16_to_f32(h);
+            }
+            for (std::size_t t = 0; t < T; ++t) {
+                float c = 0.0f;
+                for (std::size_t b = 0; b < nb; ++b) c += m[b] * err[t * nb + b];
+                Y[t * out + r] += c;
+            }
         }
     });
 }

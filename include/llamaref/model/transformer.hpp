@@ -252,7 +252,10 @@ class Transformer {
         else
             for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(W.dtype, X + t * in, rounded.data() + t * in, in);
         mm(W, rounded.data(), Y, T);
-        llamacpp_q8_1_correction(W, X, Y, T);  // Q4_1 / Q5_1: Q8_1's block sum in F16
+        if (mm == &linear_fast)  // Q4_1 / Q5_1: Q8_1's block sum in F16 (the fast twin: threaded, in float32)
+            cpu::llamacpp_q8_1_correction(W, X, Y, T);
+        else
+            llamacpp_q8_1_correction(W, X, Y, T);
     }
 
     // The forward pass proper. logits: [T, V] (all), [V] (last), or nullptr (none wanted).
