@@ -168,7 +168,9 @@ inline void llamacpp_q8_1_correction(const TensorView& W, const float* X, float*
             }
     });
     parallel_for(out, [&](std::size_t r0, std::size_t r1) {
-        std::vector<float> m(nb);  // row r's minimums
+        thread_local std::vector<float> minimums;  // [nb] row r's minimums (this worker's own buffer)
+        minimums.resize(nb);
+        float* m = minimums.data();
         for (std::size_t r = r0; r < r1; ++r) {
             for (std::size_t b = 0; b < nb; ++b) {
                 uint16_t h;
