@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     std::vector<double> ms;
     for (int r = 0; r < reps; ++r) {
         const auto t0 = std::chrono::steady_clock::now();
-        cpu::attention(q.data(), KVSpan{cache, 0, S, k.data(), v.data()}, S, 1, H, KV, Dh, AttentionOptions{},
+        cpu::attention(q.data(), KVSpan{cache, 0, S, k.data(), v.data()}, S, 1, Heads{H, KV, Dh}, AttentionOptions{},
                        out.data());
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }

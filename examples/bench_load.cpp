@@ -16,6 +16,7 @@
 #include <filesystem>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
 
 #include "random_checkpoint.hpp"
 

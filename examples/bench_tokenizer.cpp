@@ -32,7 +32,7 @@ double best_mb_per_s(const std::vector<std::string>& corpus, std::size_t bytes, 
         for (const auto& s : corpus) n += encode(s);
         const double sec = std::chrono::duration<double>(clock_type::now() - t0).count();
         if (n == 0) std::abort();
-        best = std::max(best, bytes / sec / 1e6);
+        best = std::max(best, double(bytes) / sec / 1e6);
     }
     return best;
 }
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
         if (!line.empty()) corpus.push_back(nlohmann::json::parse(line).get<std::string>());
     std::size_t bytes = 0;
     for (const auto& s : corpus) bytes += s.size();
-    std::printf("corpus: %zu strings, %.2f MB (%s); 1 thread, best of 5 passes\n\n", corpus.size(), bytes / 1e6,
+    std::printf("corpus: %zu strings, %.2f MB (%s); 1 thread, best of 5 passes\n\n", corpus.size(), double(bytes) / 1e6,
                 corpus_path.c_str());
     std::printf("| tokenizer | implementation | encode MB/s |\n|---|---|---|\n");
 

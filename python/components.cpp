@@ -71,7 +71,7 @@ py::tuple attention_py(const Array& q, const Array& k, const Array& v, std::opti
     for (int s = 0; s < S; ++s)
         cache.store(0, s, k.data() + std::size_t(s) * KV * Dh, v.data() + std::size_t(s) * KV * Dh);
     std::vector<float> out(std::size_t(T) * H * Dh), probs(std::size_t(T) * H * S);
-    attention(q.data(), cache, 0, start_pos, T, H, KV, Dh, out.data(), probs.data());
+    attention(q.data(), cache, 0, start_pos, T, Heads{H, KV, Dh}, out.data(), probs.data());
     return py::make_tuple(owned(std::move(out), {T, H, Dh}), owned(std::move(probs), {T, H, S}));
 }
 

@@ -111,16 +111,16 @@ void bind_text(py::module_& m) {
                                py::arg("min_p") = 0.0, py::arg("repeat_penalty") = 1.0, py::arg("frequency_penalty") = 0.0,
                                py::arg("presence_penalty") = 0.0);
     };
-    auto [temperature, k, p, mp, rep, freq, pres] = sampling_args();
+    auto [temperature, k, p, mp, rep_arg, freq_arg, pres_arg] = sampling_args();
     m.def("sampling_steps", [](const Array& logits, const std::vector<int>& recent, double T, int top_k, double top_p,
                                double min_p, double rep, double freq, double pres) {
         return sampling_steps(logits, recent, params(T, top_k, top_p, min_p, rep, freq, pres));
-    }, py::arg("logits"), py::arg("recent") = std::vector<int>{}, temperature, k, p, mp, rep, freq, pres,
+    }, py::arg("logits"), py::arg("recent") = std::vector<int>{}, temperature, k, p, mp, rep_arg, freq_arg, pres_arg,
        "[(step, (ids, probs)), ...] after softmax, penalties, temperature, top_k, top_p, min_p, and the final distribution");
     m.def("sampling_distribution", [](const Array& logits, const std::vector<int>& recent, double T, int top_k,
                                       double top_p, double min_p, double rep, double freq, double pres) {
         return as_arrays(sampling_distribution(logits_of(logits), recent, params(T, top_k, top_p, min_p, rep, freq, pres)));
-    }, py::arg("logits"), py::arg("recent") = std::vector<int>{}, temperature, k, p, mp, rep, freq, pres,
+    }, py::arg("logits"), py::arg("recent") = std::vector<int>{}, temperature, k, p, mp, rep_arg, freq_arg, pres_arg,
        "(ids, probs): the distribution llamaref draws from (sampling/sampler.hpp)");
     m.def("sample", [](const std::vector<int>& ids, const std::vector<double>& probs, double coin) {
         if (ids.empty() || ids.size() != probs.size()) fail("sample: ids and probs must be non-empty and of equal length");

@@ -17,6 +17,24 @@ expect_error() {
   echo "ok: $* -> $(head -c 200 "$tmp/err")"
 }
 
+# save_safetensors(path, {name: float32 array}) for the Python snippets below: `PYTHONPATH="$tmp"`,
+# `from st_helper import save_safetensors` (the whole format: a JSON header of name, dtype, shape, bytes).
+write_st_helper() {
+  cat >"$tmp/st_helper.py" <<'PY'
+import json, struct
+def save_safetensors(path, t):
+    header, at = {}, 0
+    for k, a in t.items():
+        header[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + a.nbytes]}
+        at += a.nbytes
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        for a in t.values(): f.write(a.tobytes())
+PY
+}
+
 case "$case" in
 greedy)  # llama2.c's published greedy output, byte for byte
   need "$stories/stories260K.bin"
@@ -45,8 +63,8 @@ sample)  # seeded sampling: llama2.c's published output, and determinism
   grep -q "^Once upon a time" "$tmp/a" || { echo "FAIL: prompt not echoed"; exit 1; }
   echo "ok: same seed -> same text across runs and thread counts; another seed -> other text"
   expect_error "--temp must be a number in [0" "$bin" generate -m "$m" -z "$z" --temp -1
-  expect_error "--top-p must be a number in [0, 1]" "$bin" generate -m "$m" -z "$z" --top-p 1.5
-  expect_error "top-p must be in (0, 1]" "$bin" generate -m "$m" -z "$z" --top-p 0
+  expect_error "--top-p must be a number in (0, 1]" "$bin" generate -m "$m" -z "$z" --top-p 1.5
+  expect_error "--top-p must be a number in (0, 1], got '0'" "$bin" generate -m "$m" -z "$z" --top-p 0
   expect_error "--top-k must be an integer" "$bin" generate -m "$m" -z "$z" --top-k -1
   expect_error "--rng must be default or llama2c" "$bin" generate -m "$m" -z "$z" --rng mt
   expect_error "cannot open prompt file" "$bin" generate -m "$m" -z "$z" -f "$tmp/no-such-file" ;;
@@ -140,8 +158,10 @@ chat_tools)  # Llama 3.1 tool use in chat: --tools, a tool call (<|python_tag|> 
   py=/usr/bin/python3
   $py -c "import numpy" 2>/dev/null || { echo "SKIPPED: numpy not available to /usr/bin/python3"; exit 77; }
   mkdir "$tmp/l31"
-  $py - "$tmp/l31" <<'PY' || exit 1
-import json, struct, sys, numpy as np
+  write_st_helper
+  PYTHONPATH="$tmp" $py - "$tmp/l31" <<'PY' || exit 1
+import json, sys, numpy as np
+from st_helper import save_safetensors
 out, V, D, F = sys.argv[1], 128256, 16, 16
 cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": D, "intermediate_size": F,
        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2, "head_dim": 8, "vocab_size": V,
@@ -158,12 +178,7 @@ t = {"model.embed_tokens.weight": emb, "lm_head.weight": head, "model.norm.weigh
      "model.layers.0.post_attention_layernorm.weight": np.ones(D, np.float32)}
 for n in ("q", "k", "v", "o"): t[f"model.layers.0.self_attn.{n}_proj.weight"] = np.zeros((D, D), np.float32)
 for n, shape in (("gate", (F, D)), ("up", (F, D)), ("down", (D, F))): t[f"model.layers.0.mlp.{n}_proj.weight"] = np.zeros(shape, np.float32)
-header, at = {}, 0
-for k, a in t.items(): header[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + a.nbytes]}; at += a.nbytes
-h = json.dumps(header).encode(); h += b" " * (-len(h) % 8)
-with open(f"{out}/model.safetensors", "wb") as f:
-    f.write(struct.pack("<Q", len(h)) + h)
-    for a in t.values(): f.write(a.tobytes())
+save_safetensors(f"{out}/model.safetensors", t)
 PY
   printf '%s\n' 'What is the weather?' '/tool {"weather": "sunny"}' |
     "$bin" chat -m "$tmp/l31" -z "$l3" --template llama3.1 --tools brave_search,wolfram_alpha,code_interpreter --temp 0 -n 8 -c 256 \
@@ -273,6 +288,79 @@ errors)  # bad input: exit status 1 and a clear message, never a crash
   expect_error "unknown command" "$bin" frobnicate
   "$bin" generate --help >/dev/null || { echo "FAIL: --help exited non-zero"; exit 1; }
   "$bin" logits --help >/dev/null || { echo "FAIL: --help exited non-zero"; exit 1; } ;;
+edges)  # what a new user met first: one range per flag, help, info, a missing or mismatched tokenizer
+  need "$stories/stories260K.bin"
+  m="$stories/stories260K.bin"; z="$stories/tok512.bin"
+  expect_error "--top-p must be a number in (0, 1], got '2'" "$bin" generate -m "$m" -z "$z" --top-p 2
+  expect_error "--repeat-penalty must be a number in (0, " "$bin" chat -m "$m" -z "$z" --repeat-penalty 0 </dev/null
+  "$bin" generate -m "$m" -z "$z" --rng llama2c --top-p 0 -s 1 -n 8 >/dev/null 2>"$tmp/err" ||
+    { echo "FAIL: --rng llama2c --top-p 0 (llama2.c: off) refused"; cat "$tmp/err"; exit 1; }
+  for c in generate chat logits trace perplexity info; do
+    "$bin" $c --help | grep -qF "a .gguf or llama2.c .bin file, or a Hugging Face or Meta folder" ||
+      { echo "FAIL: $c --help does not name every model format"; exit 1; }
+  done
+  echo "ok: every command's -m help names the four formats"
+  # info without -m where stories260K is not on the machine: a usage error, no download
+  mkdir "$tmp/empty"
+  (cd "$tmp/empty" && HOME="$tmp/empty" LLAMAREF_TEST_DATA="$tmp/empty" expect_error "give -m MODEL" "$bin" info) || exit 1
+  grep -q "download" "$tmp/err" && { echo "FAIL: info without -m talks of downloading"; exit 1; }
+  [ -e "$tmp/empty/.cache" ] && { echo "FAIL: info without -m wrote a cache folder"; exit 1; }
+  # info on a Meta folder: format, configuration, dtypes, parameters
+  if [ -e "$data/oracle/llama2-gqa/meta/params.json" ]; then
+    "$bin" info -m "$data/oracle/llama2-gqa/meta" >"$tmp/out" || exit 1
+    for want in "format:      meta (1 shard)" "  attention:   F32" "parameters:  " "bits per weight"; do
+      grep -qF -- "$want" "$tmp/out" || { echo "FAIL: info lacks '$want':"; cat "$tmp/out"; exit 1; }
+    done
+  fi
+  # a vocabulary-only GGUF (llama.cpp's ggml-vocab-*.gguf) is described, not refused
+  v="$data/gguf/ggml-vocab-llama-spm.gguf"
+  if [ -e "$v" ]; then
+    "$bin" info -m "$v" >"$tmp/out" 2>"$tmp/err" || { echo "FAIL: info on a vocabulary-only GGUF exited $?"; cat "$tmp/err"; exit 1; }
+    grep -qF "a vocabulary without weights" "$tmp/out" && grep -qF "vocabulary:  32000 tokens (llama)" "$tmp/out" ||
+      { echo "FAIL: info on $v:"; cat "$tmp/out"; exit 1; }
+    echo "ok: info on a vocabulary-only GGUF: $(tr '\n' ' ' <"$tmp/out")"
+  fi
+  # a GGUF converted from llama2.c has no vocabulary: the error says to give one with -z, and -z works
+  "$bin" convert -m "$m" --out "$tmp/novocab.gguf" --type f32 >/dev/null || exit 1
+  expect_error "give the tokenizer with -z FILE" "$bin" generate -m "$tmp/novocab.gguf" -n 4
+  "$bin" generate -m "$tmp/novocab.gguf" -z "$z" --temp 0 -n 4 >/dev/null 2>"$tmp/err" || { echo "FAIL: -z did not help"; cat "$tmp/err"; exit 1; }
+  # a tokenizer smaller than the model's vocabulary: refused before the first token, not in the middle
+  l2="$data/tokenizers/llama2/tokenizer.model"
+  py=/usr/bin/python3
+  if [ -e "$l2" ] && $py -c "import numpy" 2>/dev/null; then
+    mkdir "$tmp/big"
+    write_st_helper
+    PYTHONPATH="$tmp" $py - "$tmp/big" <<'PY' || exit 1
+import json, sys, numpy as np
+from st_helper import save_safetensors
+out, V, D, F = sys.argv[1], 32064, 8, 8  # 64 ids more than Llama 2's tokenizer
+json.dump({"architectures": ["LlamaForCausalLM"], "hidden_size": D, "intermediate_size": F, "num_hidden_layers": 1,
+           "num_attention_heads": 1, "num_key_value_heads": 1, "vocab_size": V, "rms_norm_eps": 1e-5,
+           "max_position_embeddings": 64, "torch_dtype": "float32"}, open(f"{out}/config.json", "w"))
+rng = np.random.default_rng(0)
+t = {"model.embed_tokens.weight": (V, D), "lm_head.weight": (V, D), "model.norm.weight": (D,),
+     "model.layers.0.input_layernorm.weight": (D,), "model.layers.0.post_attention_layernorm.weight": (D,),
+     "model.layers.0.mlp.gate_proj.weight": (F, D), "model.layers.0.mlp.up_proj.weight": (F, D),
+     "model.layers.0.mlp.down_proj.weight": (D, F)}
+for n in "qkvo": t[f"model.layers.0.self_attn.{n}_proj.weight"] = (D, D)
+t = {k: rng.standard_normal(shape).astype(np.float32) for k, shape in t.items()}
+save_safetensors(f"{out}/model.safetensors", t)
+PY
+    expect_error "the tokenizer has 32000 tokens but the model 32064" "$bin" generate -m "$tmp/big" -z "$l2" -p "Hello" -n 4
+    [ -s "$tmp/out" ] && { echo "FAIL: generate printed text before refusing the tokenizer"; exit 1; }
+    expect_error "the tokenizer has 32000 tokens but the model 32064" "$bin" chat -m "$tmp/big" -z "$l2" </dev/null
+    expect_error "give the tokenizer with -z FILE" "$bin" generate -m "$tmp/big" -n 4
+    # logits only encodes: the smaller tokenizer is fine there
+    "$bin" logits -m "$tmp/big" -z "$l2" -p "Hello" --top 3 >/dev/null 2>"$tmp/err" || { echo "FAIL: logits -z (smaller)"; cat "$tmp/err"; exit 1; }
+  fi
+  # perplexity's progress: a bar redrawn with \r on a terminal, plain lines into a file
+  head -c 3000 "$stories/expected/greedy_n256.txt" >"$tmp/text.txt"
+  "$bin" perplexity -m "$m" -z "$z" -f "$tmp/text.txt" --ctx 64 >"$tmp/out" 2>"$tmp/err" || { echo "FAIL: perplexity"; cat "$tmp/err"; exit 1; }
+  grep -q $'\r' "$tmp/err" && { echo "FAIL: perplexity wrote \\r into a file"; exit 1; }
+  grep -q "windows  PPL" "$tmp/err" || { echo "FAIL: no progress lines"; cat "$tmp/err"; exit 1; }
+  echo "ok: perplexity's progress into a file: $(wc -l <"$tmp/err") lines, no carriage returns"
+  # README's logits example runs on the default model
+  "$bin" logits -m "$m" --tokens 1,403,407 --out "$tmp/l.npy" --mode decode 2>"$tmp/err" || { echo "FAIL: README's logits example"; cat "$tmp/err"; exit 1; } ;;
 bench)  # llamaref bench on a random tiny checkpoint; --device cuda: a clean error without CUDA or a GPU
   m="$tmp/tiny"
   check_table() {  # check_table FILE: every row of the table, positive tok/s

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
 #include <llamaref/tokenizer/sentencepiece.hpp>
 
 #include "test_data.hpp"

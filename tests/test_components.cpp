@@ -168,7 +168,7 @@ TEST_CASE("grouped-query attention: query head h reads KV head h / n_rep", "[att
                               2.0f, 2.0f};  // KV head 1
     cache.store(0, 0, k, v);
     std::vector<float> q(H * Dh, 1.0f), out(H * Dh);
-    attention(q.data(), cache, 0, 0, 1, H, KV, Dh, out.data());
+    attention(q.data(), cache, 0, 0, 1, Heads{H, KV, Dh}, out.data());
     CHECK(out[0] == 1.0f);  // head 0 -> KV 0
     CHECK(out[2] == 1.0f);  // head 1 -> KV 0   (h % KV would read KV 1)
     CHECK(out[4] == 2.0f);  // head 2 -> KV 1
@@ -184,7 +184,7 @@ TEST_CASE("attention is causal and softmax-weighted", "[attention]") {
     cache.store(0, 1, &k1, &v1);
     const float q[2] = {2.0f, 2.0f};  // two tokens, one head
     float out[2], probs[4];
-    attention(q, cache, 0, 0, 2, 1, 1, Dh, out, probs);
+    attention(q, cache, 0, 0, 2, Heads{1, 1, Dh}, out, probs);
     CHECK(out[0] == 10.0f);  // token 0 sees only position 0
     CHECK(probs[1] == 0.0f);
     // token 1: scores 0 and 2 (scale 1/sqrt(1)) -> weights 1/(1+e^2), e^2/(1+e^2)
@@ -196,8 +196,8 @@ TEST_CASE("attention is causal and softmax-weighted", "[attention]") {
 TEST_CASE("KV cache: head-major slots keep their values as it grows, rolls and stores 16 bits", "[kv_cache]") {
     // 2 layers (layer 1 a rolling buffer of W = 5), 3 KV heads of Dh = 4; keys F16, values BF16.
     const int KV = 3, Dh = 4, K = KV * Dh, W = 5, N = 23;
-    auto key_of = [&](int pos, int i) { return 0.1f * pos + 0.01f * i + 1.0f / 3; };  // not a 16-bit value
-    auto val_of = [&](int pos, int i) { return -0.2f * pos + 0.03f * i + 1.0f / 7; };
+    auto key_of = [&](int pos, int i) { return 0.1f * float(pos) + 0.01f * float(i) + 1.0f / 3; };  // not 16-bit
+    auto val_of = [&](int pos, int i) { return -0.2f * float(pos) + 0.03f * float(i) + 1.0f / 7; };
     for (const auto& [tk, tv] : {std::pair{DType::F16, DType::BF16}, std::pair{DType::F32, DType::F32}}) {
         KVCache cache(2, 64, KV, Dh, {0, W}, tk, tv);
         std::vector<float> k(K), v(K), got_k(K), got_v(K);

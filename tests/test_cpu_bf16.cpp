@@ -14,6 +14,7 @@
 #include <llamaref/core/quant_activations.hpp>
 #include <llamaref/cpu/matmul_bf16.hpp>
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
 #include <llamaref/formats/write_gguf.hpp>
 
 #include "rounded_kernel_check.hpp"

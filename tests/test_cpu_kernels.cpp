@@ -188,10 +188,10 @@ TEST_CASE("cpu::attention equals attention: GQA, odd head dims, prefill after a 
         }
         const std::vector<float> q = random_vector(std::size_t(c.T) * c.H * c.Dh, g, 2.0f);
         std::vector<float> ref(q.size());
-        attention(q.data(), cache, 0, c.start, c.T, c.H, c.KV, c.Dh, ref.data());
+        attention(q.data(), cache, 0, c.start, c.T, Heads{c.H, c.KV, c.Dh}, ref.data());
         const auto results = per_isa([&] {
             std::vector<float> out(q.size());
-            cpu::attention(q.data(), cache, 0, c.start, c.T, c.H, c.KV, c.Dh, out.data());
+            cpu::attention(q.data(), cache, 0, c.start, c.T, Heads{c.H, c.KV, c.Dh}, out.data());
             return out;
         });
         const std::vector<float>& portable = results[0];
@@ -204,7 +204,7 @@ TEST_CASE("cpu::attention equals attention: GQA, odd head dims, prefill after a 
         }
         // The last token alone (a decode step) gives the same bits as its row in the prefill.
         std::vector<float> last(std::size_t(c.H) * c.Dh);
-        cpu::attention(q.data() + (c.T - 1) * last.size(), cache, 0, S - 1, 1, c.H, c.KV, c.Dh, last.data());
+        cpu::attention(q.data() + (c.T - 1) * last.size(), cache, 0, S - 1, 1, Heads{c.H, c.KV, c.Dh}, last.data());
         CHECK(std::equal(last.begin(), last.end(), fast.end() - last.size()));
     }
 }

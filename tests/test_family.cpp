@@ -242,8 +242,8 @@ TEST_CASE("fast attention equals the reference with windows, soft-caps, scales a
         const KVSpan kv{cache, 0, c.start, keys.data() + std::size_t(c.start) * K, vals.data() + std::size_t(c.start) * K};
         const AttentionOptions opt{c.window, c.scale, c.cap};
         std::vector<float> ref(q.size()), fast(q.size()), plain(q.size());
-        attention(q.data(), kv, c.start, c.T, c.H, c.KV, c.Dh, opt, ref.data());
-        cpu::attention(q.data(), kv, c.start, c.T, c.H, c.KV, c.Dh, opt, fast.data());
+        attention(q.data(), kv, c.start, c.T, Heads{c.H, c.KV, c.Dh}, opt, ref.data());
+        cpu::attention(q.data(), kv, c.start, c.T, Heads{c.H, c.KV, c.Dh}, opt, fast.data());
         CHECK(max_abs_diff(ref.data(), fast.data(), q.size()) < 1e-5);
         // Brute force from the definition: softmax over positions max(0, i−W+1) .. i.
         const float scale = c.scale > 0 ? c.scale : 1.0f / std::sqrt(float(c.Dh));
@@ -375,6 +375,14 @@ TEST_CASE("unknown tensors, GGUF architectures, experts and params.json keys are
         ModelConfig wide = gemma->config;
         wide.head_dim = 512;
         CHECK_THAT(error([&] { cuda::require_supported(wide); }), Contains("CUDA path does not implement") && Contains("head_dim 512"));
+        // ... and weights in a block format its kernels do not load (only the dtype is read here)
+        CHECK_NOTHROW(cuda::require_supported(*gemma));
+        Model q4 = *gemma;
+        q4.weights.layers.back().w2.dtype = DType::Q4_K;
+        CHECK_THAT(error([&] { cuda::require_supported(q4); }), Contains("not Q4_K") && Contains("--device cpu"));
+        q4 = *gemma;
+        q4.weights.layers[0].ffn_norm.dtype = DType::BF16;  // norms are converted on the host: any dtype
+        CHECK_NOTHROW(cuda::require_supported(q4));
     }
     // GGUF: another architecture, Mixtral's expert_count, an extra tensor.
     {
@@ -471,7 +479,7 @@ TEST_CASE("Gemma chat on a synthetic Gemma-like SentencePiece model: user-define
     for (const char* c : {"u", "s", "e", "r", "m", "o", "d", "l", "H", "i"}) add(c, PieceType::normal, -10);
     for (const char* c : {"us", "er", "mo", "de", "del", "Hi"}) add(c, PieceType::normal, 1);
     const int user = add("user", PieceType::normal, 2), model = add("model", PieceType::normal, 2);
-    const int hi = v.pieces.size() - 3;  // "Hi"
+    const int hi = int(v.pieces.size()) - 3;  // "Hi"
     v.add_dummy_prefix = false;
     v.unk_id = 3, v.bos_id = 2, v.eos_id = 1, v.pad_id = 0;
     const SentencePieceTokenizer tok(v);

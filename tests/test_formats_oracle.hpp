@@ -16,6 +16,7 @@
 #include <xtensor/xnpy.hpp>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
 
 #include "test_data.hpp"
 
@@ -27,6 +28,7 @@ struct Oracle {
     std::vector<int> prompt, generated;
     std::vector<double> margins;  // top1 - top2 of the expected logits at each generated step
     xt::xarray<float> prefill, decode, full;
+    xt::xarray<float> hidden;  // [L+2, P, D] hidden states of the prompt, where the fixture has them
 };
 
 inline Oracle read_oracle(const std::string& dir) {
@@ -39,9 +41,12 @@ inline Oracle read_oracle(const std::string& dir) {
     o.prefill = xt::load_npy<float>(dir + "/expected/prefill_logits.npy");
     o.decode = xt::load_npy<float>(dir + "/expected/decode_logits.npy");
     o.full = xt::load_npy<float>(dir + "/expected/full_logits.npy");
+    const std::string hidden = dir + "/expected/hidden_prefill.npy";
+    if (std::ifstream(hidden)) o.hidden = xt::load_npy<float>(hidden);
     return o;
 }
 
+// max |a − b| over n numbers (two [rows, V] arrays of the same shape, flattened).
 inline double max_abs_diff(const float* a, const float* b, std::size_t n) {
     double m = 0;
     for (std::size_t i = 0; i < n; ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));

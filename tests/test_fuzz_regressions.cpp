@@ -18,7 +18,7 @@
 #include <llamaref/formats/hf.hpp>
 #include <llamaref/formats/llama2c.hpp>
 #include <llamaref/formats/meta.hpp>
-#include <llamaref/tokenizer/gguf_vocab.hpp>
+#include <llamaref/tokenizer/tokenizer.hpp>
 #include <llamaref/tokenizer/tokenizer.hpp>
 
 #include "fuzz/tiny_model.hpp"

@@ -17,35 +17,13 @@
 #include <llamaref/tokenizer/sentencepiece.hpp>
 
 #include "test_data.hpp"
+#include "test_formats_oracle.hpp"
 
 using namespace llamaref;
 
 namespace {
 
-struct Oracle {
-    std::vector<int> prompt, generated;
-    xt::xarray<float> prefill, decode, full, hidden;
-};
-
-Oracle read_oracle(const std::string& dir) {
-    Oracle o;
-    std::ifstream f(dir + "/expected/tokens.json");
-    const auto j = nlohmann::json::parse(f);
-    o.prompt = j["prompt"].get<std::vector<int>>();
-    o.generated = j["generated"].get<std::vector<int>>();
-    o.prefill = xt::load_npy<float>(dir + "/expected/prefill_logits.npy");
-    o.decode = xt::load_npy<float>(dir + "/expected/decode_logits.npy");
-    o.full = xt::load_npy<float>(dir + "/expected/full_logits.npy");
-    o.hidden = xt::load_npy<float>(dir + "/expected/hidden_prefill.npy");
-    return o;
-}
-
-// max |a - b| over two [rows, V] arrays (shapes must agree).
-double max_abs_diff(const float* a, const float* b, std::size_t n) {
-    double m = 0;
-    for (std::size_t i = 0; i < n; ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
-    return m;
-}
+using test::Oracle, test::read_oracle, test::max_abs_diff;  // test_formats_oracle.hpp
 
 void check_against_oracle(const std::string& case_dir, const std::string& model_path,
                           Backend backend = Backend::reference) {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <map>
+#include <random>
 
 #include <llamaref/generate.hpp>
 #include <llamaref/sampling/sampler.hpp>
@@ -206,6 +207,32 @@ TEST_CASE("Utf8Stream never splits a character", "[generate]") {
     CHECK(s.push("y") == "\xEF\xBF\xBDy");      // a broken sequence
     CHECK(s.push("\xE2\x82") == "");
     CHECK(s.flush() == "\xEF\xBF\xBD");         // incomplete at the end
+    // Python: b"\xe0\x80\x80".decode("utf-8", "replace") == "\ufffd" * 3 (an overlong form), and
+    // b"\xed\xa0\x80" (a surrogate) the same: never passed through as a character.
+    CHECK(s.push("\xE0\x80\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    CHECK(s.push("\xED") == "");
+    CHECK(s.push("\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    CHECK(s.push("\xC0") == "\xEF\xBF\xBD");  // C0 never begins a character: not held back
+}
+
+TEST_CASE("Utf8Stream emits what replace_invalid makes of the whole text, however it is cut", "[generate]") {
+    std::mt19937 g(7);
+    const unsigned char alphabet[] = {'a', 0x80, 0x9F, 0xA0, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0, 0xE2, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xC0, 0xFF};
+    for (int trial = 0; trial < 2000; ++trial) {
+        std::string text;
+        const int n = int(g() % 24);
+        for (int i = 0; i < n; ++i) text += char(alphabet[g() % sizeof(alphabet)]);
+        Utf8Stream s;
+        std::string out;
+        for (std::size_t at = 0; at < text.size();) {
+            const std::size_t piece = 1 + g() % 4;
+            out += s.push(std::string_view(text).substr(at, piece));
+            at += piece;
+        }
+        out += s.flush();
+        INFO("trial " << trial);
+        REQUIRE(out == utf8::replace_invalid(text));
+    }
 }
 
 TEST_CASE("generate_steps says which stop token ended the answer", "[generate]") {

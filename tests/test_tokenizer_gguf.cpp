@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include <llamaref/tokenizer/chat_format.hpp>
-#include <llamaref/tokenizer/gguf_vocab.hpp>
+#include <llamaref/tokenizer/tokenizer.hpp>
 
 #include "test_data.hpp"
 #include "tokenizer/corpus.hpp"

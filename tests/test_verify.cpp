@@ -8,6 +8,7 @@
 #include <xtensor/xnpy.hpp>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/formats/safetensors.hpp>
 #include <llamaref/verify/compare.hpp>
 #include <llamaref/verify/perplexity.hpp>
 #include <llamaref/verify/trace.hpp>
@@ -138,6 +139,34 @@ TEST_CASE("trace of a Meta fixture: block outputs equal Meta's hidden states", "
     const auto r = compare_traces(back, t, {0, 0});
     CHECK_FALSE(r.first_divergence.has_value());
     CHECK(back.find("layers.0.attention.wq")->layout == "pairs");
+}
+
+// Every weight-owning module a trace names is a tensor of the Hugging Face checkpoint itself (the
+// fixtures' files were written by transformers): Llama 2 and Gemma 2, whose norms are named otherwise.
+TEST_CASE("a trace's Hugging Face names are the checkpoint's tensor names", "[verify]") {
+    for (const std::string fixture : {"llama2-gqa", "gemma2-like"}) {
+        INFO(fixture);
+        LLAMAREF_REQUIRE_DATA("oracle/" + fixture + "/hf/model.safetensors");
+        const std::string dir = test::data("oracle/" + fixture);
+        const SafetensorsFile file(dir + "/hf/model.safetensors");
+        auto model = std::shared_ptr<const Model>(load_model(dir + "/hf"));
+        Transformer tf(model);
+        const Trace t = Trace::record(tf, fixture_tokens(dir, false));
+        int weights = 0;
+        for (const auto& x : t.tensors) {
+            const TensorName n = describe_tensor(x.name, t.post_norms);
+            INFO(x.name << " -> " << n.hf);
+            CHECK_FALSE(n.what.empty());
+            const bool module_output = !n.hf.empty() && n.hf[0] != '<' && x.name.rfind("layers.", 0) == 0 &&
+                                       x.name.find('.', 7) != std::string::npos;  // not a block's output
+            if (!module_output) continue;
+            CHECK(file.entries().count(n.hf + ".weight") == 1);
+            ++weights;
+        }
+        // 9 per Llama block, 11 per Gemma 2 block (its two post-norms)
+        CHECK(weights == model->config.n_layers * (model->config.post_norms ? 11 : 9));
+        if (model->config.post_norms) CHECK(describe_tensor("layers.0.ffn_norm", true).hf == "model.layers.0.pre_feedforward_layernorm");
+    }
 }
 
 TEST_CASE("compare() names the first wrong tensor of planted bugs", "[verify]") {

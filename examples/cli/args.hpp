@@ -84,14 +84,15 @@ class ArgParser {
         return v;
     }
 
-    double real(const std::string& name, double lo, double hi) const {
+    // A number in [lo, hi], or in (lo, hi] when lo_open.
+    double real(const std::string& name, double lo, double hi, bool lo_open = false) const {
         const std::string s = str(name);
         char* end = nullptr;
         const double v = std::strtod(s.c_str(), &end);
-        if (s.empty() || *end != '\0' || !std::isfinite(v) || v < lo || v > hi) {
+        if (s.empty() || *end != '\0' || !std::isfinite(v) || v < lo || (lo_open && v == lo) || v > hi) {
             std::ostringstream m;
-            m << "llamaref " << command_ << ": " << name << " must be a number in [" << lo << ", " << hi << "], got '"
-              << s << "'";
+            m << "llamaref " << command_ << ": " << name << " must be a number in " << (lo_open ? "(" : "[") << lo
+              << ", " << hi << "], got '" << s << "'";
             throw UsageError(m.str());
         }
         return v;

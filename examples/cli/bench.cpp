@@ -37,7 +37,7 @@
 #include <set>
 #include <thread>
 
-#include <llamaref/formats/summary.hpp>
+#include <llamaref/model/weights.hpp>
 #include <llamaref/cpu/simd.hpp>
 #include <llamaref/model/transformer.hpp>
 
@@ -305,8 +305,8 @@ int cmd_bench(int argc, char** argv) {
     const ModelConfig& c = model->config;
     const std::vector<int> prompt = bench_prompt(P, c.vocab_size);
     const ModelSummary summary = summarize(*model);
-    const double kv_per_position = double(c.n_layers) * (dtype_bytes(cpu.cache_k, std::size_t(c.kv_dim())) +
-                                                          dtype_bytes(cpu.cache_v, std::size_t(c.kv_dim())));
+    const double kv_per_position = double(c.n_layers) * double(dtype_bytes(cpu.cache_k, std::size_t(c.kv_dim())) +
+                                                                  dtype_bytes(cpu.cache_v, std::size_t(c.kv_dim())));
     const double mean_positions = P + (n + 1) / 2.0;  // the step at position p reads p + 1 positions
     double bytes_per_token = double(summary.bytes) + kv_per_position * mean_positions;
 
@@ -348,7 +348,7 @@ int cmd_bench(int argc, char** argv) {
         options.fused_decode = decode_path != "plain";
         options.cuda_graph = decode_path == "graph";
         options.fast_prefill = prefill_gemm == "cublas";
-        cuda::Runner runner(cuda::host_model(*model), options);
+        cuda::Runner runner(*model, options);
         auto step = [&](std::span<const int> tokens, int pos) {
             return runner.next_token(tokens, pos, cuda::DeviceSampling{}, 0.0);  // greedy
         };
@@ -373,7 +373,7 @@ int cmd_bench(int argc, char** argv) {
         {"model", path + " (" + model->format + ")"},
         {"shape", shape},
         {"weight dtype", dtype_summary(summary)},
-        {"weights", fmt("%.4g GB", summary.bytes / 1e9)},
+        {"weights", fmt("%.4g GB", double(summary.bytes) / 1e9)},
         {"prefill tokens", std::to_string(P)},
         {"prefill tok/s, median [min–max] of " + std::to_string(reps), fmt("%.1f [%.1f–%.1f]", pre.median, pre.min, pre.max)},
         {"decode tokens", std::to_string(n) + fmt(" (positions %g–%g)", P, P + n - 1)},

@@ -5,6 +5,13 @@
 // user message, the assistant header) goes through the model. /reset starts over, /exit or the
 // end of input ends the chat.
 //
+// The rendering is the reference's: Meta's chat_completion encodes each earlier answer from its
+// text, stripped (llama2: "[/INST] {answer.strip()} </s>"). Where that text tokenizes otherwise than
+// the ids the model sampled (an answer that began without a space, say), the cache holds the
+// sampled ids, the prompt has the re-encoded ones, and the answer runs again from the first id
+// that differs: the next turn sees exactly the prompt Meta's code would build, not llama.cpp's
+// (which keeps the sampled ids). Templates whose answers round-trip (llama3's) reuse them whole.
+//
 // Llama 3.1 tool use (Meta's prompt format for built-in tools): --tools puts "Environment:
 // ipython" and the Tools line into the system message (llama31_system_text, as the HF template
 // writes it); an answer that opens with <|python_tag|> is kept as a tool call, one that ends with
@@ -65,15 +72,14 @@ int cmd_chat(int argc, char** argv) {
                    "Llama 3.1 tool use: --tools brave_search,wolfram_alpha,code_interpreter declares built-in tools in\n"
                    "the system message. An answer that opens with <|python_tag|> is a tool call: run it yourself and\n"
                    "give its output with /tool RESULT (role ipython); the assistant then goes on.");
-    args.option("-m,--model", "MODEL", "model path (default: stories260K)")
+    args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer (default: the model's own)")
         .option("--system", "TEXT", "system prompt")
         .option("--template", "NAME", "llama2, llama3, llama3.1, mistral, gemma, alpaca, vicuna or wizardlm (default: from the model)")
         .option("--tools", "NAMES", "llama3.1: built-in tools, comma-separated (brave_search, wolfram_alpha, code_interpreter)")
         .option("-n,--n-predict", "N", "most tokens per answer", "256");
     add_sampling_options(args);
-    args.option("-c,--ctx-size", "N", "context length (default: the model's, at most 4096)")
-;
+    args.option("-c,--ctx-size", "N", "context length (default: the model's; the KV cache grows with the dialog)");
     add_cpu_options(args);
     args.parse(argc, argv);
     const SamplingParams sp = sampling_from(args, llama_cpp_sampling_defaults());
@@ -84,8 +90,8 @@ int cmd_chat(int argc, char** argv) {
 
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
-    const int ctx = args.given("-c") ? int(args.integer("-c", 2, 1 << 30)) : std::min(model->config.max_seq_len, 4096);
-    const Tokenizer tok = load_tokenizer(args, path, model->config.vocab_size);
+    const int ctx = args.given("-c") ? int(args.integer("-c", 2, 1 << 30)) : model->config.max_seq_len;
+    const Tokenizer tok = load_tokenizer(args, path, model->config.vocab_size, /*decodes=*/true);
     const std::string& arch = model->config.arch;
     const std::string tmpl = args.given("--template") ? args.str("--template")
                              : arch == "mistral"                ? "mistral"
@@ -188,7 +194,7 @@ int cmd_chat(int argc, char** argv) {
         if (st.context_full || (!st.stopped_by_token && int(full.size() + answer.size()) >= ctx))
             std::fprintf(stderr, "[the answer stopped at the end of the context (%d tokens): /reset to start over]\n", ctx);
         std::fprintf(stderr, "[%zu new prompt tokens, %zu reused from the cache; %zu answer tokens, %.1f tok/s]\n",
-                     fresh.size(), reuse, answer.size(), answer.size() / std::max(st.decode_seconds, 1e-9));
+                     fresh.size(), reuse, answer.size(), double(answer.size()) / std::max(st.decode_seconds, 1e-9));
         // Meta's decoder: an answer opening with <|python_tag|> is a tool call (content after the
         // tag); one that stopped on <|eom_id|> ends with it, not <|eot_id|>.
         ChatMessage reply{"assistant", tok.decode(answer)};
@@ -197,8 +203,12 @@ int cmd_chat(int argc, char** argv) {
         reply.end_of_message = st.stopped_by_token && st.stop_token == eom && eom >= 0;
         if (reply.tool_call || reply.end_of_message) std::fprintf(stderr, "[tool call: answer with /tool RESULT]\n");
         dialog.push_back(reply);
+        // What the KV cache holds now: the prompt and every answer token that went back through
+        // the model. The last one did only if a stop token followed it (generate_steps); after -n
+        // tokens or at the end of the context it was printed but never run.
         cached = full;
         cached.insert(cached.end(), answer.begin(), answer.end());
+        if (!st.stopped_by_token && !answer.empty()) cached.pop_back();
     }
     return 0;
 }

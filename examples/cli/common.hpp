@@ -15,7 +15,6 @@
 #include <llamaref/model/transformer.hpp>
 #include <llamaref/sampling/sampler.hpp>
 #include <llamaref/tokenizer/chat_format.hpp>
-#include <llamaref/tokenizer/gguf_vocab.hpp>
 #include <llamaref/tokenizer/tokenizer.hpp>
 
 #include "args.hpp"
@@ -26,7 +25,7 @@ namespace fs = std::filesystem;
 
 // The default model of the main job: stories260K (Karpathy's tinyllamas), from the shared test
 // data when present, else from ~/.cache/llamaref, downloaded there once with curl.
-inline std::string default_model() {
+inline std::string default_model(bool download = true) {
     const std::string rel = "models/stories260K/stories260K.bin";
     if (const char* d = std::getenv("LLAMAREF_TEST_DATA"); d && *d && fs::exists(fs::path(d) / rel))
         return (fs::path(d) / rel).string();
@@ -36,6 +35,9 @@ inline std::string default_model() {
     const fs::path cache = fs::path(home && *home ? home : "/tmp") / ".cache" / "llamaref" / "stories260K";
     const fs::path model = cache / "stories260K.bin", tok = cache / "tok512.bin";
     if (fs::exists(model) && fs::exists(tok)) return model.string();
+    if (!download)
+        throw UsageError("no model given (-m) and stories260K, the default, is not on this machine yet (in ../shared, "
+                         "$LLAMAREF_TEST_DATA or " + cache.string() + "): give -m MODEL");
     const std::string base = "https://huggingface.co/karpathy/tinyllamas/resolve/main/stories260K/";
     std::fprintf(stderr, "llamaref: no model given (-m) and stories260K is not in %s;\n"
                          "          downloading it once from %s (about 1 MB) ...\n", cache.c_str(), base.c_str());
@@ -57,16 +59,36 @@ inline std::string model_path(const ArgParser& args) {
     return args.given("-m") ? args.str("-m") : default_model();
 }
 
+// -m's help line, the same in every command that runs a model.
+inline std::string model_help(const std::string& fallback = "stories260K, downloaded once if it is not here") {
+    return "a .gguf or llama2.c .bin file, or a Hugging Face or Meta folder (default: " + fallback + ")";
+}
+
 // The model's tokenizer: -z (a tokenizer file, or a model whose tokenizer to use), else the
 // vocabulary inside a .gguf, else the tokenizer file beside the model (tokenizer/tokenizer.hpp).
-inline Tokenizer load_tokenizer(const ArgParser& args, const std::string& model, int vocab_size) {
+// It may not have more tokens than the model; with `decodes` (generate, chat: every id the model
+// can produce must become text) not fewer either, so a mismatch stops the run before it starts.
+inline Tokenizer load_tokenizer(const ArgParser& args, const std::string& model, int vocab_size, bool decodes = false) {
     const std::string path = args.given("-z") ? args.str("-z") : model;
-    Tokenizer tok = fs::path(path).extension() == ".gguf" ? tokenizer_from_gguf(GgufFile(path))
-                                                          : llamaref::load_tokenizer(path, vocab_size);
-    if (tok.vocab_size() > vocab_size)
-        fail("the tokenizer has ", tok.vocab_size(), " tokens but the model only ", vocab_size,
+    auto load = [&] { return llamaref::load_tokenizer(path, vocab_size); };  // GGUF vocabularies included
+    std::optional<Tokenizer> tok;
+    if (args.given("-z")) {
+        tok.emplace(load());
+    } else {
+        try {
+            tok.emplace(load());
+        } catch (const Error& e) {  // the model brought none: say how to give one
+            fail(e.what(), "; give the tokenizer with -z FILE (tokenizer.model, tokenizer.json, a llama2.c "
+                           "tokenizer.bin or a .gguf with a vocabulary)");
+        }
+    }
+    if (tok->vocab_size() > vocab_size)
+        fail("the tokenizer has ", tok->vocab_size(), " tokens but the model only ", vocab_size,
              " (a tokenizer of another model?)");
-    return tok;
+    if (decodes && tok->vocab_size() < vocab_size)
+        fail("the tokenizer has ", tok->vocab_size(), " tokens but the model ", vocab_size,
+             ": ids it cannot turn into text could be generated (a tokenizer of another model?)");
+    return std::move(*tok);
 }
 
 // --- sampling flags, shared by generate and chat ------------------------------------------
@@ -96,13 +118,17 @@ inline void add_sampling_options(ArgParser& args, const std::string& note = "") 
         .option("-s,--seed", "SEED", "random seed (default: from the clock, printed)");
 }
 
-// The flags that were given, over `defaults` (not validated: the caller may adjust first).
-inline SamplingParams sampling_from(const ArgParser& args, SamplingParams p) {
+// The flags that were given, over `defaults`, each checked against the range SamplingParams::validate
+// allows, so that a bad value names its flag. top_p_zero_is_off: llama2.c's reading of --top-p 0.
+inline SamplingParams sampling_from(const ArgParser& args, SamplingParams p, bool top_p_zero_is_off = false) {
     if (args.given("--temp")) p.temperature = args.real("--temp", 0, 1e9);
     if (args.given("--top-k")) p.top_k = int(args.integer("--top-k", 0, 1 << 30));
-    if (args.given("--top-p")) p.top_p = args.real("--top-p", 0, 1);
+    if (args.given("--top-p")) {
+        p.top_p = args.real("--top-p", 0, 1, /*lo_open=*/!top_p_zero_is_off);
+        if (p.top_p == 0) p.top_p = 1;  // (top_p_zero_is_off)
+    }
     if (args.given("--min-p")) p.min_p = args.real("--min-p", 0, 1);
-    if (args.given("--repeat-penalty")) p.repeat_penalty = args.real("--repeat-penalty", 0, 1e9);
+    if (args.given("--repeat-penalty")) p.repeat_penalty = args.real("--repeat-penalty", 0, 1e9, /*lo_open=*/true);
     if (args.given("--repeat-last-n")) p.penalty_last_n = int(args.integer("--repeat-last-n", 0, 1 << 30));
     if (args.given("--frequency-penalty")) p.frequency_penalty = args.real("--frequency-penalty", -1e9, 1e9);
     if (args.given("--presence-penalty")) p.presence_penalty = args.real("--presence-penalty", -1e9, 1e9);
@@ -118,7 +144,7 @@ inline void add_cpu_options(ArgParser& args) {
                 "f32")
         .option("-ctv,--cache-type-v", "TYPE", "precision of the KV cache's values: f32, f16 or bf16", "f32")
         .option("--no-mmap", "", "read the model file into memory instead of mapping it (faster on some machines; "
-                                 "formats/mmap.hpp)")
+                                 "core/mmap.hpp)")
         .option("--llamacpp-rounding", "", "round activations as llama.cpp does before each weight product "
                                            "(docs/quantization.md; BF16 prefill then multiplies bf16 by bf16)");
 }

@@ -9,7 +9,7 @@
 #include <string>
 
 #ifdef LLAMAREF_WITH_CUDA
-#include <llamaref/cuda/from_model.hpp>
+#include <llamaref/cuda/runner.hpp>
 #endif
 
 #include "args.hpp"

@@ -42,7 +42,7 @@ int cmd_generate(int argc, char** argv) {
                    "Without -m, runs the stories260K model (from the shared test data, or downloaded once).\n"
                    "--device cuda samples on the GPU (same seed, same coins as on the CPU); with penalties or\n"
                    "--rng llama2c the GPU computes the logits and the CPU samples.");
-    args.option("-m,--model", "MODEL", "llama2.c .bin file or Hugging Face folder")
+    args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer.model, tokenizer.json or tokenizer.bin (default: the model's own)")
         .option("-p,--prompt", "TEXT", "prompt text", "")
         .option("-f,--file", "FILE", "read the prompt from FILE")
@@ -61,8 +61,8 @@ int cmd_generate(int argc, char** argv) {
     const bool llama2c = rng_kind == "llama2c";
     SamplingParams llama2c_defaults;  // llama2.c's run: temperature 1, top-p 0.9, nothing else
     llama2c_defaults.top_p = 0.9;
-    SamplingParams sp = sampling_from(args, llama2c ? llama2c_defaults : llama_cpp_sampling_defaults());
-    if (llama2c && sp.top_p == 0) sp.top_p = 1;  // llama2.c: top-p 0 means off
+    SamplingParams sp = sampling_from(args, llama2c ? llama2c_defaults : llama_cpp_sampling_defaults(),
+                                      /*top_p_zero_is_off=*/llama2c);  // as in llama2.c
     sp.validate();
     if (llama2c && (sp.top_k != 0 || sp.min_p != 0 || sp.repeat_penalty != 1 || sp.frequency_penalty != 0 ||
                     sp.presence_penalty != 0))
@@ -75,7 +75,7 @@ int cmd_generate(int argc, char** argv) {
     const std::string path = model_path(args);
     auto model = std::shared_ptr<const Model>(load_model(path));
     const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : model->config.max_seq_len;
-    const auto tok = load_tokenizer(args, path, model->config.vocab_size);
+    const auto tok = load_tokenizer(args, path, model->config.vocab_size, /*decodes=*/true);
 
     const std::string text = args.given("-f") ? read_text_file(args.str("-f")) : args.str("-p");
     const std::vector<int> prompt = tok.encode(text, /*bos=*/true, /*eos=*/false);
@@ -118,7 +118,7 @@ int cmd_generate(int argc, char** argv) {
         generate(tf, prompt, n, stop, pick, emit, &st);
     } else {
 #ifdef LLAMAREF_WITH_CUDA
-        cuda::Runner runner(cuda::host_model(*model), cuda::RunnerOptions{ctx});  // its KV cache grows as used
+        cuda::Runner runner(*model, cuda::RunnerOptions{ctx});  // its KV cache grows as used
         const bool penalties = sp.repeat_penalty != 1 || sp.frequency_penalty != 0 || sp.presence_penalty != 0;
         const cuda::DeviceSampling ds{sp.temperature, sp.top_k, sp.top_p, sp.min_p};
         GenerationStep step = [&](std::span<const int> tokens, int pos, std::span<const int> history) {
@@ -136,8 +136,8 @@ int cmd_generate(int argc, char** argv) {
     std::fputs((stream.flush() + "\n").c_str(), stdout);
     if (st.context_full) std::fprintf(stderr, "[stopped: the context of %d tokens is full]\n", ctx);
     std::fprintf(stderr, "prompt: %zu tokens, %.1f tok/s | generated: %zu tokens, %.1f tok/s | first token after %.1f ms\n",
-                 st.prompt_tokens, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9), st.generated_tokens,
-                 st.generated_tokens / std::max(st.decode_seconds, 1e-9), st.time_to_first_token * 1e3);
+                 st.prompt_tokens, double(st.prompt_tokens) / std::max(st.prefill_seconds, 1e-9), st.generated_tokens,
+                 double(st.generated_tokens) / std::max(st.decode_seconds, 1e-9), st.time_to_first_token * 1e3);
     return 0;
 }
 

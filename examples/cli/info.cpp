@@ -1,16 +1,36 @@
 // llamaref info — what a checkpoint holds: detected format, configuration, dtypes, size.
 #include <cstdio>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include <llamaref/formats/gguf.hpp>
 #include <llamaref/formats/load.hpp>
-#include <llamaref/formats/summary.hpp>
 
 #include "commands.hpp"
 #include "common.hpp"
 
 namespace llamaref::cli {
+
+// Format, configuration, dtypes per kind of tensor, parameters and bytes (model/weights.hpp: summarize).
+static std::string summary_text(const Model& m) {
+    const ModelSummary s = summarize(m);
+    const ModelConfig& c = m.config;
+    std::ostringstream o;
+    o << "path:        " << m.path << "\n"
+      << "format:      " << m.format << "\n"
+      << "config:      " << c.describe() << "\n";
+    for (const auto& [kind, set] : s.dtypes) {
+        o << "  " << kind << ":" << std::string(12 - std::min<std::size_t>(11, kind.size()), ' ');
+        bool first = true;
+        for (const auto& d : set) o << (first ? "" : ", ") << d, first = false;
+        o << "\n";
+    }
+    o << "parameters:  " << s.parameters << (c.tied_embeddings ? " (output tied to the embeddings)" : "") << "\n"
+      << "bytes:       " << s.bytes << " (" << double(s.bytes) / (1 << 20) << " MiB of weights, "
+      << (s.parameters ? 8.0 * double(s.bytes) / double(s.parameters) : 0.0) << " bits per weight)\n";
+    return o.str();
+}
 
 // The ggml type of the tensors of a GGUF file, counted per type (and listed one by one when
 // `all`): printed before the model is loaded, so a file with types llamaref cannot compute with
@@ -39,13 +59,30 @@ static void print_gguf_types(const GgufFile& g, bool all) {
     std::printf("\n");
 }
 
+// The vocabulary a GGUF file carries (tokenizer.ggml.*), if any.
+static void print_vocabulary(const GgufFile& g) {
+    if (g.has("tokenizer.ggml.tokens"))
+        std::printf("vocabulary:  %zu tokens (%s) in the file\n", g.string_array("tokenizer.ggml.tokens").size(),
+                    g.has("tokenizer.ggml.model") ? g.get_string("tokenizer.ggml.model").c_str() : "?");
+    else
+        std::printf("vocabulary:  none in the file (give a tokenizer with -z)\n");
+}
+
 int cmd_info(int argc, char** argv) {
     ArgParser args("info", "-m MODEL", "Print the detected format, configuration, dtype per tensor kind, parameter count and bytes.");
-    args.option("-m,--model", "MODEL", "a .gguf or llama2.c .bin file, or a Hugging Face or Meta folder");
+    args.option("-m,--model", "MODEL", model_help("stories260K, if it is already on this machine"));
     args.option("--tensors", "", "GGUF: also list every tensor with its ggml type, shape and bits per weight");
     args.parse(argc, argv);
-    const std::string path = model_path(args);
+    const std::string path = args.given("-m") ? args.str("-m") : default_model(/*download=*/false);
     const bool gguf = detect_format(path) == "gguf";
+    if (gguf) {  // a vocabulary-only GGUF (llama.cpp's ggml-vocab-*.gguf) is a tokenizer, not a model
+        const GgufFile g(path);
+        if (g.tensors().empty()) {
+            std::printf("format:      gguf, a vocabulary without weights (use it as a tokenizer: -z %s)\n", path.c_str());
+            print_vocabulary(g);
+            return 0;
+        }
+    }
     std::shared_ptr<const Model> model;
     try {
         model = load_model(path);
@@ -57,9 +94,7 @@ int cmd_info(int argc, char** argv) {
     if (gguf) {
         GgufFile g(path);
         print_gguf_types(g, args.has("--tensors"));
-        if (g.has("tokenizer.ggml.tokens"))
-            std::printf("vocabulary:  %zu tokens (%s) in the file\n", g.string_array("tokenizer.ggml.tokens").size(),
-                        g.has("tokenizer.ggml.model") ? g.get_string("tokenizer.ggml.model").c_str() : "?");
+        print_vocabulary(g);
     }
     return 0;
 }

@@ -18,7 +18,7 @@ int cmd_logits(int argc, char** argv) {
                    "logits [T, V]. prefill: all tokens in one forward call; decode: one at a time through the KV cache.\n"
                    "--top K prints the K most likely next tokens after the last position.\n"
                    "--device cuda computes them on the GPU (cuda::Runner::forward) and writes the same file.");
-    args.option("-m,--model", "MODEL", "llama2.c .bin file or Hugging Face folder")
+    args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer for -p and for printing pieces (default: beside MODEL)")
         .option("--tokens", "IDS", "comma-separated token ids")
         .option("-p,--prompt", "TEXT", "text to tokenize (with BOS) instead of --tokens")
@@ -67,7 +67,7 @@ int cmd_logits(int argc, char** argv) {
     } else {
 #ifdef LLAMAREF_WITH_CUDA
         // The Runner checks ids and context as Transformer does; its KV cache grows as used.
-        cuda::Runner runner(cuda::host_model(*model), cuda::RunnerOptions{ctx});
+        cuda::Runner runner(*model, cuda::RunnerOptions{ctx});
         if (mode == "prefill") {
             const std::vector<float> all = runner.forward(tokens, 0);  // [T·V]
             std::copy(all.begin(), all.end(), logits.begin());
@@ -89,10 +89,10 @@ int cmd_logits(int argc, char** argv) {
         std::fprintf(stderr, "wrote %s: float32 [%zu, %zu]\n", out.c_str(), logits.shape(0), logits.shape(1));
     }
     if (args.given("--top")) {  // softmax of the last row, most likely first
-        const std::size_t V = logits.shape(1);
         const auto k = std::size_t(args.integer("--top", 1, 1 << 30));
         SamplingParams greedy_view;  // temperature 1, no cutoffs: the model's own distribution
-        const auto dist = sampling_distribution(std::vector<float>(&logits(logits.shape(0) - 1, 0), &logits(logits.shape(0) - 1, 0) + V), {}, greedy_view);
+        const float* last = &logits(logits.shape(0) - 1, 0);  // [V]
+        const auto dist = sampling_distribution(std::vector<float>(last, last + V), {}, greedy_view);
         std::printf("%5s %8s %10s %10s  %s\n", "rank", "id", "prob", "logit", "piece");
         for (std::size_t i = 0; i < std::min(k, dist.size()); ++i) {
             const int id = dist[i].id;

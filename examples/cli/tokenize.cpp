@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include <llamaref/tokenizer/gguf_vocab.hpp>
+#include <llamaref/tokenizer/tokenizer.hpp>
 #include <llamaref/tokenizer/tokenizer.hpp>
 
 #include "args.hpp"
@@ -58,7 +58,7 @@ int cmd_tokenize(int argc, char** argv) {
         text = s.str();
     }
     const std::string z = args.str("-z");
-    const Tokenizer tok = z.ends_with(".gguf") ? tokenizer_from_gguf(GgufFile(z)) : load_tokenizer(z);
+    const Tokenizer tok = load_tokenizer(z);  // any tokenizer file, or a model's (a .gguf's vocabulary)
     const auto ids = tok.encode(text, args.given("--bos"), args.given("--eos"),
                                 args.given("--parse-special") ? SpecialText::parse : SpecialText::plain);
     if (args.given("--ids")) {

@@ -1,4 +1,6 @@
 // llamaref trace / compare / perplexity — the verification toolkit (include/llamaref/verify/).
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -16,7 +18,7 @@ int cmd_trace(int argc, char** argv) {
     ArgParser args("trace", "-m MODEL (--tokens 1,2,3 | -p TEXT) --out DIR [--layers 0,5,-1]",
                    "Write every intermediate tensor of one forward pass as float32 .npy files plus DIR/index.json\n"
                    "(names, shapes, what each is, Meta and Hugging Face names). -p adds BOS; --tokens is used as is.");
-    args.option("-m,--model", "MODEL", "model path")
+    args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer for -p (default: beside MODEL)")
         .option("--tokens", "IDS", "comma-separated token ids")
         .option("-p,--prompt", "TEXT", "text to tokenize (with BOS)")
@@ -120,7 +122,7 @@ int cmd_perplexity(int argc, char** argv) {
                    "Default (no --stride): llama.cpp's llama-perplexity definition: independent chunks of N tokens,\n"
                    "BOS first, the second half of each chunk scored. --stride S: a sliding window moved by S tokens,\n"
                    "every token scored once (Hugging Face's guide). See include/llamaref/verify/perplexity.hpp.");
-    args.option("-m,--model", "MODEL", "model path")
+    args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer (default: beside MODEL)")
         .option("-f,--file", "FILE", "text file")
         .option("--ctx", "N", "window length in tokens", "512")
@@ -142,12 +144,17 @@ int cmd_perplexity(int argc, char** argv) {
     cpu.apply(tf);
     std::fprintf(stderr, "%zu tokens, window %d, %s\n", tokens.size(), ctx,
                  stride ? ("stride " + std::to_string(stride)).c_str() : "llama.cpp chunks");
-    const auto r = perplexity(tf, tokens, ctx, stride, tok.bos_id(), [](int done, int total, double ppl) {
+    // On a terminal a bar redrawn in place; into a file or a pipe one line per tenth of the windows.
+    const bool terminal = isatty(STDERR_FILENO);
+    const auto r = perplexity(tf, tokens, ctx, stride, tok.bos_id(), [&](int done, int total, double ppl) {
         const int width = 30, filled = width * done / total;
-        std::fprintf(stderr, "\r[%s%s] %d/%d  PPL %.4f", std::string(filled, '#').c_str(),
-                     std::string(width - filled, '.').c_str(), done, total, ppl);
+        if (terminal)
+            std::fprintf(stderr, "\r[%s%s] %d/%d  PPL %.4f", std::string(filled, '#').c_str(),
+                         std::string(width - filled, '.').c_str(), done, total, ppl);
+        else if (done == total || 10 * done / total != 10 * (done - 1) / total)
+            std::fprintf(stderr, "%d/%d windows  PPL %.4f\n", done, total, ppl);
     });
-    std::fprintf(stderr, "\n");
+    if (terminal) std::fprintf(stderr, "\n");
     std::printf("Final estimate: PPL = %.4f +/- %.5f (%zu tokens scored)\n", r.ppl, r.standard_error, r.nll.size());
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
 #include <llamaref/tokenizer/sentencepiece.hpp>
 
 #include "tutorial.hpp"

@@ -10,6 +10,7 @@
 #include <map>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
 
 #include "tutorial.hpp"
 

@@ -9,6 +9,7 @@
 
 #include <llamaref/core/ops.hpp>
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
 #include <llamaref/tokenizer/sentencepiece.hpp>
 
 #include "tutorial.hpp"
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
         const float* x = p.data + (p.shape[0] - 1) * D;
         double ss = 0;
         for (std::size_t i = 0; i < D; ++i) ss += double(x[i]) * x[i];
-        std::printf("%-28s %10.4f\n", p.name.c_str(), std::sqrt(ss / D));
+        std::printf("%-28s %10.4f\n", p.name.c_str(), std::sqrt(ss / double(D)));
     });
     const Tensor2 logits = model.forward(ids, 0);
     const std::size_t next = argmax(&logits(ids.size() - 1, 0), logits.shape(1));

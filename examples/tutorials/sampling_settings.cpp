@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model/transformer.hpp>
 #include <llamaref/sampling/sampler.hpp>
 #include <llamaref/tokenizer/sentencepiece.hpp>
 

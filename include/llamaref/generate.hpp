@@ -17,46 +17,42 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/transformer.hpp"
+#include "core/utf8.hpp"
 
 namespace llamaref {
 
-// Buffers bytes until they form complete UTF-8 characters. Bytes that can never be part of a
-// valid character are replaced by U+FFFD.
+// Buffers bytes until they form complete UTF-8 characters. What it emits, over all pushes and the
+// flush, is utf8::replace_invalid of all the bytes (Python's errors="replace"): every maximal
+// subpart of an ill-formed sequence becomes one U+FFFD (core/utf8.hpp).
 class Utf8Stream {
   public:
     // Returns the complete characters now available.
     std::string push(std::string_view bytes) {
         pending_ += bytes;
         std::string out;
-        std::size_t i = 0;
+        std::size_t i = 0, len = 0;
         while (i < pending_.size()) {
-            const unsigned char c = pending_[i];
-            const std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-            if (n == 0 || (n == 2 && c < 0xC2) || (n == 4 && c > 0xF4)) {  // not a lead byte
-                out += "\xEF\xBF\xBD";
-                ++i;
-                continue;
+            if (utf8::decode(pending_, i, len) != utf8::kInvalid) {
+                out.append(pending_, i, len);
+            } else {
+                // A valid beginning (lead C2..F4, right continuations) that the bytes so far end:
+                // wait for the rest. Anything else is ill-formed already.
+                const unsigned char lead = pending_[i];
+                if (lead >= 0xC2 && lead <= 0xF4 && i + len == pending_.size()) break;
+                out += utf8::kReplacement;
             }
-            std::size_t k = 1;
-            while (k < n && i + k < pending_.size() && (static_cast<unsigned char>(pending_[i + k]) & 0xC0) == 0x80) ++k;
-            if (k < n && i + k == pending_.size()) break;  // incomplete: wait for more bytes
-            if (k < n) {                                  // broken sequence
-                out += "\xEF\xBF\xBD";
-                i += k;
-                continue;
-            }
-            out.append(pending_, i, n);
-            i += n;
+            i += len;
         }
         pending_.erase(0, i);
         return out;
     }
-    // End of text: whatever is left is an incomplete character.
+    // End of text: what is left is the beginning of a character cut short.
     std::string flush() {
-        std::string out = pending_.empty() ? "" : "\xEF\xBF\xBD";
+        std::string out = pending_.empty() ? "" : std::string(utf8::kReplacement);
         pending_.clear();
         return out;
     }

@@ -2,9 +2,13 @@
 //
 // Layers of the house (nothing includes upward):
 //   core/       tensors, dtypes, reference ops, threads      (knows nothing of models or files)
-//   model/      the paper's boxes: config, rmsnorm, rope, attention, feed_forward, transformer
-//   formats/    checkpoint readers -> Model (config + weight views over mapped files)
-//   tokenizer/  text <-> ids
+//   cpu/        the fast kernels beside the reference ops, each tested against its specification
+//   model/      the paper's boxes: config, weights, rmsnorm, rope, attention, feed_forward, transformer
+//   formats/    checkpoint readers and writers -> Model (config + weight views over mapped files)
+//   tokenizer/  text <-> ids: SentencePiece, tiktoken, chat templates
+//   sampling/   the sampler chain and its random generators
+//   generate.hpp  the generation loop (prefill, then decode through the KV cache)
+//   verify/     traces, compare, perplexity: checking another engine
 #pragma once
 
 #include "core/dtype.hpp"
@@ -13,6 +17,13 @@
 #include "core/parallel.hpp"
 #include "core/tensor.hpp"
 #include "formats/load.hpp"
+#include "generate.hpp"
 #include "model/config.hpp"
 #include "model/transformer.hpp"
-#include "tokenizer/sentencepiece.hpp"
+#include "model/weights.hpp"
+#include "sampling/sampler.hpp"
+#include "tokenizer/chat_format.hpp"
+#include "tokenizer/tokenizer.hpp"
+#include "verify/compare.hpp"
+#include "verify/perplexity.hpp"
+#include "verify/trace.hpp"

@@ -87,8 +87,8 @@ std::vector<float> attention(const std::vector<float>& q, const std::vector<floa
     auto dq = up(q), dk = up(k_cache), dv = up(v_cache);
     Buffer<float> out(q.size());
     Buffer<float> scratch(attention_decode_scratch(n_heads, head_dim, start_pos + T));
-    cuda::attention(dq.get(), dk.get(), dv.get(), start_pos, T, n_heads, n_kv_heads, head_dim, options(opt), out.get(),
-                    scratch.get());
+    cuda::attention(dq.get(), dk.get(), dv.get(), start_pos, T, Heads{n_heads, n_kv_heads, head_dim}, options(opt),
+                    out.get(), scratch.get());
     return down(out, q.size());
 }
 

@@ -152,7 +152,7 @@ TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", 
         for (int s = 0; s < S; ++s)
             cache.store(0, s, k.data() + std::size_t(s) * kv_dim, v.data() + std::size_t(s) * kv_dim);
         std::vector<float> want(q.size());
-        llamaref::attention(q.data(), cache, 0, c.start, c.T, c.H, c.KV, c.Dh, want.data());
+        llamaref::attention(q.data(), cache, 0, c.start, c.T, Heads{c.H, c.KV, c.Dh}, want.data());
         check_close(gpu::attention(q, k, v, c.start, c.T, c.H, c.KV, c.Dh), want, 1e-5, 1e-4);
         if (c.T == 1) {  // as a CUDA graph runs it: the position on the device, splits for a larger cache
             for (int capacity : {S, S + 255, 3 * 256 + 1}) {
@@ -193,7 +193,7 @@ TEST_CASE("cuda attention with a sliding window, a score scale and a soft-cap eq
         const KVSpan kv{cache, 0, c.start, k.data() + fresh, v.data() + fresh};
         const AttentionOptions opt{c.window, c.scale, c.cap};
         std::vector<float> want(q.size());
-        llamaref::attention(q.data(), kv, c.start, c.T, c.H, c.KV, c.Dh, opt, want.data());
+        llamaref::attention(q.data(), kv, c.start, c.T, Heads{c.H, c.KV, c.Dh}, opt, want.data());
         const gpu::AttentionSwitches sw{c.window, c.scale, c.cap};
         check_close(gpu::attention(q, k, v, c.start, c.T, c.H, c.KV, c.Dh, sw), want, 1e-5, 1e-4);
         if (c.T == 1) {  // the graph's form: position on the device, splits for a larger cache

@@ -11,24 +11,21 @@
 #include <nlohmann/json.hpp>
 #include <xtensor/xnpy.hpp>
 
-#include <llamaref/cuda/from_model.hpp>
+#include <llamaref/cuda/runner.hpp>
 #include <llamaref/formats/load.hpp>
 #include <llamaref/generate.hpp>
 #include <llamaref/sampling/sampler.hpp>
 #include <llamaref/tokenizer/sentencepiece.hpp>
 
 #include "../test_data.hpp"
+#include "../test_formats_oracle.hpp"
 #include "require_gpu.hpp"
 
 using namespace llamaref;
 
 namespace {
 
-double max_abs_diff(const float* a, const float* b, std::size_t n) {
-    double m = 0;
-    for (std::size_t i = 0; i < n; ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
-    return m;
-}
+using test::max_abs_diff;  // test_formats_oracle.hpp
 
 int argmax_row(const std::vector<float>& v) { return int(argmax(v.data(), v.size())); }
 
@@ -45,7 +42,7 @@ void check_fixture(const std::string& name, const std::string& model_rel, double
     INFO(name << " " << model_rel << " fast_prefill " << fast_prefill);
     cuda::RunnerOptions o;
     o.fast_prefill = fast_prefill;
-    cuda::Runner gpu(cuda::host_model(*model), o);
+    cuda::Runner gpu(*model, o);
 
     // Full logits of prompt + continuation in one prefill pass.
     std::vector<int> all = prompt;
@@ -114,7 +111,7 @@ TEST_CASE("cuda: Mistral and Gemma 1/2 fixtures match their authors' reference a
         // fixtures are F32, whose prefill is cuBLAS's float32 SGEMM whatever fast_prefill says.)
         Transformer cpu_full(model);
         const Tensor2 cpu_logits = cpu_full.forward(all, 0);
-        cuda::Runner gpu(cuda::host_model(*model));
+        cuda::Runner gpu(*model);
         const auto logits = gpu.forward(all, 0);
         REQUIRE(logits.size() == full.size());
         const double full_err = max_abs_diff(logits.data(), full.data(), logits.size());
@@ -129,7 +126,7 @@ TEST_CASE("cuda: Mistral and Gemma 1/2 fixtures match their authors' reference a
         // keep a rolling buffer of W slots, where the device masks a full cache) and each other.
         cuda::RunnerOptions plain;
         plain.fused_decode = false;
-        cuda::Runner unfused(cuda::host_model(*model), plain);
+        cuda::Runner unfused(*model, plain);
         REQUIRE(gpu.decode_path() == "graph");
         REQUIRE(unfused.decode_path() == "plain");
         Transformer cpu(model);
@@ -182,7 +179,7 @@ TEST_CASE("cuda: bf16 and Q8_0 GGUF fixtures within the bounds llama.cpp shows",
             // path on the same file within 1e-3.
             cuda::RunnerOptions exact;
             exact.fast_prefill = false;
-            cuda::Runner gpu_exact(cuda::host_model(*model), exact);
+            cuda::Runner gpu_exact(*model, exact);
             const auto e = gpu_exact.forward(all, 0);
             CHECK(max_abs_diff(e.data(), full.data(), e.size()) < bound);
             Transformer cpu(model);
@@ -190,9 +187,9 @@ TEST_CASE("cuda: bf16 and Q8_0 GGUF fixtures within the bounds llama.cpp shows",
             CHECK(max_abs_diff(e.data(), c.data(), e.size()) < 1e-3);
             // Tensor-core prefill (bf16 activations for bf16 weights; Q8_0 is unaffected): the
             // rounding of the activations adds about as much error as that of the weights.
-            cuda::Runner gpu_fast(cuda::host_model(*model));
-            const auto f = gpu_fast.forward(all, 0);
-            const double fast_err = max_abs_diff(f.data(), full.data(), f.size());
+            cuda::Runner gpu_fast(*model);
+            const auto tc = gpu_fast.forward(all, 0);
+            const double fast_err = max_abs_diff(tc.data(), full.data(), tc.size());
             CHECK(fast_err < 2 * bound);
             WARN(name << " " << file << ": max |logit - Meta| float32 activations "
                       << max_abs_diff(e.data(), full.data(), e.size()) << ", tensor-core prefill " << fast_err);
@@ -213,7 +210,7 @@ TEST_CASE("cuda: stories260K greedy 256 tokens equal the CPU text and llama2.c's
     const std::vector<int> bos{tok.bos_id};
     const auto cpu_ids = generate_greedy(cpu, bos, 256);
 
-    cuda::Runner gpu(cuda::host_model(*model));
+    cuda::Runner gpu(*model);
     auto step = [&](std::span<const int> tokens, int pos, std::span<const int>) {
         return gpu.next_token(tokens, pos, {}, 0.0);
     };
@@ -240,7 +237,7 @@ TEST_CASE("cuda: sampling on the device picks the CPU sampler's tokens for the s
     auto pick = [&](const float* l, std::size_t V, std::span<const int> h) { return sampler.next(l, V, h); };
     const auto cpu_ids = generate(cpu, prompt, 200, {}, pick, nullptr);
 
-    cuda::Runner gpu(cuda::host_model(*model));
+    cuda::Runner gpu(*model);
     Mt19937Rng rng_gpu(42);
     const cuda::DeviceSampling ds{sp.temperature, sp.top_k, sp.top_p, sp.min_p};
     auto step = [&](std::span<const int> tokens, int pos, std::span<const int>) {
@@ -261,8 +258,8 @@ TEST_CASE("cuda: the fused decode step, with and without a CUDA graph, equals th
         cuda::RunnerOptions plain, no_graph;
         plain.fused_decode = false;
         no_graph.cuda_graph = false;
-        cuda::Runner graph(cuda::host_model(*model)), fused(cuda::host_model(*model), no_graph),
-            unfused(cuda::host_model(*model), plain);
+        cuda::Runner graph(*model), fused(*model, no_graph),
+            unfused(*model, plain);
         REQUIRE(graph.decode_path() == (fusable ? "graph" : "plain"));
         REQUIRE(fused.decode_path() == (fusable ? "fused" : "plain"));
         REQUIRE(unfused.decode_path() == "plain");
@@ -293,7 +290,7 @@ TEST_CASE("cuda: bad input is an error, not a crash", "[cuda]") {
     auto model = load_model(test::data("models/stories260K/stories260K.bin"));
     cuda::RunnerOptions o;
     o.context_len = 16;
-    cuda::Runner gpu(cuda::host_model(*model), o);
+    cuda::Runner gpu(*model, o);
     CHECK_THROWS_WITH(gpu.forward(std::vector<int>{1, 99999}, 0), Catch::Contains("outside the vocabulary"));
     CHECK_THROWS_WITH(gpu.forward(std::vector<int>(17, 1), 0), Catch::Contains("context holds 16"));
     CHECK_THROWS_WITH(gpu.next_token(std::vector<int>{1}, 0, {1.0, 0, 1.5, 0.0}, 0.5), Catch::Contains("out of range"));

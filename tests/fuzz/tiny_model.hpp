@@ -21,7 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <llamaref/formats/write_safetensors.hpp>
-#include <llamaref/model/transformer.hpp>
+#include <llamaref/model/weights.hpp>
 
 #include "../test_formats_pth.hpp"
 

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <llamaref/tokenizer/utf8.hpp>
+#include <llamaref/core/utf8.hpp>
 
 namespace llamaref::test {
 

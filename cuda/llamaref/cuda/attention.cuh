@@ -28,6 +28,8 @@
 
 #include <cmath>
 
+#include <llamaref/model/config.hpp>
+
 #include "common.cuh"
 #include "softcap.cuh"
 
@@ -256,9 +258,10 @@ inline void attention_decode(const float* q, const float* k_cache, const float* 
 // out: [T, H, Dh]
 // opt: window, scale (0: 1/√Dh) and soft-cap, as model/attention.hpp's AttentionOptions
 // scratch: attention_decode_scratch(H, Dh, start_pos+1) floats (used when T = 1)
-inline void attention(const float* q, const float* k_cache, const float* v_cache, int start_pos, int T, int n_heads,
-                      int n_kv_heads, int head_dim, const AttentionOptions& opt, float* out, float* scratch,
+inline void attention(const float* q, const float* k_cache, const float* v_cache, int start_pos, int T,
+                      const Heads& heads, const AttentionOptions& opt, float* out, float* scratch,
                       cudaStream_t stream = 0) {
+    const int n_heads = heads.n_heads, n_kv_heads = heads.n_kv_heads, head_dim = heads.head_dim;
     if (head_dim > kMaxHeadDim) fail("CUDA attention: head_dim ", head_dim, " exceeds ", kMaxHeadDim);
     if (T == 0) return;
     if (T == 1) return attention_decode(q, k_cache, v_cache, start_pos + 1, nullptr, n_heads, n_kv_heads, head_dim, opt,

@@ -109,7 +109,7 @@ __device__ __forceinline__ float load_f32(DType t, const void* row, std::size_t 
             const uint16_t d = uint16_t(b[0] | (b[1] << 8));
             return f16_bits_to_f32(d) * float(static_cast<int8_t>(b[2 + i % kQ8BlockSize]));
         }
-        default: break;  // other block formats never reach the GPU (from_model.hpp refuses them)
+        default: break;  // other block formats never reach the GPU (runner.hpp's require_supported refuses them)
     }
     return 0.0f;
 }

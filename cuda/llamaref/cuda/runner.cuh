@@ -60,7 +60,7 @@ double device_copy_bandwidth(std::size_t bytes, int repeats, int device) {
 struct Runner::Impl {
     int device;  // selected before the model is uploaded
     Transformer model;
-    Impl(const HostModel& m, const RunnerOptions& o) : device(select(o.device)), model(m, o) {}
+    Impl(const Model& m, const RunnerOptions& o) : device(select(o.device)), model(m, o) {}
     static int select(int device) {
         int current = -1;
         if (cudaGetDevice(&current) == cudaSuccess && current == device) return device;
@@ -71,8 +71,9 @@ struct Runner::Impl {
     }
 };
 
-Runner::Runner(const HostModel& model, RunnerOptions options) {
-    require_supported(model.config);
+Runner::Runner(const Model& model, RunnerOptions options) {
+    validate_weights(model.config, model.weights);
+    require_supported(model);
     impl_ = std::make_unique<Impl>(model, options);
 }
 Runner::~Runner() = default;

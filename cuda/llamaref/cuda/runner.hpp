@@ -19,37 +19,9 @@
 
 #include <llamaref/core/dtype.hpp>
 #include <llamaref/model/config.hpp>
+#include <llamaref/model/weights.hpp>
 
 namespace llamaref::cuda {
-
-// A stored tensor in host memory (a view; the caller keeps it alive until the Runner is built).
-struct HostTensor {
-    DType dtype = DType::F32;
-    std::vector<std::size_t> shape;  // row-major
-    const void* data = nullptr;
-};
-
-struct HostLayer {
-    HostTensor attention_norm;  // [D]
-    HostTensor wq;              // [H·Dh, D]  adjacent-pairs RoPE layout (Meta's)
-    HostTensor wk;              // [KV·Dh, D]
-    HostTensor wv;              // [KV·Dh, D]
-    HostTensor wo;              // [D, H·Dh]
-    HostTensor ffn_norm;        // [D]
-    HostTensor w1;              // [F, D]  gate
-    HostTensor w2;              // [D, F]  down
-    HostTensor w3;              // [F, D]  up
-    HostTensor post_attention_norm;  // [D]  Gemma 2 only (config.post_norms); else data == nullptr
-    HostTensor post_ffn_norm;        // [D]  Gemma 2 only
-};
-
-struct HostModel {
-    ModelConfig config;
-    HostTensor tok_embeddings;  // [V, D]
-    std::vector<HostLayer> layers;
-    HostTensor norm;    // [D]
-    HostTensor output;  // [V, D]  (may point at the same data as tok_embeddings: uploaded once)
-};
 
 // What the device sampler supports: temperature, top-k, top-p (Meta's rule), min-p — the chain
 // of sampling/sampler.hpp without penalties. temperature 0 is argmax.
@@ -85,7 +57,7 @@ constexpr int kMaxCudaHeadDim = 256;
 // (1 + w) norms, embeddings × √D, and Gemma 2's post-norms, score scale and soft-caps. A config
 // they cannot run is an Error naming what is missing, rather than wrong logits on the GPU: a
 // head_dim above kMaxCudaHeadDim, and any activation or sliding-layer pattern added to
-// ModelConfig later without a kernel. Called by Runner's constructor and by host_model().
+// ModelConfig later without a kernel. Called by Runner's constructor.
 inline void require_supported(const ModelConfig& c) {
     auto refuse = [&](const std::string& what) {
         fail("the CUDA path does not implement ", what, " (this ", c.arch, " model; run it with --device cpu)");
@@ -95,6 +67,23 @@ inline void require_supported(const ModelConfig& c) {
     if (c.activation != Activation::silu && c.activation != Activation::gelu_tanh) refuse("this FFN activation");
     if (c.sliding_layers != SlidingLayers::all && c.sliding_layers != SlidingLayers::even)
         refuse("this pattern of sliding-window layers");
+}
+
+// The same for a loaded model: its config, and weights the kernels load — F32, F16, BF16 and Q8_0
+// matrices (common.cuh); another block format is refused here rather than read as the wrong type.
+// Norm weights are converted to float32 on the host (any dtype). Called by Runner's constructor.
+inline void require_supported(const Model& m) {
+    require_supported(m.config);
+    auto check = [](const TensorView& t) {
+        if (is_quantized(t.dtype) && t.dtype != DType::Q8_0)
+            fail("the CUDA path computes with F32, F16, BF16 and Q8_0 weights, not ", dtype_name(t.dtype),
+                 " (use the CPU path: --device cpu)");
+    };
+    check(m.weights.tok_embeddings);
+    check(m.weights.output);
+    for (const LayerWeights& L : m.weights.layers)
+        for (const LayerTensorName& n : layer_tensor_names(m.config.post_norms))
+            if (n.kind != WeightKind::norm) check(L.*n.field);
 }
 
 // Whether a CUDA device can be used; `why` receives the reason when not.
@@ -107,7 +96,10 @@ double device_copy_bandwidth(std::size_t bytes = std::size_t(1) << 30, int repea
 
 class Runner {
   public:
-    explicit Runner(const HostModel& model, RunnerOptions options = {});
+    // Uploads the weights of a loaded Model (formats/load.hpp: the same views the CPU path runs),
+    // each in its stored dtype; the Model need not outlive the constructor. F32, F16, BF16 and Q8_0
+    // weights only (common.cuh); other block formats are refused with a message.
+    explicit Runner(const Model& model, RunnerOptions options = {});
     ~Runner();
     Runner(const Runner&) = delete;
     Runner& operator=(const Runner&) = delete;

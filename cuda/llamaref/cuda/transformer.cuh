@@ -64,10 +64,10 @@ struct MatrixGroup {
     std::vector<DeviceMatrix> parts;
     DeviceMatrix stacked;  // rows = Σ rows; data == nullptr when the parts differ in dtype
 
-    explicit MatrixGroup(std::initializer_list<const HostTensor*> tensors) {
+    explicit MatrixGroup(std::initializer_list<const TensorView*> tensors) {
         bool same = true;
         std::size_t total = 0;
-        for (const HostTensor* t : tensors) {
+        for (const TensorView* t : tensors) {
             if (t->shape.size() != 2) fail("CUDA upload: a weight matrix must have 2 dimensions");
             same = same && t->dtype == (*tensors.begin())->dtype && t->shape[1] == (*tensors.begin())->shape[1];
             total += round_up(dtype_bytes(t->dtype, t->shape[0] * t->shape[1]));
@@ -75,9 +75,9 @@ struct MatrixGroup {
         buffer.resize(total);
         std::size_t offset = 0;
         int rows = 0;
-        for (const HostTensor* t : tensors) {
+        for (const TensorView* t : tensors) {
             const std::size_t bytes = dtype_bytes(t->dtype, t->shape[0] * t->shape[1]);
-            buffer.upload(static_cast<const unsigned char*>(t->data), bytes, offset);
+            buffer.upload(reinterpret_cast<const unsigned char*>(t->data), bytes, offset);
             parts.push_back({t->dtype, int(t->shape[0]), int(t->shape[1]), buffer.get() + offset});
             offset += same ? bytes : round_up(bytes);  // stacked: no gaps between the parts
             rows += int(t->shape[0]);
@@ -90,7 +90,7 @@ struct MatrixGroup {
 // A norm weight as float32 on the device (the CPU path converts these too), 1 + w for Gemma
 // (unit_offset: model/rmsnorm.hpp's unit_offset_weights, the CPU path's own arithmetic). An absent
 // tensor (no data) gives an empty buffer.
-inline Buffer<float> upload_norm(const HostTensor& t, bool unit_offset) {
+inline Buffer<float> upload_norm(const TensorView& t, bool unit_offset) {
     if (!t.data) return {};
     std::size_t n = 1;
     for (auto d : t.shape) n *= d;
@@ -110,7 +110,7 @@ struct DeviceLayer {
     MatrixGroup w13;                                   // w1 [F, D], w3 [F, D]
     MatrixGroup w2;                                    // [D, F]
 
-    DeviceLayer(const HostLayer& L, bool unit_offset)
+    DeviceLayer(const LayerWeights& L, bool unit_offset)
         : attention_norm(upload_norm(L.attention_norm, unit_offset)), ffn_norm(upload_norm(L.ffn_norm, unit_offset)),
           post_attention_norm(upload_norm(L.post_attention_norm, unit_offset)),
           post_ffn_norm(upload_norm(L.post_ffn_norm, unit_offset)), qkv({&L.wq, &L.wk, &L.wv}), wo({&L.wo}),
@@ -121,14 +121,15 @@ static_assert(kMaxCudaHeadDim == kMaxHeadDim, "runner.hpp's limit is attention.c
 
 class Transformer {
   public:
-    Transformer(const HostModel& m, const RunnerOptions& options)
-        : cfg_(m.config), options_(options), embeddings_({&m.tok_embeddings}) {
+    Transformer(const Model& model, const RunnerOptions& options)
+        : cfg_(model.config), options_(options), embeddings_({&model.weights.tok_embeddings}) {
+        const Weights& m = model.weights;
         if (options.context_len < 0) fail("context length must not be negative, got ", options.context_len);
         if (options.context_len > 0) cfg_.max_seq_len = options.context_len;
         cfg_.validate();
         require_supported(cfg_);
         if (int(m.layers.size()) != cfg_.n_layers) fail("CUDA: ", m.layers.size(), " layers, the config says ", cfg_.n_layers);
-        for (const HostLayer& L : m.layers) {
+        for (const LayerWeights& L : m.layers) {
             if (cfg_.post_norms != (L.post_attention_norm.data != nullptr) || cfg_.post_norms != (L.post_ffn_norm.data != nullptr))
                 fail("CUDA: the layers' post-norms do not match the config (post_norms ", cfg_.post_norms, ")");
             layers_.emplace_back(L, cfg_.norm_unit_offset);
@@ -201,7 +202,7 @@ class Transformer {
                   "store K");
             check(cudaMemcpyAsync(v_cache + std::size_t(start_pos) * K, v, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
                   "store V");
-            attention(q, k_cache, v_cache, start_pos, T, H, KV, Dh, attention_options(l), att, attention_scratch_.get(),
+            attention(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att, attention_scratch_.get(),
                       stream_);
             if (cfg_.post_norms) {  // Gemma 2: x += post_attention_norm(wo · att); xn is free again
                 linear(L.wo.parts[0], att, xn, T);

@@ -1,4 +1,4 @@
-// llamaref/formats/json.hpp — read JSON files (config.json, params.json, tokenizer.json, index
+// llamaref/core/json.hpp — read JSON files (config.json, params.json, tokenizer.json, index
 // files, safetensors headers) and their fields, with errors that name the file and the key.
 //
 // JSON from a file is hostile like any other input:
@@ -23,8 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../core/error.hpp"
-#include "../core/limits.hpp"
+#include "error.hpp"
+#include "limits.hpp"
 
 namespace llamaref {
 

@@ -1,4 +1,4 @@
-// llamaref/formats/mmap.hpp — read-only memory-mapped files and a bounds-checked byte reader.
+// llamaref/core/mmap.hpp — read-only memory-mapped files and a bounds-checked byte reader.
 //
 // Checkpoints are used in place: the file is mapped once and weight views point into it, so a
 // model needs no more memory than its file (the OS pages weights in as they are read). Every
@@ -32,8 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "../core/dtype.hpp"
-#include "../core/error.hpp"
+#include "dtype.hpp"
+#include "error.hpp"
 
 namespace llamaref {
 

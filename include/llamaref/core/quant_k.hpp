@@ -102,7 +102,7 @@ inline void dequantize(const BlockQ3_K& b, float* y) {
     uint8_t m = 1;  // which bit of hmask belongs to the current 32 weights
     int s = 0;
     for (int half = 0; half < 2; ++half, q += 32)
-        for (int shift = 0; shift < 8; shift += 2, m <<= 1)
+        for (int shift = 0; shift < 8; shift += 2, m = uint8_t(m << 1))
             for (int part = 0; part < 2; ++part, ++s) {
                 const float dl = d * float(scale[s]);
                 for (int l = 16 * part; l < 16 * part + 16; ++l) {
@@ -150,7 +150,7 @@ inline void dequantize(const BlockQ5_K& b, float* y) {
     const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
     const uint8_t* q = b.qs;
     uint8_t u1 = 1, u2 = 2;  // the qh bits of the current two sub-blocks
-    for (int j = 0; j < 8; j += 2, q += 32, u1 <<= 2, u2 <<= 2) {
+    for (int j = 0; j < 8; j += 2, q += 32, u1 = uint8_t(u1 << 2), u2 = uint8_t(u2 << 2)) {
         const auto [d1, m1, d2, m2] = k_sub_scales(j, b.scales, d, dmin);
         for (int l = 0; l < 32; ++l) *y++ = d1 * float((q[l] & 0xF) + ((b.qh[l] & u1) ? 16 : 0)) - m1;
         for (int l = 0; l < 32; ++l) *y++ = d2 * float((q[l] >> 4) + ((b.qh[l] & u2) ? 16 : 0)) - m2;

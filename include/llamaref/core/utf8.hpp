@@ -1,4 +1,4 @@
-// llamaref/tokenizer/utf8.hpp — the UTF-8 rules the tokenizers need, and nothing else.
+// llamaref/core/utf8.hpp — the UTF-8 rules the tokenizers need, and nothing else.
 //
 // UTF-8 (RFC 3629, Unicode §3.9 Table 3-7): a code point U+0000..U+10FFFF, surrogates excluded,
 // in 1-4 bytes, shortest form only. Two tokenizers read malformed input differently, and

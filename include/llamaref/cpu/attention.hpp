@@ -185,9 +185,9 @@ inline const float* gather(const KVSpan& kv, bool keys, int g, int lo, int n, in
 // not start at its first one; a block that crosses a rolling buffer's wrap or the cache/fresh
 // boundary is read in runs (KVSpan::run) with the same arithmetic per key and the same order.
 // Soft-capping (Gemma 2) is c·tanh(s/c) with std::tanh on each score of the block.
-inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, int n_heads, int n_kv_heads,
-                      int head_dim, const AttentionOptions& opt, float* out) {
-    const int n_rep = n_heads / n_kv_heads, Dh = head_dim;
+inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, const Heads& heads,
+                      const AttentionOptions& opt, float* out) {
+    const int n_heads = heads.n_heads, n_kv_heads = heads.n_kv_heads, n_rep = heads.n_rep(), Dh = heads.head_dim;
     const float scale = opt.scale > 0 ? opt.scale : 1.0f / std::sqrt(float(Dh));
     const int n_qblocks = (T + kQueryBlock - 1) / kQueryBlock;
 #if LLAMAREF_HAVE_AVX2_KERNELS
@@ -256,10 +256,9 @@ inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, in
 }
 
 // Plain causal attention with every position 0 .. start_pos+T−1 already in the cache.
-inline void attention(const float* q, const KVCache& cache, int layer, int start_pos, int T, int n_heads,
-                      int n_kv_heads, int head_dim, float* out) {
-    cpu::attention(q, KVSpan{cache, layer, start_pos + T}, start_pos, T, n_heads, n_kv_heads, head_dim,
-                   AttentionOptions{}, out);
+inline void attention(const float* q, const KVCache& cache, int layer, int start_pos, int T, const Heads& heads,
+                      float* out) {
+    cpu::attention(q, KVSpan{cache, layer, start_pos + T}, start_pos, T, heads, AttentionOptions{}, out);
 }
 
 }  // namespace llamaref::cpu

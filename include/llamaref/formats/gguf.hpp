@@ -32,7 +32,7 @@
 
 #include "../core/limits.hpp"
 #include "../core/tensor.hpp"
-#include "mmap.hpp"
+#include "../core/mmap.hpp"
 
 namespace llamaref {
 

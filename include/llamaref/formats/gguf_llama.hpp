@@ -48,7 +48,8 @@
 #include <set>
 #include <string>
 
-#include "../model/transformer.hpp"
+#include "../model/rope.hpp"
+#include "../model/weights.hpp"
 #include "gguf.hpp"
 
 namespace llamaref {
@@ -190,31 +191,24 @@ inline std::shared_ptr<Model> load_gguf(const std::string& path) {
         return v;
     };
     Weights& w = m->weights;
-    w.tok_embeddings = tensor("token_embd.weight");
+    w.tok_embeddings = tensor(std::string(kTokEmbeddingsName.gguf) + ".weight");
     // The layer count comes from the metadata: the last block must exist before storage is sized.
-    const std::string last = "blk." + std::to_string(c.n_layers - 1) + ".attn_norm.weight";
+    const std::string last = "blk." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].gguf + ".weight";
     if (!g->has_tensor(last))
         fail(path, ": ", c.arch == "mistral" ? "llama" : c.arch, ".block_count says ", c.n_layers, " blocks but there is no tensor ", last);
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         LayerWeights& L = w.layers[l];
-        L.attention_norm = tensor(p + "attn_norm.weight");
-        L.wq = qk(p + "attn_q.weight", c.n_heads);
-        L.wk = qk(p + "attn_k.weight", c.n_kv_heads);
-        L.wv = tensor(p + "attn_v.weight");
-        L.wo = tensor(p + "attn_output.weight");
-        L.ffn_norm = tensor(p + "ffn_norm.weight");
-        L.w1 = tensor(p + "ffn_gate.weight");
-        L.w2 = tensor(p + "ffn_down.weight");
-        L.w3 = tensor(p + "ffn_up.weight");
-        if (c.post_norms) {
-            L.post_attention_norm = tensor(p + "post_attention_norm.weight");
-            L.post_ffn_norm = tensor(p + "post_ffw_norm.weight");
+        for (const LayerTensorName& n : layer_tensor_names(c.post_norms)) {  // model/weights.hpp
+            const std::string name = p + n.gguf + ".weight";
+            L.*n.field = n.kind == WeightKind::query ? qk(name, c.n_heads)
+                         : n.kind == WeightKind::key ? qk(name, c.n_kv_heads)
+                                                     : tensor(name);
         }
     }
-    w.norm = tensor("output_norm.weight");
-    w.output = c.tied_embeddings ? w.tok_embeddings : tensor("output.weight");
+    w.norm = tensor(std::string(kNormName.gguf) + ".weight");
+    w.output = c.tied_embeddings ? w.tok_embeddings : tensor(std::string(kOutputName.gguf) + ".weight");
     in_context(path + ": ", [&] { validate_weights(c, w); });
     for (const auto& t : g->tensors())
         if (!used.count(t.name))

@@ -33,9 +33,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../model/transformer.hpp"
+#include "../model/rope.hpp"
+#include "../model/weights.hpp"
 #include "progress.hpp"
-#include "json.hpp"
+#include "../core/json.hpp"
 #include "safetensors.hpp"
 
 namespace llamaref {
@@ -225,9 +226,9 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
     };
 
     Weights& w = m->weights;
-    w.tok_embeddings = tensor("model.embed_tokens.weight");
+    w.tok_embeddings = tensor(std::string(kTokEmbeddingsName.hf) + ".weight");
     // The layer count comes from config.json: the last layer must exist before storage is sized.
-    const std::string last = "model.layers." + std::to_string(c.n_layers - 1) + ".input_layernorm.weight";
+    const std::string last = "model.layers." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].hf + ".weight";
     const bool listed = where.empty() || where.count(last);  // sharded: the index must name it
     if (!listed || !file_of(last).has(last))
         fail(dir, ": config.json says ", c.n_layers, " layers but there is no tensor ", last);
@@ -235,25 +236,18 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "model.layers." + std::to_string(l) + ".";
         LayerWeights& L = w.layers[l];
-        L.attention_norm = tensor(p + "input_layernorm.weight");
-        L.wq = unpermuted(p + "self_attn.q_proj.weight", c.n_heads);
-        L.wk = unpermuted(p + "self_attn.k_proj.weight", c.n_kv_heads);
-        L.wv = tensor(p + "self_attn.v_proj.weight");
-        L.wo = tensor(p + "self_attn.o_proj.weight");
-        if (c.post_norms) {  // Gemma 2: post_attention_layernorm normalises the attention output
-            L.post_attention_norm = tensor(p + "post_attention_layernorm.weight");
-            L.ffn_norm = tensor(p + "pre_feedforward_layernorm.weight");
-            L.post_ffn_norm = tensor(p + "post_feedforward_layernorm.weight");
-        } else {
-            L.ffn_norm = tensor(p + "post_attention_layernorm.weight");
+        // (Gemma 2: post_attention_layernorm normalises the attention output; model/weights.hpp)
+        for (const LayerTensorName& n : layer_tensor_names(c.post_norms)) {
+            const std::string name = p + n.hf + ".weight";
+            L.*n.field = n.kind == WeightKind::query ? unpermuted(name, c.n_heads)
+                         : n.kind == WeightKind::key ? unpermuted(name, c.n_kv_heads)
+                                                     : tensor(name);
         }
-        L.w1 = tensor(p + "mlp.gate_proj.weight");
-        L.w2 = tensor(p + "mlp.down_proj.weight");
-        L.w3 = tensor(p + "mlp.up_proj.weight");
     }
-    w.norm = tensor("model.norm.weight");
-    w.output = c.tied_embeddings ? w.tok_embeddings : tensor("lm_head.weight");
-    if (c.tied_embeddings) used.insert("lm_head.weight");  // some tied checkpoints store a copy
+    const std::string lm_head = std::string(kOutputName.hf) + ".weight";
+    w.norm = tensor(std::string(kNormName.hf) + ".weight");
+    w.output = c.tied_embeddings ? w.tok_embeddings : tensor(lm_head);
+    if (c.tied_embeddings) used.insert(lm_head);  // some tied checkpoints store a copy
     validate_weights(c, w);
     // A tensor llamaref did not read would change the model (biases, experts, extra norms): an
     // Error, not ignored. rotary_emb.inv_freq (older Llama checkpoints) is recomputed from θ.

@@ -31,8 +31,8 @@
 #include <string>
 
 #include "../core/limits.hpp"
-#include "../model/transformer.hpp"
-#include "mmap.hpp"
+#include "../model/weights.hpp"
+#include "../core/mmap.hpp"
 
 namespace llamaref {
 

@@ -38,7 +38,7 @@ inline std::string detect_format(const std::string& path) {
 }
 
 // Run a reader; only llamaref::Error leaves, and it names `path`. The readers check sizes and
-// types at the root (core/limits.hpp, formats/json.hpp); this is the safety net for what slips
+// types at the root (core/limits.hpp, core/json.hpp); this is the safety net for what slips
 // through: an allocation that fails, a foreign exception from a library.
 template <class F>
 auto guarded_read(const std::string& path, F&& read) -> decltype(read()) {

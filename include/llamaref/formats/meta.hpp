@@ -38,8 +38,8 @@
 #include <string>
 #include <vector>
 
-#include "../model/transformer.hpp"
-#include "json.hpp"
+#include "../model/weights.hpp"
+#include "../core/json.hpp"
 #include "progress.hpp"
 #include "pytorch.hpp"
 #include "safetensors.hpp"
@@ -210,30 +210,24 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     };
 
     Weights& w = m->weights;
-    w.tok_embeddings = tensor("tok_embeddings.weight");
+    w.tok_embeddings = tensor(std::string(kTokEmbeddingsName.meta) + ".weight");
     if (w.tok_embeddings.shape.size() != 2) fail(dir, ": tok_embeddings.weight is not 2-D");
     if (c.vocab_size == 0) c.vocab_size = int(w.tok_embeddings.shape[0]);
     in_context(params_path + ": ", [&] { c.validate(); });
     // The layer count comes from params.json: the last layer must exist before storage is sized.
-    const std::string last = "layers." + std::to_string(c.n_layers - 1) + ".attention_norm.weight";
+    const std::string last = "layers." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].meta + ".weight";
     if (!has(last)) fail(dir, ": params.json says ", c.n_layers, " layers but there is no tensor ", last);
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "layers." + std::to_string(l) + ".";
         LayerWeights& L = w.layers[l];
-        L.attention_norm = tensor(p + "attention_norm.weight");
-        L.wq = tensor(p + "attention.wq.weight");
-        L.wk = tensor(p + "attention.wk.weight");
-        L.wv = tensor(p + "attention.wv.weight");
-        L.wo = tensor(p + "attention.wo.weight");
-        L.ffn_norm = tensor(p + "ffn_norm.weight");
-        L.w1 = tensor(p + "feed_forward.w1.weight");
-        L.w2 = tensor(p + "feed_forward.w2.weight");
-        L.w3 = tensor(p + "feed_forward.w3.weight");
+        for (const LayerTensorName& name : layer_tensor_names(c.post_norms))  // Meta's rows need no permutation
+            L.*name.field = tensor(p + name.meta + ".weight");
     }
-    w.norm = tensor("norm.weight");
-    c.tied_embeddings = !has("output.weight");
-    w.output = c.tied_embeddings ? w.tok_embeddings : tensor("output.weight");
+    const std::string output = std::string(kOutputName.meta) + ".weight";
+    w.norm = tensor(std::string(kNormName.meta) + ".weight");
+    c.tied_embeddings = !has(output);
+    w.output = c.tied_embeddings ? w.tok_embeddings : tensor(output);
     in_context(dir + ": ", [&] { validate_weights(c, w); });
     for (const auto& name : names)
         if (!used.count(name))

@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "../core/dtype.hpp"
-#include "mmap.hpp"
+#include "../core/mmap.hpp"
 
 namespace llamaref {
 

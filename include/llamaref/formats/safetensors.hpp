@@ -21,8 +21,8 @@
 
 #include "../core/limits.hpp"
 #include "../core/tensor.hpp"
-#include "json.hpp"
-#include "mmap.hpp"
+#include "../core/json.hpp"
+#include "../core/mmap.hpp"
 
 namespace llamaref {
 

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "../model/rope.hpp"
-#include "../model/transformer.hpp"
+#include "../model/weights.hpp"
 #include "gguf.hpp"
 #include "writer.hpp"
 
@@ -124,24 +124,23 @@ inline void write_gguf(const Model& m, const std::string& path, DType dtype,
         items.push_back({name, v, fits ? dtype : DType::F32});
     };
     auto vector = [&](const std::string& name, const TensorView& v) { items.push_back({name, v, DType::F32}); };
-    matrix("token_embd.weight", w.tok_embeddings);
+    matrix(std::string(kTokEmbeddingsName.gguf) + ".weight", w.tok_embeddings);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         const LayerWeights& L = w.layers[l];
-        vector(p + "attn_norm.weight", norm_view(L.attention_norm));
-        matrix(p + "attn_q.weight", qk_view(L.wq, c.n_heads));
-        matrix(p + "attn_k.weight", qk_view(L.wk, c.n_kv_heads));
-        matrix(p + "attn_v.weight", L.wv);
-        matrix(p + "attn_output.weight", L.wo);
-        if (c.post_norms) vector(p + "post_attention_norm.weight", norm_view(L.post_attention_norm));
-        vector(p + "ffn_norm.weight", norm_view(L.ffn_norm));
-        matrix(p + "ffn_gate.weight", L.w1);
-        matrix(p + "ffn_up.weight", L.w3);
-        matrix(p + "ffn_down.weight", L.w2);
-        if (c.post_norms) vector(p + "post_ffw_norm.weight", norm_view(L.post_ffn_norm));
+        for (const LayerTensorName& n : layer_tensor_names(c.post_norms)) {  // model/weights.hpp
+            const std::string name = p + n.gguf + ".weight";
+            const TensorView& t = L.*n.field;
+            switch (n.kind) {
+                case WeightKind::norm: vector(name, norm_view(t)); break;
+                case WeightKind::query: matrix(name, qk_view(t, c.n_heads)); break;
+                case WeightKind::key: matrix(name, qk_view(t, c.n_kv_heads)); break;
+                case WeightKind::matrix: matrix(name, t); break;
+            }
+        }
     }
-    vector("output_norm.weight", norm_view(w.norm));
-    if (!c.tied_embeddings) matrix("output.weight", w.output);
+    vector(std::string(kNormName.gguf) + ".weight", norm_view(w.norm));
+    if (!c.tied_embeddings) matrix(std::string(kOutputName.gguf) + ".weight", w.output);
 
     // --- metadata --------------------------------------------------------------------------
     const uint32_t file_type = dtype == DType::F32 ? 0 : dtype == DType::F16 ? 1 : dtype == DType::Q8_0 ? 7 : 32;

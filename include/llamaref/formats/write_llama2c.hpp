@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "../model/transformer.hpp"
+#include "../model/weights.hpp"
 #include "writer.hpp"
 
 namespace llamaref {

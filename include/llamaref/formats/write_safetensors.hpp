@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../model/rope.hpp"
-#include "../model/transformer.hpp"
+#include "../model/weights.hpp"
 #include "writer.hpp"
 
 namespace llamaref {
@@ -111,22 +111,19 @@ inline void write_hf(const Model& m, const std::string& dir, DType dtype) {
                           return out;
                       }});
     };
-    plain("model.embed_tokens.weight", w.tok_embeddings, dtype);
+    plain(std::string(kTokEmbeddingsName.hf) + ".weight", w.tok_embeddings, dtype);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "model.layers." + std::to_string(l) + ".";
         const LayerWeights& L = w.layers[l];
-        plain(p + "input_layernorm.weight", L.attention_norm, dtype);
-        permuted(p + "self_attn.q_proj.weight", L.wq, c.n_heads);
-        permuted(p + "self_attn.k_proj.weight", L.wk, c.n_kv_heads);
-        plain(p + "self_attn.v_proj.weight", L.wv, dtype);
-        plain(p + "self_attn.o_proj.weight", L.wo, dtype);
-        plain(p + "post_attention_layernorm.weight", L.ffn_norm, dtype);
-        plain(p + "mlp.gate_proj.weight", L.w1, dtype);
-        plain(p + "mlp.up_proj.weight", L.w3, dtype);
-        plain(p + "mlp.down_proj.weight", L.w2, dtype);
+        for (const LayerTensorName& n : layer_tensor_names(c.post_norms)) {  // model/weights.hpp
+            const std::string name = p + n.hf + ".weight";
+            if (n.kind == WeightKind::query) permuted(name, L.*n.field, c.n_heads);
+            else if (n.kind == WeightKind::key) permuted(name, L.*n.field, c.n_kv_heads);
+            else plain(name, L.*n.field, dtype);
+        }
     }
-    plain("model.norm.weight", w.norm, dtype);
-    if (!c.tied_embeddings) plain("lm_head.weight", w.output, dtype);
+    plain(std::string(kNormName.hf) + ".weight", w.norm, dtype);
+    if (!c.tied_embeddings) plain(std::string(kOutputName.hf) + ".weight", w.output, dtype);
     write_safetensors((fs::path(dir) / "model.safetensors").string(), ts);
     std::ofstream f(fs::path(dir) / "config.json");
     f << config.dump(2) << "\n";

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "mmap.hpp"
+#include "../core/mmap.hpp"
 
 namespace llamaref {
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "../core/ops.hpp"
+#include "config.hpp"
 #include "kv_cache.hpp"
 #include "softcap.hpp"
 
@@ -46,9 +47,10 @@ inline int first_visible(int pos, int window) { return window > 0 ? std::max(0, 
 // kv:    keys/values of positions first_visible(start_pos) .. start_pos+T−1 (kv_cache.hpp)
 // out:   [T, H, Dh]  attention output, heads side by side (input of wo)
 // probs: optional [T, H, start_pos+T] attention weights (masked entries 0), for tracing
-inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, int n_heads, int n_kv_heads,
-                      int head_dim, const AttentionOptions& opt, float* out, float* probs = nullptr) {
-    const int n_rep = n_heads / n_kv_heads;
+inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, const Heads& heads,
+                      const AttentionOptions& opt, float* out, float* probs = nullptr) {
+    const int n_heads = heads.n_heads, head_dim = heads.head_dim;
+    const int n_rep = heads.n_rep();
     const int S = start_pos + T;  // positions visible to the last token
     const float scale = opt.scale > 0 ? opt.scale : 1.0f / std::sqrt(float(head_dim));
     parallel_for(std::size_t(T) * n_heads, [&](std::size_t b, std::size_t e) {
@@ -79,10 +81,9 @@ inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, in
 }
 
 // Plain causal attention with every position 0 .. start_pos+T−1 already in the cache.
-inline void attention(const float* q, const KVCache& cache, int layer, int start_pos, int T, int n_heads,
-                      int n_kv_heads, int head_dim, float* out, float* probs = nullptr) {
-    llamaref::attention(q, KVSpan{cache, layer, start_pos + T}, start_pos, T, n_heads, n_kv_heads, head_dim,
-                        AttentionOptions{}, out, probs);
+inline void attention(const float* q, const KVCache& cache, int layer, int start_pos, int T, const Heads& heads,
+                      float* out, float* probs = nullptr) {
+    llamaref::attention(q, KVSpan{cache, layer, start_pos + T}, start_pos, T, heads, AttentionOptions{}, out, probs);
 }
 
 }  // namespace llamaref

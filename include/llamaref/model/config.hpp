@@ -51,6 +51,16 @@ enum class Activation { silu, gelu_tanh };
 // attention in every other layer", 2408.00118 §2.2; gemma_pytorch and transformers: even = local).
 enum class SlidingLayers { all, even };
 
+// Attention's head geometry: H query heads of Dh numbers each, grouped over KV key/value heads
+// (GQA: query head h reads KV head h / n_rep()). One value instead of three loose ints that are
+// easy to pass in the wrong order.
+struct Heads {
+    int n_heads = 0;     // H
+    int n_kv_heads = 0;  // KV  (H is a multiple of KV)
+    int head_dim = 0;    // Dh
+    int n_rep() const { return n_heads / n_kv_heads; }  // query heads per KV head
+};
+
 struct ModelConfig {
     int dim = 0;
     int n_layers = 0;
@@ -103,6 +113,7 @@ struct ModelConfig {
     }
 
     int n_rep() const { return n_heads / n_kv_heads; }  // query heads per KV head
+    Heads heads() const { return {n_heads, n_kv_heads, head_dim}; }
     // H·Dh and KV·Dh, computed in 64 bits: at most 2^20 once validate() has passed, and an Error
     // (not a wrapped int) for a config that was never validated.
     int q_dim() const { return checked_int(int64_t(n_heads) * head_dim, "model config: n_heads × head_dim"); }

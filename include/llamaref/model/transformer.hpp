@@ -1,4 +1,4 @@
-// llamaref/model/transformer.hpp — the Llama decoder: weights, forward pass, observer hook.
+// llamaref/model/transformer.hpp — the Llama decoder: forward pass, observer hook (weights: weights.hpp).
 //
 // LLaMA paper §2.2 (pre-normalization, SwiGLU, RoPE on the GPT/Transformer decoder of Vaswani et
 // al. 2017 §3.1); Meta's reference model.py, class Transformer / TransformerBlock. One token's
@@ -52,74 +52,9 @@
 #include "rmsnorm.hpp"
 #include "rope.hpp"
 #include "softcap.hpp"
+#include "weights.hpp"
 
 namespace llamaref {
-
-// Views of one block's weights (Meta names; HF and GGUF names in formats/).
-struct LayerWeights {
-    TensorView attention_norm;  // [D]
-    TensorView wq;              // [H·Dh, D]   rows in the adjacent-pairs RoPE layout
-    TensorView wk;              // [KV·Dh, D]  rows in the adjacent-pairs RoPE layout
-    TensorView wv;              // [KV·Dh, D]
-    TensorView wo;              // [D, H·Dh]
-    TensorView ffn_norm;        // [D]
-    TensorView w1;              // [F, D]  gate
-    TensorView w2;              // [D, F]  down
-    TensorView w3;              // [F, D]  up
-    TensorView post_attention_norm;  // [D]  Gemma 2 only (post_norms): norm of the attention output
-    TensorView post_ffn_norm;        // [D]  Gemma 2 only: norm of the FFN output
-};
-
-struct Weights {
-    TensorView tok_embeddings;  // [V, D]
-    std::vector<LayerWeights> layers;
-    TensorView norm;    // [D]
-    TensorView output;  // [V, D]  (the same view as tok_embeddings when tied)
-};
-
-// A loaded model: its configuration, weight views, and whatever keeps the viewed memory alive
-// (a memory-mapped file, buffers of converted tensors). Readers in formats/ produce it.
-struct Model {
-    ModelConfig config;
-    Weights weights;
-    std::string format;  // "llama2c v0", "safetensors", ...
-    std::string path;
-    std::vector<std::shared_ptr<const void>> storage;
-};
-
-// Throws if any weight's shape disagrees with the configuration.
-inline void validate_weights(const ModelConfig& c, const Weights& w) {
-    auto expect = [](const TensorView& t, const std::string& name, Shape want) {
-        if (t.empty()) fail("weights: tensor ", name, " is missing");
-        if (t.shape != want)
-            fail("weights: tensor ", name, " has shape ", shape_str(t.shape), " but the config implies ", shape_str(want));
-    };
-    const std::size_t D = c.dim, V = c.vocab_size, F = c.hidden_dim, Q = c.q_dim(), K = c.kv_dim();
-    expect(w.tok_embeddings, "tok_embeddings", {V, D});
-    if (w.layers.size() != std::size_t(c.n_layers))
-        fail("weights: ", w.layers.size(), " layers but the config says ", c.n_layers);
-    for (std::size_t l = 0; l < w.layers.size(); ++l) {
-        const auto& L = w.layers[l];
-        const std::string p = "layers." + std::to_string(l) + ".";
-        expect(L.attention_norm, p + "attention_norm", {D});
-        expect(L.wq, p + "attention.wq", {Q, D});
-        expect(L.wk, p + "attention.wk", {K, D});
-        expect(L.wv, p + "attention.wv", {K, D});
-        expect(L.wo, p + "attention.wo", {D, Q});
-        expect(L.ffn_norm, p + "ffn_norm", {D});
-        expect(L.w1, p + "feed_forward.w1", {F, D});
-        expect(L.w2, p + "feed_forward.w2", {D, F});
-        expect(L.w3, p + "feed_forward.w3", {F, D});
-        if (c.post_norms) {
-            expect(L.post_attention_norm, p + "post_attention_norm", {D});
-            expect(L.post_ffn_norm, p + "post_ffn_norm", {D});
-        } else if (!L.post_attention_norm.empty() || !L.post_ffn_norm.empty()) {
-            fail("weights: layer ", l, " has post-norms but the config has none");
-        }
-    }
-    expect(w.norm, "norm", {D});
-    expect(w.output, "output", {V, D});
-}
 
 // What an observer sees: one intermediate tensor of the forward pass, valid during the call.
 // Names follow Meta's module names: "tok_embeddings", "layers.3.attention_norm",
@@ -258,23 +193,23 @@ class Transformer {
             llamacpp_q8_1_correction(W, X, Y, T);
     }
 
-    // The forward pass proper. logits: [T, V] (all), [V] (last), or nullptr (none wanted).
+    // The forward pass proper, as Meta's Transformer.forward / TransformerBlock.forward:
+    //   h   = x + attention(attention_norm(x))
+    //   out = h + feed_forward(ffn_norm(h))
+    // logits: [T, V] (all), [V] (last), or nullptr (none wanted).
     void forward_chunk(std::span<const int> tokens, int start_pos, LogitRows rows, float* logits) {
         const int T = int(tokens.size());
-        const std::size_t D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), F = cfg_.hidden_dim;
+        const std::size_t D = cfg_.dim;
         const auto& W = model_->weights;
         const bool fast = backend_ == Backend::fast;
         const MatMulFn linear = llamacpp_rounding_ ? (fast ? linear_rounded<linear_fast> : linear_rounded<linear_reference>)
                                                    : (fast ? linear_fast : linear_reference);
         rope_.compute(theta_, start_pos, T);
-        const RopeTable& rope = rope_;
         check_rolling_rewind(start_pos);
         cache_.reserve(start_pos + T);
         Buffers& b = buffers_;
-        b.ensure(std::size_t(T), D, Q, K, F);
-        float *x = b.x.data(), *xn = b.xn.data(), *q = b.q.data(), *k = b.k.data(), *v = b.v.data();
-        float *att = b.att.data(), *sub = b.sub.data();
-        std::vector<float> probs(observe_probs_ ? std::size_t(T) * cfg_.n_heads * (start_pos + T) : 0);
+        b.ensure(std::size_t(T), D, cfg_.q_dim(), cfg_.kv_dim(), cfg_.hidden_dim);
+        float *x = b.x.data(), *xn = b.xn.data(), *sub = b.sub.data();
 
         // Token embeddings: row `token` of the [V, D] table (Gemma: times √D, rounded to float32
         // first as gemma_pytorch's `normalizer` tensor is).
@@ -286,68 +221,11 @@ class Transformer {
         emit("tok_embeddings", -1, x, T, D);
 
         for (int l = 0; l < cfg_.n_layers; ++l) {
-            const LayerWeights& Lw = W.layers[l];
             const std::string p = observer_ ? "layers." + std::to_string(l) : std::string();
-
-            // --- attention sub-layer: h = x + wo · attention(norm(x)) ---
-            rmsnorm_rows(x, attention_norm_[l].data(), xn, T, D, cfg_.norm_eps);
-            emit(p + ".attention_norm", l, xn, T, D);
-            linear(Lw.wq, xn, q, T);  // q: [T, H, Dh]
-            linear(Lw.wk, xn, k, T);  // k: [T, KV, Dh]
-            linear(Lw.wv, xn, v, T);  // v: [T, KV, Dh]
-            emit(p + ".attention.wq", l, q, T, Q);
-            emit(p + ".attention.wk", l, k, T, K);
-            emit(p + ".attention.wv", l, v, T, K);
-            for (int t = 0; t < T; ++t) {
-                rope_pairs(q + t * Q, cfg_.n_heads, cfg_.head_dim, rope, t);
-                rope_pairs(k + t * K, cfg_.n_kv_heads, cfg_.head_dim, rope, t);
-            }
-            emit(p + ".attention.q_rope", l, q, T, Q);
-            emit(p + ".attention.k_rope", l, k, T, K);
-            round_kv(cache_.key_type(), k, T * K);  // a 16-bit cache's precision (F32: unchanged)
-            round_kv(cache_.value_type(), v, T * K);
-            // Earlier positions from the cache, this call's from k and v (kv_cache.hpp); then
-            // this call's keys and values go to the cache (a rolling layer keeps the last W).
-            const KVSpan kv{cache_, l, start_pos, k, v};
-            const AttentionOptions opt{cfg_.window(l), cfg_.attention_scale(), cfg_.attn_softcap};
-            if (fast && !observe_probs_)
-                cpu::attention(q, kv, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, opt, att);
-            else
-                attention(q, kv, start_pos, T, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, opt, att,
-                          observe_probs_ ? probs.data() : nullptr);
-            for (int t = 0; t < T; ++t) cache_.store(l, start_pos + t, k + t * K, v + t * K);
-            if (observe_probs_)
-                emit_raw(p + ".attention.probs", l, probs.data(),
-                         {std::size_t(T), std::size_t(cfg_.n_heads), std::size_t(start_pos + T)});
-            emit(p + ".attention.heads", l, att, T, Q);  // att: [T, H, Dh]
-            linear(Lw.wo, att, sub, T);
-            emit(p + ".attention.wo", l, sub, T, D);
-            if (cfg_.post_norms) {  // Gemma 2
-                rmsnorm_rows(sub, post_attention_norm_[l].data(), sub, T, D, cfg_.norm_eps);
-                emit(p + ".post_attention_norm", l, sub, T, D);
-            }
+            attention_sublayer(l, p, start_pos, T, linear, sub);  // sub = wo · attention(norm(x))
             for (std::size_t i = 0; i < T * D; ++i) x[i] += sub[i];
             emit(p + ".h", l, x, T, D);
-
-            // --- feed-forward sub-layer: x = h + FFN(norm(h)) ---
-            rmsnorm_rows(x, ffn_norm_[l].data(), xn, T, D, cfg_.norm_eps);
-            emit(p + ".ffn_norm", l, xn, T, D);
-            const bool geglu_ffn = cfg_.activation == Activation::gelu_tanh;
-            if (llamacpp_rounding_) {  // the same FFN, each product through `linear` (which rounds first)
-                (geglu_ffn ? gated_ffn<gelu_tanh> : gated_ffn<silu>)(linear, Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(),
-                                                                     b.up.data(), b.hidden.data());
-            } else {
-                (fast ? (geglu_ffn ? cpu::geglu : cpu::swiglu) : (geglu_ffn ? geglu : swiglu))(
-                    Lw.w1, Lw.w2, Lw.w3, xn, sub, T, b.gate.data(), b.up.data(), b.hidden.data());
-            }
-            emit(p + ".feed_forward.w1", l, b.gate.data(), T, F);
-            emit(p + ".feed_forward.w3", l, b.up.data(), T, F);
-            emit(p + ".feed_forward.hidden", l, b.hidden.data(), T, F);
-            emit(p + ".feed_forward.w2", l, sub, T, D);
-            if (cfg_.post_norms) {  // Gemma 2
-                rmsnorm_rows(sub, post_ffn_norm_[l].data(), sub, T, D, cfg_.norm_eps);
-                emit(p + ".post_ffn_norm", l, sub, T, D);
-            }
+            feed_forward_sublayer(l, p, T, linear, sub);  // sub = FFN(norm(h))
             for (std::size_t i = 0; i < T * D; ++i) x[i] += sub[i];
             emit(p, l, x, T, D);  // block output
         }
@@ -361,6 +239,81 @@ class Transformer {
         linear(W.output, xn, logits, n);  // [n, V]
         softcap(logits, n * cfg_.vocab_size, cfg_.final_softcap);  // Gemma 2
         emit("output", -1, logits, n, cfg_.vocab_size);
+    }
+
+    // Block l's attention sub-layer on the residual stream x [T, D] (buffers_.x), at positions
+    // start_pos .. start_pos+T−1: out [T, D] = wo · Attention(RoPE(wq·xn), RoPE(wk·xn), wv·xn),
+    // xn = attention_norm(x); Gemma 2 normalises the result once more (post_attention_norm).
+    // This call's keys and values go to the KV cache. p: the observer's name prefix "layers.l".
+    void attention_sublayer(int l, const std::string& p, int start_pos, int T, MatMulFn linear, float* out) {
+        const std::size_t D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim();
+        const LayerWeights& Lw = model_->weights.layers[l];
+        Buffers& b = buffers_;
+        float *xn = b.xn.data(), *q = b.q.data(), *k = b.k.data(), *v = b.v.data(), *att = b.att.data();
+        rmsnorm_rows(b.x.data(), attention_norm_[l].data(), xn, T, D, cfg_.norm_eps);
+        emit(p + ".attention_norm", l, xn, T, D);
+        linear(Lw.wq, xn, q, T);  // q: [T, H, Dh]
+        linear(Lw.wk, xn, k, T);  // k: [T, KV, Dh]
+        linear(Lw.wv, xn, v, T);  // v: [T, KV, Dh]
+        emit(p + ".attention.wq", l, q, T, Q);
+        emit(p + ".attention.wk", l, k, T, K);
+        emit(p + ".attention.wv", l, v, T, K);
+        for (int t = 0; t < T; ++t) {
+            rope_pairs(q + t * Q, cfg_.n_heads, cfg_.head_dim, rope_, t);
+            rope_pairs(k + t * K, cfg_.n_kv_heads, cfg_.head_dim, rope_, t);
+        }
+        emit(p + ".attention.q_rope", l, q, T, Q);
+        emit(p + ".attention.k_rope", l, k, T, K);
+        round_kv(cache_.key_type(), k, T * K);  // a 16-bit cache's precision (F32: unchanged)
+        round_kv(cache_.value_type(), v, T * K);
+        // Earlier positions from the cache, this call's from k and v (kv_cache.hpp); then this
+        // call's keys and values go to the cache (a rolling layer keeps the last W).
+        const KVSpan kv{cache_, l, start_pos, k, v};
+        const AttentionOptions opt{cfg_.window(l), cfg_.attention_scale(), cfg_.attn_softcap};
+        std::vector<float> probs(observe_probs_ ? std::size_t(T) * cfg_.n_heads * (start_pos + T) : 0);
+        if (backend_ == Backend::fast && !observe_probs_)
+            cpu::attention(q, kv, start_pos, T, cfg_.heads(), opt, att);
+        else
+            attention(q, kv, start_pos, T, cfg_.heads(), opt, att, observe_probs_ ? probs.data() : nullptr);
+        for (int t = 0; t < T; ++t) cache_.store(l, start_pos + t, k + t * K, v + t * K);
+        if (observe_probs_)
+            emit_raw(p + ".attention.probs", l, probs.data(), {std::size_t(T), std::size_t(cfg_.n_heads), std::size_t(start_pos + T)});
+        emit(p + ".attention.heads", l, att, T, Q);  // att: [T, H, Dh]
+        linear(Lw.wo, att, out, T);
+        emit(p + ".attention.wo", l, out, T, D);
+        if (cfg_.post_norms) {  // Gemma 2
+            rmsnorm_rows(out, post_attention_norm_[l].data(), out, T, D, cfg_.norm_eps);
+            emit(p + ".post_attention_norm", l, out, T, D);
+        }
+    }
+
+    // Block l's feed-forward sub-layer on the residual stream h [T, D] (buffers_.x):
+    // out [T, D] = w2 · (act(w1·hn) ⊙ w3·hn), hn = ffn_norm(h) (feed_forward.hpp); Gemma 2
+    // normalises the result once more (post_ffn_norm).
+    void feed_forward_sublayer(int l, const std::string& p, int T, MatMulFn linear, float* out) {
+        const std::size_t D = cfg_.dim, F = cfg_.hidden_dim;
+        const LayerWeights& Lw = model_->weights.layers[l];
+        Buffers& b = buffers_;
+        float* hn = b.xn.data();
+        rmsnorm_rows(b.x.data(), ffn_norm_[l].data(), hn, T, D, cfg_.norm_eps);
+        emit(p + ".ffn_norm", l, hn, T, D);
+        const bool geglu_ffn = cfg_.activation == Activation::gelu_tanh;
+        if (llamacpp_rounding_) {  // the same FFN, each product through `linear` (which rounds first)
+            (geglu_ffn ? gated_ffn<gelu_tanh> : gated_ffn<silu>)(linear, Lw.w1, Lw.w2, Lw.w3, hn, out, T, b.gate.data(),
+                                                                 b.up.data(), b.hidden.data());
+        } else {
+            const bool fast = backend_ == Backend::fast;
+            (fast ? (geglu_ffn ? cpu::geglu : cpu::swiglu) : (geglu_ffn ? geglu : swiglu))(
+                Lw.w1, Lw.w2, Lw.w3, hn, out, T, b.gate.data(), b.up.data(), b.hidden.data());
+        }
+        emit(p + ".feed_forward.w1", l, b.gate.data(), T, F);
+        emit(p + ".feed_forward.w3", l, b.up.data(), T, F);
+        emit(p + ".feed_forward.hidden", l, b.hidden.data(), T, F);
+        emit(p + ".feed_forward.w2", l, out, T, D);
+        if (cfg_.post_norms) {  // Gemma 2
+            rmsnorm_rows(out, post_ffn_norm_[l].data(), out, T, D, cfg_.norm_eps);
+            emit(p + ".post_ffn_norm", l, out, T, D);
+        }
     }
 
     // The cache's window per layer: W for a layer with a sliding window (a rolling buffer of W

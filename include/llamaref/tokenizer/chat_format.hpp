@@ -50,7 +50,7 @@
 #include "../core/error.hpp"
 #include "sentencepiece.hpp"
 #include "tiktoken.hpp"
-#include "utf8.hpp"
+#include "../core/utf8.hpp"
 
 namespace llamaref {
 

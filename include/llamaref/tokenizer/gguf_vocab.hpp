@@ -11,8 +11,15 @@
 // readers produce, so the encoders are the ones tested against the reference libraries.
 #pragma once
 
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
 #include "../formats/gguf.hpp"
-#include "tokenizer.hpp"
+#include "any_tokenizer.hpp"
+#include "read_guard.hpp"
+#include "tiktoken_files.hpp"
 
 namespace llamaref {
 

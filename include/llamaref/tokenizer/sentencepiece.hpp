@@ -36,11 +36,11 @@
 #include <vector>
 
 #include "../core/error.hpp"
-#include "../formats/mmap.hpp"
+#include "../core/mmap.hpp"
 #include "bpe_step.hpp"
 #include "read_guard.hpp"
 #include "sentencepiece_model.hpp"
-#include "utf8.hpp"
+#include "../core/utf8.hpp"
 
 namespace llamaref {
 

@@ -41,8 +41,8 @@
 #include <nlohmann/json.hpp>
 
 #include "../core/error.hpp"
-#include "../formats/json.hpp"
-#include "../formats/mmap.hpp"
+#include "../core/json.hpp"
+#include "../core/mmap.hpp"
 #include "json_ids.hpp"
 #include "read_guard.hpp"
 #include "sentencepiece.hpp"

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
-#include "../formats/mmap.hpp"
+#include "../core/mmap.hpp"
 
 namespace llamaref {
 

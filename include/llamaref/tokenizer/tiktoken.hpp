@@ -17,7 +17,7 @@
 //      (tiktoken), or its position in the merges list (tokenizer.json).
 // Token ids: rank r is id r (Llama 3: 0..127999), then the 256 special tokens (128000..128255).
 // Input that is not valid UTF-8 is first repaired as Python's bytes.decode(errors="replace")
-// would (utf8.hpp), since Meta's encoder only accepts a Python str.
+// would (core/utf8.hpp), since Meta's encoder only accepts a Python str.
 #pragma once
 
 #include <algorithm>
@@ -34,7 +34,7 @@
 #include "bpe_step.hpp"
 #include "read_guard.hpp"
 #include "regex.hpp"
-#include "utf8.hpp"
+#include "../core/utf8.hpp"
 
 namespace llamaref {
 
@@ -234,17 +234,17 @@ class TiktokenTokenizer {
             uint32_t begin, size;
             int id, prev, next;
         };
-        struct Candidate {
+        struct Merge {
             int priority, left;
             uint32_t size;
-            bool operator<(const Candidate& o) const {  // top: lowest priority, then leftmost
+            bool operator<(const Merge& o) const {  // top: lowest priority, then leftmost
                 return priority != o.priority ? priority > o.priority : left > o.left;
             }
         };
         std::vector<Part> parts(word.size());
         for (int i = 0; i < int(word.size()); ++i)
             parts[i] = {uint32_t(i), 1, d.byte_rank[static_cast<unsigned char>(word[i])], i - 1, i + 1 < int(word.size()) ? i + 1 : -1};
-        std::priority_queue<Candidate> heap;
+        std::priority_queue<Merge> heap;
         auto consider = [&](int l) {
             if (l < 0 || parts[l].next < 0) return;
             const Part &a = parts[l], &b = parts[a.next];
@@ -258,7 +258,7 @@ class TiktokenTokenizer {
         };
         for (int i = 0; i + 1 < int(word.size()); ++i) consider(i);
         while (!heap.empty()) {
-            const Candidate c = heap.top();
+            const Merge c = heap.top();
             heap.pop();
             Part& a = parts[c.left];
             if (a.size == 0 || a.next < 0 || a.size + parts[a.next].size != c.size) continue;  // stale

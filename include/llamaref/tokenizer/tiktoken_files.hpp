@@ -21,12 +21,12 @@
 #include <nlohmann/json.hpp>
 
 #include "../core/error.hpp"
-#include "../formats/json.hpp"
-#include "../formats/mmap.hpp"
+#include "../core/json.hpp"
+#include "../core/mmap.hpp"
 #include "json_ids.hpp"
 #include "read_guard.hpp"
 #include "tiktoken.hpp"
-#include "utf8.hpp"
+#include "../core/utf8.hpp"
 
 namespace llamaref {
 

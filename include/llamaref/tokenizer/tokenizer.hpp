@@ -7,8 +7,9 @@
 //   Hugging Face tokenizer.json     JSON; "byte_fallback": true is the SentencePiece kind (Llama 1/2,
 //                                   sentencepiece_json.hpp), otherwise byte-level BPE (Llama 3)
 //   llama2.c tokenizer.bin          int32 max_token_length, then (score, length, bytes) records
-// Beside a model it looks for tokenizer.model, tokenizer.json, tokenizer.bin, then tok<V>.bin.
-// (GGUF-embedded vocabularies are read by formats/gguf.hpp into a SentencePieceVocab or ranks.)
+//   GGUF file                       "GGUF": the vocabulary in its metadata (gguf_vocab.hpp)
+// Beside a model it looks for tokenizer.model, tokenizer.json, tokenizer.bin, then tok<V>.bin; a
+// .gguf model carries its own. The Tokenizer type itself is in any_tokenizer.hpp.
 #pragma once
 
 #include <climits>
@@ -21,54 +22,14 @@
 #include <vector>
 
 #include "../core/error.hpp"
-#include "../formats/mmap.hpp"
-#include "sentencepiece.hpp"
+#include "../core/mmap.hpp"
+#include "any_tokenizer.hpp"
+#include "gguf_vocab.hpp"
 #include "read_guard.hpp"
 #include "sentencepiece_json.hpp"
-#include "tiktoken.hpp"
 #include "tiktoken_files.hpp"
 
 namespace llamaref {
-
-class Tokenizer {
-  public:
-    explicit Tokenizer(SentencePieceTokenizer t) : t_(std::move(t)) {}
-    explicit Tokenizer(TiktokenTokenizer t) : t_(std::move(t)) {}
-
-    template <class F>
-    auto visit(F&& f) const {  // f(the SentencePieceTokenizer or TiktokenTokenizer)
-        return std::visit(std::forward<F>(f), t_);
-    }
-
-    bool is_sentencepiece() const { return std::holds_alternative<SentencePieceTokenizer>(t_); }
-    const SentencePieceTokenizer* sentencepiece() const { return std::get_if<SentencePieceTokenizer>(&t_); }
-    const TiktokenTokenizer* tiktoken() const { return std::get_if<TiktokenTokenizer>(&t_); }
-    std::string kind() const { return is_sentencepiece() ? "SentencePiece BPE" : "tiktoken BPE"; }
-
-    int bos_id() const { return visit([](const auto& t) { return t.bos_id; }); }
-    int eos_id() const { return visit([](const auto& t) { return t.eos_id; }); }
-    int vocab_size() const { return visit([](const auto& t) { return t.vocab_size(); }); }
-
-    // Special-token text: SpecialText::plain (Meta) or parse (HF); SentencePiece never parses it.
-    std::vector<int> encode(std::string_view text, bool bos, bool eos, SpecialText special = SpecialText::plain) const {
-        if (auto* t = tiktoken()) return t->encode(text, bos, eos, special);
-        return sentencepiece()->encode(text, bos, eos);
-    }
-    std::string decode(const std::vector<int>& ids) const {
-        return visit([&](const auto& t) { return t.decode(ids); });
-    }
-    std::string decode(int prev, int id) const {
-        return visit([&](const auto& t) { return t.decode(prev, id); });
-    }
-    // The vocabulary entry of one id, as stored: SentencePiece text with "▁", or raw tiktoken bytes.
-    std::string piece(int id) const {
-        if (auto* t = tiktoken()) return t->token_bytes(id);
-        return sentencepiece()->piece(id);
-    }
-
-  private:
-    std::variant<SentencePieceTokenizer, TiktokenTokenizer> t_;
-};
 
 namespace detail {
 
@@ -104,6 +65,7 @@ inline Tokenizer load_tokenizer_file(const std::string& path) {
     return read_guard(path, [&] {
             const std::string head = detail::file_head(path, 256);
             if (head.empty()) fail(path, ": empty file, not a tokenizer");
+            if (head.starts_with("GGUF")) return tokenizer_from_gguf(GgufFile(path));
             std::size_t first = head.find_first_not_of(" \t\r\n");
             if (first != std::string::npos && head[first] == '{') {
                 if (detail::tokenizer_json_byte_fallback(path)) return Tokenizer(read_tokenizer_json_sentencepiece(path));
@@ -118,7 +80,7 @@ inline Tokenizer load_tokenizer_file(const std::string& path) {
             if (static_cast<unsigned char>(head[0]) == 0x0A) return Tokenizer(SentencePieceTokenizer::from_model_file(path));
             if (const int n = detail::llama2c_tokenizer_size(path); n > 0) return Tokenizer(SentencePieceTokenizer::from_llama2c(path, n));
             fail(path, ": not a tokenizer llamaref knows (SentencePiece tokenizer.model, Meta's Llama 3 tokenizer.model, "
-                 "Hugging Face tokenizer.json, llama2.c tokenizer.bin)");
+                 "Hugging Face tokenizer.json, llama2.c tokenizer.bin, a GGUF file with a vocabulary)");
     });
 }
 
@@ -146,8 +108,8 @@ inline Tokenizer load_tokenizer(const std::string& path, int vocab_size = -1) {
         if (!fs::is_directory(path)) {
             const std::string name = fs::path(path).filename().string();
             const bool tokenizer_name = name.find("tok") != std::string::npos;
-            if (tokenizer_name || !(name.ends_with(".bin") || name.ends_with(".gguf") || name.ends_with(".safetensors")))
-                return load_tokenizer_file(path);
+            if (tokenizer_name || name.ends_with(".gguf") || !(name.ends_with(".bin") || name.ends_with(".safetensors")))
+                return load_tokenizer_file(path);  // (a .gguf model: the vocabulary inside it)
         }
         if (auto found = find_tokenizer_beside(path, vocab_size)) return load_tokenizer_file(*found);
         fail("no tokenizer beside ", path, " (looked for tokenizer.model, tokenizer.json, tokenizer.bin",

@@ -60,7 +60,7 @@ inline PerplexityResult perplexity(Transformer& model, const std::vector<int>& t
             std::vector<int> window(tokens.begin() + c * ctx, tokens.begin() + (c + 1) * ctx);
             window[0] = bos_id;
             score(model.forward(window, 0), window, ctx / 2, ctx - 1);
-            if (progress) progress(c + 1, chunks, std::exp(sum / r.nll.size()));
+            if (progress) progress(c + 1, chunks, std::exp(sum / double(r.nll.size())));
         }
     } else {
         if (N < 2) fail("perplexity: the text has ", N, " tokens; at least 2 are needed");
@@ -72,7 +72,7 @@ inline PerplexityResult perplexity(Transformer& model, const std::vector<int>& t
             const int from = scored_to - b;  // row j predicts token b+j+1: start at token scored_to+1
             score(model.forward(window, 0), window, from, e - b - 1);
             scored_to = e - 1;
-            if (progress) progress(w + 1, windows, std::exp(sum / r.nll.size()));
+            if (progress) progress(w + 1, windows, std::exp(sum / double(r.nll.size())));
         }
     }
     const double n = double(r.nll.size()), mean = sum / n;

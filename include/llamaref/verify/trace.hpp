@@ -22,7 +22,7 @@
 #include <xtensor/xnpy.hpp>
 
 #include "../core/limits.hpp"
-#include "../formats/json.hpp"
+#include "../core/json.hpp"
 #include "../model/transformer.hpp"
 #include "names.hpp"
 
@@ -40,6 +40,7 @@ struct TraceTensor {
 class Trace {
   public:
     std::vector<TraceTensor> tensors;  // forward order
+    bool post_norms = false;           // Gemma 2's block (its HF norm names differ: model/weights.hpp)
 
     const TraceTensor* find(const std::string& name) const {
         for (const auto& t : tensors)
@@ -58,6 +59,7 @@ class Trace {
             keep.insert(k);
         }
         Trace t;
+        t.post_norms = c.post_norms;
         model.set_observer([&](const Probe& p) {
             if (p.layer >= 0 && !keep.empty() && !keep.count(p.layer)) return;
             TraceTensor x{p.name, p.layer, p.shape, std::vector<float>(p.data, p.data + shape_numel(p.shape)), "", 0, 0};
@@ -87,7 +89,7 @@ class Trace {
         for (const auto& x : tensors) {
             const std::string file = x.name + ".npy";
             xt::dump_npy((fs::path(dir) / file).string(), xt::adapt(x.data, x.shape));
-            const TensorName n = describe_tensor(x.name);
+            const TensorName n = describe_tensor(x.name, post_norms);
             nlohmann::json e = {{"name", x.name}, {"file", file}, {"shape", x.shape}, {"dtype", "float32"},
                                 {"layer", x.layer}, {"what", n.what}, {"meta", x.name}, {"hf", n.hf}};
             if (!x.layout.empty()) {
@@ -132,6 +134,7 @@ class Trace {
             } catch (const std::exception& ex) {
                 fail(path, ": not a float32 .npy file: ", ex.what());
             }
+            t.post_norms = t.post_norms || x.name.ends_with(".post_ffn_norm");
             t.tensors.push_back(std::move(x));
         }
         return t;
