@@ -33,9 +33,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <set>
-#include <thread>
 
 #include <llamaref/model/weights.hpp>
 #include <llamaref/cpu/simd.hpp>
@@ -104,15 +102,6 @@ void ensure_random_checkpoint(const std::string& preset, std::string dir) {
     std::fprintf(stderr, "bench: wrote %s\n", dir.c_str());
 }
 
-// The first "model name" of /proc/cpuinfo.
-std::string cpu_name() {
-    std::ifstream f("/proc/cpuinfo");
-    for (std::string line; std::getline(f, line);)
-        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
-            return line.substr(line.find_first_not_of(" \t", line.find(':') + 1));
-    return "unknown CPU";
-}
-
 // Reads n bytes and returns their sum, so that the reads cannot be optimized away.
 uint64_t read_all_portable(const char* p, std::size_t n) {
     uint64_t s = 0, w;
@@ -140,8 +129,6 @@ uint64_t read_all(const char* p, std::size_t n) {
     return read_all_portable(p, n);
 }
 
-// Reading a 1 GiB buffer, one contiguous chunk per thread (what decode does with the weights):
-// bytes read / s, median of `repeats` after one untimed pass.
 // The process's peak resident memory so far in bytes (/proc/self/status VmHWM; 0 if unknown):
 // the mapped weights that were touched, the KV cache, the activations.
 double peak_resident_bytes() {
@@ -152,6 +139,8 @@ double peak_resident_bytes() {
     return 0;
 }
 
+// Reading a 1 GiB buffer, one contiguous chunk per thread (what decode does with the weights):
+// bytes read / s, median of `repeats` after one untimed pass.
 double cpu_read_bandwidth(int threads, std::size_t bytes = std::size_t(1) << 30, int repeats = 5) {
     std::unique_ptr<char[]> src(new char[bytes]);
     std::memset(src.get(), 1, bytes);
@@ -225,12 +214,11 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0) {
 struct Timings {
     std::vector<double> prefill_tps, decode_tps;
 };
-Timings time_runs(const std::function<void()>& restart, const std::function<int(std::span<const int>, int)>& step,
-                  const std::function<void()>& sync, const std::vector<int>& prompt, int n, int reps, int warmup) {
+Timings time_runs(const std::function<int(std::span<const int>, int)>& step, const std::function<void()>& sync,
+                  const std::vector<int>& prompt, int n, int reps, int warmup) {
     Timings t;
     const int P = int(prompt.size());
     for (int r = 0; r < warmup + reps; ++r) {
-        restart();
         sync();
         auto t0 = clock::now();
         int next = step(prompt, 0);
@@ -310,55 +298,36 @@ int cmd_bench(int argc, char** argv) {
     const double mean_positions = P + (n + 1) / 2.0;  // the step at position p reads p + 1 positions
     double bytes_per_token = double(summary.bytes) + kv_per_position * mean_positions;
 
-    std::string device_text;
-    Timings t;
-    double copy_bandwidth = 0, read_bandwidth = 0, peak_bytes = 0;  // read, peak: CPU only
-    if (device == Device::cpu) {
-        std::optional<Transformer> tf;
-        // One Transformer for every run, as llama-bench keeps one context: a run starts at
-        // position 0 and writes each position of the cache before reading it, and the buffers
-        // are allocated (their pages touched) once, in the first run, not in every timed one
-        // (a fresh Transformer's first prefill, stories110M, 128 tokens, 2 threads: 153 ms
-        // against 118, mostly page faults).
-        auto restart = [&] {
-            if (tf) return;
-            tf.emplace(model, ctx);
-            cpu.apply(*tf);
-        };
-        auto step = [&](std::span<const int> tokens, int pos) {
-            const std::span<const float> logits = tf->forward_last(tokens, pos);  // [V]
-            return int(argmax(logits.data(), logits.size()));
-        };
-        t = time_runs(restart, step, [] {}, prompt, n, reps, warmup);
+    // One engine for every run, as llama-bench keeps one context: a run starts at position 0 and
+    // writes each position of the cache before reading it, and the buffers are allocated (their
+    // pages touched) once, in the first run, not in every timed one (a fresh Transformer's first
+    // prefill, stories110M, 128 tokens, 2 threads: 153 ms against 118, mostly page faults).
+    EngineOptions eo{ctx, cpu};
+    eo.fused_decode = decode_path != "plain";
+    eo.cuda_graph = decode_path == "graph";
+    eo.fast_prefill = prefill_gemm == "cublas";
+    auto engine = make_engine(device, model, eo);
+    SamplingParams greedy;
+    greedy.temperature = 0;
+    auto step = [&](std::span<const int> tokens, int pos) {
+        if (engine->samples(greedy)) return engine->next_token(tokens, pos, greedy, 0.0);  // on the device
+        const std::span<const float> logits = engine->forward_last(tokens, pos);  // [V]
+        return int(argmax(logits.data(), logits.size()));
+    };
+    const Timings t = time_runs(step, [&] { engine->synchronize(); }, prompt, n, reps, warmup);
+    const std::string device_text = engine->describe();
+    if (engine->decode_bytes(P) > 0) {  // the device's own count of what a decode step reads
+        double sum = 0;
+        for (int i = 0; i < n; ++i) sum += engine->decode_bytes(P + i);
+        bytes_per_token = sum / n;
+    }
+    double copy_bandwidth = engine->device_copy_bandwidth(), read_bandwidth = 0, peak_bytes = 0;
+    if (device == Device::cpu) {  // the host's memory: what the process holds, then its bandwidths
         peak_bytes = peak_resident_bytes();  // before the bandwidth buffers below
-        tf.reset();
+        engine.reset();                      // its KV cache and buffers are freed first
         std::fprintf(stderr, "bench: measuring memcpy bandwidth (1 GiB, %d threads) ...\n", threads);
         copy_bandwidth = cpu_copy_bandwidth(threads);
         read_bandwidth = cpu_read_bandwidth(threads);
-        device_text = "CPU: " + cpu_name() + ", " + std::to_string(threads) + " of " +
-                      std::to_string(std::thread::hardware_concurrency()) + " threads, backend " +
-                      (cpu.backend == Backend::fast ? "fast (" + std::string(cpu::isa_name(cpu::isa())) + ")" : std::string("ref")) +
-                      (cpu.cache_k == DType::F32 && cpu.cache_v == DType::F32 ? std::string() : ", KV cache K " + std::string(dtype_name(cpu.cache_k)) + " / V " + std::string(dtype_name(cpu.cache_v))) +
-                      (cpu.llamacpp_rounding ? ", activations rounded as llama.cpp's (--llamacpp-rounding)" : "") +
-                      (file_loading() == FileLoading::read ? ", weights read into memory (--no-mmap)" : ", weights mapped");
-    } else {
-#ifdef LLAMAREF_WITH_CUDA
-        cuda::RunnerOptions options;
-        options.context_len = ctx;
-        options.fused_decode = decode_path != "plain";
-        options.cuda_graph = decode_path == "graph";
-        options.fast_prefill = prefill_gemm == "cublas";
-        cuda::Runner runner(*model, options);
-        auto step = [&](std::span<const int> tokens, int pos) {
-            return runner.next_token(tokens, pos, cuda::DeviceSampling{}, 0.0);  // greedy
-        };
-        t = time_runs([] {}, step, [&] { runner.synchronize(); }, prompt, n, reps, warmup);
-        double sum = 0;  // the device's own count of what a decode step reads
-        for (int i = 0; i < n; ++i) sum += double(runner.decode_bytes(P + i));
-        bytes_per_token = sum / n;
-        copy_bandwidth = cuda::device_copy_bandwidth();
-        device_text = "CUDA: " + cuda::device_name() + "; decode " + runner.decode_path() + ", prefill GEMM " + prefill_gemm;
-#endif
     }
 
     // --- the table

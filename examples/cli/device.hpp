@@ -1,18 +1,29 @@
-// examples/cli/device.hpp — `--device cpu|cuda`, shared by generate, logits and bench.
+// examples/cli/device.hpp — `--device cpu|cuda` and the Engine that runs a model there.
 //
-// cpu is llamaref's reference path (model/transformer.hpp). cuda runs the same forward pass on a
-// GPU through llamaref::cuda::Runner (cuda/llamaref/cuda/runner.hpp), which exists only when the
-// CLI was built with nvcc (CMake defines LLAMAREF_WITH_CUDA then). Asking for cuda without it, or
-// without a usable device, is an error with the reason, before any model is loaded.
+// The one place where the CLI chooses between llamaref's CPU path (model/transformer.hpp, with
+// --backend fast|ref) and the CUDA path (cuda::Runner, cuda/llamaref/cuda/runner.hpp). The Runner
+// exists only when the CLI was built with nvcc (CMake defines LLAMAREF_WITH_CUDA then); asking for
+// cuda without it, or without a usable device, is an error with the reason, before any model is
+// loaded. generate, logits and bench run whatever make_engine returns.
 #pragma once
 
+#include <fstream>
+#include <memory>
+#include <span>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include <llamaref/cpu/simd.hpp>
+#include <llamaref/model/transformer.hpp>
+#include <llamaref/sampling/sampler.hpp>
 
 #ifdef LLAMAREF_WITH_CUDA
 #include <llamaref/cuda/runner.hpp>
 #endif
 
 #include "args.hpp"
+#include "common.hpp"
 
 namespace llamaref::cli {
 
@@ -34,6 +45,127 @@ inline Device device_from(const ArgParser& args, const std::string& command) {
     fail("this llamaref was built without CUDA: configure with -DLLAMAREF_CUDA=ON and nvcc available");
 #endif
     return Device::cuda;
+}
+
+struct EngineOptions {
+    int context = 0;  // positions of the KV cache (0: the model's max_seq_len)
+    CpuOptions cpu;   // --backend, -ctk / -ctv, --llamacpp-rounding (the CPU path's)
+    // The CUDA path's kernels (bench's --decode-path and --prefill-gemm; cuda::RunnerOptions).
+    bool fused_decode = true, cuda_graph = true, fast_prefill = true;
+};
+
+// One model on one device, as the commands use it. A position's keys and values stay in the
+// engine's cache, so a decode step passes one token and its position.
+class Engine {
+  public:
+    virtual ~Engine() = default;
+    // The logits [T, V] of every position of `tokens`, row-major.
+    virtual std::vector<float> forward(std::span<const int> tokens, int start_pos) = 0;
+    // The logits [V] of the last position only (valid until the next call).
+    virtual std::span<const float> forward_last(std::span<const int> tokens, int start_pos) = 0;
+    // Whether next_token can draw from `sp` itself, where the logits are (the GPU's sampler:
+    // temperature, top-k, top-p, min-p; no penalties). Otherwise the caller samples forward_last's.
+    virtual bool samples(const SamplingParams& sp) const { return false; }
+    // The next token, sampled by the engine (only where samples(sp)); coin in [0, 1) when it samples.
+    virtual int next_token(std::span<const int> tokens, int start_pos, const SamplingParams& sp, double coin) {
+        fail("this engine has no sampler of its own");
+    }
+    virtual void synchronize() {}  // waits until queued work is done (timings)
+    virtual std::string describe() const = 0;  // the bench table's device line
+    // What a decode step at position `pos` reads, as the engine counts it (0: not counted).
+    virtual double decode_bytes(int pos) const { return 0; }
+    // The device memory's copy bandwidth in bytes/s (read + write), measured (0: the host's, by bench).
+    virtual double device_copy_bandwidth() { return 0; }
+};
+
+// The first "model name" of /proc/cpuinfo.
+inline std::string cpu_name() {
+    std::ifstream f("/proc/cpuinfo");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+            return line.substr(line.find_first_not_of(" \t", line.find(':') + 1));
+    return "unknown CPU";
+}
+
+// The CPU path: a Transformer with the CPU options applied.
+class CpuEngine final : public Engine {
+  public:
+    CpuEngine(std::shared_ptr<const Model> model, const EngineOptions& o) : tf_(std::move(model), o.context), cpu_(o.cpu) {
+        cpu_.apply(tf_);
+    }
+    std::vector<float> forward(std::span<const int> tokens, int start_pos) override {
+        const Tensor2 logits = tf_.forward(tokens, start_pos);  // [T, V]
+        return {logits.begin(), logits.end()};
+    }
+    std::span<const float> forward_last(std::span<const int> tokens, int start_pos) override {
+        return tf_.forward_last(tokens, start_pos);
+    }
+    std::string describe() const override {
+        const CpuOptions& c = cpu_;
+        std::string s = "CPU: " + cpu_name() + ", " + std::to_string(num_threads()) + " of " +
+                        std::to_string(std::thread::hardware_concurrency()) + " threads, backend " +
+                        (c.backend == Backend::fast ? "fast (" + std::string(cpu::isa_name(cpu::isa())) + ")" : "ref");
+        if (c.cache_k != DType::F32 || c.cache_v != DType::F32)
+            s += ", KV cache K " + std::string(dtype_name(c.cache_k)) + " / V " + std::string(dtype_name(c.cache_v));
+        if (c.llamacpp_rounding) s += ", activations rounded as llama.cpp's (--llamacpp-rounding)";
+        return s + (file_loading() == FileLoading::read ? ", weights read into memory (--no-mmap)" : ", weights mapped");
+    }
+
+  private:
+    Transformer tf_;
+    CpuOptions cpu_;
+};
+
+#ifdef LLAMAREF_WITH_CUDA
+// The CUDA path: cuda::Runner, its KV cache grown as positions are used.
+class CudaEngine final : public Engine {
+  public:
+    CudaEngine(const Model& model, const EngineOptions& o) : runner_(model, runner_options(o)), options_(o) {}
+    std::vector<float> forward(std::span<const int> tokens, int start_pos) override {
+        return runner_.forward(tokens, start_pos);
+    }
+    std::span<const float> forward_last(std::span<const int> tokens, int start_pos) override {
+        last_ = runner_.forward(tokens, start_pos);  // [T, V]
+        return std::span<const float>(last_).last(std::size_t(runner_.config().vocab_size));
+    }
+    bool samples(const SamplingParams& sp) const override {  // DeviceSampling has no penalties
+        return sp.repeat_penalty == 1 && sp.frequency_penalty == 0 && sp.presence_penalty == 0;
+    }
+    int next_token(std::span<const int> tokens, int start_pos, const SamplingParams& sp, double coin) override {
+        return runner_.next_token(tokens, start_pos, cuda::DeviceSampling{sp.temperature, sp.top_k, sp.top_p, sp.min_p},
+                                  coin);
+    }
+    void synchronize() override { runner_.synchronize(); }
+    std::string describe() const override {
+        return "CUDA: " + cuda::device_name() + "; decode " + runner_.decode_path() + ", prefill GEMM " +
+               (options_.fast_prefill ? "cublas" : "own");
+    }
+    double decode_bytes(int pos) const override { return double(runner_.decode_bytes(pos)); }
+    double device_copy_bandwidth() override { return cuda::device_copy_bandwidth(); }
+
+  private:
+    static cuda::RunnerOptions runner_options(const EngineOptions& o) {
+        cuda::RunnerOptions r;
+        r.context_len = o.context;
+        r.fused_decode = o.fused_decode;
+        r.cuda_graph = o.cuda_graph;
+        r.fast_prefill = o.fast_prefill;
+        return r;
+    }
+    cuda::Runner runner_;
+    EngineOptions options_;
+    std::vector<float> last_;
+};
+#endif
+
+// The engine --device asked for (device_from has checked that it exists).
+inline std::unique_ptr<Engine> make_engine(Device device, std::shared_ptr<const Model> model, const EngineOptions& o) {
+    if (device == Device::cpu) return std::make_unique<CpuEngine>(std::move(model), o);
+#ifdef LLAMAREF_WITH_CUDA
+    return std::make_unique<CudaEngine>(*model, o);
+#else
+    fail("this llamaref was built without CUDA");
+#endif
 }
 
 }  // namespace llamaref::cli

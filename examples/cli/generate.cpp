@@ -111,28 +111,19 @@ int cmd_generate(int argc, char** argv) {
     };
     for (std::size_t i = 1; i < prompt.size(); ++i) emit(prompt[i]);  // echo the prompt
 
+    // One step: the engine's own sampler where it has one for these settings (the GPU's, same seed
+    // and coins as the CPU's: Sampler::next draws one coin per token when it samples, none when
+    // greedy), else the logits [V] of the last position through the sampler chain here.
+    const auto engine = make_engine(device, model, EngineOptions{ctx, cpu});
+    const bool engine_samples = !llama2c && engine->samples(sp);
+    GenerationStep step = [&](std::span<const int> tokens, int pos, std::span<const int> history) {
+        if (n <= 0) return (engine->forward_last(tokens, pos), -1);  // the prompt runs; nothing to pick
+        if (engine_samples) return engine->next_token(tokens, pos, sp, sp.temperature > 0 ? mt.coin() : 0.0);
+        const std::span<const float> logits = engine->forward_last(tokens, pos);
+        return pick(logits.data(), logits.size(), history);
+    };
     GenerationStats st;
-    if (device == Device::cpu) {
-        Transformer tf(model, ctx);
-        cpu.apply(tf);
-        generate(tf, prompt, n, stop, pick, emit, &st);
-    } else {
-#ifdef LLAMAREF_WITH_CUDA
-        cuda::Runner runner(*model, cuda::RunnerOptions{ctx});  // its KV cache grows as used
-        const bool penalties = sp.repeat_penalty != 1 || sp.frequency_penalty != 0 || sp.presence_penalty != 0;
-        const cuda::DeviceSampling ds{sp.temperature, sp.top_k, sp.top_p, sp.min_p};
-        GenerationStep step = [&](std::span<const int> tokens, int pos, std::span<const int> history) {
-            if (llama2c || penalties) {  // logits from the GPU, the chain on the CPU
-                const std::vector<float> logits = runner.forward(tokens, pos);
-                const std::size_t V = model->config.vocab_size;
-                return pick(logits.data() + (tokens.size() - 1) * V, V, history);
-            }
-            // Sampler::next draws one coin per token when it samples (temperature > 0), none when greedy.
-            return runner.next_token(tokens, pos, ds, sp.temperature > 0 ? mt.coin() : 0.0);
-        };
-        generate_steps(step, ctx, prompt, n, stop, emit, &st);
-#endif
-    }
+    generate_steps(step, ctx, prompt, n, stop, emit, &st);
     std::fputs((stream.flush() + "\n").c_str(), stdout);
     if (st.context_full) std::fprintf(stderr, "[stopped: the context of %d tokens is full]\n", ctx);
     std::fprintf(stderr, "prompt: %zu tokens, %.1f tok/s | generated: %zu tokens, %.1f tok/s | first token after %.1f ms\n",

@@ -53,31 +53,16 @@ int cmd_logits(int argc, char** argv) {
     const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : 0;  // 0: the model's
     const std::size_t V = model->config.vocab_size;
     Tensor2 logits = Tensor2::from_shape({tokens.size(), V});
-    if (device == Device::cpu) {
-        Transformer tf(model, ctx);
-        cpu.apply(tf);
-        if (mode == "prefill") {
-            logits = tf.forward(tokens, 0);
-        } else {
-            for (std::size_t t = 0; t < tokens.size(); ++t) {
-                Tensor2 row = tf.forward(std::span(tokens).subspan(t, 1), int(t));
-                std::copy(row.begin(), row.end(), &logits(t, 0));
-            }
-        }
+    // The engine checks ids and context as Transformer does; its KV cache grows as used.
+    const auto engine = make_engine(device, model, EngineOptions{ctx, cpu});
+    if (mode == "prefill") {
+        const std::vector<float> all = engine->forward(tokens, 0);  // [T, V]
+        std::copy(all.begin(), all.end(), logits.begin());
     } else {
-#ifdef LLAMAREF_WITH_CUDA
-        // The Runner checks ids and context as Transformer does; its KV cache grows as used.
-        cuda::Runner runner(*model, cuda::RunnerOptions{ctx});
-        if (mode == "prefill") {
-            const std::vector<float> all = runner.forward(tokens, 0);  // [T·V]
-            std::copy(all.begin(), all.end(), logits.begin());
-        } else {
-            for (std::size_t t = 0; t < tokens.size(); ++t) {
-                const std::vector<float> row = runner.forward(std::span(tokens).subspan(t, 1), int(t));  // [V]
-                std::copy(row.begin(), row.end(), &logits(t, 0));
-            }
+        for (std::size_t t = 0; t < tokens.size(); ++t) {
+            const std::span<const float> row = engine->forward_last(std::span(tokens).subspan(t, 1), int(t));  // [V]
+            std::copy(row.begin(), row.end(), &logits(t, 0));
         }
-#endif
     }
     if (args.given("--out")) {
         const std::string out = args.str("--out");
