@@ -258,7 +258,8 @@ int cmd_bench(int argc, char** argv) {
         .option("--warmup", "W", "untimed repetitions first", "1")
         .option("-c,--ctx-size", "N", "context length (default: P + N)")
         .option("--decode-path", "KIND", "cuda: graph (fused kernels in a CUDA graph), fused, or plain (kernel by kernel)", "graph")
-        .option("--prefill-gemm", "KIND", "cuda: cublas (tensor cores for 16-bit weights) or own (float32 activations)", "cublas");
+        .option("--prefill-gemm", "KIND", "cuda: cublas (tensor cores for 16-bit weights) or own (float32 activations)", "cublas")
+        .option("--attention", "KIND", "cuda: flash (attention.cuh) or plain (attention_plain.cuh: one thread per head)", "flash");
     add_cpu_options(args);  // -t (model and memcpy), --backend
     args.parse(argc, argv);
 
@@ -274,6 +275,9 @@ int cmd_bench(int argc, char** argv) {
         throw UsageError("llamaref bench: --decode-path must be graph, fused or plain, got '" + decode_path + "'");
     if (prefill_gemm != "cublas" && prefill_gemm != "own")
         throw UsageError("llamaref bench: --prefill-gemm must be cublas or own, got '" + prefill_gemm + "'");
+    const std::string attention_kind = args.str("--attention");
+    if (attention_kind != "flash" && attention_kind != "plain")
+        throw UsageError("llamaref bench: --attention must be flash or plain, got '" + attention_kind + "'");
     const Device device = device_from(args, "bench");
     const int warmup = int(args.integer("--warmup", 0, 1 << 20));
     const CpuOptions cpu = cpu_options_from(args, "bench");
@@ -306,6 +310,7 @@ int cmd_bench(int argc, char** argv) {
     eo.fused_decode = decode_path != "plain";
     eo.cuda_graph = decode_path == "graph";
     eo.fast_prefill = prefill_gemm == "cublas";
+    eo.plain_attention = attention_kind == "plain";
     auto engine = make_engine(device, model, eo);
     SamplingParams greedy;
     greedy.temperature = 0;

@@ -52,6 +52,7 @@ struct EngineOptions {
     CpuOptions cpu;   // --backend, -ctk / -ctv, --llamacpp-rounding (the CPU path's)
     // The CUDA path's kernels (bench's --decode-path and --prefill-gemm; cuda::RunnerOptions).
     bool fused_decode = true, cuda_graph = true, fast_prefill = true;
+    bool plain_attention = false;  // attention_plain.cuh (version 1) instead of the flash kernels
 };
 
 // One model on one device, as the commands use it. A position's keys and values stay in the
@@ -138,7 +139,8 @@ class CudaEngine final : public Engine {
     void synchronize() override { runner_.synchronize(); }
     std::string describe() const override {
         return "CUDA: " + cuda::device_name() + "; decode " + runner_.decode_path() + ", prefill GEMM " +
-               (options_.fast_prefill ? "cublas" : "own");
+               (options_.fast_prefill ? "cublas" : "own") + ", attention " +
+               (options_.plain_attention ? "plain" : "flash");
     }
     double decode_bytes(int pos) const override { return double(runner_.decode_bytes(pos)); }
     double device_copy_bandwidth() override { return cuda::device_copy_bandwidth(); }
@@ -150,6 +152,7 @@ class CudaEngine final : public Engine {
         r.fused_decode = o.fused_decode;
         r.cuda_graph = o.cuda_graph;
         r.fast_prefill = o.fast_prefill;
+        r.plain_attention = o.plain_attention;
         return r;
     }
     cuda::Runner runner_;

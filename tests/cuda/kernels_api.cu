@@ -1,5 +1,6 @@
 // tests/cuda/kernels_api.cu — see kernels_api.hpp. Upload, one kernel, download.
 #include <llamaref/cuda/attention.cuh>
+#include <llamaref/cuda/attention_plain.cuh>
 #include <llamaref/cuda/decode.cuh>
 #include <llamaref/cuda/embedding.cuh>
 #include <llamaref/cuda/feed_forward.cuh>
@@ -89,6 +90,17 @@ std::vector<float> attention(const std::vector<float>& q, const std::vector<floa
     Buffer<float> scratch(attention_decode_scratch(n_heads, head_dim, start_pos + T));
     cuda::attention(dq.get(), dk.get(), dv.get(), start_pos, T, Heads{n_heads, n_kv_heads, head_dim}, options(opt),
                     out.get(), scratch.get());
+    return down(out, q.size());
+}
+
+std::vector<float> attention_plain(const std::vector<float>& q, const std::vector<float>& k_cache,
+                                   const std::vector<float>& v_cache, int start_pos, int T, int n_heads, int n_kv_heads,
+                                   int head_dim, const AttentionSwitches& opt) {
+    auto dq = up(q), dk = up(k_cache), dv = up(v_cache);
+    Buffer<float> out(q.size());
+    Buffer<float> score(attention_plain_scratch(start_pos, T, n_heads));
+    cuda::attention_plain(dq.get(), dk.get(), dv.get(), start_pos, T, Heads{n_heads, n_kv_heads, head_dim}, options(opt),
+                          out.get(), score.get());
     return down(out, q.size());
 }
 

@@ -39,6 +39,10 @@ struct AttentionSwitches {
 std::vector<float> attention(const std::vector<float>& q, const std::vector<float>& k_cache,
                              const std::vector<float>& v_cache, int start_pos, int T, int n_heads, int n_kv_heads,
                              int head_dim, const AttentionSwitches& opt = {});
+// The same by attention_plain.cuh's kernel (version 1: one thread per query head, scores in memory)
+std::vector<float> attention_plain(const std::vector<float>& q, const std::vector<float>& k_cache,
+                                   const std::vector<float>& v_cache, int start_pos, int T, int n_heads, int n_kv_heads,
+                                   int head_dim, const AttentionSwitches& opt = {});
 // The decode kernel with the position in device memory and splits for `capacity` positions
 // (what a CUDA graph replays): q [H, Dh] at position pos; caches [capacity, KV, Dh].
 std::vector<float> attention_decode_at(const std::vector<float>& q, const std::vector<float>& k_cache,

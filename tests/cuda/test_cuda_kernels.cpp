@@ -135,7 +135,7 @@ TEST_CASE("cuda rope equals rope_pairs, with theta, Llama 3.1 scaling and far po
     }
 }
 
-TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", "[cuda]") {
+TEST_CASE("cuda attention, flash and plain, equals attention(): decode splits and prefill tiles", "[cuda]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
     struct Case { int H, KV, Dh, start, T; };
     // decode (T = 1) with 1, 2 and 3 splits of 256; prefill with partial query and key tiles,
@@ -154,6 +154,7 @@ TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", 
         std::vector<float> want(q.size());
         llamaref::attention(q.data(), cache, 0, c.start, c.T, Heads{c.H, c.KV, c.Dh}, want.data());
         check_close(gpu::attention(q, k, v, c.start, c.T, c.H, c.KV, c.Dh), want, 1e-5, 1e-4);
+        check_close(gpu::attention_plain(q, k, v, c.start, c.T, c.H, c.KV, c.Dh), want, 1e-5, 1e-4);
         if (c.T == 1) {  // as a CUDA graph runs it: the position on the device, splits for a larger cache
             for (int capacity : {S, S + 255, 3 * 256 + 1}) {
                 INFO("capacity " << capacity);
@@ -167,7 +168,7 @@ TEST_CASE("cuda attention equals attention(): decode splits and prefill tiles", 
     }
 }
 
-TEST_CASE("cuda attention with a sliding window, a score scale and a soft-cap equals attention()", "[cuda][family]") {
+TEST_CASE("cuda attention, flash and plain, with a window, a score scale and a soft-cap equals attention()", "[cuda][family]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
     struct Case { int H, KV, Dh, start, T, window; float scale; double cap; };
     // decode: a window inside the second split, one across the split boundary, one longer than the
@@ -196,6 +197,7 @@ TEST_CASE("cuda attention with a sliding window, a score scale and a soft-cap eq
         llamaref::attention(q.data(), kv, c.start, c.T, Heads{c.H, c.KV, c.Dh}, opt, want.data());
         const gpu::AttentionSwitches sw{c.window, c.scale, c.cap};
         check_close(gpu::attention(q, k, v, c.start, c.T, c.H, c.KV, c.Dh, sw), want, 1e-5, 1e-4);
+        check_close(gpu::attention_plain(q, k, v, c.start, c.T, c.H, c.KV, c.Dh, sw), want, 1e-5, 1e-4);
         if (c.T == 1) {  // the graph's form: position on the device, splits for a larger cache
             const int capacity = 3 * 256 + 1;
             std::vector<float> kc(std::size_t(capacity) * kv_dim, 7.0f), vc = kc;  // 7: never read

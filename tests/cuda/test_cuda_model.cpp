@@ -118,6 +118,14 @@ TEST_CASE("cuda: Mistral and Gemma 1/2 fixtures match their authors' reference a
         const double full_cpu = max_abs_diff(logits.data(), cpu_logits.data(), logits.size());
         CHECK(full_err < 1e-4);
         CHECK(full_cpu < 1e-4);
+        // The same with attention_plain.cuh's kernel (version 1, the CPU function's loops).
+        cuda::RunnerOptions plain_attention;
+        plain_attention.plain_attention = true;
+        cuda::Runner gpu_plain(*model, plain_attention);
+        const auto logits_plain = gpu_plain.forward(all, 0);
+        CHECK(max_abs_diff(logits_plain.data(), full.data(), logits_plain.size()) < 1e-4);
+        CHECK(max_abs_diff(logits_plain.data(), cpu_logits.data(), logits_plain.size()) < 1e-4);
+        CHECK(gpu_plain.decode_path() == "plain");
 
         // Prefill the prompt, then greedy decoding through the device cache past the windows (12
         // and 8 positions; 40 tokens), ids chosen on the device: the fused step as a CUDA graph

@@ -46,6 +46,11 @@ struct RunnerOptions {
     // Replay the fused decode step as a CUDA graph (one launch instead of ~100; the position is
     // read from device memory). Only with fused_decode.
     bool cuda_graph = true;
+    // Attention by attention_plain.cuh's kernel (one thread per query head, the CPU function's
+    // loops, scores in a [T·H, S] scratch) instead of the flash kernels of attention.cuh: the
+    // version to read beside model/attention.hpp, slow and memory-hungry. Decode steps then run
+    // kernel by kernel (no fused step, no graph).
+    bool plain_attention = false;
 };
 
 // The largest head_dim the attention kernels take (attention.cuh, kMaxHeadDim: a warp keeps a

@@ -37,6 +37,7 @@
 #include <llamaref/model/rope.hpp>
 
 #include "attention.cuh"
+#include "attention_plain.cuh"
 #include "decode.cuh"
 #include "embedding.cuh"
 #include "feed_forward.cuh"
@@ -145,7 +146,7 @@ class Transformer {
         // depends on the legacy default stream (or on --default-stream per-thread).
         check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
         next_.resize(1), pos_.resize(1);
-        fused_ = options.fused_decode && fused_decode_possible();
+        fused_ = options.fused_decode && !options.plain_attention && fused_decode_possible();
         matvec_blocks(1, 1);  // reads the multiprocessor count now, not during a graph capture
         check(cudaDeviceSynchronize(), "upload the weights");
     }
@@ -202,8 +203,13 @@ class Transformer {
                   "store K");
             check(cudaMemcpyAsync(v_cache + std::size_t(start_pos) * K, v, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
                   "store V");
-            attention(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att, attention_scratch_.get(),
-                      stream_);
+            if (options_.plain_attention) {
+                attention_plain(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att,
+                                plain_scores(start_pos, T), stream_);
+            } else {
+                attention(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att,
+                          attention_scratch_.get(), stream_);
+            }
             if (cfg_.post_norms) {  // Gemma 2: x += post_attention_norm(wo · att); xn is free again
                 linear(L.wo.parts[0], att, xn, T);
                 rmsnorm_rows_add(xn, L.post_attention_norm.get(), x, T, D, cfg_.norm_eps, stream_);
@@ -379,6 +385,16 @@ class Transformer {
 
     float* layer_cache(Buffer<float>& cache, int l) { return cache.get() + std::size_t(l) * cache_capacity_ * cfg_.kv_dim(); }
 
+    // attention_plain's score scratch for T tokens after start_pos, grown when too small.
+    float* plain_scores(int start_pos, int T) {
+        const std::size_t n = attention_plain_scratch(start_pos, T, cfg_.n_heads);
+        if (plain_scores_.size() < n) {
+            check(cudaStreamSynchronize(stream_), "attention_plain: before growing its scratch");  // the old one may be in use
+            plain_scores_ = Buffer<float>(n);
+        }
+        return plain_scores_.get();
+    }
+
     // The KV cache grows (doubling, up to the context) and keeps what it holds.
     void reserve_cache(int n) {
         if (n <= cache_capacity_) return;
@@ -424,6 +440,7 @@ class Transformer {
     int cache_capacity_ = 0;
     Buffer<float> k_cache_, v_cache_;  // [L, capacity, KV·Dh]
     Buffer<float> attention_scratch_;
+    Buffer<float> plain_scores_;  // attention_plain's [T·H, S] scores (RunnerOptions::plain_attention)
 
     int activation_rows_ = 0, logits_rows_ = 0;
     Buffer<float> x_, xn_, qkv_, att_, gate_up_, hidden_, logits_;
