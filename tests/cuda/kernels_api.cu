@@ -116,17 +116,17 @@ std::vector<float> attention_decode_at(const std::vector<float>& q, const std::v
     return down(out, q.size());
 }
 
-std::vector<float> swiglu(const std::vector<float>& gate, const std::vector<float>& up_) {
+std::vector<float> swiglu_hidden(const std::vector<float>& gate, const std::vector<float>& up_) {
     auto g = up(gate), u = up(up_);
     Buffer<float> h(gate.size());
-    cuda::swiglu(g.get(), u.get(), h.get(), gate.size());
+    cuda::swiglu_hidden(g.get(), u.get(), h.get(), gate.size());
     return down(h, gate.size());
 }
 
-std::vector<float> geglu(const std::vector<float>& gate, const std::vector<float>& up_) {
+std::vector<float> geglu_hidden(const std::vector<float>& gate, const std::vector<float>& up_) {
     auto g = up(gate), u = up(up_);
     Buffer<float> h(gate.size());
-    cuda::geglu(g.get(), u.get(), h.get(), gate.size());
+    cuda::geglu_hidden(g.get(), u.get(), h.get(), gate.size());
     return down(h, gate.size());
 }
 

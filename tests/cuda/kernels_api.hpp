@@ -48,8 +48,9 @@ std::vector<float> attention_plain(const std::vector<float>& q, const std::vecto
 std::vector<float> attention_decode_at(const std::vector<float>& q, const std::vector<float>& k_cache,
                                        const std::vector<float>& v_cache, int pos, int capacity, int n_heads,
                                        int n_kv_heads, int head_dim, const AttentionSwitches& opt = {});
-std::vector<float> swiglu(const std::vector<float>& gate, const std::vector<float>& up);
-std::vector<float> geglu(const std::vector<float>& gate, const std::vector<float>& up);
+// hidden = SiLU(gate) ⊙ up, GELU_tanh(gate) ⊙ up (the FFN between its products)
+std::vector<float> swiglu_hidden(const std::vector<float>& gate, const std::vector<float>& up);
+std::vector<float> geglu_hidden(const std::vector<float>& gate, const std::vector<float>& up);
 // W: [out, in] stored as dtype; X: [T, in]; y0: [T, out] initial Y (accumulate) or empty -> [T, out]
 std::vector<float> matmul(DType dtype, const std::vector<std::byte>& W, int out, int in, const std::vector<float>& X,
                           int T, const std::vector<float>& y0 = {});

@@ -208,20 +208,20 @@ TEST_CASE("cuda attention, flash and plain, with a window, a score scale and a s
     }
 }
 
-TEST_CASE("cuda swiglu equals SiLU(gate) * up", "[cuda]") {
+TEST_CASE("cuda swiglu_hidden equals SiLU(gate) * up", "[cuda]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
     const auto g = random_floats(1001, 8, 8.0f), u = random_floats(1001, 9, 2.0f);
     std::vector<float> want(g.size());
     for (std::size_t i = 0; i < g.size(); ++i) want[i] = silu(g[i]) * u[i];
-    check_close(gpu::swiglu(g, u), want, 1e-6, 1e-6);
+    check_close(gpu::swiglu_hidden(g, u), want, 1e-6, 1e-6);
 }
 
-TEST_CASE("cuda geglu equals GELU_tanh(gate) * up, alone and inside the matvec", "[cuda][family]") {
+TEST_CASE("cuda geglu_hidden equals GELU_tanh(gate) * up, alone and inside the matvec", "[cuda][family]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
     const auto g = random_floats(1001, 35, 8.0f), u = random_floats(1001, 36, 2.0f);
     std::vector<float> want(g.size());
     for (std::size_t i = 0; i < g.size(); ++i) want[i] = gelu_tanh(g[i]) * u[i];  // model/feed_forward.hpp
-    check_close(gpu::geglu(g, u), want, 1e-6, 1e-6);
+    check_close(gpu::geglu_hidden(g, u), want, 1e-6, 1e-6);
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
         for (auto [out, in] : {std::pair{37, 96}, {300, 1024}}) {
             for (bool accumulate : {false, true}) {

@@ -225,8 +225,8 @@ class Transformer {
                 linear(L.w13.parts[0], xn, gate, T);
                 linear(L.w13.parts[1], xn, up, T);
             }
-            if (geglu_ffn()) geglu(gate, up, hidden, std::size_t(T) * F, stream_);
-            else swiglu(gate, up, hidden, std::size_t(T) * F, stream_);
+            if (geglu_ffn()) geglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
+            else swiglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
             if (cfg_.post_norms) {  // Gemma 2: x += post_ffn_norm(w2 · hidden)
                 linear(L.w2.parts[0], hidden, xn, T);
                 rmsnorm_rows_add(xn, L.post_ffn_norm.get(), x, T, D, cfg_.norm_eps, stream_);
