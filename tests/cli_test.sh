@@ -293,6 +293,10 @@ edges)  # what a new user met first: one range per flag, help, info, a missing o
   m="$stories/stories260K.bin"; z="$stories/tok512.bin"
   expect_error "--top-p must be a number in (0, 1], got '2'" "$bin" generate -m "$m" -z "$z" --top-p 2
   expect_error "--repeat-penalty must be a number in (0, " "$bin" chat -m "$m" -z "$z" --repeat-penalty 0 </dev/null
+  # the CUDA path's kernel choices: the same flags and checks on every command that takes --device
+  expect_error "--attention must be one of flash, plain, got 'x'" "$bin" generate -m "$m" -z "$z" --attention x
+  expect_error "--decode-path must be one of graph, fused, plain, got 'y'" "$bin" logits -m "$m" --tokens 1 --top 1 --decode-path y
+  expect_error "--prefill-gemm must be one of cublas, own, got 'z'" "$bin" bench -m "$m" -p 4 -n 4 --prefill-gemm z
   "$bin" generate -m "$m" -z "$z" --rng llama2c --top-p 0 -s 1 -n 8 >/dev/null 2>"$tmp/err" ||
     { echo "FAIL: --rng llama2c --top-p 0 (llama2.c: off) refused"; cat "$tmp/err"; exit 1; }
   for c in generate chat logits trace perplexity info; do

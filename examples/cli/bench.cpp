@@ -256,10 +256,7 @@ int cmd_bench(int argc, char** argv) {
         .option("-n,--n-decode", "N", "decode tokens per repetition", "128")
         .option("-r,--repetitions", "R", "timed repetitions (median, min and max are reported)", "5")
         .option("--warmup", "W", "untimed repetitions first", "1")
-        .option("-c,--ctx-size", "N", "context length (default: P + N)")
-        .option("--decode-path", "KIND", "cuda: graph (fused kernels in a CUDA graph), fused, or plain (kernel by kernel)", "graph")
-        .option("--prefill-gemm", "KIND", "cuda: cublas (tensor cores for 16-bit weights) or own (float32 activations)", "cublas")
-        .option("--attention", "KIND", "cuda: flash (attention.cuh) or plain (attention_plain.cuh: one thread per head)", "flash");
+        .option("-c,--ctx-size", "N", "context length (default: P + N)");
     add_cpu_options(args);  // -t (model and memcpy), --backend
     args.parse(argc, argv);
 
@@ -270,17 +267,10 @@ int cmd_bench(int argc, char** argv) {
     const int reps = int(args.integer("-r", 1, 1 << 20));
     const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : P + n;
     if (ctx < P + n) fail("the context of ", ctx, " positions is shorter than prompt + decode = ", P + n);
-    const std::string decode_path = args.str("--decode-path"), prefill_gemm = args.str("--prefill-gemm");
-    if (decode_path != "graph" && decode_path != "fused" && decode_path != "plain")
-        throw UsageError("llamaref bench: --decode-path must be graph, fused or plain, got '" + decode_path + "'");
-    if (prefill_gemm != "cublas" && prefill_gemm != "own")
-        throw UsageError("llamaref bench: --prefill-gemm must be cublas or own, got '" + prefill_gemm + "'");
-    const std::string attention_kind = args.str("--attention");
-    if (attention_kind != "flash" && attention_kind != "plain")
-        throw UsageError("llamaref bench: --attention must be flash or plain, got '" + attention_kind + "'");
     const Device device = device_from(args, "bench");
     const int warmup = int(args.integer("--warmup", 0, 1 << 20));
     const CpuOptions cpu = cpu_options_from(args, "bench");
+    EngineOptions eo = engine_options_from(args, "bench", cpu);
     if (device == Device::cuda) cpu.require_cuda_compatible("bench");
     const int threads = num_threads();
 
@@ -306,11 +296,7 @@ int cmd_bench(int argc, char** argv) {
     // writes each position of the cache before reading it, and the buffers are allocated (their
     // pages touched) once, in the first run, not in every timed one (a fresh Transformer's first
     // prefill, stories110M, 128 tokens, 2 threads: 153 ms against 118, mostly page faults).
-    EngineOptions eo{ctx, cpu};
-    eo.fused_decode = decode_path != "plain";
-    eo.cuda_graph = decode_path == "graph";
-    eo.fast_prefill = prefill_gemm == "cublas";
-    eo.plain_attention = attention_kind == "plain";
+    eo.context = ctx;
     auto engine = make_engine(device, model, eo);
     SamplingParams greedy;
     greedy.temperature = 0;

@@ -29,8 +29,41 @@ namespace llamaref::cli {
 
 enum class Device { cpu, cuda };
 
+struct EngineOptions {
+    int context = 0;  // positions of the KV cache (0: the model's max_seq_len)
+    CpuOptions cpu;   // --backend, -ctk / -ctv, --llamacpp-rounding (the CPU path's)
+    // The CUDA path's kernels (bench's --decode-path and --prefill-gemm; cuda::RunnerOptions).
+    bool fused_decode = true, cuda_graph = true, fast_prefill = true;
+    bool plain_attention = false;  // attention_plain.cuh (version 1) instead of the flash kernels
+};
+
 inline void add_device_option(ArgParser& args) {
-    args.option("--device", "DEV", "cpu or cuda (needs a build with CUDA and a GPU)", "cpu");
+    args.option("--device", "DEV", "cpu or cuda (needs a build with CUDA and a GPU)", "cpu")
+        .option("--decode-path", "KIND", "cuda: graph (fused kernels in a CUDA graph), fused, or plain (kernel by kernel)", "graph")
+        .option("--prefill-gemm", "KIND", "cuda: cublas (tensor cores for 16-bit weights) or own (float32 activations)", "cublas")
+        .option("--attention", "KIND", "cuda: flash (attention.cuh) or plain (attention_plain.cuh: one thread per head)", "flash");
+}
+
+// The engine's options from the flags, checked: the CPU options given, the CUDA path's kernels
+// (--decode-path, --prefill-gemm, --attention); the context is the caller's to set.
+inline EngineOptions engine_options_from(const ArgParser& args, const std::string& command, const CpuOptions& cpu) {
+    auto choice = [&](const std::string& flag, std::initializer_list<const char*> kinds) {
+        const std::string v = args.str(flag);
+        std::string list;
+        for (const char* k : kinds) {
+            if (v == k) return v;
+            list += std::string(list.empty() ? "" : ", ") + k;
+        }
+        throw UsageError("llamaref " + command + ": " + flag + " must be one of " + list + ", got '" + v + "'");
+    };
+    const std::string decode_path = choice("--decode-path", {"graph", "fused", "plain"});
+    EngineOptions o;
+    o.cpu = cpu;
+    o.fused_decode = decode_path != "plain";
+    o.cuda_graph = decode_path == "graph";
+    o.fast_prefill = choice("--prefill-gemm", {"cublas", "own"}) == "cublas";
+    o.plain_attention = choice("--attention", {"flash", "plain"}) == "plain";
+    return o;
 }
 
 // The --device flag, checked: a cuda request needs CUDA in this build and a usable device.
@@ -47,13 +80,6 @@ inline Device device_from(const ArgParser& args, const std::string& command) {
     return Device::cuda;
 }
 
-struct EngineOptions {
-    int context = 0;  // positions of the KV cache (0: the model's max_seq_len)
-    CpuOptions cpu;   // --backend, -ctk / -ctv, --llamacpp-rounding (the CPU path's)
-    // The CUDA path's kernels (bench's --decode-path and --prefill-gemm; cuda::RunnerOptions).
-    bool fused_decode = true, cuda_graph = true, fast_prefill = true;
-    bool plain_attention = false;  // attention_plain.cuh (version 1) instead of the flash kernels
-};
 
 // One model on one device, as the commands use it. A position's keys and values stay in the
 // engine's cache, so a decode step passes one token and its position.

@@ -70,6 +70,7 @@ int cmd_generate(int argc, char** argv) {
     const uint64_t seed = seed_from(args);
     int n = int(args.integer("-n", 0, 1 << 30));
     const CpuOptions cpu = cpu_options_from(args, "generate");
+    EngineOptions eo = engine_options_from(args, "generate", cpu);
     if (device == Device::cuda) cpu.require_cuda_compatible("generate");
 
     const std::string path = model_path(args);
@@ -114,7 +115,8 @@ int cmd_generate(int argc, char** argv) {
     // One step: the engine's own sampler where it has one for these settings (the GPU's, same seed
     // and coins as the CPU's: Sampler::next draws one coin per token when it samples, none when
     // greedy), else the logits [V] of the last position through the sampler chain here.
-    const auto engine = make_engine(device, model, EngineOptions{ctx, cpu});
+    eo.context = ctx;
+    const auto engine = make_engine(device, model, eo);
     const bool engine_samples = !llama2c && engine->samples(sp);
     GenerationStep step = [&](std::span<const int> tokens, int pos, std::span<const int> history) {
         if (n <= 0) return (engine->forward_last(tokens, pos), -1);  // the prompt runs; nothing to pick

@@ -36,6 +36,7 @@ int cmd_logits(int argc, char** argv) {
     if (mode != "prefill" && mode != "decode")
         throw UsageError("llamaref logits: --mode must be prefill or decode, got '" + mode + "'");
     const CpuOptions cpu = cpu_options_from(args, "logits");
+    EngineOptions eo = engine_options_from(args, "logits", cpu);
     if (device == Device::cuda) cpu.require_cuda_compatible("logits");
 
     const std::string path = model_path(args);
@@ -54,7 +55,8 @@ int cmd_logits(int argc, char** argv) {
     const std::size_t V = model->config.vocab_size;
     Tensor2 logits = Tensor2::from_shape({tokens.size(), V});
     // The engine checks ids and context as Transformer does; its KV cache grows as used.
-    const auto engine = make_engine(device, model, EngineOptions{ctx, cpu});
+    eo.context = ctx;
+    const auto engine = make_engine(device, model, eo);
     if (mode == "prefill") {
         const std::vector<float> all = engine->forward(tokens, 0);  // [T, V]
         std::copy(all.begin(), all.end(), logits.begin());
