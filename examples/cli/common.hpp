@@ -70,17 +70,13 @@ inline std::string model_help(const std::string& fallback = "stories260K, downlo
 // can produce must become text) not fewer either, so a mismatch stops the run before it starts.
 inline Tokenizer load_tokenizer(const ArgParser& args, const std::string& model, int vocab_size, bool decodes = false) {
     const std::string path = args.given("-z") ? args.str("-z") : model;
-    auto load = [&] { return llamaref::load_tokenizer(path, vocab_size); };  // GGUF vocabularies included
     std::optional<Tokenizer> tok;
-    if (args.given("-z")) {
-        tok.emplace(load());
-    } else {
-        try {
-            tok.emplace(load());
-        } catch (const Error& e) {  // the model brought none: say how to give one
-            fail(e.what(), "; give the tokenizer with -z FILE (tokenizer.model, tokenizer.json, a llama2.c "
-                           "tokenizer.bin or a .gguf with a vocabulary)");
-        }
+    try {
+        tok.emplace(llamaref::load_tokenizer(path, vocab_size));  // GGUF vocabularies included
+    } catch (const Error& e) {
+        if (args.given("-z")) throw;  // else the model brought none: say how to give one
+        fail(e.what(), "; give the tokenizer with -z FILE (tokenizer.model, tokenizer.json, a llama2.c "
+                       "tokenizer.bin or a .gguf with a vocabulary)");
     }
     if (tok->vocab_size() > vocab_size)
         fail("the tokenizer has ", tok->vocab_size(), " tokens but the model only ", vocab_size,

@@ -193,7 +193,8 @@ inline std::shared_ptr<Model> load_gguf(const std::string& path) {
     Weights& w = m->weights;
     w.tok_embeddings = tensor(std::string(kTokEmbeddingsName.gguf) + ".weight");
     // The layer count comes from the metadata: the last block must exist before storage is sized.
-    const std::string last = "blk." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].gguf + ".weight";
+    const std::string last =
+        "blk." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].gguf + ".weight";
     if (!g->has_tensor(last))
         fail(path, ": ", c.arch == "mistral" ? "llama" : c.arch, ".block_count says ", c.n_layers, " blocks but there is no tensor ", last);
     w.layers.resize(c.n_layers);
@@ -202,9 +203,8 @@ inline std::shared_ptr<Model> load_gguf(const std::string& path) {
         LayerWeights& L = w.layers[l];
         for (const LayerTensorName& n : layer_tensor_names(c.post_norms)) {  // model/weights.hpp
             const std::string name = p + n.gguf + ".weight";
-            L.*n.field = n.kind == WeightKind::query ? qk(name, c.n_heads)
-                         : n.kind == WeightKind::key ? qk(name, c.n_kv_heads)
-                                                     : tensor(name);
+            const int heads = rope_permuted_heads(n.kind, c);
+            L.*n.field = heads ? qk(name, heads) : tensor(name);
         }
     }
     w.norm = tensor(std::string(kNormName.gguf) + ".weight");

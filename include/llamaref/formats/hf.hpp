@@ -228,7 +228,8 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
     Weights& w = m->weights;
     w.tok_embeddings = tensor(std::string(kTokEmbeddingsName.hf) + ".weight");
     // The layer count comes from config.json: the last layer must exist before storage is sized.
-    const std::string last = "model.layers." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].hf + ".weight";
+    const std::string last =
+        "model.layers." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].hf + ".weight";
     const bool listed = where.empty() || where.count(last);  // sharded: the index must name it
     if (!listed || !file_of(last).has(last))
         fail(dir, ": config.json says ", c.n_layers, " layers but there is no tensor ", last);
@@ -239,9 +240,8 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
         // (Gemma 2: post_attention_layernorm normalises the attention output; model/weights.hpp)
         for (const LayerTensorName& n : layer_tensor_names(c.post_norms)) {
             const std::string name = p + n.hf + ".weight";
-            L.*n.field = n.kind == WeightKind::query ? unpermuted(name, c.n_heads)
-                         : n.kind == WeightKind::key ? unpermuted(name, c.n_kv_heads)
-                                                     : tensor(name);
+            const int heads = rope_permuted_heads(n.kind, c);
+            L.*n.field = heads ? unpermuted(name, heads) : tensor(name);
         }
     }
     const std::string lm_head = std::string(kOutputName.hf) + ".weight";

@@ -131,12 +131,9 @@ inline void write_gguf(const Model& m, const std::string& path, DType dtype,
         for (const LayerTensorName& n : layer_tensor_names(c.post_norms)) {  // model/weights.hpp
             const std::string name = p + n.gguf + ".weight";
             const TensorView& t = L.*n.field;
-            switch (n.kind) {
-                case WeightKind::norm: vector(name, norm_view(t)); break;
-                case WeightKind::query: matrix(name, qk_view(t, c.n_heads)); break;
-                case WeightKind::key: matrix(name, qk_view(t, c.n_kv_heads)); break;
-                case WeightKind::matrix: matrix(name, t); break;
-            }
+            const int heads = rope_permuted_heads(n.kind, c);
+            if (n.kind == WeightKind::norm) vector(name, norm_view(t));
+            else matrix(name, heads ? qk_view(t, heads) : t);
         }
     }
     vector(std::string(kNormName.gguf) + ".weight", norm_view(w.norm));

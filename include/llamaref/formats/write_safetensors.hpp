@@ -117,8 +117,7 @@ inline void write_hf(const Model& m, const std::string& dir, DType dtype) {
         const LayerWeights& L = w.layers[l];
         for (const LayerTensorName& n : layer_tensor_names(c.post_norms)) {  // model/weights.hpp
             const std::string name = p + n.hf + ".weight";
-            if (n.kind == WeightKind::query) permuted(name, L.*n.field, c.n_heads);
-            else if (n.kind == WeightKind::key) permuted(name, L.*n.field, c.n_kv_heads);
+            if (const int heads = rope_permuted_heads(n.kind, c)) permuted(name, L.*n.field, heads);
             else plain(name, L.*n.field, dtype);
         }
     }

@@ -60,6 +60,12 @@ struct LayerTensorName {
     WeightKind kind;
 };
 
+// The heads whose rows HF and GGUF permute for their rotate-half RoPE: H for wq, KV for wk; 0 for
+// every other weight (stored as Meta stores it).
+inline int rope_permuted_heads(WeightKind kind, const ModelConfig& c) {
+    return kind == WeightKind::query ? c.n_heads : kind == WeightKind::key ? c.n_kv_heads : 0;
+}
+
 // A block's tensors in the order llama.cpp writes them. Gemma 2 (post_norms) has two more norms,
 // and its HF names move by one: post_attention_layernorm is the attention output's norm there, the
 // norm before the FFN is pre_feedforward_layernorm. Meta's consolidated format has no Gemma 2.
