@@ -74,7 +74,9 @@ int main(int argc, char** argv) {
     for (auto& x : X) x = nd(g);
     std::printf("cpu::matmul, W [%zu, %zu], T = %zu, %d thread(s), ISA %s, %d runs\n\n", out, in, T, threads,
                 std::string(cpu::isa_name(cpu::isa())).c_str(), reps);
-    std::printf("| type | bits/weight | wall ms (median) | CPU ms (best) | CPU ns/weight | GB/s of W (CPU) | GFLOP/s (CPU) |\n");
+    std::printf(
+        "| type | bits/weight | wall ms (median) | CPU ms (best) | CPU ns/weight | GB/s of W (CPU) | GFLOP/s (CPU) "
+        "|\n");
     std::printf("|---|---|---|---|---|---|---|\n");
     for (DType t : kAllDTypes) {
         const std::vector<std::byte> w = random_weights(t, out, in, g);

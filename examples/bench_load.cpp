@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     }
     std::vector<std::string> presets(argv + 2, argv + argc);
     if (presets.empty()) presets = {"tinyllama-1.1b"};
-    std::printf("| model (bf16 safetensors) | file GiB | load s | forward of 4 tokens s | peak RSS GiB | RSS / file |\n");
+    std::printf(
+        "| model (bf16 safetensors) | file GiB | load s | forward of 4 tokens s | peak RSS GiB | RSS / file |\n");
     std::printf("|---|---|---|---|---|---|\n");
     std::fflush(stdout);
     for (const auto& name : presets) {

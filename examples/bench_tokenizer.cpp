@@ -51,8 +51,9 @@ int main(int argc, char** argv) {
     std::printf("| tokenizer | implementation | encode MB/s |\n|---|---|---|\n");
 
     const auto sp = llamaref::SentencePieceTokenizer::from_model_file(data + "/tokenizers/llama2/tokenizer.model");
-    std::printf("| Llama 2 (SentencePiece BPE) | llamaref | %.1f |\n",
-                best_mb_per_s(corpus, bytes, [&](const std::string& s) { return sp.encode(s, false, false).size() + 1; }));
+    std::printf(
+        "| Llama 2 (SentencePiece BPE) | llamaref | %.1f |\n",
+        best_mb_per_s(corpus, bytes, [&](const std::string& s) { return sp.encode(s, false, false).size() + 1; }));
 #ifdef LLAMAREF_BENCH_SENTENCEPIECE
     sentencepiece::SentencePieceProcessor lib;
     if (!lib.Load(data + "/tokenizers/llama2/tokenizer.model").ok()) return 1;
@@ -64,11 +65,13 @@ int main(int argc, char** argv) {
                 }));
 #endif
     const auto tt = llamaref::read_tiktoken_model(data + "/tokenizers/llama3/tokenizer.model");
-    std::printf("| Llama 3 (tiktoken BPE) | llamaref (PCRE2 JIT) | %.1f |\n",
-                best_mb_per_s(corpus, bytes, [&](const std::string& s) { return tt.encode(s, false, false).size() + 1; }));
+    std::printf(
+        "| Llama 3 (tiktoken BPE) | llamaref (PCRE2 JIT) | %.1f |\n",
+        best_mb_per_s(corpus, bytes, [&](const std::string& s) { return tt.encode(s, false, false).size() + 1; }));
     std::fflush(stdout);
     const std::string oracle = std::string(LLAMAREF_SOURCE_DIR) + "/tests/tokenizer/oracle";
-    const std::string cmd = "node '" + oracle + "/bench.mjs' '" + data + "/tokenizers/llama3/tokenizer.model' '" + corpus_path + "'";
+    const std::string cmd =
+        "node '" + oracle + "/bench.mjs' '" + data + "/tokenizers/llama3/tokenizer.model' '" + corpus_path + "'";
     if (std::system(("test -d '" + oracle + "/node_modules/tiktoken' && command -v node > /dev/null").c_str()) == 0)
         return std::system(cmd.c_str()) == 0 ? 0 : 1;
     std::printf("| Llama 3 (tiktoken BPE) | npm tiktoken | (not installed: npm ci in tests/tokenizer/oracle) |\n");

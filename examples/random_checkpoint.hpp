@@ -76,7 +76,8 @@ inline void write_random_checkpoint(const ModelConfig& c, const std::filesystem:
                          uint64_t s = seed * 0x9E3779B97F4A7C15ull;
                          for (std::size_t i = 0; i < shape_numel(shape); ++i) {
                              s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-                             p[i] = norm ? f32_to_bf16(1.0f) : f32_to_bf16((float(s >> 40) / float(1 << 24) - 0.5f) * 0.04f);
+                             p[i] = norm ? f32_to_bf16(1.0f)
+                                         : f32_to_bf16((float(s >> 40) / float(1 << 24) - 0.5f) * 0.04f);
                          }
                          return b;
                      }});

@@ -31,7 +31,8 @@ Array rmsnorm_py(const Array& x, const Array& w, double eps) {
 Array rope_py(const Array& x, const Array64& theta, int start_pos, const std::string& layout) {
     expect_ndim(x, 3, "rope: x [T, heads, Dh]");
     const std::size_t T = x.shape(0), heads = x.shape(1), Dh = x.shape(2);
-    if (std::size_t(theta.size()) * 2 != Dh) fail("rope: theta has ", theta.size(), " frequencies, Dh ", Dh, " needs ", Dh / 2);
+    if (std::size_t(theta.size()) * 2 != Dh)
+        fail("rope: theta has ", theta.size(), " frequencies, Dh ", Dh, " needs ", Dh / 2);
     if (layout != "pairs" && layout != "halves") fail("rope: layout must be 'pairs' or 'halves', got '", layout, "'");
     if (start_pos < 0) fail("rope: negative start position ", start_pos);
     const RopeTable table(std::vector<double>(theta.data(), theta.data() + theta.size()), std::size_t(start_pos), T);
@@ -64,7 +65,8 @@ py::tuple attention_py(const Array& q, const Array& k, const Array& v, std::opti
     const int S = int(k.shape(0)), KV = int(k.shape(1));
     const int start_pos = start.value_or(S - T);
     if (shape_of(k) != shape_of(v) || k.shape(2) != Dh) fail("attention: k and v must both be [S, KV, ", Dh, "]");
-    if (start_pos < 0 || start_pos + T != S) fail("attention: start_pos + T must equal S (", start_pos, " + ", T, " vs ", S, ")");
+    if (start_pos < 0 || start_pos + T != S)
+        fail("attention: start_pos + T must equal S (", start_pos, " + ", T, " vs ", S, ")");
     if (KV <= 0 || H % KV != 0) fail("attention: H (", H, ") must be a multiple of KV (", KV, ")");
     KVCache cache(1, S, KV, Dh);
     cache.reserve(S);
@@ -99,36 +101,50 @@ py::dict feed_forward_py(const Array& x, const Array& w1, const Array& w2, const
 void bind_components(py::module_& m) {
     m.def("rmsnorm", &rmsnorm_py, py::arg("x"), py::arg("w"), py::arg("eps"),
           "x / sqrt(mean(x²) + eps) · w over the last axis (model/rmsnorm.hpp)");
-    m.def("rope_frequencies", [](int head_dim, double base, const std::optional<RopeScaling>& scaling) {
-        std::vector<double> theta = rope_frequencies(head_dim, base, scaling.value_or(RopeScaling{}));
-        const py::ssize_t n = py::ssize_t(theta.size());
-        return owned(std::move(theta), {n});
-    }, py::arg("head_dim"), py::arg("base"), py::arg("scaling") = py::none(),
-       "θ_i = base^(−2i/Dh), Llama 3.1 scaling applied when given and enabled  -> float64 [Dh/2]");
-    m.def("rope_table", [](const Array64& theta, int start, int T) {
-        if (start < 0 || T < 0) fail("rope_table: start and T must not be negative");
-        RopeTable table(std::vector<double>(theta.data(), theta.data() + theta.size()), std::size_t(start), std::size_t(T));
-        const py::ssize_t n = py::ssize_t(table.n_pairs);
-        return py::make_tuple(owned(std::move(table.cos), {T, n}), owned(std::move(table.sin), {T, n}));
-    }, py::arg("theta"), py::arg("start"), py::arg("T"), "(cos, sin) of m·θ_i for m = start..start+T−1  -> [T, Dh/2] each");
+    m.def(
+        "rope_frequencies",
+        [](int head_dim, double base, const std::optional<RopeScaling>& scaling) {
+            std::vector<double> theta = rope_frequencies(head_dim, base, scaling.value_or(RopeScaling{}));
+            const py::ssize_t n = py::ssize_t(theta.size());
+            return owned(std::move(theta), {n});
+        },
+        py::arg("head_dim"), py::arg("base"), py::arg("scaling") = py::none(),
+        "θ_i = base^(−2i/Dh), Llama 3.1 scaling applied when given and enabled  -> float64 [Dh/2]");
+    m.def(
+        "rope_table",
+        [](const Array64& theta, int start, int T) {
+            if (start < 0 || T < 0) fail("rope_table: start and T must not be negative");
+            RopeTable table(std::vector<double>(theta.data(), theta.data() + theta.size()), std::size_t(start),
+                            std::size_t(T));
+            const py::ssize_t n = py::ssize_t(table.n_pairs);
+            return py::make_tuple(owned(std::move(table.cos), {T, n}), owned(std::move(table.sin), {T, n}));
+        },
+        py::arg("theta"), py::arg("start"), py::arg("T"),
+        "(cos, sin) of m·θ_i for m = start..start+T−1  -> [T, Dh/2] each");
     m.def("rope", &rope_py, py::arg("x"), py::arg("theta"), py::arg("start_pos") = 0, py::arg("layout") = "pairs",
           "rotate x [T, heads, Dh]: 'pairs' (x[2i], x[2i+1]) as Meta, or 'halves' (x[i], x[i+Dh/2]) as HF");
-    m.def("hf_permute", [](const Array& W, int n_heads, int head_dim) { return permute_py(W, n_heads, head_dim, true); },
-          py::arg("W"), py::arg("n_heads"), py::arg("head_dim"), "Meta (pairs) rows of wq/wk -> HF (halves) rows");
-    m.def("hf_unpermute", [](const Array& W, int n_heads, int head_dim) { return permute_py(W, n_heads, head_dim, false); },
-          py::arg("W"), py::arg("n_heads"), py::arg("head_dim"), "HF (halves) rows of wq/wk -> Meta (pairs) rows");
+    m.def(
+        "hf_permute", [](const Array& W, int n_heads, int head_dim) { return permute_py(W, n_heads, head_dim, true); },
+        py::arg("W"), py::arg("n_heads"), py::arg("head_dim"), "Meta (pairs) rows of wq/wk -> HF (halves) rows");
+    m.def(
+        "hf_unpermute",
+        [](const Array& W, int n_heads, int head_dim) { return permute_py(W, n_heads, head_dim, false); }, py::arg("W"),
+        py::arg("n_heads"), py::arg("head_dim"), "HF (halves) rows of wq/wk -> Meta (pairs) rows");
     m.def("attention", &attention_py, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("start_pos") = py::none(),
           "causal GQA: query head h reads KV head h / (H/KV)  -> (out [T, H, Dh], probs [T, H, S])");
     m.def("feed_forward", &feed_forward_py, py::arg("x"), py::arg("w1"), py::arg("w2"), py::arg("w3"),
           "SwiGLU: w2 · (silu(w1·x) ⊙ w3·x)  -> dict gate, up, hidden, out");
-    m.def("matmul", [](const Array& W, const Array& X) {
-        expect_ndim(X, 2, "matmul: X [T, in]");
-        const TensorView w = weight_view(W, "matmul: W [out, in]");
-        if (std::size_t(X.shape(1)) != w.cols()) fail("matmul: X has ", X.shape(1), " columns, W has ", w.cols());
-        std::vector<float> Y(std::size_t(X.shape(0)) * w.rows());
-        matmul(w, X.data(), Y.data(), std::size_t(X.shape(0)));
-        return owned(std::move(Y), {X.shape(0), py::ssize_t(w.rows())});
-    }, py::arg("W"), py::arg("X"), "Y = X · Wᵀ (core/ops.hpp)");
+    m.def(
+        "matmul",
+        [](const Array& W, const Array& X) {
+            expect_ndim(X, 2, "matmul: X [T, in]");
+            const TensorView w = weight_view(W, "matmul: W [out, in]");
+            if (std::size_t(X.shape(1)) != w.cols()) fail("matmul: X has ", X.shape(1), " columns, W has ", w.cols());
+            std::vector<float> Y(std::size_t(X.shape(0)) * w.rows());
+            matmul(w, X.data(), Y.data(), std::size_t(X.shape(0)));
+            return owned(std::move(Y), {X.shape(0), py::ssize_t(w.rows())});
+        },
+        py::arg("W"), py::arg("X"), "Y = X · Wᵀ (core/ops.hpp)");
 }
 
 }  // namespace llamaref::py_bind

@@ -38,24 +38,30 @@ const TensorView& weight_by_name(const Model& model, const std::string& name) {
     if (name.starts_with("layers.") && dot != std::string::npos) {
         const std::string index = name.substr(7, dot - 7), rest = name.substr(dot + 1);
         const int l = index.empty() || index.size() > 6 || index.find_first_not_of("0123456789") != std::string::npos
-                          ? -1 : std::stoi(index);
+                          ? -1
+                          : std::stoi(index);
         if (l >= 0 && l < int(w.layers.size())) {
             const LayerWeights& L = w.layers[l];
-            const std::map<std::string, const TensorView*> names = {
-                {"attention_norm", &L.attention_norm}, {"attention.wq", &L.wq}, {"attention.wk", &L.wk},
-                {"attention.wv", &L.wv}, {"attention.wo", &L.wo}, {"ffn_norm", &L.ffn_norm},
-                {"feed_forward.w1", &L.w1}, {"feed_forward.w2", &L.w2}, {"feed_forward.w3", &L.w3}};
+            const std::map<std::string, const TensorView*> names = {{"attention_norm", &L.attention_norm},
+                                                                    {"attention.wq", &L.wq},
+                                                                    {"attention.wk", &L.wk},
+                                                                    {"attention.wv", &L.wv},
+                                                                    {"attention.wo", &L.wo},
+                                                                    {"ffn_norm", &L.ffn_norm},
+                                                                    {"feed_forward.w1", &L.w1},
+                                                                    {"feed_forward.w2", &L.w2},
+                                                                    {"feed_forward.w3", &L.w3}};
             if (auto it = names.find(rest); it != names.end()) return *it->second;
         }
     }
-    fail("model has no weight named '", name, "' (Meta names: tok_embeddings, layers.N.attention.wq, ..., norm, output)");
+    fail("model has no weight named '", name,
+         "' (Meta names: tok_embeddings, layers.N.attention.wq, ..., norm, output)");
 }
 
 // A stored weight as float32: the mapped bytes themselves when they are F32, else a converted copy.
 Array weight_array(const std::shared_ptr<Model>& model, const std::string& name) {
     const TensorView& t = weight_by_name(*model, name);
-    if (t.dtype == DType::F32)
-        return view(reinterpret_cast<const float*>(t.data), t.shape, py::cast(model));
+    if (t.dtype == DType::F32) return view(reinterpret_cast<const float*>(t.data), t.shape, py::cast(model));
     return owned(t.to_f32_vector(), dims(t.shape));
 }
 
@@ -68,10 +74,12 @@ Backend backend_of(const std::string& name) {
 Tensor2 forward(Transformer& tf, const std::vector<int>& tokens, int start_pos, const py::object& observer,
                 bool attention_probs) {
     if (observer.is_none()) return tf.forward(tokens, start_pos);
-    tf.set_observer([&](const Probe& p) {  // a copy: the tensor is only valid during the call
-        std::vector<float> data(p.data, p.data + shape_numel(p.shape));
-        observer(p.name, p.layer, owned(std::move(data), dims(p.shape)));
-    }, attention_probs);
+    tf.set_observer(
+        [&](const Probe& p) {  // a copy: the tensor is only valid during the call
+            std::vector<float> data(p.data, p.data + shape_numel(p.shape));
+            observer(p.name, p.layer, owned(std::move(data), dims(p.shape)));
+        },
+        attention_probs);
     try {
         Tensor2 logits = tf.forward(tokens, start_pos);
         tf.set_observer(nullptr);
@@ -136,7 +144,8 @@ void bind_model(py::module_& m) {
         .def("weight_dtype", [](const Model& model, const std::string& name) {
             return std::string(dtype_name(weight_by_name(model, name).dtype));
         });
-    m.def("load_model", &load_model, py::arg("path"), "HF folder, Meta folder, .gguf or llama2.c .bin (formats/load.hpp)");
+    m.def("load_model", &load_model, py::arg("path"),
+          "HF folder, Meta folder, .gguf or llama2.c .bin (formats/load.hpp)");
 
     py::class_<Transformer>(m, "Transformer", "the forward pass with its KV cache (model/transformer.hpp)")
         .def(py::init([](std::shared_ptr<Model> model, int context, const std::string& backend) {
@@ -146,65 +155,81 @@ void bind_model(py::module_& m) {
              }),
              py::arg("model"), py::arg("context") = 0, py::arg("backend") = "reference")
         .def_property_readonly("config", &Transformer::config)
-        .def("forward", [](Transformer& tf, const std::vector<int>& tokens, int start_pos, const py::object& observer,
-                           bool probs) { return owned(forward(tf, tokens, start_pos, observer, probs)); },
-             py::arg("tokens"), py::arg("start_pos") = 0, py::arg("observer") = py::none(),
-             py::arg("attention_probs") = false,
-             "logits [T, V] for tokens at positions start_pos..; observer(name, layer, array) sees every tensor");
+        .def(
+            "forward",
+            [](Transformer& tf, const std::vector<int>& tokens, int start_pos, const py::object& observer, bool probs) {
+                return owned(forward(tf, tokens, start_pos, observer, probs));
+            },
+            py::arg("tokens"), py::arg("start_pos") = 0, py::arg("observer") = py::none(),
+            py::arg("attention_probs") = false,
+            "logits [T, V] for tokens at positions start_pos..; observer(name, layer, array) sees every tensor");
 
     py::class_<Trace>(m, "Trace", "named tensors of one forward pass, in forward order (verify/trace.hpp)")
         .def(py::init<>())
-        .def_static("record", [](Transformer& tf, const std::vector<int>& tokens, const std::vector<int>& layers) {
-                        return Trace::record(tf, tokens, layers);
-                    }, py::arg("transformer"), py::arg("tokens"), py::arg("layers") = std::vector<int>{})
+        .def_static(
+            "record",
+            [](Transformer& tf, const std::vector<int>& tokens, const std::vector<int>& layers) {
+                return Trace::record(tf, tokens, layers);
+            },
+            py::arg("transformer"), py::arg("tokens"), py::arg("layers") = std::vector<int>{})
         .def_static("load", &Trace::load, py::arg("dir"))
         .def("save", &Trace::save, py::arg("dir"))
-        .def("names", [](const Trace& t) {
-            std::vector<std::string> n;
-            for (const auto& x : t.tensors) n.push_back(x.name);
-            return n;
-        })
+        .def("names",
+             [](const Trace& t) {
+                 std::vector<std::string> n;
+                 for (const auto& x : t.tensors) n.push_back(x.name);
+                 return n;
+             })
         .def("__len__", [](const Trace& t) { return t.tensors.size(); })
         .def("__contains__", [](const Trace& t, const std::string& name) { return t.find(name) != nullptr; })
-        .def("__getitem__", [](py::object self, const std::string& name) {
-            const TraceTensor* x = self.cast<const Trace&>().find(name);
-            if (!x) throw py::key_error(name);
-            return view(x->data.data(), x->shape, self);  // the trace lives as long as the view
-        })
-        .def("layer", [](const Trace& t, const std::string& name) {
-            const TraceTensor* x = t.find(name);
-            if (!x) throw py::key_error(name);
-            return x->layer;
-        })
+        .def("__getitem__",
+             [](py::object self, const std::string& name) {
+                 const TraceTensor* x = self.cast<const Trace&>().find(name);
+                 if (!x) throw py::key_error(name);
+                 return view(x->data.data(), x->shape, self);  // the trace lives as long as the view
+             })
+        .def("layer",
+             [](const Trace& t, const std::string& name) {
+                 const TraceTensor* x = t.find(name);
+                 if (!x) throw py::key_error(name);
+                 return x->layer;
+             })
         // Replace a tensor's values (same shape: existing views see the change) or append a new one.
-        .def("set", [](Trace& t, const std::string& name, const Array& a, int layer, const std::string& layout,
-                       int n_heads, int head_dim) {
-            const float* p = a.data();
-            std::vector<float> data(p, p + a.size());
-            for (auto& x : t.tensors)
-                if (x.name == name) {
-                    if (x.shape != shape_of(a)) fail("Trace.set: ", name, " has shape ", shape_str(x.shape), ", got ",
-                                                      shape_str(shape_of(a)));
-                    std::copy(data.begin(), data.end(), x.data.begin());
-                    return;
-                }
-            t.tensors.push_back({name, layer, shape_of(a), std::move(data), layout, n_heads, head_dim});
-        }, py::arg("name"), py::arg("array"), py::arg("layer") = -1, py::arg("layout") = "", py::arg("n_heads") = 0,
-           py::arg("head_dim") = 0);
+        .def(
+            "set",
+            [](Trace& t, const std::string& name, const Array& a, int layer, const std::string& layout, int n_heads,
+               int head_dim) {
+                const float* p = a.data();
+                std::vector<float> data(p, p + a.size());
+                for (auto& x : t.tensors)
+                    if (x.name == name) {
+                        if (x.shape != shape_of(a))
+                            fail("Trace.set: ", name, " has shape ", shape_str(x.shape), ", got ",
+                                 shape_str(shape_of(a)));
+                        std::copy(data.begin(), data.end(), x.data.begin());
+                        return;
+                    }
+                t.tensors.push_back({name, layer, shape_of(a), std::move(data), layout, n_heads, head_dim});
+            },
+            py::arg("name"), py::arg("array"), py::arg("layer") = -1, py::arg("layout") = "", py::arg("n_heads") = 0,
+            py::arg("head_dim") = 0);
 
-    m.def("compare", [](const Trace& a, const Trace& b, double atol, double rtol,
-                        const std::map<std::string, std::string>& name_map) {
-        const CompareReport r = compare_traces(a, b, Tolerance{atol, rtol}, name_map);
-        py::dict d;
-        py::list rows;
-        for (const auto& c : r.rows) rows.append(comparison_dict(c));
-        d["rows"] = rows;
-        d["first_divergence"] = r.first_divergence ? py::cast(*r.first_divergence) : py::none();
-        d["missing_in_b"] = r.missing_in_b;
-        return d;
-    }, py::arg("a"), py::arg("b"), py::arg("atol") = 1e-4, py::arg("rtol") = 1e-4,
-       py::arg("name_map") = std::map<std::string, std::string>{},
-       "tensor by tensor in A's order, B the reference; first_divergence names the first tensor out of tolerance");
+    m.def(
+        "compare",
+        [](const Trace& a, const Trace& b, double atol, double rtol,
+           const std::map<std::string, std::string>& name_map) {
+            const CompareReport r = compare_traces(a, b, Tolerance{atol, rtol}, name_map);
+            py::dict d;
+            py::list rows;
+            for (const auto& c : r.rows) rows.append(comparison_dict(c));
+            d["rows"] = rows;
+            d["first_divergence"] = r.first_divergence ? py::cast(*r.first_divergence) : py::none();
+            d["missing_in_b"] = r.missing_in_b;
+            return d;
+        },
+        py::arg("a"), py::arg("b"), py::arg("atol") = 1e-4, py::arg("rtol") = 1e-4,
+        py::arg("name_map") = std::map<std::string, std::string>{},
+        "tensor by tensor in A's order, B the reference; first_divergence names the first tensor out of tolerance");
 
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
     m.def("num_threads", &num_threads);

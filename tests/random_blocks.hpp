@@ -25,7 +25,10 @@ inline StoredMatrix random_blocks(DType dt, std::size_t out, std::size_t in, std
                                   float hi = 0.05f) {
     std::vector<std::size_t> scales;  // byte offsets of the F16 fields in one block
     switch (dt) {
-        case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: scales = {0, 2}; break;
+        case DType::Q4_1:
+        case DType::Q5_1:
+        case DType::Q4_K:
+        case DType::Q5_K: scales = {0, 2}; break;
         case DType::Q2_K: scales = {offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)}; break;
         case DType::Q3_K: scales = {offsetof(BlockQ3_K, d)}; break;
         case DType::Q6_K: scales = {offsetof(BlockQ6_K, d)}; break;

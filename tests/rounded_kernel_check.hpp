@@ -23,7 +23,8 @@ namespace llamaref::test {
 // kernel(W, x, y, T) rounds x itself.   W: [out, in]   x: [T, in]
 // extra: more error allowed, in units of 2⁻²⁴·Σ|w·x'| (a reference whose weights are rounded).
 template <class Kernel>
-void check_rounded_kernel(const TensorView& W, const std::vector<float>& x, std::size_t T, Kernel kernel, double extra = 0) {
+void check_rounded_kernel(const TensorView& W, const std::vector<float>& x, std::size_t T, Kernel kernel,
+                          double extra = 0) {
     const std::size_t out = W.rows(), in = W.cols();
     std::vector<float> xr(T * in);
     for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(W.dtype, &x[t * in], &xr[t * in], in);

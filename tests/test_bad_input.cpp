@@ -51,7 +51,8 @@ TEST_CASE("safetensors: header length beyond the file, bad JSON, bad offsets", "
     const std::string st = (dir / "model.safetensors").string();
 
     write_file(st, u64(1ull << 40) + "{}");
-    CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("header length") && Catch::Contains("exceeds the file"));
+    CHECK_THROWS_WITH(load_model(dir.string()),
+                      Catch::Contains("header length") && Catch::Contains("exceeds the file"));
     write_file(st, u64(~0ull) + "{}");
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("exceeds the file"));
     write_file(st, "abc");
@@ -136,7 +137,8 @@ TEST_CASE("llama2.c tokenizer.bin: truncated or mismatched", "[bad-input]") {
     const std::string bytes = slurp(test::data("models/stories260K/tok512.bin"));
     const auto dir = test::scratch("bad-tokenizer");
     write_file(dir / "t.bin", bytes.substr(0, bytes.size() - 10));
-    CHECK_THROWS_WITH(SentencePieceTokenizer::from_llama2c((dir / "t.bin").string(), 512), Catch::Contains("truncated"));
+    CHECK_THROWS_WITH(SentencePieceTokenizer::from_llama2c((dir / "t.bin").string(), 512),
+                      Catch::Contains("truncated"));
     CHECK_THROWS_WITH(SentencePieceTokenizer::from_llama2c(test::data("models/stories260K/tok512.bin"), 32000),
                       Catch::Contains("the model has 32000 tokens") && Catch::Contains("hold at most"));
     CHECK_THROWS_WITH(SentencePieceTokenizer::from_llama2c(test::data("models/stories260K/tok512.bin"), 100),

@@ -1,8 +1,11 @@
 // Unit tests of the components with values that can be checked by hand.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cmath>
 #include <random>
+
+#include <xtensor/xadapt.hpp>
 
 #include <llamaref/core/dtype.hpp>
 #include <llamaref/core/ops.hpp>
@@ -33,19 +36,25 @@ TEST_CASE("rmsnorm: x / sqrt(mean(x^2) + eps) * w", "[rmsnorm]") {
 }
 
 TEST_CASE("ffn hidden size follows Meta's multiple_of / ffn_dim_multiplier rule", "[config]") {
-    CHECK(ffn_hidden_dim(4096, 256) == 11008);          // Llama 2 7B
-    CHECK(ffn_hidden_dim(5120, 256) == 13824);          // Llama 2 13B
-    CHECK(ffn_hidden_dim(8192, 4096, 1.3) == 28672);    // Llama 2 70B
-    CHECK(ffn_hidden_dim(4096, 1024, 1.3) == 14336);    // Llama 3 8B
-    CHECK(ffn_hidden_dim(16384, 4096, 1.2) == 53248);   // Llama 3.1 405B
-    CHECK(ffn_hidden_dim(2048, 256, 1.5) == 8192);      // Llama 3.2 1B
-    CHECK(ffn_hidden_dim(3072, 256, 1.0) == 8192);      // Llama 3.2 3B
-    CHECK(ffn_hidden_dim(128, 64, 1.3) == 448);         // the llama31-scaled fixture
+    CHECK(ffn_hidden_dim(4096, 256) == 11008);         // Llama 2 7B
+    CHECK(ffn_hidden_dim(5120, 256) == 13824);         // Llama 2 13B
+    CHECK(ffn_hidden_dim(8192, 4096, 1.3) == 28672);   // Llama 2 70B
+    CHECK(ffn_hidden_dim(4096, 1024, 1.3) == 14336);   // Llama 3 8B
+    CHECK(ffn_hidden_dim(16384, 4096, 1.2) == 53248);  // Llama 3.1 405B
+    CHECK(ffn_hidden_dim(2048, 256, 1.5) == 8192);     // Llama 3.2 1B
+    CHECK(ffn_hidden_dim(3072, 256, 1.0) == 8192);     // Llama 3.2 3B
+    CHECK(ffn_hidden_dim(128, 64, 1.3) == 448);        // the llama31-scaled fixture
 }
 
 TEST_CASE("config validation names the bad field", "[config]") {
     ModelConfig c;
-    c.dim = 64; c.n_layers = 1; c.n_heads = 4; c.n_kv_heads = 3; c.head_dim = 16; c.hidden_dim = 128; c.vocab_size = 10;
+    c.dim = 64;
+    c.n_layers = 1;
+    c.n_heads = 4;
+    c.n_kv_heads = 3;
+    c.head_dim = 16;
+    c.hidden_dim = 128;
+    c.vocab_size = 10;
     CHECK_THROWS_WITH(c.validate(), Catch::Contains("multiple of n_kv_heads"));
     c.n_kv_heads = 2;
     CHECK_NOTHROW(c.validate());
@@ -127,8 +136,10 @@ TEST_CASE("rope: Llama 3.1 scaling keeps 29, blends 6, divides 29 pairs (Dh 128,
     const auto scaled = rope_frequencies(128, 500000.0, s);
     int kept = 0, divided = 0, blended = 0;
     for (std::size_t i = 0; i < plain.size(); ++i) {
-        if (scaled[i] == plain[i]) ++kept;
-        else if (scaled[i] == plain[i] / 8.0) ++divided;
+        if (scaled[i] == plain[i])
+            ++kept;
+        else if (scaled[i] == plain[i] / 8.0)
+            ++divided;
         else {
             ++blended;
             CHECK(scaled[i] < plain[i]);
@@ -147,13 +158,15 @@ TEST_CASE("rope: Llama 3.1 scaling keeps 29, blends 6, divides 29 pairs (Dh 128,
 TEST_CASE("rope: angles at positions >= 100000 match a float64 computation", "[rope]") {
     const auto theta = rope_frequencies(128, 500000.0, {true, 8.0, 1.0, 4.0, 8192});
     const std::size_t start = 100000;
-    const RopeTable table(theta, start, 31000);  // positions 100000 .. 130999
+    const RopeTable table(theta, start, 31000);                      // positions 100000 .. 130999
+    const std::array<std::size_t, 2> shape = {31000, theta.size()};  // [T, Dh/2]
+    const auto cos_ti = xt::adapt(table.cos, shape), sin_ti = xt::adapt(table.sin, shape);  // (t, i)
     double worst = 0;
     for (std::size_t t = 0; t < 31000; t += 997)
         for (std::size_t i = 0; i < theta.size(); ++i) {
             const long double angle = (long double)(start + t) * (long double)theta[i];
-            worst = std::max(worst, double(std::fabs(std::cos(angle) - table.cos[t * theta.size() + i])));
-            worst = std::max(worst, double(std::fabs(std::sin(angle) - table.sin[t * theta.size() + i])));
+            worst = std::max(worst, double(std::fabs(std::cos(angle) - cos_ti(t, i))));
+            worst = std::max(worst, double(std::fabs(std::sin(angle) - sin_ti(t, i))));
         }
     CHECK(worst < 1e-7);  // only the final rounding to float32 remains (a float32 angle errs by ~4e-3)
 }
@@ -243,8 +256,7 @@ TEST_CASE("dtype conversions", "[dtype]") {
     CHECK(f32_to_bf16(1.0f) == 0x3F80);
     CHECK(f32_to_bf16(1.00390625f) == 0x3F80);  // tie -> even
     CHECK(f32_to_bf16(1.01171875f) == 0x3F82);  // tie -> even (up)
-    for (float f : {0.1f, -3.5f, 1234.5f, 6.1e-5f})
-        CHECK(f16_to_f32(f32_to_f16(f)) == Approx(f).epsilon(1e-3));
+    for (float f : {0.1f, -3.5f, 1234.5f, 6.1e-5f}) CHECK(f16_to_f32(f32_to_f16(f)) == Approx(f).epsilon(1e-3));
     BlockQ8_0 blk{f32_to_f16(0.5f), {}};
     for (int i = 0; i < 32; ++i) blk.q[i] = int8_t(i - 16);
     float out[32];
@@ -254,7 +266,7 @@ TEST_CASE("dtype conversions", "[dtype]") {
 }
 
 TEST_CASE("matmul: Y = X W^T for every weight dtype", "[ops]") {
-    const float W[6] = {1, 2, 3, 4, 5, 6};  // [2, 3]
+    const float W[6] = {1, 2, 3, 4, 5, 6};   // [2, 3]
     const float X[6] = {1, 0, -1, 2, 1, 0};  // [2, 3]
     float Y[4];
     TensorView w{DType::F32, {2, 3}, reinterpret_cast<const std::byte*>(W)};

@@ -14,8 +14,8 @@
 #include <llamaref/core/quant_activations.hpp>
 #include <llamaref/cpu/matmul_bf16.hpp>
 #include <llamaref/formats/load.hpp>
-#include <llamaref/model/transformer.hpp>
 #include <llamaref/formats/write_gguf.hpp>
+#include <llamaref/model/transformer.hpp>
 
 #include "rounded_kernel_check.hpp"
 #include "test_data.hpp"
@@ -48,7 +48,8 @@ TEST_CASE("BF16 dot-product prefill equals the reference product of bf16-rounded
                 std::vector<std::byte> stored(dtype_bytes(DType::BF16, out * in));
                 from_f32(DType::BF16, w.data(), stored.data(), out * in);
                 // Every product is exact; only the additions round (rounded_kernel_check.hpp).
-                test::check_rounded_kernel(TensorView{DType::BF16, {out, in}, stored.data()}, x, T, cpu::matmul_bf16_rounded);
+                test::check_rounded_kernel(TensorView{DType::BF16, {out, in}, stored.data()}, x, T,
+                                           cpu::matmul_bf16_rounded);
             }
 }
 
@@ -58,7 +59,8 @@ TEST_CASE("BF16 dot-product prefill equals the reference product of bf16-rounded
 // from the reference that way too. So the bf16 dot products are held to the distance of the exact
 // fast kernels from the reference (measured on llama2-gqa in BF16, 24 tokens: bf16 dot products
 // 6.7e-4, exact kernels 9.5e-3), and to the same greedy ids.
-TEST_CASE("llama.cpp's rounding on a BF16 model: bf16 dot products as near the reference as the exact kernels", "[cpu][bf16][oracle]") {
+TEST_CASE("llama.cpp's rounding on a BF16 model: bf16 dot products as near the reference as the exact kernels",
+          "[cpu][bf16][oracle]") {
     if (!bf16_dot_or_skip()) return;
     LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/hf/model.safetensors");
     const auto dir = std::filesystem::temp_directory_path() / "llamaref_test_bf16_dot";
@@ -78,11 +80,12 @@ TEST_CASE("llama.cpp's rounding on a BF16 model: bf16 dot products as near the r
         return logits;
     };
     const Tensor2 reference = run(Backend::reference, cpu::Isa::avx512);
-    const Tensor2 dot = run(Backend::fast, cpu::Isa::avx512);   // bf16 dot products
-    const Tensor2 exact = run(Backend::fast, cpu::Isa::avx2);   // the exact kernels
+    const Tensor2 dot = run(Backend::fast, cpu::Isa::avx512);  // bf16 dot products
+    const Tensor2 exact = run(Backend::fast, cpu::Isa::avx2);  // the exact kernels
     auto largest_difference = [&](const Tensor2& a) {
         double worst = 0;
-        for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a.data()[i]) - reference.data()[i]));
+        for (std::size_t i = 0; i < a.size(); ++i)
+            worst = std::max(worst, std::fabs(double(a.data()[i]) - reference.data()[i]));
         return worst;
     };
     const double d_dot = largest_difference(dot), d_exact = largest_difference(exact);

@@ -75,7 +75,7 @@ TEST_CASE("quantize_block_q8_K gives round_block_q8_K's values as d·q", "[quant
         const float scale = std::ldexp(1.0f, trial % 40 - 20);
         for (float& v : x) v = nd(g) * scale;
         if (trial % 7 == 0) std::fill(x, x + 256, 0.0f);  // an all-zero block: d = 0
-        if (trial % 5 == 0) x[trial] = -40.0f * scale;      // a negative largest value: d < 0
+        if (trial % 5 == 0) x[trial] = -40.0f * scale;    // a negative largest value: d < 0
         round_block_q8_K(x, rounded);
         const float d = quantize_block_q8_K(x, q);
         for (int i = 0; i < 256; ++i) REQUIRE(d * float(q[i]) == rounded[i]);
@@ -102,7 +102,8 @@ TEST_CASE("the vectorized activation rounding equals core's bit for bit", "[quan
             for (std::size_t i = 0; i < 256; ++i) x[i] = i % 32 == 0 ? 127.0f : float(pick(g)) + 0.5f - 15.0f;
         if (trial % 13 == 1) x[trial % 256] = std::numeric_limits<float>::quiet_NaN();
         if (trial % 13 == 2) x[trial % 256] = -std::numeric_limits<float>::infinity();
-        if (trial % 5 == 0) x[(trial * 7) % 256] = -4.0f * std::fabs(x[(trial * 7) % 256]) - 1.0f;  // a negative largest
+        if (trial % 5 == 0)
+            x[(trial * 7) % 256] = -4.0f * std::fabs(x[(trial * 7) % 256]) - 1.0f;  // a negative largest
         for (std::size_t b = 0; b < 256; b += 32) {
             int8_t q1[32], q2[32];
             float r1[32], r2[32];
@@ -126,7 +127,8 @@ TEST_CASE("the vectorized activation rounding equals core's bit for bit", "[quan
     std::vector<float> X(5 * 512), want(X.size()), got(X.size());
     for (float& v : X) v = nd(g);
     set_num_threads(2);
-    for (DType w : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_1, DType::Q4_K, DType::Q6_K, DType::IQ4_XS}) {
+    for (DType w :
+         {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_1, DType::Q4_K, DType::Q6_K, DType::IQ4_XS}) {
         INFO(dtype_name(w));
         for (std::size_t t = 0; t < 5; ++t) round_activations_like_llamacpp(w, &X[t * 512], &want[t * 512], 512);
         cpu::round_activations_like_llamacpp(w, X.data(), got.data(), 5, 512);
@@ -191,7 +193,8 @@ TEST_CASE("Q8_0 int8 dot products equal the reference product of Q8_0-rounded ac
             }
 }
 
-TEST_CASE("Q2_K … Q6_K and IQ4_XS int8 dot products equal the reference product of Q8_K-rounded activations", "[cpu][int8]") {
+TEST_CASE("Q2_K … Q6_K and IQ4_XS int8 dot products equal the reference product of Q8_K-rounded activations",
+          "[cpu][int8]") {
     if (!int8_dot_or_skip()) return;
     std::mt19937 g(13);
     std::normal_distribution<float> nd;
@@ -212,7 +215,8 @@ TEST_CASE("Q2_K … Q6_K and IQ4_XS int8 dot products equal the reference produc
                 }
 }
 
-TEST_CASE("Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL int8 dot products equal the reference product of Q8_0-rounded activations", "[cpu][int8]") {
+TEST_CASE("Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL int8 dot products equal the reference product of Q8_0-rounded activations",
+          "[cpu][int8]") {
     if (!int8_dot_or_skip()) return;
     std::mt19937 g(17);
     std::normal_distribution<float> nd;
@@ -250,11 +254,13 @@ TEST_CASE("Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL int8 dot products equal the referen
 // model, is ~3e-2 away at every position) and the whole within half the exact model's distance
 // (test_quant's criterion for the emulated rounding). (Greedy choices are not compared: this
 // random model has near-ties, and after a flip a position may pick another token.)
-TEST_CASE("llama.cpp's rounding on its quantized files: token-by-token int8 decode gives llama.cpp's logits", "[cpu][int8][oracle]") {
+TEST_CASE("llama.cpp's rounding on its quantized files: token-by-token int8 decode gives llama.cpp's logits",
+          "[cpu][int8][oracle]") {
     if (!int8_dot_or_skip()) return;
     const std::string dir = "quant/q-llama2/";
     LLAMAREF_REQUIRE_DATA(dir + "model-Q8_0.gguf");
-    for (std::string name : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "IQ4_XS", "Q2_K", "Q3_K_S", "Q3_K_M", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"}) {
+    for (std::string name : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "IQ4_XS", "Q2_K", "Q3_K_S", "Q3_K_M",
+                             "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"}) {
         INFO(name);
         const auto llamacpp = xt::load_npy<float>(test::data(dir + name + "/expected/llamacpp_logits.npy"));
         const auto exact = xt::load_npy<float>(test::data(dir + name + "/expected/full_logits.npy"));
@@ -277,11 +283,14 @@ TEST_CASE("llama.cpp's rounding on its quantized files: token-by-token int8 deco
                 worst = std::max(worst, std::fabs(double(logits[v]) - want[v]));
                 sq += std::pow(double(logits[v]) - want[v], 2);
             }
-            if (worst <= 1e-5) ++agree;
-            else if (first_departure == n) first_departure = t;
+            if (worst <= 1e-5)
+                ++agree;
+            else if (first_departure == n)
+                first_departure = t;
         }
         double exact_sq = 0;  // the exact model's distance to llama.cpp: what the rounding explains
-        for (std::size_t i = 0; i < exact.size(); ++i) exact_sq += std::pow(double(exact.data()[i]) - llamacpp.data()[i], 2);
+        for (std::size_t i = 0; i < exact.size(); ++i)
+            exact_sq += std::pow(double(exact.data()[i]) - llamacpp.data()[i], 2);
         const double rms = std::sqrt(sq / double(n * V)), exact_rms = std::sqrt(exact_sq / double(n * V));
         WARN(name << ": RMS to llama.cpp's logits: int8 dot products " << rms << " (first departure at position "
                   << first_departure << ", " << agree << " of " << n << " positions within 1e-5), exact model "

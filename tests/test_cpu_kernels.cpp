@@ -10,10 +10,10 @@
 #include <random>
 #include <vector>
 
+#include <llamaref/core/parallel.hpp>
 #include <llamaref/cpu/attention.hpp>
 #include <llamaref/cpu/feed_forward.hpp>
 #include <llamaref/cpu/matmul.hpp>
-#include <llamaref/core/parallel.hpp>
 #include <llamaref/model/attention.hpp>
 
 #include "random_blocks.hpp"
@@ -88,7 +88,8 @@ TEST_CASE("cpu::matmul equals matmul for every dtype, tail and token count", "[c
                     for (std::size_t v = 0; v < results.size(); ++v)
                         for (std::size_t i = 0; i < T * out; ++i) {
                             INFO("kernels " << cpu::isa_name(cpu::Isa(v)));
-                            REQUIRE(std::fabs(results[v][i] - ref[i]) <= 1e-5 * std::sqrt(double(in)) * (1 + std::fabs(ref[i])));
+                            REQUIRE(std::fabs(results[v][i] - ref[i]) <=
+                                    1e-5 * std::sqrt(double(in)) * (1 + std::fabs(ref[i])));
                             REQUIRE(results[v][i] == results[0][i]);  // bit for bit
                         }
                 }
@@ -97,8 +98,8 @@ TEST_CASE("cpu::matmul equals matmul for every dtype, tail and token count", "[c
     }
 }
 
-
-TEST_CASE("cpu::matmul equals matmul for llama.cpp's block formats (read in place, eight weights at a time)", "[cpu][matmul]") {
+TEST_CASE("cpu::matmul equals matmul for llama.cpp's block formats (read in place, eight weights at a time)",
+          "[cpu][matmul]") {
     std::mt19937 g(13);
     for (DType dt : kAllDTypes) {
         if (!is_quantized(dt) || dt == DType::Q8_0) continue;  // Q8_0 has its own kernel, tested above
@@ -143,11 +144,13 @@ TEST_CASE("cpu::matmul: the same bits for 1 and 2 threads, decode and prefill", 
     // prefill) and a short last one; 520 / 768 columns: several column blocks (the prefill
     // prefetches the next panel across them) and, for 520, a tail.
     std::mt19937 g(11);
-    for (const auto& [type, in] : {std::pair{DType::BF16, std::size_t(520)}, std::pair{DType::F32, std::size_t(520)},
-                                   std::pair{DType::Q8_0, std::size_t(768)}, std::pair{DType::Q4_K, std::size_t(768)}}) {
+    for (const auto& [type, in] :
+         {std::pair{DType::BF16, std::size_t(520)}, std::pair{DType::F32, std::size_t(520)},
+          std::pair{DType::Q8_0, std::size_t(768)}, std::pair{DType::Q4_K, std::size_t(768)}}) {
         INFO(dtype_name(type));
         const std::size_t out = 301, T = 11;
-        const StoredMatrix W = type == DType::Q4_K ? test::random_blocks(type, out, in, g) : random_matrix(type, out, in, g);
+        const StoredMatrix W =
+            type == DType::Q4_K ? test::random_blocks(type, out, in, g) : random_matrix(type, out, in, g);
         const std::vector<float> X = random_vector(T * in, g);
         std::vector<float> one(T * out), two(T * out), rows(3 * out), rows2(3 * out);
         set_num_threads(1);
@@ -175,38 +178,39 @@ TEST_CASE("cpu::attention equals attention: GQA, odd head dims, prefill after a 
         int H, KV, Dh, start, T;
     };
     // Key and value precisions: float32, and 16-bit caches (widened in blocks by the fast kernel).
-    const std::pair<DType, DType> types[] = {{DType::F32, DType::F32}, {DType::F16, DType::F16}, {DType::BF16, DType::F16}};
+    const std::pair<DType, DType> types[] = {
+        {DType::F32, DType::F32}, {DType::F16, DType::F16}, {DType::BF16, DType::F16}};
     for (const Case c : {Case{4, 2, 16, 0, 5}, Case{8, 2, 20, 3, 70}, Case{6, 3, 48, 130, 1}, Case{4, 4, 7, 0, 200},
                          Case{2, 1, 64, 63, 2}, Case{8, 8, 128, 0, 17}, Case{3, 1, 9, 200, 33}})
-    for (const auto& [tk, tv] : types) {
-        const int S = c.start + c.T;
-        KVCache cache(1, S, c.KV, c.Dh, {}, tk, tv);
-        cache.reserve(S);
-        for (int s = 0; s < S; ++s) {
-            const auto k = random_vector(c.KV * c.Dh, g, 2.0f), v = random_vector(c.KV * c.Dh, g);
-            cache.store(0, s, k.data(), v.data());
+        for (const auto& [tk, tv] : types) {
+            const int S = c.start + c.T;
+            KVCache cache(1, S, c.KV, c.Dh, {}, tk, tv);
+            cache.reserve(S);
+            for (int s = 0; s < S; ++s) {
+                const auto k = random_vector(c.KV * c.Dh, g, 2.0f), v = random_vector(c.KV * c.Dh, g);
+                cache.store(0, s, k.data(), v.data());
+            }
+            const std::vector<float> q = random_vector(std::size_t(c.T) * c.H * c.Dh, g, 2.0f);
+            std::vector<float> ref(q.size());
+            attention(q.data(), cache, 0, c.start, c.T, Heads{c.H, c.KV, c.Dh}, ref.data());
+            const auto results = per_isa([&] {
+                std::vector<float> out(q.size());
+                cpu::attention(q.data(), cache, 0, c.start, c.T, Heads{c.H, c.KV, c.Dh}, out.data());
+                return out;
+            });
+            const std::vector<float>& portable = results[0];
+            const std::vector<float>& fast = results.back();
+            INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " start " << c.start << " T " << c.T << " cache "
+                      << dtype_name(tk) << "/" << dtype_name(tv));
+            for (std::size_t i = 0; i < q.size(); ++i) {
+                REQUIRE(std::fabs(fast[i] - ref[i]) < 1e-5);
+                REQUIRE(fast[i] == portable[i]);
+            }
+            // The last token alone (a decode step) gives the same bits as its row in the prefill.
+            std::vector<float> last(std::size_t(c.H) * c.Dh);
+            cpu::attention(q.data() + (c.T - 1) * last.size(), cache, 0, S - 1, 1, Heads{c.H, c.KV, c.Dh}, last.data());
+            CHECK(std::equal(last.begin(), last.end(), fast.end() - last.size()));
         }
-        const std::vector<float> q = random_vector(std::size_t(c.T) * c.H * c.Dh, g, 2.0f);
-        std::vector<float> ref(q.size());
-        attention(q.data(), cache, 0, c.start, c.T, Heads{c.H, c.KV, c.Dh}, ref.data());
-        const auto results = per_isa([&] {
-            std::vector<float> out(q.size());
-            cpu::attention(q.data(), cache, 0, c.start, c.T, Heads{c.H, c.KV, c.Dh}, out.data());
-            return out;
-        });
-        const std::vector<float>& portable = results[0];
-        const std::vector<float>& fast = results.back();
-        INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " start " << c.start << " T " << c.T << " cache "
-                  << dtype_name(tk) << "/" << dtype_name(tv));
-        for (std::size_t i = 0; i < q.size(); ++i) {
-            REQUIRE(std::fabs(fast[i] - ref[i]) < 1e-5);
-            REQUIRE(fast[i] == portable[i]);
-        }
-        // The last token alone (a decode step) gives the same bits as its row in the prefill.
-        std::vector<float> last(std::size_t(c.H) * c.Dh);
-        cpu::attention(q.data() + (c.T - 1) * last.size(), cache, 0, S - 1, 1, Heads{c.H, c.KV, c.Dh}, last.data());
-        CHECK(std::equal(last.begin(), last.end(), fast.end() - last.size()));
-    }
 }
 
 TEST_CASE("exp_poly: within 3e-7 relative of exp on softmax's arguments, 0 below -87", "[cpu][attention]") {
@@ -245,24 +249,38 @@ TEST_CASE("thread pool: every index once, nested calls, exceptions reach the cal
     set_num_threads(2);
     for (std::size_t n : {0, 1, 15, 16, 33, 1000}) {
         std::vector<int> hits(n, 0);
-        parallel_for(n, [&](std::size_t b, std::size_t e) {
-            for (std::size_t i = b; i < e; ++i) ++hits[i];
-        }, 1);
+        parallel_for(
+            n,
+            [&](std::size_t b, std::size_t e) {
+                for (std::size_t i = b; i < e; ++i) ++hits[i];
+            },
+            1);
         CHECK(std::count(hits.begin(), hits.end(), 1) == std::ptrdiff_t(n));
     }
     std::vector<int> inner(64, 0);  // a parallel_for inside a task runs on that task's thread
-    parallel_for(8, [&](std::size_t b, std::size_t e) {
-        for (std::size_t i = b; i < e; ++i)
-            parallel_for(8, [&](std::size_t b2, std::size_t e2) {
-                for (std::size_t j = b2; j < e2; ++j) ++inner[i * 8 + j];
-            }, 1);
-    }, 1);
+    parallel_for(
+        8,
+        [&](std::size_t b, std::size_t e) {
+            for (std::size_t i = b; i < e; ++i)
+                parallel_for(
+                    8,
+                    [&](std::size_t b2, std::size_t e2) {
+                        for (std::size_t j = b2; j < e2; ++j) ++inner[i * 8 + j];
+                    },
+                    1);
+        },
+        1);
     CHECK(std::count(inner.begin(), inner.end(), 1) == 64);
-    CHECK_THROWS_WITH(parallel_for(100, [](std::size_t b, std::size_t) {
-        if (b > 0) fail("task at ", b, " failed");
-    }, 1), "task at 50 failed");
+    CHECK_THROWS_WITH(parallel_for(
+                          100,
+                          [](std::size_t b, std::size_t) {
+                              if (b > 0) fail("task at ", b, " failed");
+                          },
+                          1),
+                      "task at 50 failed");
     int after = 0;  // the pool still works after a task threw
-    parallel_for(2, [&](std::size_t, std::size_t) { __atomic_add_fetch(&after, 1, __ATOMIC_RELAXED); }, 1);
+    parallel_for(
+        2, [&](std::size_t, std::size_t) { __atomic_add_fetch(&after, 1, __ATOMIC_RELAXED); }, 1);
     CHECK(after == 2);
     set_num_threads(1);
 }

@@ -3,8 +3,8 @@
 // prints "SKIPPED: ..." (CTest reports it as skipped) and returns.
 #pragma once
 
-#include <cstdlib>
 #include <unistd.h>
+#include <cstdlib>
 
 #include <cstdint>
 #include <filesystem>
@@ -35,8 +35,7 @@ inline std::filesystem::path scratch(const std::string& name) {
         }
     };
     static Cleanup cleanup;
-    auto p = std::filesystem::temp_directory_path() /
-             ("llamaref-test-" + std::to_string(::getpid()) + "-" + name);
+    auto p = std::filesystem::temp_directory_path() / ("llamaref-test-" + std::to_string(::getpid()) + "-" + name);
     cleanup.dirs.push_back(p);
     std::filesystem::remove_all(p);
     std::filesystem::create_directories(p);
@@ -64,11 +63,11 @@ inline std::vector<int> read_ints(const std::string& path) {
 
 }  // namespace llamaref::test
 
-#define LLAMAREF_REQUIRE_DATA(rel)                                                                       \
-    do {                                                                                                 \
-        if (!std::filesystem::exists(::llamaref::test::data(rel))) {                                     \
-            WARN("SKIPPED: test data " << ::llamaref::test::data(rel)                                    \
+#define LLAMAREF_REQUIRE_DATA(rel)                                                                          \
+    do {                                                                                                    \
+        if (!std::filesystem::exists(::llamaref::test::data(rel))) {                                        \
+            WARN("SKIPPED: test data " << ::llamaref::test::data(rel)                                       \
                                        << " not found (set LLAMAREF_TEST_DATA to the shared data folder)"); \
-            return;                                                                                      \
-        }                                                                                                \
+            return;                                                                                         \
+        }                                                                                                   \
     } while (0)

@@ -37,9 +37,12 @@ double hidden_error(const std::string& dir, std::shared_ptr<const Model> model, 
     tf.set_backend(backend);
     tf.set_observer([&](const Probe& p) {
         int row = -1;
-        if (p.name == "tok_embeddings") row = 0;
-        else if (p.name == "norm") row = L + 1;
-        else if (p.layer >= 0 && p.name == "layers." + std::to_string(p.layer)) row = p.layer + 1;
+        if (p.name == "tok_embeddings")
+            row = 0;
+        else if (p.name == "norm")
+            row = L + 1;
+        else if (p.layer >= 0 && p.name == "layers." + std::to_string(p.layer))
+            row = p.layer + 1;
         if (row >= 0) got[row].assign(p.data, p.data + T * D);
     });
     tf.forward(o.prompt, 0);
@@ -130,7 +133,8 @@ TEST_CASE("Mistral and Gemma 1/2 match their authors' reference code (HF folders
     }
 }
 
-TEST_CASE("Mistral and Gemma 1/2 from GGUF written by llamaref's writer match the references", "[family][oracle][gguf]") {
+TEST_CASE("Mistral and Gemma 1/2 from GGUF written by llamaref's writer match the references",
+          "[family][oracle][gguf]") {
     for (const char* name : kFamilyCases) {
         LLAMAREF_REQUIRE_DATA(std::string("oracle/") + name + "/hf/config.json");
         const auto dir = test::scratch(std::string("family-gguf-") + name);
@@ -144,7 +148,8 @@ TEST_CASE("Mistral and Gemma 1/2 from GGUF written by llamaref's writer match th
     }
 }
 
-TEST_CASE("Mistral's own folder layout: params.json + consolidated.safetensors with Meta's names", "[family][oracle][meta]") {
+TEST_CASE("Mistral's own folder layout: params.json + consolidated.safetensors with Meta's names",
+          "[family][oracle][meta]") {
     LLAMAREF_REQUIRE_DATA("oracle/mistral-swa/hf/config.json");
     const auto dir = test::scratch("family-mistral-native");
     auto hf = load_model(test::data("oracle/mistral-swa/hf"));
@@ -171,7 +176,8 @@ TEST_CASE("Mistral's own folder layout: params.json + consolidated.safetensors w
     put("output.weight", w.output);
     write_safetensors((dir / "consolidated.safetensors").string(), ts);
     // mistral-inference's ModelArgs fields, as in case.json "native".
-    test::write_file(dir / "params.json", R"({"dim": 128, "n_layers": 3, "head_dim": 16, "hidden_dim": 448, "n_heads": 8,
+    test::write_file(dir / "params.json",
+                     R"({"dim": 128, "n_layers": 3, "head_dim": 16, "hidden_dim": 448, "n_heads": 8,
         "n_kv_heads": 2, "norm_eps": 1e-05, "vocab_size": 768, "sliding_window": 12})");
     auto native = load_model(dir.string());
     CHECK(native->format == "meta (consolidated.safetensors)");
@@ -222,14 +228,20 @@ TEST_CASE("rolling-buffer cache: W slots, decode far past the window equals one 
     }
 }
 
-TEST_CASE("fast attention equals the reference with windows, soft-caps, scales and rolling caches", "[family][attention]") {
+TEST_CASE("fast attention equals the reference with windows, soft-caps, scales and rolling caches",
+          "[family][attention]") {
     std::mt19937 rng(11);
     std::normal_distribution<float> nd(0.0f, 1.0f);
-    struct Case { int H, KV, Dh, window, start, T; double cap; float scale; };
+    struct Case {
+        int H, KV, Dh, window, start, T;
+        double cap;
+        float scale;
+    };
     for (const Case c : {Case{4, 2, 16, 12, 0, 40, 0.0, 0.0f}, Case{4, 1, 32, 5, 70, 3, 5.0, 0.144f},
                          Case{2, 2, 8, 64, 100, 70, 0.0, 0.0f}, Case{8, 2, 16, 0, 60, 9, 2.0, 0.0f},
                          Case{4, 4, 8, 1, 10, 4, 0.0, 0.0f}, Case{4, 2, 16, 70, 130, 1, 3.0, 0.2f}}) {
-        INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " W " << c.window << " start " << c.start << " T " << c.T);
+        INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " W " << c.window << " start " << c.start << " T "
+                  << c.T);
         const int K = c.KV * c.Dh, S = c.start + c.T;
         // The cache: rolling (W slots) when there is a window, holding positions < start.
         KVCache cache(1, S, c.KV, c.Dh, {c.window});
@@ -239,7 +251,8 @@ TEST_CASE("fast attention equals the reference with windows, soft-caps, scales a
             for (float& x : *v) x = nd(rng);
         for (int s = 0; s < c.start; ++s)
             cache.store(0, s, keys.data() + std::size_t(s) * K, vals.data() + std::size_t(s) * K);
-        const KVSpan kv{cache, 0, c.start, keys.data() + std::size_t(c.start) * K, vals.data() + std::size_t(c.start) * K};
+        const KVSpan kv{cache, 0, c.start, keys.data() + std::size_t(c.start) * K,
+                        vals.data() + std::size_t(c.start) * K};
         const AttentionOptions opt{c.window, c.scale, c.cap};
         std::vector<float> ref(q.size()), fast(q.size()), plain(q.size());
         attention(q.data(), kv, c.start, c.T, Heads{c.H, c.KV, c.Dh}, opt, ref.data());
@@ -283,9 +296,7 @@ nlohmann::json mistral_config() {
 std::string hf_error(const nlohmann::json& j) {
     try {
         parse_hf_config(j, "config.json");
-    } catch (const Error& e) {
-        return e.what();
-    }
+    } catch (const Error& e) { return e.what(); }
     return "(no error)";
 }
 
@@ -337,9 +348,7 @@ TEST_CASE("unknown tensors, GGUF architectures, experts and params.json keys are
     auto error = [](auto&& f) -> std::string {
         try {
             f();
-        } catch (const Error& e) {
-            return e.what();
-        }
+        } catch (const Error& e) { return e.what(); }
         return "(no error)";
     };
     // An HF folder with one more tensor (a bias, as Qwen2 has).
@@ -354,11 +363,14 @@ TEST_CASE("unknown tensors, GGUF architectures, experts and params.json keys are
             ts.push_back({name, v.dtype, v.shape, [v] { return tensor_bytes(v, v.dtype); }});
         }
         ts.push_back({"model.layers.0.self_attn.q_proj.bias", DType::F32, {128}, [&] {
-                          return tensor_bytes(TensorView{DType::F32, {128}, reinterpret_cast<const std::byte*>(bias.data())}, DType::F32);
+                          return tensor_bytes(
+                              TensorView{DType::F32, {128}, reinterpret_cast<const std::byte*>(bias.data())},
+                              DType::F32);
                       }});
         write_safetensors((dir / "model.safetensors.tmp").string(), ts);
         std::filesystem::rename(dir / "model.safetensors.tmp", dir / "model.safetensors");
-        CHECK_THAT(error([&] { load_model(dir.string()); }), Contains("q_proj.bias") && Contains("not part of a mistral"));
+        CHECK_THAT(error([&] { load_model(dir.string()); }),
+                   Contains("q_proj.bias") && Contains("not part of a mistral"));
     }
     // write_hf keeps the window (MistralForCausalLM); Gemma has no such folder writer.
     {
@@ -374,7 +386,8 @@ TEST_CASE("unknown tensors, GGUF architectures, experts and params.json keys are
         CHECK_NOTHROW(cuda::require_supported(load_model(test::data("oracle/llama2-gqa/hf"))->config));
         ModelConfig wide = gemma->config;
         wide.head_dim = 512;
-        CHECK_THAT(error([&] { cuda::require_supported(wide); }), Contains("CUDA path does not implement") && Contains("head_dim 512"));
+        CHECK_THAT(error([&] { cuda::require_supported(wide); }),
+                   Contains("CUDA path does not implement") && Contains("head_dim 512"));
         // ... and weights in a block format its kernels do not load (only the dtype is read here)
         CHECK_NOTHROW(cuda::require_supported(*gemma));
         Model q4 = *gemma;
@@ -395,7 +408,8 @@ TEST_CASE("unknown tensors, GGUF architectures, experts and params.json keys are
         REQUIRE(at != std::string::npos);
         bytes.replace(at, 5, "qwen2");
         test::write_file(dir / "q.gguf", bytes);
-        CHECK_THAT(error([&] { load_model((dir / "q.gguf").string()); }), Contains("\"qwen2\"") && Contains("supported"));
+        CHECK_THAT(error([&] { load_model((dir / "q.gguf").string()); }),
+                   Contains("\"qwen2\"") && Contains("supported"));
         write_gguf(*model, p, DType::F32, {{"llama.expert_count", gguf_u32(8)}});
         CHECK_THAT(error([&] { load_model(p); }), Contains("expert_count") && Contains("Mixtral"));
         // A tensor the model does not use (here: output.weight renamed, so the output is tied
@@ -407,11 +421,13 @@ TEST_CASE("unknown tensors, GGUF architectures, experts and params.json keys are
         REQUIRE(o != std::string::npos);
         bytes.replace(o + 8, 13, "outpXt.weight");
         test::write_file(dir / "x.gguf", bytes);
-        CHECK_THAT(error([&] { load_model((dir / "x.gguf").string()); }), Contains("outpXt.weight") && Contains("not part of"));
+        CHECK_THAT(error([&] { load_model((dir / "x.gguf").string()); }),
+                   Contains("outpXt.weight") && Contains("not part of"));
     }
     // Meta params.json: a key that changes the mathematics.
     {
-        auto j = nlohmann::json::parse(R"({"dim": 128, "n_layers": 2, "n_heads": 4, "vocab_size": 64, "moe": {"num_experts": 8}})");
+        auto j = nlohmann::json::parse(
+            R"({"dim": 128, "n_layers": 2, "n_heads": 4, "vocab_size": 64, "moe": {"num_experts": 8}})");
         CHECK_THAT(error([&] { parse_meta_params(j, "params.json"); }), Contains("\"moe\""));
         j.erase("moe");
         j["sliding_window"] = 16;
@@ -430,10 +446,10 @@ TEST_CASE("a rolling cache refuses to go back past what it still holds", "[famil
     auto model = load_model(test::data("oracle/mistral-swa/hf"));
     std::vector<int> ids(30, 5);
     Transformer tf(model);
-    tf.forward(ids, 0);                                             // positions 0..29 (W = 12)
+    tf.forward(ids, 0);                                                      // positions 0..29 (W = 12)
     CHECK_NOTHROW(tf.forward(std::span<const int>(ids).subspan(0, 1), 29));  // one back: still held
     CHECK_THROWS_WITH(tf.forward(std::span<const int>(ids).subspan(0, 1), 20), Catch::Contains("overwritten position"));
-    CHECK_NOTHROW(tf.forward(ids, 0));                              // from the start is always right
+    CHECK_NOTHROW(tf.forward(ids, 0));  // from the start is always right
 }
 
 // ---- chat formats ------------------------------------------------------------------------------
@@ -447,7 +463,8 @@ TEST_CASE("Mistral Instruct v0.1 chat: mistral-common V1 layout, BOS once, EOS a
     const auto tok = SentencePieceTokenizer::from_model_file(test::data("tokenizers/llama2/tokenizer.model"));
     const Dialog d{{"system", "Be brief."}, {"user", "Hello"}, {"assistant", "Fine"}, {"user", "More"}};
     std::vector<int> want{tok.bos_id};
-    for (const auto& part : {tok.encode("[INST] Be brief.\n\nHello [/INST]", false, false), tok.encode("Fine", false, false)})
+    for (const auto& part :
+         {tok.encode("[INST] Be brief.\n\nHello [/INST]", false, false), tok.encode("Fine", false, false)})
         want.insert(want.end(), part.begin(), part.end());
     want.push_back(tok.eos_id);
     const auto last = tok.encode("[INST] More [/INST]", false, false);
@@ -457,7 +474,10 @@ TEST_CASE("Mistral Instruct v0.1 chat: mistral-common V1 layout, BOS once, EOS a
     CHECK_THROWS_WITH(mistral_chat(tok, Dialog{{"assistant", "x"}}), Catch::Contains("user, assistant"));
 }
 
-TEST_CASE("Gemma chat on a synthetic Gemma-like SentencePiece model: user-defined turn markers, byte fallback, no dummy prefix", "[family][chat]") {
+TEST_CASE(
+    "Gemma chat on a synthetic Gemma-like SentencePiece model: user-defined turn markers, byte fallback, no dummy "
+    "prefix",
+    "[family][chat]") {
     // Gemma's tokenizer.model (not available here) has: <pad> 0, <eos> 1, <bos> 2, <unk> 3, byte
     // pieces, <start_of_turn> / <end_of_turn> as user-defined pieces, add_dummy_prefix false.
     SentencePieceVocab v;
@@ -474,7 +494,8 @@ TEST_CASE("Gemma chat on a synthetic Gemma-like SentencePiece model: user-define
         std::snprintf(name, sizeof name, "<0x%02X>", b);
         add(name, PieceType::byte);
     }
-    const int sot = add("<start_of_turn>", PieceType::user_defined), eot = add("<end_of_turn>", PieceType::user_defined);
+    const int sot = add("<start_of_turn>", PieceType::user_defined),
+              eot = add("<end_of_turn>", PieceType::user_defined);
     const int space = add("\xE2\x96\x81", PieceType::normal), nl = add("\n", PieceType::normal);
     for (const char* c : {"u", "s", "e", "r", "m", "o", "d", "l", "H", "i"}) add(c, PieceType::normal, -10);
     for (const char* c : {"us", "er", "mo", "de", "del", "Hi"}) add(c, PieceType::normal, 1);
@@ -485,12 +506,14 @@ TEST_CASE("Gemma chat on a synthetic Gemma-like SentencePiece model: user-define
     const SentencePieceTokenizer tok(v);
     const Dialog d{{"user", " Hi \xC3\xA9 "}};  // stripped; é is not in the vocabulary: two byte pieces
     CHECK(gemma_chat_text(d) == "<start_of_turn>user\nHi \xC3\xA9<end_of_turn>\n<start_of_turn>model\n");
-    const std::vector<int> want{2, sot, user, nl, int(v.pieces.size()) - 3, space, 4 + 0xC3, 4 + 0xA9, eot, nl, sot, model, nl};
+    const std::vector<int> want{2,  sot, user,  nl, int(v.pieces.size()) - 3, space, 4 + 0xC3, 4 + 0xA9, eot,
+                                nl, sot, model, nl};
     CHECK(hi == int(v.pieces.size()) - 3);
     CHECK(gemma_chat(tok, d) == want);
     CHECK(gemma_stop_tokens(tok) == std::vector<int>{1, eot});
     CHECK_THROWS_WITH(gemma_chat(tok, Dialog{{"system", "x"}, {"user", "y"}}), Catch::Contains("no system role"));
     const Dialog two{{"user", "Hi"}, {"assistant", "Hi"}, {"user", "Hi"}};
     CHECK(gemma_chat_text(two) ==
-          "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHi<end_of_turn>\n<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n");
+          "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHi<end_of_turn>\n<start_of_turn>user\nHi<end_of_"
+          "turn>\n<start_of_turn>model\n");
 }

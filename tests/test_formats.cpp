@@ -6,10 +6,10 @@
 #include <iostream>
 
 #include <llamaref/formats/safetensors.hpp>
-#include <llamaref/model/weights.hpp>
 #include <llamaref/formats/write_gguf.hpp>
 #include <llamaref/formats/write_llama2c.hpp>
 #include <llamaref/formats/write_safetensors.hpp>
+#include <llamaref/model/weights.hpp>
 
 #include "test_formats_oracle.hpp"
 
@@ -24,7 +24,8 @@ bool same_bytes(const std::byte* a, const std::byte* b, std::size_t n) { return 
 
 TEST_CASE("GGUF writer: tensors byte-identical to llama.cpp's converter and llama-quantize", "[writer][gguf]") {
     for (const char* c : kOracleCases)
-        for (const auto& [type, dt] : {std::pair<const char*, DType>{"f32", DType::F32}, {"bf16", DType::BF16}, {"q8_0", DType::Q8_0}}) {
+        for (const auto& [type, dt] :
+             {std::pair<const char*, DType>{"f32", DType::F32}, {"bf16", DType::BF16}, {"q8_0", DType::Q8_0}}) {
             LLAMAREF_REQUIRE_DATA("oracle/" + std::string(c) + "/gguf/model-" + type + ".gguf");
             SECTION(std::string(c) + " " + type) {
                 const std::string out = (scratch(std::string("gguf-") + c + type) / "m.gguf").string();
@@ -45,8 +46,9 @@ TEST_CASE("GGUF writer: tensors byte-identical to llama.cpp's converter and llam
                         CHECK(same_bytes(ours.tensor_data(o), theirs.tensor_data(t), t.nbytes));
                     }
                 }
-                for (const char* key : {"llama.block_count", "llama.embedding_length", "llama.feed_forward_length",
-                                        "llama.attention.head_count", "llama.attention.head_count_kv", "general.file_type"})
+                for (const char* key :
+                     {"llama.block_count", "llama.embedding_length", "llama.feed_forward_length",
+                      "llama.attention.head_count", "llama.attention.head_count_kv", "general.file_type"})
                     CHECK(ours.get_int(key) == theirs.get_int(key));
                 CHECK(ours.get_float("llama.rope.freq_base") == theirs.get_float("llama.rope.freq_base"));
                 CHECK(ours.get_float("llama.attention.layer_norm_rms_epsilon") ==
@@ -100,7 +102,8 @@ TEST_CASE("safetensors writer: the Hugging Face layout, byte-identical to the fi
             const auto theirs_cfg = read_json_file(data("oracle/" + std::string(c) + "/hf/config.json"));
             const ModelConfig a = parse_hf_config(read_json_file((dir / "config.json").string()), "ours"),
                               b = parse_hf_config(theirs_cfg, "theirs");
-            CHECK(a.describe().substr(0, a.describe().find(", context")) == b.describe().substr(0, b.describe().find(", context")));
+            CHECK(a.describe().substr(0, a.describe().find(", context")) ==
+                  b.describe().substr(0, b.describe().find(", context")));
             check_oracle_exact(c, dir.string());
         }
     }
@@ -114,7 +117,8 @@ TEST_CASE("llama2.c writer: versions 0 and 1 give Meta's logits, version 2 withi
     write_llama2c(*m, (dir / "v0.bin").string(), 0);
     auto ours = load_model((dir / "v0.bin").string()), theirs = load_model(data("oracle/llama2-gqa/llama2c/model.bin"));
     CHECK(ours->format == "llama2c v0");
-    CHECK(same_bytes(ours->weights.layers[1].w2.data, theirs->weights.layers[1].w2.data, theirs->weights.layers[1].w2.nbytes()));
+    CHECK(same_bytes(ours->weights.layers[1].w2.data, theirs->weights.layers[1].w2.data,
+                     theirs->weights.layers[1].w2.nbytes()));
     CHECK(same_bytes(ours->weights.output.data, theirs->weights.output.data, theirs->weights.output.nbytes()));
     check_oracle_exact("llama2-gqa", (dir / "v0.bin").string());
     write_llama2c(*m, (dir / "v1.bin").string(), 1);
@@ -136,12 +140,15 @@ TEST_CASE("llama2.c writer: versions 0 and 1 give Meta's logits, version 2 withi
     // Dequantized exactly: value = int8 · scale, within half a quantization step of the original.
     const auto a = q->weights.layers[0].wq.to_f32_vector(), b = m->weights.layers[0].wq.to_f32_vector();
     double worst = 0, amax = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i]))), amax = std::max(amax, double(std::fabs(b[i])));
+    for (std::size_t i = 0; i < a.size(); ++i)
+        worst = std::max(worst, double(std::fabs(a[i] - b[i]))), amax = std::max(amax, double(std::fabs(b[i])));
     CHECK(worst <= amax / 127 / 2 * 1.0001);
 
     // What the format cannot state is refused, not silently changed.
-    CHECK_THROWS_WITH(write_llama2c(*load_model(meta_dir("llama1-mha")), (dir / "x.bin").string(), 1), Catch::Contains("assumes"));
-    CHECK_THROWS_WITH(write_llama2c(*load_model(meta_dir("llama31-scaled")), (dir / "x.bin").string(), 1), Catch::Contains("assumes"));
+    CHECK_THROWS_WITH(write_llama2c(*load_model(meta_dir("llama1-mha")), (dir / "x.bin").string(), 1),
+                      Catch::Contains("assumes"));
+    CHECK_THROWS_WITH(write_llama2c(*load_model(meta_dir("llama31-scaled")), (dir / "x.bin").string(), 1),
+                      Catch::Contains("assumes"));
     CHECK_FALSE(fs::exists(dir / "x.bin"));
 }
 
@@ -152,8 +159,8 @@ TEST_CASE("summary: parameter count, bytes and dtypes per tensor kind", "[info]"
             // The count from case.json's sizes alone.
             const auto j = read_json_file(data("oracle/" + std::string(c) + "/case.json"));
             const std::size_t D = j["params"]["dim"], L = j["params"]["n_layers"], H = j["params"]["n_heads"],
-                              KV = j["params"]["n_kv_heads"], V = j["params"]["vocab_size"], F = j["derived"]["ffn_hidden_dim"],
-                              Dh = j["derived"]["head_dim"];
+                              KV = j["params"]["n_kv_heads"], V = j["params"]["vocab_size"],
+                              F = j["derived"]["ffn_hidden_dim"], Dh = j["derived"]["head_dim"];
             const std::size_t want = 2 * V * D + D + L * (2 * D + D * H * Dh * 2 + 2 * D * KV * Dh + 3 * D * F);
             for (const std::string& path : {meta_dir(c), data("oracle/" + std::string(c) + "/hf"),
                                             data("oracle/" + std::string(c) + "/gguf/model-f32.gguf")}) {

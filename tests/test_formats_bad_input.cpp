@@ -88,8 +88,8 @@ TEST_CASE("GGUF: absurd counts and lengths, unknown types, offsets past the end"
     fails_with(gguf(0, 0, "", "", "", 7), "version 7");
     fails_with(gguf(0, uint64_t(1) << 62, ""), "metadata count");
     fails_with(gguf(uint64_t(1) << 60, 0, ""), "tensor count");
-    fails_with(gguf(0, 1, u64(~0ull) + "key"), "claims");  // key length 2^64 - 1
-    fails_with(gguf(0, 1, gstr("k") + le32(8) + u64(1ull << 40)), "claims");  // string value
+    fails_with(gguf(0, 1, u64(~0ull) + "key"), "claims");                                   // key length 2^64 - 1
+    fails_with(gguf(0, 1, gstr("k") + le32(8) + u64(1ull << 40)), "claims");                // string value
     fails_with(gguf(0, 1, gstr("k") + le32(9) + le32(4) + u64(1ull << 61)), "cannot fit");  // array length
     fails_with(gguf(0, 1, gstr("k") + le32(9) + le32(8) + u64(1ull << 59)), "cannot fit");  // array of strings
     fails_with(gguf(0, 1, gstr("k") + le32(13) + le32(0)), "unknown value type 13");
@@ -104,12 +104,16 @@ TEST_CASE("GGUF: absurd counts and lengths, unknown types, offsets past the end"
     const std::string one = kv_u32("x", 1);
     fails_with(gguf(1, 1, one, tensor_info("t", {32}, 99, 0), std::string(128, '\0')), "unknown ggml type 99");
     fails_with(gguf(1, 1, one, tensor_info("t", {32}, 0, 1ull << 40), std::string(128, '\0')), "past the end");
-    fails_with(gguf(1, 1, one, tensor_info("t", {64}, 0, 0), std::string(128, '\0')), "past the end");  // 256 bytes > 128
-    fails_with(gguf(1, 1, one, tensor_info("t", {32}, 0, 8), std::string(256, '\0')), "not a multiple of the alignment");
-    fails_with(gguf(1, 1, one, tensor_info("t", {1ull << 40, 1ull << 40}, 0, 0), std::string(128, '\0')), "absurd dimension");
+    fails_with(gguf(1, 1, one, tensor_info("t", {64}, 0, 0), std::string(128, '\0')),
+               "past the end");  // 256 bytes > 128
+    fails_with(gguf(1, 1, one, tensor_info("t", {32}, 0, 8), std::string(256, '\0')),
+               "not a multiple of the alignment");
+    fails_with(gguf(1, 1, one, tensor_info("t", {1ull << 40, 1ull << 40}, 0, 0), std::string(128, '\0')),
+               "absurd dimension");
     fails_with(gguf(1, 1, one, tensor_info("t", {32, 1, 1, 1, 1}, 0, 0), std::string(128, '\0')), "dimensions");
     fails_with(gguf(1, 1, one, tensor_info("t", {33}, 8, 0), std::string(128, '\0')), "not a multiple of its block");
-    fails_with(gguf(2, 1, one, tensor_info("a", {16}, 0, 0) + tensor_info("b", {16}, 0, 32), std::string(128, '\0')), "overlap");
+    fails_with(gguf(2, 1, one, tensor_info("a", {16}, 0, 0) + tensor_info("b", {16}, 0, 32), std::string(128, '\0')),
+               "overlap");
     // Known but not computable: IQ2_XXS (256 values in 66 bytes) is listed, then refused when a
     // weight is read.
     write_file(f, gguf(1, 1, one, tensor_info("t", {256}, 16, 0), std::string(96, '\0')));
@@ -134,7 +138,8 @@ TEST_CASE("zip: entries outside the archive, bad records, truncation", "[bad-inp
     };
     fails_with("PK", "too short");
     fails_with(std::string(100, 'x'), "no end of central directory");
-    const std::string good = stored_zip({{"archive/data.pkl", "\x80\x02}."}, {"archive/data/0", std::string(16, '\0')}});
+    const std::string good =
+        stored_zip({{"archive/data.pkl", "\x80\x02}."}, {"archive/data/0", std::string(16, '\0')}});
     const std::size_t eocd = good.size() - 22, cd_off_field = eocd + 16;
     // Central directory offset beyond the file.
     std::string bad = good;
@@ -167,7 +172,8 @@ TEST_CASE("zip: entries outside the archive, bad records, truncation", "[bad-inp
     // The real fixture, truncated.
     LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/meta/consolidated.00.pth");
     const std::string pth = slurp(data("oracle/llama2-gqa/meta/consolidated.00.pth"));
-    check_cuts(pth, f, {0, 10, 100, 2000, pth.size() / 2, pth.size() - 23, pth.size() - 1}, [&] { TorchCheckpoint t(f); });
+    check_cuts(pth, f, {0, 10, 100, 2000, pth.size() / 2, pth.size() - 23, pth.size() - 1},
+               [&] { TorchCheckpoint t(f); });
 }
 
 TEST_CASE("pickle: only a state dict's globals, nothing is ever called", "[bad-input][pth]") {
@@ -179,20 +185,22 @@ TEST_CASE("pickle: only a state dict's globals, nothing is ever called", "[bad-i
         CHECK_THROWS_WITH(TorchCheckpoint(f), Catch::Contains(text));
     };
     // The classic: os.system("...") through GLOBAL + REDUCE.
-    with_pickle("\x80\x02" + pk_global("os", "system") + "(" + pk_str("touch /tmp/llamaref-pwned") + "tR.", "'os.system'");
+    with_pickle("\x80\x02" + pk_global("os", "system") + "(" + pk_str("touch /tmp/llamaref-pwned") + "tR.",
+                "'os.system'");
     CHECK_FALSE(fs::exists("/tmp/llamaref-pwned"));
     with_pickle("\x80\x02" + pk_global("builtins", "eval") + ".", "'builtins.eval'");
     with_pickle("\x80\x02" + pk_str("posix") + pk_str("system") + "\x93.", "'posix.system'");  // STACK_GLOBAL
     with_pickle("\x80\x02" + pk_global("torch", "load") + ".", "not need");
     // Structure errors.
-    with_pickle("\x80\x02}", "truncated");                 // no STOP
-    with_pickle("\x80\x02}h\x07.", "memo entry 7");         // BINGET of nothing
-    with_pickle("\x80\x02t.", "no MARK");                   // TUPLE without MARK
-    with_pickle("\x80\x02}}.", "2 values");                 // two values left
+    with_pickle("\x80\x02}", "truncated");           // no STOP
+    with_pickle("\x80\x02}h\x07.", "memo entry 7");  // BINGET of nothing
+    with_pickle("\x80\x02t.", "no MARK");            // TUPLE without MARK
+    with_pickle("\x80\x02}}.", "2 values");          // two values left
     with_pickle("\x80\x02\xff.", "opcode 0xff");
     with_pickle("\x80\x02" + std::string("X") + le32(1u << 30) + ".", "longer than the rest");
     with_pickle("\x80\x02" + std::string(100, ']') + std::string(99, 'a') + ".", "nested");
-    with_pickle("\x80\x02" + pk_global("collections", "OrderedDict") + "(" + pk_int(1) + "tR.", "OrderedDict called with arguments");
+    with_pickle("\x80\x02" + pk_global("collections", "OrderedDict") + "(" + pk_int(1) + "tR.",
+                "OrderedDict called with arguments");
     // A tensor reaching past its storage, or naming a storage that is not there.
     PthTensor big = t;
     big.shape = {8};
@@ -215,7 +223,9 @@ TEST_CASE("pickle: linear in time and memory, no value contains itself", "[bad-i
     };
     // 200,000 APPENDs, each followed by MEMOIZE: 800 KB.
     std::string p = "\x80\x02]\x94";
-    for (int k = 0; k < 200000; ++k) p += "K\x01" "a\x94";
+    for (int k = 0; k < 200000; ++k)
+        p += "K\x01"
+             "a\x94";
     auto t0 = clock::now();
     const PyRef list = read(p + ".");
     CHECK(list->items.size() == 200000);
@@ -236,7 +246,10 @@ TEST_CASE("pickle: linear in time and memory, no value contains itself", "[bad-i
     CHECK_THROWS_WITH(read(p + "."), Catch::Contains("test.pkl") && Catch::Contains("values: not a state dict"));
     // A list inside itself, a list changed after it was put in another, MARKs misused.
     CHECK_THROWS_WITH(read(std::string("\x80\x02]q\0h\0a.", 9)), Catch::Contains("would contain itself"));
-    CHECK_THROWS_WITH(read(std::string("\x80\x02]q\0]h\0a0h\0K\x01" "a.", 15)), Catch::Contains("changed after"));
+    CHECK_THROWS_WITH(read(std::string("\x80\x02]q\0]h\0a0h\0K\x01"
+                                       "a.",
+                                       15)),
+                      Catch::Contains("changed after"));
     CHECK_THROWS_WITH(read("\x80\x02}(0."), Catch::Contains("pop below a MARK"));
     CHECK_THROWS_WITH(read("\x80\x02}(."), Catch::Contains("MARK(s) still open"));
     CHECK_THROWS_WITH(read("\x80\x02(2."), Catch::Contains("no value on the stack"));  // DUP of a MARK
@@ -253,7 +266,8 @@ TEST_CASE("Meta folder: params.json disagreeing with the weights, missing shards
     auto params = read_json_file(data("oracle/llama2-gqa/meta/params.json"));
     params["multiple_of"] = 256;  // a different FFN size than the stored w1
     write_file(dir / "params.json", params.dump());
-    CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("feed_forward.w1") && Catch::Contains("config implies"));
+    CHECK_THROWS_WITH(load_model(dir.string()),
+                      Catch::Contains("feed_forward.w1") && Catch::Contains("config implies"));
     write_file(dir / "params.json", R"({"dim": 128})");
     CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("missing field \"n_layers\""));
     write_file(dir / "params.json", slurp(data("oracle/llama2-gqa/meta/params.json")));
@@ -358,14 +372,18 @@ TEST_CASE("config.json and params.json: deep nesting, wrong types, absurd number
     hf_fails(R"("hidden_size": 1e400)", "not valid JSON");
     hf_fails(R"("hidden_size": NaN)", "not valid JSON");
     hf_fails(R"("hidden_size": 64, "num_hidden_layers": 2147483647, "num_attention_heads": 4,
-        "intermediate_size": 128, "vocab_size": 32)", "n_layers 2147483647 is beyond llamaref's limit");
+        "intermediate_size": 128, "vocab_size": 32)",
+             "n_layers 2147483647 is beyond llamaref's limit");
     hf_fails(R"("hidden_size": 65536, "num_hidden_layers": 2, "num_attention_heads": 1,
-        "intermediate_size": 128, "vocab_size": 32)", "head_dim 65536 is beyond");
+        "intermediate_size": 128, "vocab_size": 32)",
+             "head_dim 65536 is beyond");
     hf_fails(R"("hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "head_dim": 1000000,
-        "intermediate_size": 128, "vocab_size": 32)", "head_dim 1000000 is beyond");
+        "intermediate_size": 128, "vocab_size": 32)",
+             "head_dim 1000000 is beyond");
     hf_fails(hf_ok + R"(, "max_position_embeddings": 2147483647)", "max_seq_len 2147483647 is beyond");
     hf_fails(R"("hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "intermediate_size": 128, "vocab_size": 1000000000)", "vocab_size 1000000000 is beyond");
+        "intermediate_size": 128, "vocab_size": 1000000000)",
+             "vocab_size 1000000000 is beyond");
     // params.json: Meta's FFN rule with hostile multipliers, never a cast of a huge double.
     meta_fails(meta_ok + R"(, "ffn_dim_multiplier": 1e300)", "ffn_dim_multiplier 1e+300 gives a hidden size");
     meta_fails(meta_ok + R"(, "ffn_dim_multiplier": -1.5)", "ffn_dim_multiplier must be a positive number");
@@ -408,7 +426,8 @@ TEST_CASE("layer counts beyond the file are refused before any per-layer storage
     CHECK(t < 5);
     config["num_hidden_layers"] = 2147483647;
     write_file(hf / "config.json", config.dump());
-    CHECK_THROWS_WITH(load_model(hf.string()), Catch::Contains("config.json") && Catch::Contains("n_layers 2147483647"));
+    CHECK_THROWS_WITH(load_model(hf.string()),
+                      Catch::Contains("config.json") && Catch::Contains("n_layers 2147483647"));
 
     LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/meta/consolidated.00.pth");
     const auto meta = scratch("hostile-layers-meta");
@@ -419,7 +438,8 @@ TEST_CASE("layer counts beyond the file are refused before any per-layer storage
     CHECK_THROWS_WITH(load_model(meta.string()), Catch::Contains("no tensor layers.999.attention_norm"));
     params["n_layers"] = 2147483647;
     write_file(meta / "params.json", params.dump());
-    CHECK_THROWS_WITH(load_model(meta.string()), Catch::Contains("params.json") && Catch::Contains("n_layers 2147483647"));
+    CHECK_THROWS_WITH(load_model(meta.string()),
+                      Catch::Contains("params.json") && Catch::Contains("n_layers 2147483647"));
 
     LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/gguf/model-f32.gguf");
     std::string bytes = slurp(data("oracle/llama2-gqa/gguf/model-f32.gguf"));
@@ -460,8 +480,8 @@ TEST_CASE("GGUF: a 5M-element metadata array costs about its size in memory", "[
     const uint64_t n = 5'000'000;
     {  // written in pieces, so that making the file does not raise the peak the test measures
         std::ofstream out(f, std::ios::binary);
-        const std::string head = "GGUF" + le32(3) + u64(0) + u64(1) + gstr("tokenizer.ggml.token_type") + le32(9) +
-                                 le32(0) + u64(n);
+        const std::string head =
+            "GGUF" + le32(3) + u64(0) + u64(1) + gstr("tokenizer.ggml.token_type") + le32(9) + le32(0) + u64(n);
         out.write(head.data(), std::streamsize(head.size()));
         const std::string chunk(1000, '\1');
         for (uint64_t k = 0; k < n / chunk.size(); ++k) out.write(chunk.data(), std::streamsize(chunk.size()));
@@ -481,12 +501,14 @@ TEST_CASE("GGUF: a 5M-element metadata array costs about its size in memory", "[
     CHECK(GgufFile(f).int_array("tokenizer.ggml.token_type").size() == n);  // decoded on request
 
     // 600,000 strings (8 bytes each in the file) and arrays of arrays: stored as their bytes too.
-    write_file(f, gguf(0, 2, gstr("a") + le32(9) + le32(8) + u64(600000) + std::string(600000 * 8, '\0') +
-                                 gstr("b") + le32(9) + le32(9) + u64(1000) + [] {
-                                     std::string s;
-                                     for (int k = 0; k < 1000; ++k) s += le32(6) + u64(2) + std::string(8, '\0');
-                                     return s;
-                                 }()));
+    write_file(f, gguf(
+                      0, 2,
+                      gstr("a") + le32(9) + le32(8) + u64(600000) + std::string(600000 * 8, '\0') + gstr("b") +
+                          le32(9) + le32(9) + u64(1000) + [] {
+                              std::string s;
+                              for (int k = 0; k < 1000; ++k) s += le32(6) + u64(2) + std::string(8, '\0');
+                              return s;
+                          }()));
     const GgufFile g(f);
     CHECK(g.string_array("a").size() == 600000);
     CHECK(g.array_size("b") == 1000);

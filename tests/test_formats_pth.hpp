@@ -34,7 +34,9 @@ inline std::string pk_int(int64_t v) {
     out += le32(uint32_t(int32_t(v)));
     return out;
 }
-inline std::string pk_global(const std::string& module, const std::string& name) { return "c" + module + "\n" + name + "\n"; }
+inline std::string pk_global(const std::string& module, const std::string& name) {
+    return "c" + module + "\n" + name + "\n";
+}
 
 inline std::string state_dict_pickle(const std::vector<PthTensor>& tensors) {
     std::string p = "\x80\x02}(";
@@ -61,10 +63,11 @@ inline std::string stored_zip(const std::vector<std::pair<std::string, std::stri
         const uint32_t crc = crc32(reinterpret_cast<const std::byte*>(data.data()), data.size());
         const uint32_t offset = uint32_t(out.size());
         out += le32(0x04034b50) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(crc) +
-               le32(uint32_t(data.size())) + le32(uint32_t(data.size())) + le16(uint16_t(name.size())) + le16(0) + name + data;
+               le32(uint32_t(data.size())) + le32(uint32_t(data.size())) + le16(uint16_t(name.size())) + le16(0) +
+               name + data;
         cd += le32(0x02014b50) + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + le32(crc) +
-              le32(uint32_t(data.size())) + le32(uint32_t(data.size())) + le16(uint16_t(name.size())) + le16(0) + le16(0) +
-              le16(0) + le16(0) + le32(0) + le32(offset) + name;
+              le32(uint32_t(data.size())) + le32(uint32_t(data.size())) + le16(uint16_t(name.size())) + le16(0) +
+              le16(0) + le16(0) + le16(0) + le32(0) + le32(offset) + name;
     }
     const uint32_t cd_offset = uint32_t(out.size());
     out += cd;
@@ -75,7 +78,8 @@ inline std::string stored_zip(const std::vector<std::pair<std::string, std::stri
 
 inline std::string pth_archive(const std::vector<PthTensor>& tensors, const std::string& pickle) {
     std::vector<std::pair<std::string, std::string>> entries{{"archive/data.pkl", pickle}};
-    for (std::size_t k = 0; k < tensors.size(); ++k) entries.push_back({"archive/data/" + std::to_string(k), tensors[k].bytes});
+    for (std::size_t k = 0; k < tensors.size(); ++k)
+        entries.push_back({"archive/data/" + std::to_string(k), tensors[k].bytes});
     entries.push_back({"archive/version", "3\n"});
     return stored_zip(entries);
 }

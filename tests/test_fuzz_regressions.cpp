@@ -19,7 +19,6 @@
 #include <llamaref/formats/llama2c.hpp>
 #include <llamaref/formats/meta.hpp>
 #include <llamaref/tokenizer/tokenizer.hpp>
-#include <llamaref/tokenizer/tokenizer.hpp>
 
 #include "fuzz/tiny_model.hpp"
 #include "test_data.hpp"
@@ -36,8 +35,10 @@ namespace {
     int hi = -1;
     for (char c : hex) {
         if (c == ' ' || c == '\n') continue;
-        if (hi < 0) hi = nibble(c);
-        else out += char(hi << 4 | nibble(c)), hi = -1;
+        if (hi < 0)
+            hi = nibble(c);
+        else
+            out += char(hi << 4 | nibble(c)), hi = -1;
     }
     return out;
 }
@@ -72,7 +73,8 @@ void meta_params(const std::string& bytes) {  // fuzz_config: params.json beside
     test::write_file(dir / "consolidated.00.pth", bytes);
     (void)load_meta(dir.string());
 }
-[[maybe_unused]] void hf_safetensors(const std::string& bytes) {  // fuzz_safetensors: model.safetensors beside the tiny config.json
+[[maybe_unused]] void hf_safetensors(
+    const std::string& bytes) {  // fuzz_safetensors: model.safetensors beside the tiny config.json
     const auto dir = test::scratch("fuzz-hf-safetensors");
     fuzz::write_text(dir / "config.json", fuzz::tiny_hf_config_json());
     test::write_file(dir / "model.safetensors", bytes);
@@ -107,7 +109,8 @@ TEST_CASE("fuzz regression: config.json nested 100,000 deep in a field is an Err
     CHECK_THROWS_AS(meta_params("{\"dim\": " + nested(100000) + "}"), Error);
 }
 
-TEST_CASE("fuzz regression: config.json sizes that overflow or exhaust memory are Errors", "[fuzz-regression][config]") {
+TEST_CASE("fuzz regression: config.json sizes that overflow or exhaust memory are Errors",
+          "[fuzz-regression][config]") {
     const std::string base = fuzz::tiny_hf_config_json();
     auto with = [&](const std::string& key, const std::string& value) {
         auto j = nlohmann::json::parse(base);
@@ -121,7 +124,8 @@ TEST_CASE("fuzz regression: config.json sizes that overflow or exhaust memory ar
     CHECK_THROWS_AS(hf_config(with("rope_scaling", "{\"rope_type\": 5}")), Error);  // was a json type_error
 }
 
-TEST_CASE("fuzz regression: params.json ffn_dim_multiplier 1e300 and n_layers 2^31-1 are Errors", "[fuzz-regression][config]") {
+TEST_CASE("fuzz regression: params.json ffn_dim_multiplier 1e300 and n_layers 2^31-1 are Errors",
+          "[fuzz-regression][config]") {
     auto j = nlohmann::json::parse(fuzz::tiny_params_json());
     j["ffn_dim_multiplier"] = 1e300;
     CHECK_THROWS_AS(meta_params(j.dump()), Error);
@@ -136,7 +140,8 @@ TEST_CASE("fuzz regression: llama2.c header with vocab_size INT_MIN is an Error"
     CHECK_THROWS_AS(llama2c_model(header + std::string(4096, '\0')), Error);
 }
 
-TEST_CASE("fuzz regression: GGUF block_count 2^31-1 is an Error before any per-layer storage", "[fuzz-regression][gguf]") {
+TEST_CASE("fuzz regression: GGUF block_count 2^31-1 is an Error before any per-layer storage",
+          "[fuzz-regression][gguf]") {
     auto kv_u32 = [](const std::string& k, uint32_t v) {
         return test::u64(k.size()) + k + le32(4) + std::string(reinterpret_cast<const char*>(&v), 4);
     };

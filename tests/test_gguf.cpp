@@ -9,7 +9,9 @@ using namespace llamaref;
 using namespace llamaref::test;
 
 namespace {
-std::string gguf_path(const std::string& c, const std::string& t) { return "oracle/" + c + "/gguf/model-" + t + ".gguf"; }
+std::string gguf_path(const std::string& c, const std::string& t) {
+    return "oracle/" + c + "/gguf/model-" + t + ".gguf";
+}
 }  // namespace
 
 TEST_CASE("GGUF f32 from llama.cpp's converter: Meta's logits within 1e-4, greedy ids exact", "[gguf][oracle]") {

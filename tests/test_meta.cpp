@@ -18,7 +18,8 @@ namespace {
 // The fixture's tensors as PthTensors, optionally re-stored as BF16 / F16 (2-D weights only;
 // norms stay F32 as in llama.cpp's bf16 files), then split into n shards the way Meta's
 // model-parallel layers are split.
-std::vector<std::vector<PthTensor>> shard_fixture(const std::string& case_name, int n, DType weight_dtype = DType::F32) {
+std::vector<std::vector<PthTensor>> shard_fixture(const std::string& case_name, int n,
+                                                  DType weight_dtype = DType::F32) {
     TorchCheckpoint src(data("oracle/" + case_name + "/meta/consolidated.00.pth"));
     std::vector<std::vector<PthTensor>> shards(n);
     for (const auto& [name, v] : src.tensors()) {
@@ -29,7 +30,12 @@ std::vector<std::vector<PthTensor>> shard_fixture(const std::string& case_name, 
         const bool vec = v.shape.size() == 1;
         const std::size_t rows = vec ? 1 : v.rows(), cols = vec ? v.numel() : v.cols();
         for (int s = 0; s < n; ++s) {
-            PthTensor t{name, dt == DType::F32 ? "FloatStorage" : dt == DType::BF16 ? "BFloat16Storage" : "HalfStorage", {}, {}};
+            PthTensor t{name,
+                        dt == DType::F32    ? "FloatStorage"
+                        : dt == DType::BF16 ? "BFloat16Storage"
+                                            : "HalfStorage",
+                        {},
+                        {}};
             std::size_t r0 = 0, r1 = rows, c0 = 0, c1 = cols;
             if (split == 0) r0 = rows * s / n, r1 = rows * (s + 1) / n;
             if (split == 1) c0 = cols * s / n, c1 = cols * (s + 1) / n;
@@ -38,8 +44,10 @@ std::vector<std::vector<PthTensor>> shard_fixture(const std::string& case_name, 
             for (std::size_t r = r0; r < r1; ++r)
                 for (std::size_t c = c0; c < c1; ++c) {
                     const float f = x[r * cols + c];
-                    if (dt == DType::F32) t.bytes.append(reinterpret_cast<const char*>(&f), 4);
-                    else t.bytes += le16(dt == DType::BF16 ? f32_to_bf16(f) : f32_to_f16(f));
+                    if (dt == DType::F32)
+                        t.bytes.append(reinterpret_cast<const char*>(&f), 4);
+                    else
+                        t.bytes += le16(dt == DType::BF16 ? f32_to_bf16(f) : f32_to_f16(f));
                 }
             shards[s].push_back(std::move(t));
         }
@@ -69,7 +77,9 @@ TEST_CASE("Meta fixtures from meta/ (consolidated.00.pth)", "[meta][oracle]") {
             check_oracle_exact(c, data(std::string("oracle/") + c + "/meta"));
             auto m = load_model(data(std::string("oracle/") + c + "/meta"));
             CHECK(m->format == "meta (1 shard)");
-            CHECK(m->config.n_kv_heads == m->config.n_heads / (std::string(c) == "llama1-mha" ? 1 : std::string(c) == "llama2-gqa" ? 4 : 2));
+            CHECK(m->config.n_kv_heads == m->config.n_heads / (std::string(c) == "llama1-mha"   ? 1
+                                                               : std::string(c) == "llama2-gqa" ? 4
+                                                                                                : 2));
         }
     }
 }
@@ -136,7 +146,8 @@ TEST_CASE("params.json of real Meta releases", "[meta]") {
     CHECK(c2.vocab_size == 0);
     CHECK(c2.n_kv_heads == 32);
     // Llama 3.1: use_scaled_rope switches on Meta's 8 / 1 / 4 / 8192.
-    const auto l31 = nlohmann::json::parse(R"({"dim": 4096, "ffn_dim_multiplier": 1.3, "multiple_of": 1024, "n_heads": 32,
+    const auto l31 =
+        nlohmann::json::parse(R"({"dim": 4096, "ffn_dim_multiplier": 1.3, "multiple_of": 1024, "n_heads": 32,
         "n_kv_heads": 8, "n_layers": 32, "norm_eps": 1e-05, "rope_theta": 500000.0, "use_scaled_rope": true, "vocab_size": 128256})");
     const ModelConfig c31 = parse_meta_params(l31, "llama31-8b");
     CHECK(c31.rope_scaling.enabled);

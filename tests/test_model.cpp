@@ -38,7 +38,8 @@ void check_against_oracle(const std::string& case_dir, const std::string& model_
         tf.set_backend(backend);
         std::map<std::string, std::vector<float>> seen;
         tf.set_observer([&](const Probe& p) {
-            if (p.name == "tok_embeddings" || p.name == "norm" || (p.name.rfind("layers.", 0) == 0 && p.name.find('.', 7) == std::string::npos))
+            if (p.name == "tok_embeddings" || p.name == "norm" ||
+                (p.name.rfind("layers.", 0) == 0 && p.name.find('.', 7) == std::string::npos))
                 seen[p.name].assign(p.data, p.data + shape_numel(p.shape));
         });
         Tensor2 logits = tf.forward(o.prompt, 0);
@@ -324,7 +325,8 @@ TEST_CASE("LogitRows::last and forward_last give the last row of all", "[model][
     }
 }
 
-TEST_CASE("fast backend: a 4096-token prompt in chunks, last logits within 1e-4 of the reference", "[model][fast][long]") {
+TEST_CASE("fast backend: a 4096-token prompt in chunks, last logits within 1e-4 of the reference",
+          "[model][fast][long]") {
     // A small random model (the values are noise; the shapes and the length are what matter).
     ModelConfig c;
     c.dim = 64, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 16, c.hidden_dim = 160;
@@ -344,9 +346,17 @@ TEST_CASE("fast backend: a 4096-token prompt in chunks, last logits within 1e-4 
     const std::size_t D = c.dim, Q = c.q_dim(), K = c.kv_dim(), F = c.hidden_dim, V = c.vocab_size;
     model->weights.tok_embeddings = tensor({V, D}, 1.0f);
     for (int l = 0; l < c.n_layers; ++l)
-        model->weights.layers.push_back({tensor({D}, 1.0f), tensor({Q, D}, 0.3f), tensor({K, D}, 0.3f), tensor({K, D}, 0.3f),
-                                         tensor({D, Q}, 0.1f), tensor({D}, 1.0f), tensor({F, D}, 0.2f), tensor({D, F}, 0.1f),
-                                         tensor({F, D}, 0.2f), {}, {}});
+        model->weights.layers.push_back({tensor({D}, 1.0f),
+                                         tensor({Q, D}, 0.3f),
+                                         tensor({K, D}, 0.3f),
+                                         tensor({K, D}, 0.3f),
+                                         tensor({D, Q}, 0.1f),
+                                         tensor({D}, 1.0f),
+                                         tensor({F, D}, 0.2f),
+                                         tensor({D, F}, 0.1f),
+                                         tensor({F, D}, 0.2f),
+                                         {},
+                                         {}});
     model->weights.norm = tensor({D}, 1.0f);
     model->weights.output = tensor({V, D}, 0.3f);
 
@@ -380,7 +390,8 @@ TEST_CASE("KV cache in F16 / BF16: rounded keys and values, logits near Meta's",
         exact.set_backend(backend);
         const Tensor2 exact_logits = exact.forward(all, 0);
         for (DType t : {DType::F16, DType::BF16}) {
-            INFO("cache type " << dtype_name(t) << (backend == Backend::fast ? ", fast backend" : ", reference backend"));
+            INFO("cache type " << dtype_name(t)
+                               << (backend == Backend::fast ? ", fast backend" : ", reference backend"));
             Transformer tf(model);
             tf.set_backend(backend);
             tf.set_kv_cache_types(t, t);
@@ -406,8 +417,10 @@ TEST_CASE("KV cache in F16 / BF16: rounded keys and values, logits near Meta's",
             // Measured: F16 3.9e-3, BF16 3.2e-2 (8 bits of mantissa fewer, ~8× the effect).
             CHECK(from_exact > 0);
             CHECK(from_meta < (t == DType::F16 ? 1e-2 : 8e-2));
-            if (t == DType::BF16) CHECK(from_exact > 2 * effect_f16);
-            else effect_f16 = from_exact;
+            if (t == DType::BF16)
+                CHECK(from_exact > 2 * effect_f16);
+            else
+                effect_f16 = from_exact;
             // Decoding through the cache sees the same rounded keys as the single pass.
             Transformer step(model);
             step.set_backend(backend);

@@ -33,8 +33,7 @@ nlohmann::json read_json(const std::string& path) {
 std::vector<std::pair<std::string, nlohmann::json>> quant_files() {
     std::vector<std::pair<std::string, nlohmann::json>> out;
     const nlohmann::json c = read_json(data(kQuantDir + "/case.json"));
-    for (const auto& [name, entry] : c["files"].items())
-        out.emplace_back(name, entry);
+    for (const auto& [name, entry] : c["files"].items()) out.emplace_back(name, entry);
     return out;
 }
 
@@ -75,8 +74,7 @@ TEST_CASE("quantized GGUF: every ggml type dequantizes bit for bit as llama.cpp'
             REQUIRE(std::vector<std::size_t>(expected.shape().begin(), expected.shape().end()) == v.shape);
             const std::vector<float> got = v.to_f32_vector();
             std::size_t differ = 0;
-            for (std::size_t i = 0; i < got.size(); ++i)
-                differ += std::memcmp(&got[i], &expected.data()[i], 4) != 0;
+            for (std::size_t i = 0; i < got.size(); ++i) differ += std::memcmp(&got[i], &expected.data()[i], 4) != 0;
             CHECK(differ == 0);
             types_checked.insert(dump["type"].get<std::string>());
         }
@@ -194,7 +192,8 @@ TEST_CASE("quantized GGUF: llama.cpp's activation rounding, emulated, explains l
         const auto llamacpp = xt::load_npy<float>(dir + "/llamacpp_logits.npy");
         auto model = load_model(data(kQuantDir + "/" + entry["file"].get<std::string>()));
         double exact_sq = 0;
-        for (std::size_t i = 0; i < exact.size(); ++i) exact_sq += std::pow(double(exact.data()[i]) - llamacpp.data()[i], 2);
+        for (std::size_t i = 0; i < exact.size(); ++i)
+            exact_sq += std::pow(double(exact.data()[i]) - llamacpp.data()[i], 2);
         for (Backend backend : {Backend::reference, Backend::fast}) {
             INFO(name << (backend == Backend::fast ? " fast" : " reference"));
             Transformer tf(model);
@@ -203,8 +202,10 @@ TEST_CASE("quantized GGUF: llama.cpp's activation rounding, emulated, explains l
             const Tensor2 emulated = tf.forward(ids, 0);
             REQUIRE(emulated.size() == llamacpp.size());
             double sq = 0;
-            for (std::size_t i = 0; i < emulated.size(); ++i) sq += std::pow(double(emulated.data()[i]) - llamacpp.data()[i], 2);
-            const double rms = std::sqrt(sq / double(emulated.size())), exact_rms = std::sqrt(exact_sq / double(exact.size()));
+            for (std::size_t i = 0; i < emulated.size(); ++i)
+                sq += std::pow(double(emulated.data()[i]) - llamacpp.data()[i], 2);
+            const double rms = std::sqrt(sq / double(emulated.size())),
+                         exact_rms = std::sqrt(exact_sq / double(exact.size()));
             if (name == "F32") {
                 CHECK(rms < 1e-5);  // nothing is rounded
             } else {
@@ -244,22 +245,28 @@ TEST_CASE("quantized GGUF with a tied output: a Q4_K token table as the output m
         const Tensor2 la = a.forward(ids, 0), lb = b.forward(ids, 0);
         REQUIRE(la.size() == lb.size());
         double max_diff = 0;
-        for (std::size_t i = 0; i < la.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(la.data()[i] - lb.data()[i])));
-        WARN((backend == Backend::fast ? "fast" : "reference") << ": tied Q4_K model vs its float32 twin, max |Δ logit| " << max_diff);
+        for (std::size_t i = 0; i < la.size(); ++i)
+            max_diff = std::max(max_diff, double(std::fabs(la.data()[i] - lb.data()[i])));
+        WARN((backend == Backend::fast ? "fast" : "reference")
+             << ": tied Q4_K model vs its float32 twin, max |Δ logit| " << max_diff);
         CHECK(max_diff < 1e-4);
         const std::size_t V = la.shape()[1];
-        for (std::size_t t = 0; t < ids.size(); ++t) CHECK(argmax(la.data() + t * V, V) == argmax(lb.data() + t * V, V));
+        for (std::size_t t = 0; t < ids.size(); ++t)
+            CHECK(argmax(la.data() + t * V, V) == argmax(lb.data() + t * V, V));
     }
     Transformer spec(tied), fast(tied);
     spec.set_backend(Backend::reference), fast.set_backend(Backend::fast);
     spec.set_llamacpp_rounding(true), fast.set_llamacpp_rounding(true);
     std::size_t agree = 0;
     for (std::size_t t = 0; t < ids.size(); ++t) {
-        const Tensor2 rs = spec.forward(std::span<const int>(&ids[t], 1), int(t)), rf = fast.forward(std::span<const int>(&ids[t], 1), int(t));
+        const Tensor2 rs = spec.forward(std::span<const int>(&ids[t], 1), int(t)),
+                      rf = fast.forward(std::span<const int>(&ids[t], 1), int(t));
         double worst = 0;
-        for (std::size_t v = 0; v < rs.size(); ++v) worst = std::max(worst, double(std::fabs(rs.data()[v] - rf.data()[v])));
+        for (std::size_t v = 0; v < rs.size(); ++v)
+            worst = std::max(worst, double(std::fabs(rs.data()[v] - rf.data()[v])));
         agree += worst <= 1e-5;
     }
-    WARN("llama.cpp's rounding, int8 decode vs the reference backend: " << agree << " of " << ids.size() << " positions within 1e-5");
+    WARN("llama.cpp's rounding, int8 decode vs the reference backend: " << agree << " of " << ids.size()
+                                                                        << " positions within 1e-5");
     CHECK(agree >= ids.size() / 4);
 }

@@ -78,7 +78,8 @@ TEST_CASE("sampling statistics match the distribution after temperature/top-k/to
         {"top-k 3", topk3, keep(kP, {0, 1, 2}), keep(kP, {0, 1, 2, 3})},
         {"top-p 0.7 (Meta: crossing token kept)", topp07, keep(kP, {0, 1, 2}), keep(kP, {0, 1})},
         {"min-p 0.22", minp22, keep(kP, {0, 1, 2, 3}), keep(kP, {0, 1, 2})},
-        {"temperature 2 then top-k 5 (sqrt p)", t2k5, keep(normalise(sqrt5), {0, 1, 2, 3, 4}), keep(kP, {0, 1, 2, 3, 4})},
+        {"temperature 2 then top-k 5 (sqrt p)", t2k5, keep(normalise(sqrt5), {0, 1, 2, 3, 4}),
+         keep(kP, {0, 1, 2, 3, 4})},
     };
     for (const auto& c : cases) {
         INFO(c.what);
@@ -197,16 +198,16 @@ TEST_CASE("generators: fixed sequences for a seed", "[sampling]") {
 
 TEST_CASE("Utf8Stream never splits a character", "[generate]") {
     Utf8Stream s;
-    CHECK(s.push("h\xC3") == "h");      // first byte of é held back
+    CHECK(s.push("h\xC3") == "h");  // first byte of é held back
     CHECK(s.push("\xA9!") == "\xC3\xA9!");
-    CHECK(s.push("\xF0\x9F") == "");    // half an emoji
+    CHECK(s.push("\xF0\x9F") == "");  // half an emoji
     CHECK(s.push("\x98") == "");
     CHECK(s.push("\x80") == "\xF0\x9F\x98\x80");
     CHECK(s.push("\x80x") == "\xEF\xBF\xBDx");  // a stray continuation byte
     CHECK(s.push("\xC3") == "");
-    CHECK(s.push("y") == "\xEF\xBF\xBDy");      // a broken sequence
+    CHECK(s.push("y") == "\xEF\xBF\xBDy");  // a broken sequence
     CHECK(s.push("\xE2\x82") == "");
-    CHECK(s.flush() == "\xEF\xBF\xBD");         // incomplete at the end
+    CHECK(s.flush() == "\xEF\xBF\xBD");  // incomplete at the end
     // Python: b"\xe0\x80\x80".decode("utf-8", "replace") == "\ufffd" * 3 (an overlong form), and
     // b"\xed\xa0\x80" (a surrogate) the same: never passed through as a character.
     CHECK(s.push("\xE0\x80\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
@@ -217,7 +218,8 @@ TEST_CASE("Utf8Stream never splits a character", "[generate]") {
 
 TEST_CASE("Utf8Stream emits what replace_invalid makes of the whole text, however it is cut", "[generate]") {
     std::mt19937 g(7);
-    const unsigned char alphabet[] = {'a', 0x80, 0x9F, 0xA0, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0, 0xE2, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xC0, 0xFF};
+    const unsigned char alphabet[] = {'a',  0x80, 0x9F, 0xA0, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0,
+                                      0xE2, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xC0, 0xFF};
     for (int trial = 0; trial < 2000; ++trial) {
         std::string text;
         const int n = int(g() % 24);

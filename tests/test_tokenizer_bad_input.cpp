@@ -55,8 +55,12 @@ TEST_CASE("tokenizers: malformed UTF-8, NUL bytes and a 10 MB line", "[tokenizer
     LLAMAREF_REQUIRE_DATA(kMeta);
     const Tokenizer sp(SentencePieceTokenizer::from_model_file(test::data(kSp)));
     const Tokenizer tt(read_tiktoken_model(test::data(kMeta)));
-    const std::string nasty[] = {std::string("\xFF\xFE\x80\xC0\xAF", 5), std::string("a\0b\0", 4), "\xED\xA0\x80",
-                                 "\xF4\x90\x80\x80", "\xE2\x82", std::string(1, '\0')};
+    const std::string nasty[] = {std::string("\xFF\xFE\x80\xC0\xAF", 5),
+                                 std::string("a\0b\0", 4),
+                                 "\xED\xA0\x80",
+                                 "\xF4\x90\x80\x80",
+                                 "\xE2\x82",
+                                 std::string(1, '\0')};
     for (const auto& tok : {&sp, &tt}) {
         for (const auto& s : nasty) {
             const auto ids = tok->encode(s, true, true);
@@ -85,19 +89,23 @@ TEST_CASE("tokenizers: truncated and corrupt files of each format are clear erro
 
     // SentencePiece tokenizer.model: every cut inside a piece is a truncated protobuf.
     const std::string sp = slurp(test::data(kSp));
-    CHECK(check_cuts(sp, dir / "sp.model", 40, [](const std::string& p) { SentencePieceTokenizer::from_model_file(p); }) >= 39);
+    CHECK(check_cuts(sp, dir / "sp.model", 40,
+                     [](const std::string& p) { SentencePieceTokenizer::from_model_file(p); }) >= 39);
     std::string bad = sp;
     bad[0] = char(0x0F);  // field 1 with wire type 7: no such wire type
     write(dir / "bad.model", bad);
-    CHECK_THROWS_WITH(SentencePieceTokenizer::from_model_file((dir / "bad.model").string()), Catch::Contains("wire type 7"));
+    CHECK_THROWS_WITH(SentencePieceTokenizer::from_model_file((dir / "bad.model").string()),
+                      Catch::Contains("wire type 7"));
     bad = sp;
     bad[1] = char(0xFF), bad[2] = char(0xFF), bad[3] = char(0x7F);  // a length beyond the end
     write(dir / "bad.model", bad);
-    CHECK_THROWS_WITH(SentencePieceTokenizer::from_model_file((dir / "bad.model").string()), Catch::Contains("truncated"));
+    CHECK_THROWS_WITH(SentencePieceTokenizer::from_model_file((dir / "bad.model").string()),
+                      Catch::Contains("truncated"));
 
     // llama2.c tokenizer.bin
     const std::string bin = slurp(test::data(kBin));
-    CHECK(check_cuts(bin, dir / "t.bin", 20, [](const std::string& p) { SentencePieceTokenizer::from_llama2c(p, 32000); }) >= 20);
+    CHECK(check_cuts(bin, dir / "t.bin", 20,
+                     [](const std::string& p) { SentencePieceTokenizer::from_llama2c(p, 32000); }) >= 20);
 
     // Meta's Llama 3 tokenizer.model: cuts lose ranks (a cut mid-line is a bad base64 or rank).
     const std::string meta = slurp(test::data(kMeta)).substr(0, 40000);
@@ -108,7 +116,8 @@ TEST_CASE("tokenizers: truncated and corrupt files of each format are clear erro
     write(dir / "m.model", "IQ== 0\nIg== 2\nIw== 3\n");
     CHECK_THROWS_WITH(read_tiktoken_model((dir / "m.model").string()), Catch::Contains("without gaps"));
     write(dir / "m.model", "IQ== 0\nIg== 5\n");
-    CHECK_THROWS_WITH(read_tiktoken_model((dir / "m.model").string()), Catch::Contains("not below the number of lines"));
+    CHECK_THROWS_WITH(read_tiktoken_model((dir / "m.model").string()),
+                      Catch::Contains("not below the number of lines"));
     write(dir / "m.model", "IQ== x\n");
     CHECK_THROWS_WITH(read_tiktoken_model((dir / "m.model").string()), Catch::Contains("not a number"));
     write(dir / "m.model", "IQ== 0\n");  // one rank: no token for most single bytes
@@ -121,7 +130,8 @@ TEST_CASE("tokenizers: truncated and corrupt files of each format are clear erro
         write(dir / "t.json", json.substr(0, cut));
         CHECK_THROWS_AS(read_tokenizer_json_bpe((dir / "t.json").string()), Error);
     }
-    write(dir / "t.json", R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": null, "added_tokens": []})");
+    write(dir / "t.json",
+          R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": null, "added_tokens": []})");
     CHECK_THROWS_WITH(read_tokenizer_json_bpe((dir / "t.json").string()), Catch::Contains("ignore_merges"));
     write(dir / "t.json", R"({"model": {"type": "BPE", "ignore_merges": true, "vocab": {"a": 0}, "merges": []},
         "pre_tokenizer": {"type": "ByteLevel"}, "added_tokens": []})");
@@ -172,8 +182,8 @@ std::string sp_model(const std::vector<std::string>& pieces, const std::string& 
 const std::string kPre =
     R"({"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "a"}}, {"type": "ByteLevel"}]})";
 std::string bpe_json(const std::string& vocab, const std::string& added = "[]", const std::string& pre = kPre) {
-    return R"({"model": {"type": "BPE", "ignore_merges": true, "vocab": )" + vocab + R"(, "merges": []}, "pre_tokenizer": )" +
-           pre + R"(, "added_tokens": )" + added + "}";
+    return R"({"model": {"type": "BPE", "ignore_merges": true, "vocab": )" + vocab +
+           R"(, "merges": []}, "pre_tokenizer": )" + pre + R"(, "added_tokens": )" + added + "}";
 }
 
 }  // namespace
@@ -181,7 +191,8 @@ std::string bpe_json(const std::string& vocab, const std::string& added = "[]", 
 // Sizes and ids from a file are bounded by the number of entries the file holds, nesting is
 // bounded, and every message names the file: no file makes a reader allocate gigabytes, overflow
 // an int, overflow the stack or throw anything but llamaref::Error.
-TEST_CASE("tokenizer files with hostile ids, sizes and nesting are clear errors naming the file", "[tokenizer][bad-input]") {
+TEST_CASE("tokenizer files with hostile ids, sizes and nesting are clear errors naming the file",
+          "[tokenizer][bad-input]") {
     const auto dir = test::scratch("hostile-tokenizer-files");
     const auto any = [](const std::string& p) { load_tokenizer(p); };
     const auto tiktoken = [](const std::string& p) { read_tiktoken_model(p); };
@@ -236,7 +247,9 @@ TEST_CASE("tokenizer files with hostile ids, sizes and nesting are clear errors 
     write(json, bpe_json(R"({"a": 0})", "[]", deep));
     check_error(json, "nested", bpe);
     check_error(json, "nested", any);
-    write(json, R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {"<unk>": 0}, "merges": []}, "added_tokens": )" + deep + "}");
+    write(json,
+          R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {"<unk>": 0}, "merges": []}, "added_tokens": )" +
+              deep + "}");
     check_error(json, "nested", sp_json);
     write(json, R"({"model": {"type": "BPE", "byte_fallback": true}, "pre_tokenizer": {"a": )" + deep + "}}");
     check_error(json, "nested", any);
@@ -244,7 +257,8 @@ TEST_CASE("tokenizer files with hostile ids, sizes and nesting are clear errors 
     // SentencePiece tokenizer.model: the vocabulary's own checks name the file too.
     const fs::path sp = dir / "sp.model";
     write(sp, sp_model({"a", ""}));
-    check_error(sp, "SentencePiece vocabulary: piece 2 is empty", [](const std::string& p) { SentencePieceTokenizer::from_model_file(p); });
+    check_error(sp, "SentencePiece vocabulary: piece 2 is empty",
+                [](const std::string& p) { SentencePieceTokenizer::from_model_file(p); });
     check_error(sp, "piece 2 is empty", any);
     write(sp, sp_model({"a", "b"}, proto_int(41, 2000000000)));  // bos_id
     check_error(sp, "bos_id 2000000000 is neither -1", any);

@@ -54,10 +54,14 @@ const Ids kResponse = {2028, 374, 264, 2077, 13};     // "This is a response."
 TEST_CASE("Llama 2 chat: [INST], <<SYS>>, BOS and EOS as ids per turn", "[tokenizer][chat]") {
     LLAMAREF_REQUIRE_DATA(kSp);
     const auto tok = SentencePieceTokenizer::from_model_file(test::data(kSp));
-    const Dialog d = {{"system", "You are nice."}, {"user", "  Hi!\n"}, {"assistant", " Hello. "}, {"user", "How are you?"}};
+    const Dialog d = {
+        {"system", "You are nice."}, {"user", "  Hi!\n"}, {"assistant", " Hello. "}, {"user", "How are you?"}};
     // Meta strips the merged first turn as a whole: the user's leading spaces stay after <</SYS>>.
-    const Ids want = cat({{1}, sp_encode("[INST] <<SYS>>\nYou are nice.\n<</SYS>>\n\n  Hi! [/INST] Hello. "), {2},
-                          {1}, sp_encode("[INST] How are you? [/INST]")});
+    const Ids want = cat({{1},
+                          sp_encode("[INST] <<SYS>>\nYou are nice.\n<</SYS>>\n\n  Hi! [/INST] Hello. "),
+                          {2},
+                          {1},
+                          sp_encode("[INST] How are you? [/INST]")});
     CHECK(llama2_chat(tok, d) == want);
     CHECK(std::count(want.begin(), want.end(), 1) == 2);  // one BOS per turn, never two in a row
     CHECK(llama2_chat(tok, {{"user", "x"}}) == cat({{1}, sp_encode("[INST] x [/INST]")}));
@@ -78,8 +82,8 @@ TEST_CASE("Alpaca and Vicuna prompts", "[tokenizer][chat]") {
 
     const Dialog d = {{"user", "Hi"}, {"assistant", "Hello!"}, {"user", "Bye"}};
     const std::string sys = kVicunaSystem;
-    CHECK(vicuna_chat(tok, d) == cat({{1}, sp_encode(sys + " USER: Hi ASSISTANT: Hello!"), {2},
-                                      sp_encode("USER: Bye ASSISTANT:")}));
+    CHECK(vicuna_chat(tok, d) ==
+          cat({{1}, sp_encode(sys + " USER: Hi ASSISTANT: Hello!"), {2}, sp_encode("USER: Bye ASSISTANT:")}));
 }
 
 TEST_CASE("Llama 3 chat: Meta's encode_message and encode_dialog_prompt vectors", "[tokenizer][chat]") {
@@ -98,7 +102,9 @@ TEST_CASE("Llama 3 chat: Meta's encode_message and encode_dialog_prompt vectors"
 TEST_CASE("Llama 3 chat: multi-turn ids from the format rules, and stop tokens", "[tokenizer][chat]") {
     LLAMAREF_REQUIRE_DATA(kMeta);
     const auto& tok = llama3();
-    const Dialog d = {{"user", " This is a test sentence.\n"}, {"assistant", "This is a response."}, {"user", "This is a test sentence."}};
+    const Dialog d = {{"user", " This is a test sentence.\n"},
+                      {"assistant", "This is a response."},
+                      {"user", "This is a test sentence."}};
     const Ids user = {kSH, 882, kEH, kNL2}, assistant = {kSH, 78191, kEH, kNL2};
     const Ids want = cat({{kBOT}, user, kTest, {kEOT}, assistant, kResponse, {kEOT}, user, kTest, {kEOT}, assistant});
     CHECK(llama3_chat(tok, d) == want);
@@ -117,13 +123,26 @@ TEST_CASE("Llama 3.1 chat: ipython role, python_tag, eom_id (Meta's encoder)", "
     Dialog d = {{"system", "This is a test sentence."}, {"user", "This is a response."}};
     d.push_back({"assistant", "brave_search.call(query=\"x\")", /*tool_call=*/true, /*end_of_message=*/true});
     d.push_back({"tool", "This is a response."});
-    const Ids want = cat({{kBOT, kSH, 9125, kEH, kNL2}, kTest, {kEOT}, {kSH, 882, kEH, kNL2}, kResponse, {kEOT},
-                          {kSH, 78191, kEH, kNL2, kPY}, call, {kEOM}, {kSH}, ipython, {kEH, kNL2}, kResponse, {kEOT},
+    const Ids want = cat({{kBOT, kSH, 9125, kEH, kNL2},
+                          kTest,
+                          {kEOT},
+                          {kSH, 882, kEH, kNL2},
+                          kResponse,
+                          {kEOT},
+                          {kSH, 78191, kEH, kNL2, kPY},
+                          call,
+                          {kEOM},
+                          {kSH},
+                          ipython,
+                          {kEH, kNL2},
+                          kResponse,
+                          {kEOT},
                           {kSH, 78191, kEH, kNL2}});
     CHECK(llama31_chat(tok, d) == want);
 }
 
-TEST_CASE("Llama 3.1 HF template: date header, one BOS, and the 3.0 template equals Meta's encoder", "[tokenizer][chat]") {
+TEST_CASE("Llama 3.1 HF template: date header, one BOS, and the 3.0 template equals Meta's encoder",
+          "[tokenizer][chat]") {
     LLAMAREF_REQUIRE_DATA(kMeta);
     const auto& tok = llama3();
     const Dialog d = {{"system", " Be brief. "}, {"user", "Hi"}};
@@ -141,9 +160,14 @@ TEST_CASE("Llama 3.1 HF template: date header, one BOS, and the 3.0 template equ
 
     // The Llama 3.0 HF template (tokenizer_config.json) rendered by its rules and parsed for
     // specials gives exactly Meta's encode_dialog_prompt ids.
-    const Dialog d3 = {{"system", "This is a test sentence."}, {"user", " This is a response.\t"}, {"assistant", "Hi"}, {"user", "Bye"}};
+    const Dialog d3 = {{"system", "This is a test sentence."},
+                       {"user", " This is a response.\t"},
+                       {"assistant", "Hi"},
+                       {"user", "Bye"}};
     std::string hf = "<|begin_of_text|>";
-    for (const auto& m : d3) hf += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + std::string(utf8::python_strip(m.content)) + "<|eot_id|>";
+    for (const auto& m : d3)
+        hf += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + std::string(utf8::python_strip(m.content)) +
+              "<|eot_id|>";
     hf += "<|start_header_id|>assistant<|end_header_id|>\n\n";
     CHECK(tok.encode(hf, false, false, SpecialText::parse) == llama3_chat(tok, d3));
 }
@@ -165,7 +189,8 @@ TEST_CASE("Llama 3.1 built-in tools: the HF template's system block, tool call a
         "Park\")<|eom_id|><|start_header_id|>ipython<|end_header_id|>\n\n{\"weather\": \"sunny\"}<|eot_id|>"
         "<|start_header_id|>assistant<|end_header_id|>\n\n";
     Dialog d = {{"system", " You are a helpful assistant. "}, {"user", "What is the weather in Menlo Park?"}};
-    d.push_back({"assistant", "brave_search.call(query=\"weather in Menlo Park\")", /*tool_call=*/true, /*end_of_message=*/true});
+    d.push_back({"assistant", "brave_search.call(query=\"weather in Menlo Park\")", /*tool_call=*/true,
+                 /*end_of_message=*/true});
     d.push_back({"ipython", "{\"weather\": \"sunny\"}"});
     CHECK(llama31_hf_text(d, "26 Jul 2024", true, tools) == want);
     const Ids want_ids = tok.encode(want, false, false, SpecialText::parse);
@@ -181,7 +206,8 @@ TEST_CASE("Llama 3.1 built-in tools: the HF template's system block, tool call a
     CHECK(llama31_system_text("", {"code_interpreter"}) ==
           "Environment: ipython\nTools: \n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n");
     CHECK(llama31_system_text("", {"wolfram_alpha"}) ==
-          "Environment: ipython\nTools: wolfram_alpha\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n");
+          "Environment: ipython\nTools: wolfram_alpha\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul "
+          "2024\n\n");
     CHECK(llama31_system_text("Hi", {}) == "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nHi");
     // Without builtin tools the template has no built-in call to render.
     CHECK_THROWS_AS(llama31_hf_text(d), Error);

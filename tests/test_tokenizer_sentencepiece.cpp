@@ -61,7 +61,8 @@ int count_mismatches(const SentencePieceTokenizer& tok, const std::vector<std::s
 
 }  // namespace
 
-TEST_CASE("SentencePiece tokenizer.model: the proto's pieces, types and normalizer settings", "[tokenizer][sentencepiece]") {
+TEST_CASE("SentencePiece tokenizer.model: the proto's pieces, types and normalizer settings",
+          "[tokenizer][sentencepiece]") {
     LLAMAREF_REQUIRE_DATA(kModel);
     const SentencePieceVocab v = read_sentencepiece_model(test::data(kModel));
     auto& sp = library();
@@ -130,7 +131,8 @@ TEST_CASE("SentencePiece: decoding equals the library's DecodeIds", "[tokenizer]
     for (const auto& s : test::tokenizer_corpus()) {
         const auto ids = tok.encode(s, true, false);
         const std::string want = library_decode(ids);
-        if (tok.decode(ids) != want && ++bad <= 5) UNSCOPED_INFO("decode differs for a text of " << s.size() << " bytes");
+        if (tok.decode(ids) != want && ++bad <= 5)
+            UNSCOPED_INFO("decode differs for a text of " << s.size() << " bytes");
         if (want == s) {  // SentencePiece round-trips this text: so must we
             ++round_trips;
             if (tok.decode(ids) != s) ++bad;

@@ -31,17 +31,18 @@ const std::string& generated_json() {
         const auto dir = test::scratch("sp-tokenizer-json");
         const std::string out = (dir / "tokenizer.json").string();
         const std::string cmd = "/usr/bin/python3 '" + std::string(LLAMAREF_SOURCE_DIR) +
-                                "/tests/tokenizer/make_sp_tokenizer_json.py' '" + test::data(kModel) + "' '" + out + "'";
+                                "/tests/tokenizer/make_sp_tokenizer_json.py' '" + test::data(kModel) + "' '" + out +
+                                "'";
         return std::system(cmd.c_str()) == 0 ? out : std::string();
     }();
     return path;
 }
 
-#define REQUIRE_GENERATED_JSON()                                                      \
-    LLAMAREF_REQUIRE_DATA(kModel);                                                    \
-    if (generated_json().empty()) {                                                   \
+#define REQUIRE_GENERATED_JSON()                                                          \
+    LLAMAREF_REQUIRE_DATA(kModel);                                                        \
+    if (generated_json().empty()) {                                                       \
         WARN("SKIPPED: /usr/bin/python3 could not write tokenizer.json from " << kModel); \
-        return;                                                                       \
+        return;                                                                           \
     }
 
 sentencepiece::SentencePieceProcessor& library() {
@@ -85,7 +86,8 @@ struct HfBpe {
         for (;;) {
             int best = -1, best_rank = 0, result = 0;
             for (std::size_t i = 0; i + 1 < ids.size(); ++i)
-                if (auto it = merges.find({ids[i], ids[i + 1]}); it != merges.end() && (best < 0 || it->second.first < best_rank))
+                if (auto it = merges.find({ids[i], ids[i + 1]});
+                    it != merges.end() && (best < 0 || it->second.first < best_rank))
                     best = int(i), best_rank = it->second.first, result = it->second.second;
             if (best < 0) return ids;
             ids[best] = result;
@@ -113,8 +115,8 @@ Mismatches compare(const SentencePieceTokenizer& tok, const std::vector<std::str
         REQUIRE(library().Encode(s, &want).ok());
         const auto got = tok.encode(s, false, false);
         if (got != want && ++m.library <= 5)
-            UNSCOPED_INFO("text " << json(s).dump(-1, ' ', false, json::error_handler_t::replace) << "\n  sentencepiece: "
-                                  << show(want) << "\n  tokenizer.json: " << show(got));
+            UNSCOPED_INFO("text " << json(s).dump(-1, ' ', false, json::error_handler_t::replace)
+                                  << "\n  sentencepiece: " << show(want) << "\n  tokenizer.json: " << show(got));
         if (got != model.encode(s, false, false)) ++m.model;
         if (hf && utf8::is_valid(s) && hf->encode(s) != got && ++m.hf <= 5)
             UNSCOPED_INFO("HF rule differs on " << json(s).dump() << ": " << show(hf->encode(s)));
@@ -129,7 +131,8 @@ json load_json(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("SentencePiece tokenizer.json: the vocabulary, types and specials of tokenizer.model", "[tokenizer][sentencepiece-json]") {
+TEST_CASE("SentencePiece tokenizer.json: the vocabulary, types and specials of tokenizer.model",
+          "[tokenizer][sentencepiece-json]") {
     REQUIRE_GENERATED_JSON();
     const auto tok = read_tokenizer_json_sentencepiece(generated_json());
     const auto model = SentencePieceTokenizer::from_model_file(test::data(kModel));
@@ -153,7 +156,8 @@ TEST_CASE("SentencePiece tokenizer.json: the vocabulary, types and specials of t
         CHECK_FALSE(load_tokenizer(test::data("tokenizers/llama3/tokenizer.json")).is_sentencepiece());
 }
 
-TEST_CASE("SentencePiece tokenizer.json: ids equal the library, tokenizer.model and HF's rule", "[tokenizer][sentencepiece-json]") {
+TEST_CASE("SentencePiece tokenizer.json: ids equal the library, tokenizer.model and HF's rule",
+          "[tokenizer][sentencepiece-json]") {
     REQUIRE_GENERATED_JSON();
     const auto tok = read_tokenizer_json_sentencepiece(generated_json());
     const HfBpe hf(load_json(generated_json()));
@@ -175,10 +179,11 @@ TEST_CASE("SentencePiece tokenizer.json: ids equal the library, tokenizer.model 
 
     const Mismatches c = compare(tok, corpus, &hf), v = compare(tok, valid, &hf), b = compare(tok, malformed, nullptr),
                      r = compare(tok, runs, &hf);
-    WARN("tokenizer.json vs SentencePiece library: " << c.library << " of " << corpus.size() << " corpus strings, "
-         << v.library << " of " << valid.size() << " random strings, " << b.library << " of " << malformed.size()
-         << " random strings with malformed UTF-8, " << r.library << " of " << runs.size() << " runs differ; vs HF's rule: "
-         << c.hf << " corpus, " << v.hf << " random, " << r.hf << " runs");
+    WARN("tokenizer.json vs SentencePiece library: "
+         << c.library << " of " << corpus.size() << " corpus strings, " << v.library << " of " << valid.size()
+         << " random strings, " << b.library << " of " << malformed.size() << " random strings with malformed UTF-8, "
+         << r.library << " of " << runs.size() << " runs differ; vs HF's rule: " << c.hf << " corpus, " << v.hf
+         << " random, " << r.hf << " runs");
     CHECK(c.library == 0);
     CHECK(v.library == 0);
     CHECK(b.library == 0);  // HF takes only valid UTF-8; here the shared SentencePiece normalizer repairs it
@@ -193,16 +198,19 @@ TEST_CASE("SentencePiece tokenizer.json: decoding equals the library's DecodeIds
     int bad = 0;
     for (const auto& s : test::tokenizer_corpus()) {
         const auto ids = library().EncodeAsIds(s);
-        if (tok.decode(ids) != library().DecodeIds(ids) && ++bad <= 5) UNSCOPED_INFO("decode differs on " << json(s).dump());
+        if (tok.decode(ids) != library().DecodeIds(ids) && ++bad <= 5)
+            UNSCOPED_INFO("decode differs on " << json(s).dump());
     }
     CHECK(bad == 0);
 }
 
-TEST_CASE("SentencePiece tokenizer.json: the newer layout (Metaspace, merges as pairs)", "[tokenizer][sentencepiece-json]") {
+TEST_CASE("SentencePiece tokenizer.json: the newer layout (Metaspace, merges as pairs)",
+          "[tokenizer][sentencepiece-json]") {
     REQUIRE_GENERATED_JSON();
     json j = load_json(generated_json());
     j["normalizer"] = nullptr;
-    j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"}, {"prepend_scheme", "first"}, {"split", false}};
+    j["pre_tokenizer"] = {
+        {"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"}, {"prepend_scheme", "first"}, {"split", false}};
     for (auto& m : j["model"]["merges"]) {
         const std::string s = m.get<std::string>();
         m = json::array({s.substr(0, s.find(' ')), s.substr(s.find(' ') + 1)});
@@ -216,7 +224,8 @@ TEST_CASE("SentencePiece tokenizer.json: the newer layout (Metaspace, merges as 
 
     j["pre_tokenizer"]["split"] = true;  // splitting at spaces is not SentencePiece's BPE
     test::write_file(dir / "tokenizer.json", j.dump());
-    CHECK_THROWS_WITH(read_tokenizer_json_sentencepiece((dir / "tokenizer.json").string()), Catch::Contains("\"split\": false"));
+    CHECK_THROWS_WITH(read_tokenizer_json_sentencepiece((dir / "tokenizer.json").string()),
+                      Catch::Contains("\"split\": false"));
 }
 
 TEST_CASE("SentencePiece tokenizer.json: broken files are clear errors", "[tokenizer][sentencepiece-json][bad-input]") {
@@ -234,14 +243,19 @@ TEST_CASE("SentencePiece tokenizer.json: broken files are clear errors", "[token
     for (const std::string& p : {sp, std::string("a"), std::string("b"), sp + "a", std::string("ab"), sp + "ab"})
         vocab[p] = next++;
     auto special = [](int id, const char* s) { return json{{"id", id}, {"content", s}, {"special", true}}; };
-    const json good = {
-        {"added_tokens", {special(0, "<unk>"), special(1, "<s>"), special(2, "</s>")}},
-        {"normalizer", {{"type", "Sequence"}, {"normalizers", {{{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}},
-                                                               {{"type", "Replace"}, {"pattern", {{"String", " "}}},
-                                                                {"content", "\xE2\x96\x81"}}}}}},
-        {"pre_tokenizer", nullptr},
-        {"model", {{"type", "BPE"}, {"byte_fallback", true}, {"unk_token", "<unk>"}, {"vocab", vocab},
-                   {"merges", {sp + " a", "a b", sp + "a b", sp + " ab"}}}}};
+    const json good = {{"added_tokens", {special(0, "<unk>"), special(1, "<s>"), special(2, "</s>")}},
+                       {"normalizer",
+                        {{"type", "Sequence"},
+                         {"normalizers",
+                          {{{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}},
+                           {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xE2\x96\x81"}}}}}},
+                       {"pre_tokenizer", nullptr},
+                       {"model",
+                        {{"type", "BPE"},
+                         {"byte_fallback", true},
+                         {"unk_token", "<unk>"},
+                         {"vocab", vocab},
+                         {"merges", {sp + " a", "a b", sp + "a b", sp + " ab"}}}}};
     auto load = [&](const json& j) {
         test::write_file(path, j.dump());
         return read_tokenizer_json_sentencepiece(path);
@@ -258,7 +272,8 @@ TEST_CASE("SentencePiece tokenizer.json: broken files are clear errors", "[token
     };
     const std::string text = good.dump();
     test::write_file(path, text.substr(0, text.size() / 2));
-    CHECK_THROWS_WITH(read_tokenizer_json_sentencepiece(path), Catch::Contains(path) && Catch::Contains("not valid JSON"));
+    CHECK_THROWS_WITH(read_tokenizer_json_sentencepiece(path),
+                      Catch::Contains(path) && Catch::Contains("not valid JSON"));
     CHECK_THROWS_WITH(load_tokenizer(path), Catch::Contains("not valid JSON"));
 
     json j = good;

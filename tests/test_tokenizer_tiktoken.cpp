@@ -61,9 +61,11 @@ TEST_CASE("tiktoken: Meta's test vectors (encode, decode, special ids)", "[token
     const auto& tok = meta();
     CHECK(tok.num_ranks() == 128000);
     CHECK(tok.vocab_size() == 128256);
-    for (auto it = v["special"].begin(); it != v["special"].end(); ++it) CHECK(tok.special_id(it.key()) == it.value().get<int>());
+    for (auto it = v["special"].begin(); it != v["special"].end(); ++it)
+        CHECK(tok.special_id(it.key()) == it.value().get<int>());
     const auto& e = v["encode"];
-    CHECK(tok.encode(e["text"].get<std::string>(), e["bos"].get<bool>(), e["eos"].get<bool>()) == e["ids"].get<std::vector<int>>());
+    CHECK(tok.encode(e["text"].get<std::string>(), e["bos"].get<bool>(), e["eos"].get<bool>()) ==
+          e["ids"].get<std::vector<int>>());
     CHECK(tok.decode(v["decode"]["ids"].get<std::vector<int>>()) == v["decode"]["text"].get<std::string>());
     // Llama 3.1 names (llama-models): eom_id 128008, python_tag 128010
     CHECK(tok.special_id("<|eom_id|>") == 128008);
@@ -72,7 +74,8 @@ TEST_CASE("tiktoken: Meta's test vectors (encode, decode, special ids)", "[token
     CHECK(tok.special_id("<|reserved_special_token_246|>") == 128255);
 }
 
-TEST_CASE("tiktoken: Llama 3.0 special-token names equal the HF tokenizer.json's added tokens", "[tokenizer][tiktoken]") {
+TEST_CASE("tiktoken: Llama 3.0 special-token names equal the HF tokenizer.json's added tokens",
+          "[tokenizer][tiktoken]") {
     LLAMAREF_REQUIRE_DATA(kJson);
     const json j = load_json(test::data(kJson));
     const auto names = llama3_special_tokens(128000, Llama3Names::v3_0);
@@ -93,7 +96,8 @@ TEST_CASE("tiktoken: tokenizer.model (ranks) and tokenizer.json (merges) give th
     for (const auto& s : strings) {
         for (SpecialText mode : {SpecialText::plain, SpecialText::parse}) {
             const auto a = meta().encode(s, true, false, mode), b = hf().encode(s, true, false, mode);
-            if (a != b && ++bad <= 5) UNSCOPED_INFO("text " << json(s).dump() << "\n  model: " << show(a) << "\n  json:  " << show(b));
+            if (a != b && ++bad <= 5)
+                UNSCOPED_INFO("text " << json(s).dump() << "\n  model: " << show(a) << "\n  json:  " << show(b));
         }
     }
     CHECK(bad == 0);
@@ -117,7 +121,8 @@ TEST_CASE("tiktoken: special-token text, plain (Meta) or parsed (HF)", "[tokeniz
 TEST_CASE("tiktoken: ids equal the npm tiktoken oracle", "[tokenizer][tiktoken][oracle]") {
     LLAMAREF_REQUIRE_DATA(kMeta);
     const std::filesystem::path oracle = std::filesystem::path(LLAMAREF_SOURCE_DIR) / "tests/tokenizer/oracle";
-    if (!std::filesystem::exists(oracle / "node_modules/tiktoken") || std::system("node --version > /dev/null 2>&1") != 0) {
+    if (!std::filesystem::exists(oracle / "node_modules/tiktoken") ||
+        std::system("node --version > /dev/null 2>&1") != 0) {
         WARN("SKIPPED: the npm tiktoken oracle is not installed (run `npm ci` in tests/tokenizer/oracle; needs node)");
         return;
     }
@@ -129,7 +134,10 @@ TEST_CASE("tiktoken: ids equal the npm tiktoken oracle", "[tokenizer][tiktoken][
     strings.push_back(std::string(25001, 'a'));
     strings.push_back(std::string(25001, ' ') + "x");
     std::string mixed, emoji;
-    for (int i = 0; i < 9000; ++i) mixed += "ab1", emoji += "\xF0\x9F\x98\x80" "ab";
+    for (int i = 0; i < 9000; ++i)
+        mixed += "ab1", emoji +=
+                        "\xF0\x9F\x98\x80"
+                        "ab";
     strings.push_back(mixed);
     strings.push_back(emoji);
     std::string big;
@@ -152,7 +160,8 @@ TEST_CASE("tiktoken: ids equal the npm tiktoken oracle", "[tokenizer][tiktoken][
     int bad = 0;
     auto compare = [&](const std::string& s, const std::vector<int>& got, const json& want) {
         if (got != want.get<std::vector<int>>() && ++bad <= 5)
-            UNSCOPED_INFO("text of " << s.size() << " bytes " << json(s.substr(0, 80)).dump(-1, ' ', false, json::error_handler_t::replace)
+            UNSCOPED_INFO("text of " << s.size() << " bytes "
+                                     << json(s.substr(0, 80)).dump(-1, ' ', false, json::error_handler_t::replace)
                                      << "\n  tiktoken: " << show(want.get<std::vector<int>>()).substr(0, 300)
                                      << "\n  llamaref: " << show(got).substr(0, 300));
     };
@@ -160,7 +169,8 @@ TEST_CASE("tiktoken: ids equal the npm tiktoken oracle", "[tokenizer][tiktoken][
         compare(strings[i], meta().encode(strings[i], false, false, SpecialText::plain), out["plain"][i]);
         compare(strings[i], meta().encode(strings[i], false, false, SpecialText::parse), out["parse"][i]);
     }
-    for (std::size_t i = 0; i < malformed.size(); ++i) compare(malformed[i], meta().encode(malformed[i], false, false), out["bytes_hex"][i]);
+    for (std::size_t i = 0; i < malformed.size(); ++i)
+        compare(malformed[i], meta().encode(malformed[i], false, false), out["bytes_hex"][i]);
     CHECK(bad == 0);
     CHECK(strings.size() >= 5000);
 }
@@ -173,6 +183,8 @@ TEST_CASE("tiktoken: decode is Python's errors=\"replace\" and round-trips valid
     const std::string c3 = "\xC3", e282 = "\xE2\x82";
     CHECK(tok.decode(tok.encode(c3 + "x", false, false)) == "\xEF\xBF\xBDx");
     CHECK(tok.decode(std::vector<int>{tok.encode("é", false, false)}) == "é");
-    CHECK(tok.decode(tok.encode(e282 + "A", false, false)) == "\xEF\xBF\xBD" "A");
+    CHECK(tok.decode(tok.encode(e282 + "A", false, false)) ==
+          "\xEF\xBF\xBD"
+          "A");
     CHECK_THROWS_WITH(tok.decode(std::vector<int>{128256}), Catch::Contains("out of range"));
 }

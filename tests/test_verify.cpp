@@ -92,7 +92,8 @@ Trace buggy_trace(const Model& m, const std::vector<int>& tokens, Bug bug) {
         rmsnorm_rows(x.data(), L.ffn_norm.to_f32_vector().data(), xn.data(), T, D, eps);
         emit(p + ".ffn_norm", xn, {T, D});
         const bool swap = bug == Bug::SwappedW1W3;
-        swiglu(swap ? L.w3 : L.w1, L.w2, swap ? L.w1 : L.w3, xn.data(), sub.data(), T, gate.data(), up.data(), hidden.data());
+        swiglu(swap ? L.w3 : L.w1, L.w2, swap ? L.w1 : L.w3, xn.data(), sub.data(), T, gate.data(), up.data(),
+               hidden.data());
         emit(p + ".feed_forward.w1", gate, {T, F});
         emit(p + ".feed_forward.w3", up, {T, F});
         emit(p + ".feed_forward.hidden", hidden, {T, F});
@@ -126,7 +127,8 @@ TEST_CASE("trace of a Meta fixture: block outputs equal Meta's hidden states", "
         const TraceTensor* x = t.find(names[i]);
         REQUIRE(x != nullptr);
         REQUIRE(x->data.size() == n);
-        TraceTensor want{names[i], -1, x->shape, std::vector<float>(hidden.data() + i * n, hidden.data() + (i + 1) * n), "", 0, 0};
+        TraceTensor want{names[i], -1, x->shape, std::vector<float>(hidden.data() + i * n, hidden.data() + (i + 1) * n),
+                         "",       0,  0};
         double scale = 0;
         for (float w : want.data) scale = std::max(scale, double(std::fabs(w)));
         CHECK(compare_tensor(*x, want, {1e-4 * scale, 0}).within);
@@ -165,7 +167,8 @@ TEST_CASE("a trace's Hugging Face names are the checkpoint's tensor names", "[ve
         }
         // 9 per Llama block, 11 per Gemma 2 block (its two post-norms)
         CHECK(weights == model->config.n_layers * (model->config.post_norms ? 11 : 9));
-        if (model->config.post_norms) CHECK(describe_tensor("layers.0.ffn_norm", true).hf == "model.layers.0.pre_feedforward_layernorm");
+        if (model->config.post_norms)
+            CHECK(describe_tensor("layers.0.ffn_norm", true).hf == "model.layers.0.pre_feedforward_layernorm");
     }
 }
 
@@ -271,5 +274,10 @@ TEST_CASE("perplexity follows its definition and does not depend on threads", "[
         set_num_threads(1);
         CHECK(one == two);
     }
-    CHECK_THROWS_WITH([&] { Transformer tf(model); perplexity(tf, tokens, 100, 0, 1); }(), Catch::Contains("fewer than one window"));
+    CHECK_THROWS_WITH(
+        [&] {
+            Transformer tf(model);
+            perplexity(tf, tokens, 100, 0, 1);
+        }(),
+        Catch::Contains("fewer than one window"));
 }

@@ -37,15 +37,16 @@ namespace {
 
 struct Dump {
     std::string dir;
-    std::map<std::string, int> seen;           // node name → times seen
-    std::vector<std::string> names, files;     // in graph order
+    std::map<std::string, int> seen;        // node name → times seen
+    std::vector<std::string> names, files;  // in graph order
     std::vector<std::vector<long>> shapes;
 };
 
 // One .npy file: float32, C order, the given shape.
 void write_npy(const std::string& path, const std::vector<long>& shape, const std::vector<float>& data) {
     std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
-    for (std::size_t i = 0; i < shape.size(); ++i) header += std::to_string(shape[i]) + (shape.size() == 1 ? ",)" : i + 1 < shape.size() ? ", " : ")");
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        header += std::to_string(shape[i]) + (shape.size() == 1 ? ",)" : i + 1 < shape.size() ? ", " : ")");
     header += ", }";
     while ((10 + header.size() + 1) % 64) header += ' ';
     header += '\n';
@@ -79,8 +80,9 @@ bool on_node(ggml_tensor* t, bool ask, void* user) {
             for (long i1 = 0; i1 < t->ne[1]; ++i1)
                 for (long i0 = 0; i0 < t->ne[0]; ++i0) {
                     const char* p = base + i0 * t->nb[0] + i1 * t->nb[1] + i2 * t->nb[2] + i3 * t->nb[3];
-                    data.push_back(t->type == GGML_TYPE_F32 ? *reinterpret_cast<const float*>(p)
-                                                            : ggml_fp16_to_fp32(*reinterpret_cast<const ggml_fp16_t*>(p)));
+                    data.push_back(t->type == GGML_TYPE_F32
+                                       ? *reinterpret_cast<const float*>(p)
+                                       : ggml_fp16_to_fp32(*reinterpret_cast<const ggml_fp16_t*>(p)));
                 }
     // Shape: [outermost dimension above 1 (the tokens, for activations), the rest]: llamaref's
     // [T, D] for [D, T] and for [head_dim, n_heads, T] alike.
@@ -93,7 +95,8 @@ bool on_node(ggml_tensor* t, bool ask, void* user) {
     const int n = ++d.seen[name];
     if (n > 1) name += "#" + std::to_string(n);
     std::string file;
-    for (char c : name) file += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '#') ? c : '_';
+    for (char c : name)
+        file += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '#') ? c : '_';
     file += ".npy";
     write_npy(d.dir + "/" + file, shape, data);
     d.names.push_back(name), d.files.push_back(file), d.shapes.push_back(shape);
@@ -110,7 +113,8 @@ std::string json_string(const std::string& s) {
 }
 
 [[noreturn]] void usage() {
-    std::fprintf(stderr, "usage: llamacpp_dump -m MODEL.gguf --tokens 1,2,3 --out DIR [-t THREADS] [--cache-type f32|f16]\n");
+    std::fprintf(stderr,
+                 "usage: llamacpp_dump -m MODEL.gguf --tokens 1,2,3 --out DIR [-t THREADS] [--cache-type f32|f16]\n");
     std::exit(2);
 }
 
@@ -122,14 +126,21 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (i + 1 >= argc) usage();
-        if (a == "-m") model_path = argv[++i];
-        else if (a == "--tokens") tokens_arg = argv[++i];
-        else if (a == "--out") out = argv[++i];
-        else if (a == "-t") threads = std::atoi(argv[++i]);
-        else if (a == "--cache-type") cache = argv[++i];
-        else usage();
+        if (a == "-m")
+            model_path = argv[++i];
+        else if (a == "--tokens")
+            tokens_arg = argv[++i];
+        else if (a == "--out")
+            out = argv[++i];
+        else if (a == "-t")
+            threads = std::atoi(argv[++i]);
+        else if (a == "--cache-type")
+            cache = argv[++i];
+        else
+            usage();
     }
-    if (model_path.empty() || out.empty() || tokens_arg.empty() || (cache != "f32" && cache != "f16") || threads < 1) usage();
+    if (model_path.empty() || out.empty() || tokens_arg.empty() || (cache != "f32" && cache != "f16") || threads < 1)
+        usage();
     std::vector<llama_token> tokens;
     std::stringstream ss(tokens_arg);
     for (std::string id; std::getline(ss, id, ',');) tokens.push_back(llama_token(std::atol(id.c_str())));
@@ -172,7 +183,8 @@ int main(int argc, char** argv) {
     std::ofstream index(out + "/index.json");
     index << "{\"format\": \"llamaref-trace-1\", \"engine\": \"llama.cpp\", \"tensors\": [\n";
     for (std::size_t i = 0; i < dump.names.size(); ++i) {
-        index << " {\"name\": " << json_string(dump.names[i]) << ", \"file\": " << json_string(dump.files[i]) << ", \"shape\": [";
+        index << " {\"name\": " << json_string(dump.names[i]) << ", \"file\": " << json_string(dump.files[i])
+              << ", \"shape\": [";
         for (std::size_t k = 0; k < dump.shapes[i].size(); ++k) index << (k ? ", " : "") << dump.shapes[i][k];
         index << "]}" << (i + 1 < dump.names.size() ? ",\n" : "\n");
     }
@@ -184,12 +196,21 @@ int main(int argc, char** argv) {
     map << "{\n \"inp_embd\": \"tok_embeddings\"";
     for (int l = 0; l < llama_model_n_layer(model); ++l) {
         const std::string n = "-" + std::to_string(l), p = "layers." + std::to_string(l);
-        const std::pair<std::string, std::string> rows[] = {
-            {"attn_norm", ".attention_norm"}, {"Qcur", ".attention.wq"}, {"Kcur", ".attention.wk"},
-            {"Vcur", ".attention.wv"}, {"Qcur#2", ".attention.q_rope"}, {"Kcur#2", ".attention.k_rope"},
-            {"kqv_merged_cont", ".attention.heads"}, {"kqv_out", ".attention.wo"}, {"ffn_inp", ".h"},
-            {"ffn_norm", ".ffn_norm"}, {"ffn_gate", ".feed_forward.w1"}, {"ffn_up", ".feed_forward.w3"},
-            {"ffn_gate_par", ".feed_forward.hidden"}, {"ffn_out", ".feed_forward.w2"}, {"l_out", ""}};
+        const std::pair<std::string, std::string> rows[] = {{"attn_norm", ".attention_norm"},
+                                                            {"Qcur", ".attention.wq"},
+                                                            {"Kcur", ".attention.wk"},
+                                                            {"Vcur", ".attention.wv"},
+                                                            {"Qcur#2", ".attention.q_rope"},
+                                                            {"Kcur#2", ".attention.k_rope"},
+                                                            {"kqv_merged_cont", ".attention.heads"},
+                                                            {"kqv_out", ".attention.wo"},
+                                                            {"ffn_inp", ".h"},
+                                                            {"ffn_norm", ".ffn_norm"},
+                                                            {"ffn_gate", ".feed_forward.w1"},
+                                                            {"ffn_up", ".feed_forward.w3"},
+                                                            {"ffn_gate_par", ".feed_forward.hidden"},
+                                                            {"ffn_out", ".feed_forward.w2"},
+                                                            {"l_out", ""}};
         for (const auto& [theirs, ours] : rows) {
             std::string key = theirs;  // "Qcur#2" → "Qcur-0#2"
             const auto hash = key.find('#');
@@ -198,7 +219,8 @@ int main(int argc, char** argv) {
         }
     }
     map << ",\n \"result_norm\": \"norm\",\n \"result_output\": \"output\"\n}\n";
-    std::printf("wrote %zu tensors for %zu tokens to %s/ (and map.json)\n", dump.names.size(), tokens.size(), out.c_str());
+    std::printf("wrote %zu tensors for %zu tokens to %s/ (and map.json)\n", dump.names.size(), tokens.size(),
+                out.c_str());
     llama_batch_free(batch);
     llama_free(ctx);
     llama_model_free(model);

@@ -77,8 +77,8 @@ class ArgParser {
         const long v = std::strtol(s.c_str(), &end, 10);
         if (s.empty() || *end != '\0' || errno == ERANGE || v < lo || v > hi) {
             std::ostringstream m;
-            m << "llamaref " << command_ << ": " << name << " must be an integer in [" << lo << ", " << hi
-              << "], got '" << s << "'";
+            m << "llamaref " << command_ << ": " << name << " must be an integer in [" << lo << ", " << hi << "], got '"
+              << s << "'";
             throw UsageError(m.str());
         }
         return v;
@@ -107,8 +107,8 @@ class ArgParser {
             errno = 0;
             const long v = std::strtol(item.c_str(), &end, 10);
             if (item.empty() || *end != '\0' || errno == ERANGE || v < INT32_MIN || v > INT32_MAX)
-                throw UsageError("llamaref " + command_ + ": " + name + " must be a comma-separated list of integers, got '" +
-                                 str(name) + "'");
+                throw UsageError("llamaref " + command_ + ": " + name +
+                                 " must be a comma-separated list of integers, got '" + str(name) + "'");
             out.push_back(int(v));
         }
         if (out.empty()) throw UsageError("llamaref " + command_ + ": " + name + " is empty");

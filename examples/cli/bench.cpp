@@ -35,9 +35,9 @@
 #include <memory>
 #include <set>
 
-#include <llamaref/model/weights.hpp>
 #include <llamaref/cpu/simd.hpp>
 #include <llamaref/model/transformer.hpp>
+#include <llamaref/model/weights.hpp>
 
 #include "../random_checkpoint.hpp"
 #include "commands.hpp"
@@ -118,7 +118,8 @@ LLAMAREF_AVX2 uint64_t read_all_avx2(const char* p, std::size_t n) {  // n: a mu
         d = _mm256_add_epi64(d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
     }
     alignas(32) uint64_t lanes[4];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
+                       _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
     return lanes[0] + lanes[1] + lanes[2] + lanes[3];
 }
 #endif
@@ -147,12 +148,15 @@ double cpu_read_bandwidth(int threads, std::size_t bytes = std::size_t(1) << 30,
     const std::size_t chunk = (bytes + threads - 1) / threads / 128 * 128;
     std::vector<uint64_t> sums(threads);
     auto read = [&] {
-        parallel_for(std::size_t(threads), [&](std::size_t b, std::size_t e) {
-            for (std::size_t i = b; i < e; ++i) {
-                const std::size_t lo = i * chunk, hi = i + 1 == std::size_t(threads) ? bytes : lo + chunk;
-                sums[i] += read_all(src.get() + lo, hi - lo);
-            }
-        }, 1);
+        parallel_for(
+            std::size_t(threads),
+            [&](std::size_t b, std::size_t e) {
+                for (std::size_t i = b; i < e; ++i) {
+                    const std::size_t lo = i * chunk, hi = i + 1 == std::size_t(threads) ? bytes : lo + chunk;
+                    sums[i] += read_all(src.get() + lo, hi - lo);
+                }
+            },
+            1);
     };
     read();
     std::vector<double> rates;
@@ -173,12 +177,15 @@ double cpu_copy_bandwidth(int threads, std::size_t bytes = std::size_t(1) << 30,
     std::memset(dst.get(), 2, bytes);
     const std::size_t chunk = (bytes + threads - 1) / threads;
     auto copy = [&] {
-        parallel_for(std::size_t(threads), [&](std::size_t b, std::size_t e) {
-            for (std::size_t i = b; i < e; ++i) {
-                const std::size_t lo = i * chunk, hi = std::min(bytes, lo + chunk);
-                if (lo < hi) std::memcpy(dst.get() + lo, src.get() + lo, hi - lo);
-            }
-        }, 1);
+        parallel_for(
+            std::size_t(threads),
+            [&](std::size_t b, std::size_t e) {
+                for (std::size_t i = b; i < e; ++i) {
+                    const std::size_t lo = i * chunk, hi = std::min(bytes, lo + chunk);
+                    if (lo < hi) std::memcpy(dst.get() + lo, src.get() + lo, hi - lo);
+                }
+            },
+            1);
     };
     copy();
     std::vector<double> rates;
@@ -232,7 +239,8 @@ Timings time_runs(const std::function<int(std::span<const int>, int)>& step, con
         sync();
         const double decode = seconds_since(t0);
         std::fprintf(stderr, "bench: %s %d: prefill %d tokens %.2f ms, decode %d tokens %.2f ms\n",
-                     r < warmup ? "warm-up" : "run", r < warmup ? r + 1 : r - warmup + 1, P, prefill * 1e3, n, decode * 1e3);
+                     r < warmup ? "warm-up" : "run", r < warmup ? r + 1 : r - warmup + 1, P, prefill * 1e3, n,
+                     decode * 1e3);
         if (r < warmup) continue;
         t.prefill_tps.push_back(P / std::max(prefill, 1e-12));
         t.decode_tps.push_back(n / std::max(decode, 1e-12));
@@ -250,7 +258,8 @@ int cmd_bench(int argc, char** argv) {
                    "~/.cache/llamaref/random/PRESET) if the folder does not exist yet; presets: tiny,\n"
                    "stories110m, tinyllama-1.1b, llama3.2-1b, llama3-8b.");
     args.option("-m,--model", "MODEL", "the model to run (with --random: the folder for the random weights)")
-        .option("--random", "PRESET", "random bf16 weights in a preset's shape (tiny, stories110m, tinyllama-1.1b, llama3.2-1b, llama3-8b)");
+        .option("--random", "PRESET",
+                "random bf16 weights in a preset's shape (tiny, stories110m, tinyllama-1.1b, llama3.2-1b, llama3-8b)");
     add_device_option(args);
     args.option("-p,--prompt-len", "P", "prompt tokens for the prefill measurement", "512")
         .option("-n,--n-decode", "N", "decode tokens per repetition", "128")
@@ -288,7 +297,7 @@ int cmd_bench(int argc, char** argv) {
     const std::vector<int> prompt = bench_prompt(P, c.vocab_size);
     const ModelSummary summary = summarize(*model);
     const double kv_per_position = double(c.n_layers) * double(dtype_bytes(cpu.cache_k, std::size_t(c.kv_dim())) +
-                                                                  dtype_bytes(cpu.cache_v, std::size_t(c.kv_dim())));
+                                                               dtype_bytes(cpu.cache_v, std::size_t(c.kv_dim())));
     const double mean_positions = P + (n + 1) / 2.0;  // the step at position p reads p + 1 positions
     double bytes_per_token = double(summary.bytes) + kv_per_position * mean_positions;
 
@@ -302,10 +311,11 @@ int cmd_bench(int argc, char** argv) {
     greedy.temperature = 0;
     auto step = [&](std::span<const int> tokens, int pos) {
         if (engine->samples(greedy)) return engine->next_token(tokens, pos, greedy, 0.0);  // on the device
-        const std::span<const float> logits = engine->forward_last(tokens, pos);  // [V]
+        const std::span<const float> logits = engine->forward_last(tokens, pos);           // [V]
         return int(argmax(logits.data(), logits.size()));
     };
-    const Timings t = time_runs(step, [&] { engine->synchronize(); }, prompt, n, reps, warmup);
+    const Timings t = time_runs(
+        step, [&] { engine->synchronize(); }, prompt, n, reps, warmup);
     const std::string device_text = engine->describe();
     if (engine->decode_bytes(P) > 0) {  // the device's own count of what a decode step reads
         double sum = 0;
@@ -313,7 +323,7 @@ int cmd_bench(int argc, char** argv) {
         bytes_per_token = sum / n;
     }
     double copy_bandwidth = engine->device_copy_bandwidth(), read_bandwidth = 0, peak_bytes = 0;
-    if (device == Device::cpu) {  // the host's memory: what the process holds, then its bandwidths
+    if (device == Device::cpu) {             // the host's memory: what the process holds, then its bandwidths
         peak_bytes = peak_resident_bytes();  // before the bandwidth buffers below
         engine.reset();                      // its KV cache and buffers are freed first
         std::fprintf(stderr, "bench: measuring memcpy bandwidth (1 GiB, %d threads) ...\n", threads);
@@ -324,10 +334,10 @@ int cmd_bench(int argc, char** argv) {
     // --- the table
     const Spread pre = spread(t.prefill_tps), dec = spread(t.decode_tps);
     const double achieved = bytes_per_token * dec.median;
-    std::string shape = fmt("L %g, D %g, H %g", c.n_layers, c.dim, c.n_heads) + fmt(" / KV %g × Dh %g", c.n_kv_heads, c.head_dim) +
-                        fmt(", F %g, V %g", c.hidden_dim, c.vocab_size) +
-                        (c.tied_embeddings ? ", tied output" : "") + (c.rope_scaling.enabled ? ", scaled RoPE" : "") +
-                        ", context " + std::to_string(ctx);
+    std::string shape = fmt("L %g, D %g, H %g", c.n_layers, c.dim, c.n_heads) +
+                        fmt(" / KV %g × Dh %g", c.n_kv_heads, c.head_dim) +
+                        fmt(", F %g, V %g", c.hidden_dim, c.vocab_size) + (c.tied_embeddings ? ", tied output" : "") +
+                        (c.rope_scaling.enabled ? ", scaled RoPE" : "") + ", context " + std::to_string(ctx);
     std::vector<std::pair<std::string, std::string>> rows{
         {"device", device_text},
         {"model", path + " (" + model->format + ")"},
@@ -335,9 +345,11 @@ int cmd_bench(int argc, char** argv) {
         {"weight dtype", dtype_summary(summary)},
         {"weights", fmt("%.4g GB", double(summary.bytes) / 1e9)},
         {"prefill tokens", std::to_string(P)},
-        {"prefill tok/s, median [min–max] of " + std::to_string(reps), fmt("%.1f [%.1f–%.1f]", pre.median, pre.min, pre.max)},
+        {"prefill tok/s, median [min–max] of " + std::to_string(reps),
+         fmt("%.1f [%.1f–%.1f]", pre.median, pre.min, pre.max)},
         {"decode tokens", std::to_string(n) + fmt(" (positions %g–%g)", P, P + n - 1)},
-        {"decode tok/s, median [min–max] of " + std::to_string(reps), fmt("%.2f [%.2f–%.2f]", dec.median, dec.min, dec.max)},
+        {"decode tok/s, median [min–max] of " + std::to_string(reps),
+         fmt("%.2f [%.2f–%.2f]", dec.median, dec.min, dec.max)},
         {"bytes / decode token", fmt("%.4g MB (KV cache at the mean position: %.4g MB)", bytes_per_token / 1e6,
                                      kv_per_position * mean_positions / 1e6)},
         {"achieved GB/s (decode)", fmt("%.3g", achieved / 1e9)},

@@ -58,25 +58,31 @@ std::vector<int> render(const std::string& tmpl, const Tokenizer& tok, const Dia
         }
         return sp->encode(text, /*bos=*/true, /*eos=*/false);
     }
-    throw UsageError("llamaref chat: --template must be llama2, llama3, llama3.1, alpaca, vicuna, wizardlm, mistral or gemma, got '" + tmpl + "'");
+    throw UsageError(
+        "llamaref chat: --template must be llama2, llama3, llama3.1, alpaca, vicuna, wizardlm, mistral or gemma, got "
+        "'" +
+        tmpl + "'");
 }
 
 }  // namespace
 
 int cmd_chat(int argc, char** argv) {
-    ArgParser args("chat", "[-m MODEL] [-z TOKENIZER] [--system TEXT] [--template NAME] [--tools NAMES] [sampling flags]",
-                   "Chat with a model: type a message and press Enter; /reset forgets the dialog, /exit (or the end\n"
-                   "of input) ends it. The template follows the model family unless --template says otherwise:\n"
-                   "llama2 (SentencePiece), llama3 (tiktoken), llama3.1 (tiktoken, RoPE scaling), mistral (Mistral 7B\n"
-                   "Instruct v0.1), gemma (Gemma 1 and 2), alpaca, vicuna, wizardlm (= vicuna v1.1).\n"
-                   "Llama 3.1 tool use: --tools brave_search,wolfram_alpha,code_interpreter declares built-in tools in\n"
-                   "the system message. An answer that opens with <|python_tag|> is a tool call: run it yourself and\n"
-                   "give its output with /tool RESULT (role ipython); the assistant then goes on.");
+    ArgParser args(
+        "chat", "[-m MODEL] [-z TOKENIZER] [--system TEXT] [--template NAME] [--tools NAMES] [sampling flags]",
+        "Chat with a model: type a message and press Enter; /reset forgets the dialog, /exit (or the end\n"
+        "of input) ends it. The template follows the model family unless --template says otherwise:\n"
+        "llama2 (SentencePiece), llama3 (tiktoken), llama3.1 (tiktoken, RoPE scaling), mistral (Mistral 7B\n"
+        "Instruct v0.1), gemma (Gemma 1 and 2), alpaca, vicuna, wizardlm (= vicuna v1.1).\n"
+        "Llama 3.1 tool use: --tools brave_search,wolfram_alpha,code_interpreter declares built-in tools in\n"
+        "the system message. An answer that opens with <|python_tag|> is a tool call: run it yourself and\n"
+        "give its output with /tool RESULT (role ipython); the assistant then goes on.");
     args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer (default: the model's own)")
         .option("--system", "TEXT", "system prompt")
-        .option("--template", "NAME", "llama2, llama3, llama3.1, mistral, gemma, alpaca, vicuna or wizardlm (default: from the model)")
-        .option("--tools", "NAMES", "llama3.1: built-in tools, comma-separated (brave_search, wolfram_alpha, code_interpreter)")
+        .option("--template", "NAME",
+                "llama2, llama3, llama3.1, mistral, gemma, alpaca, vicuna or wizardlm (default: from the model)")
+        .option("--tools", "NAMES",
+                "llama3.1: built-in tools, comma-separated (brave_search, wolfram_alpha, code_interpreter)")
         .option("-n,--n-predict", "N", "most tokens per answer", "256");
     add_sampling_options(args);
     args.option("-c,--ctx-size", "N", "context length (default: the model's; the KV cache grows with the dialog)");
@@ -93,22 +99,24 @@ int cmd_chat(int argc, char** argv) {
     const int ctx = args.given("-c") ? int(args.integer("-c", 2, 1 << 30)) : model->config.max_seq_len;
     const Tokenizer tok = load_tokenizer(args, path, model->config.vocab_size, /*decodes=*/true);
     const std::string& arch = model->config.arch;
-    const std::string tmpl = args.given("--template") ? args.str("--template")
-                             : arch == "mistral"                ? "mistral"
+    const std::string tmpl = args.given("--template")              ? args.str("--template")
+                             : arch == "mistral"                   ? "mistral"
                              : arch == "gemma" || arch == "gemma2" ? "gemma"
-                             : tok.is_sentencepiece()           ? "llama2"
-                             : model->config.rope_scaling.enabled ? "llama3.1"
-                                                                  : "llama3";
+                             : tok.is_sentencepiece()              ? "llama2"
+                             : model->config.rope_scaling.enabled  ? "llama3.1"
+                                                                   : "llama3";
     render(tmpl, tok, Dialog{{"user", "hi"}});  // an unknown template or the wrong tokenizer fails here, not later
     std::vector<std::string> tools;
     if (args.given("--tools")) {
         if (tmpl != "llama3.1")
-            throw UsageError("llamaref chat: --tools needs the llama3.1 template (built-in tools are Llama 3.1's), not " + tmpl);
+            throw UsageError(
+                "llamaref chat: --tools needs the llama3.1 template (built-in tools are Llama 3.1's), not " + tmpl);
         const std::string list = args.str("--tools");
         for (std::size_t at = 0; at <= list.size();) {
             const std::size_t end = std::min(list.find(',', at), list.size());
             tools.push_back(list.substr(at, end - at));
-            if (tools.back().empty()) throw UsageError("llamaref chat: --tools must be a comma-separated list of names, got '" + list + "'");
+            if (tools.back().empty())
+                throw UsageError("llamaref chat: --tools must be a comma-separated list of names, got '" + list + "'");
             at = end + 1;
         }
     }
@@ -122,14 +130,17 @@ int cmd_chat(int argc, char** argv) {
     Sampler sampler(sp, rng);
     std::vector<int> stop = stop_tokens(tok);
     if (model->format.rfind("llama2c", 0) == 0) stop.push_back(tok.bos_id());  // stories models end with BOS
-    if (tmpl == "gemma") stop = gemma_stop_tokens(*tok.sentencepiece());      // and <end_of_turn>
+    if (tmpl == "gemma") stop = gemma_stop_tokens(*tok.sentencepiece());       // and <end_of_turn>
     const bool interactive = isatty(STDIN_FILENO);
-    std::fprintf(stderr, "chat: template %s, context %d tokens; /reset to start over, /exit to quit\n", tmpl.c_str(), ctx);
+    std::fprintf(stderr, "chat: template %s, context %d tokens; /reset to start over, /exit to quit\n", tmpl.c_str(),
+                 ctx);
 
     Dialog dialog;
     const std::string system = args.given("--system") ? args.str("--system") : "";
-    if (!tools.empty()) dialog.push_back({"system", llama31_system_text(system, tools)});
-    else if (args.given("--system")) dialog.push_back({"system", system});
+    if (!tools.empty())
+        dialog.push_back({"system", llama31_system_text(system, tools)});
+    else if (args.given("--system"))
+        dialog.push_back({"system", system});
     const std::size_t first_message = dialog.size();
     std::vector<int> cached;  // the tokens whose keys and values are in the KV cache
     std::string line;
@@ -148,7 +159,8 @@ int cmd_chat(int argc, char** argv) {
                               (dialog.back().tool_call || dialog.back().end_of_message);
             const bool ok = tmpl == "llama3.1" && call && line.size() > 6;
             if (tmpl != "llama3.1")
-                std::fprintf(stderr, "[/tool gives a tool's result (Llama 3.1's ipython role); template %s has none]\n", tmpl.c_str());
+                std::fprintf(stderr, "[/tool gives a tool's result (Llama 3.1's ipython role); template %s has none]\n",
+                             tmpl.c_str());
             else if (!call)
                 std::fprintf(stderr, "[/tool answers a tool call, and the last answer was not one]\n");
             else if (line.size() <= 6)
@@ -161,7 +173,8 @@ int cmd_chat(int argc, char** argv) {
         const std::vector<int> full = render(tmpl, tok, dialog);
         if (int(full.size()) >= ctx) {
             dialog.pop_back();
-            std::fprintf(stderr, "[the dialog (%zu tokens) no longer fits the context of %d tokens: /reset to start over]\n",
+            std::fprintf(stderr,
+                         "[the dialog (%zu tokens) no longer fits the context of %d tokens: /reset to start over]\n",
                          full.size(), ctx);
             continue;
         }
@@ -192,7 +205,8 @@ int cmd_chat(int argc, char** argv) {
         std::fputs((stream.flush() + "\n").c_str(), stdout);
         std::fflush(stdout);
         if (st.context_full || (!st.stopped_by_token && int(full.size() + answer.size()) >= ctx))
-            std::fprintf(stderr, "[the answer stopped at the end of the context (%d tokens): /reset to start over]\n", ctx);
+            std::fprintf(stderr, "[the answer stopped at the end of the context (%d tokens): /reset to start over]\n",
+                         ctx);
         std::fprintf(stderr, "[%zu new prompt tokens, %zu reused from the cache; %zu answer tokens, %.1f tok/s]\n",
                      fresh.size(), reuse, answer.size(), double(answer.size()) / std::max(st.decode_seconds, 1e-9));
         // Meta's decoder: an answer opening with <|python_tag|> is a tool call (content after the

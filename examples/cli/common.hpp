@@ -4,11 +4,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <sstream>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include <llamaref/formats/load.hpp>
@@ -36,18 +36,23 @@ inline std::string default_model(bool download = true) {
     const fs::path model = cache / "stories260K.bin", tok = cache / "tok512.bin";
     if (fs::exists(model) && fs::exists(tok)) return model.string();
     if (!download)
-        throw UsageError("no model given (-m) and stories260K, the default, is not on this machine yet (in ../shared, "
-                         "$LLAMAREF_TEST_DATA or " + cache.string() + "): give -m MODEL");
+        throw UsageError(
+            "no model given (-m) and stories260K, the default, is not on this machine yet (in ../shared, "
+            "$LLAMAREF_TEST_DATA or " +
+            cache.string() + "): give -m MODEL");
     const std::string base = "https://huggingface.co/karpathy/tinyllamas/resolve/main/stories260K/";
-    std::fprintf(stderr, "llamaref: no model given (-m) and stories260K is not in %s;\n"
-                         "          downloading it once from %s (about 1 MB) ...\n", cache.c_str(), base.c_str());
+    std::fprintf(stderr,
+                 "llamaref: no model given (-m) and stories260K is not in %s;\n"
+                 "          downloading it once from %s (about 1 MB) ...\n",
+                 cache.c_str(), base.c_str());
     fs::create_directories(cache);
     for (const char* f : {"tok512.bin", "stories260K.bin"}) {
         const fs::path dst = cache / f, part = cache / (std::string(f) + ".part");
         const std::string cmd = "curl -fsSL -o '" + part.string() + "' '" + base + f + "'";
         if (std::system(cmd.c_str()) != 0) {
             fs::remove(part);
-            fail("could not download ", base, f, " with curl; download stories260K.bin and tok512.bin yourself and "
+            fail("could not download ", base, f,
+                 " with curl; download stories260K.bin and tok512.bin yourself and "
                  "pass -m FILE -z FILE");
         }
         fs::rename(part, dst);
@@ -55,9 +60,7 @@ inline std::string default_model(bool download = true) {
     return model.string();
 }
 
-inline std::string model_path(const ArgParser& args) {
-    return args.given("-m") ? args.str("-m") : default_model();
-}
+inline std::string model_path(const ArgParser& args) { return args.given("-m") ? args.str("-m") : default_model(); }
 
 // -m's help line, the same in every command that runs a model.
 inline std::string model_help(const std::string& fallback = "stories260K, downloaded once if it is not here") {
@@ -75,8 +78,9 @@ inline Tokenizer load_tokenizer(const ArgParser& args, const std::string& model,
         tok.emplace(llamaref::load_tokenizer(path, vocab_size));  // GGUF vocabularies included
     } catch (const Error& e) {
         if (args.given("-z")) throw;  // else the model brought none: say how to give one
-        fail(e.what(), "; give the tokenizer with -z FILE (tokenizer.model, tokenizer.json, a llama2.c "
-                       "tokenizer.bin or a .gguf with a vocabulary)");
+        fail(e.what(),
+             "; give the tokenizer with -z FILE (tokenizer.model, tokenizer.json, a llama2.c "
+             "tokenizer.bin or a .gguf with a vocabulary)");
     }
     if (tok->vocab_size() > vocab_size)
         fail("the tokenizer has ", tok->vocab_size(), " tokens but the model only ", vocab_size,
@@ -105,7 +109,8 @@ inline void add_sampling_options(ArgParser& args, const std::string& note = "") 
     };
     args.option("--temp", "T", "temperature, 0 = greedy", dflt(d.temperature))
         .option("--top-k", "K", "keep the K most likely tokens, 0 = off", dflt(d.top_k))
-        .option("--top-p", "P", "nucleus: keep tokens until the probability before them exceeds P, 1 = off", dflt(d.top_p))
+        .option("--top-p", "P", "nucleus: keep tokens until the probability before them exceeds P, 1 = off",
+                dflt(d.top_p))
         .option("--min-p", "P", "keep tokens with probability >= P * max, 0 = off", dflt(d.min_p))
         .option("--repeat-penalty", "R", "divide positive / multiply negative logits of recent tokens", "1")
         .option("--repeat-last-n", "N", "window of recent tokens for the penalties", "64")
@@ -133,16 +138,19 @@ inline SamplingParams sampling_from(const ArgParser& args, SamplingParams p, boo
 
 // -t N, --backend KIND, -ctk / -ctv TYPE and --no-mmap: how the CPU runs the model, for every command that runs one.
 inline void add_cpu_options(ArgParser& args) {
-    args.option("-t,--threads", "N", "CPU threads (default: the number of cores, " + std::to_string(default_num_threads()) + " here)")
+    args.option("-t,--threads", "N",
+                "CPU threads (default: the number of cores, " + std::to_string(default_num_threads()) + " here)")
         .option("--backend", "KIND", "fast (the SIMD kernels of include/llamaref/cpu) or ref (the reference functions)",
                 "fast")
-        .option("-ctk,--cache-type-k", "TYPE", "precision of the KV cache's keys: f32 (exact), f16 (llama.cpp's default) or bf16",
-                "f32")
+        .option("-ctk,--cache-type-k", "TYPE",
+                "precision of the KV cache's keys: f32 (exact), f16 (llama.cpp's default) or bf16", "f32")
         .option("-ctv,--cache-type-v", "TYPE", "precision of the KV cache's values: f32, f16 or bf16", "f32")
-        .option("--no-mmap", "", "read the model file into memory instead of mapping it (faster on some machines; "
-                                 "core/mmap.hpp)")
-        .option("--llamacpp-rounding", "", "round activations as llama.cpp does before each weight product "
-                                           "(docs/quantization.md; BF16 prefill then multiplies bf16 by bf16)");
+        .option("--no-mmap", "",
+                "read the model file into memory instead of mapping it (faster on some machines; "
+                "core/mmap.hpp)")
+        .option("--llamacpp-rounding", "",
+                "round activations as llama.cpp does before each weight product "
+                "(docs/quantization.md; BF16 prefill then multiplies bf16 by bf16)");
 }
 
 // What add_cpu_options' flags ask for.
@@ -159,9 +167,11 @@ struct CpuOptions {
     // The CUDA runner keeps its cache in float32 only and computes with float32 activations.
     void require_cuda_compatible(const std::string& command) const {
         if (cache_k != DType::F32 || cache_v != DType::F32)
-            throw UsageError("llamaref " + command + ": -ctk / -ctv f16 or bf16 are CPU options; --device cuda keeps the KV cache in f32");
+            throw UsageError("llamaref " + command +
+                             ": -ctk / -ctv f16 or bf16 are CPU options; --device cuda keeps the KV cache in f32");
         if (llamacpp_rounding)
-            throw UsageError("llamaref " + command + ": --llamacpp-rounding is a CPU option; --device cuda computes with float32 activations");
+            throw UsageError("llamaref " + command +
+                             ": --llamacpp-rounding is a CPU option; --device cuda computes with float32 activations");
     }
 };
 
@@ -171,8 +181,10 @@ inline CpuOptions cpu_options_from(const ArgParser& args, const std::string& com
     set_file_loading(args.given("--no-mmap") ? FileLoading::read : FileLoading::mapped);
     CpuOptions o;
     const std::string b = args.str("--backend");
-    if (b == "ref") o.backend = Backend::reference;
-    else if (b != "fast") throw UsageError("llamaref " + command + ": --backend must be fast or ref, got '" + b + "'");
+    if (b == "ref")
+        o.backend = Backend::reference;
+    else if (b != "fast")
+        throw UsageError("llamaref " + command + ": --backend must be fast or ref, got '" + b + "'");
     auto cache_type = [&](const std::string& flag) {
         const std::string t = args.str(flag);
         if (t == "f32") return DType::F32;

@@ -23,11 +23,16 @@ int cmd_convert(int argc, char** argv) {
     args.parse(argc, argv);
     const std::string in = model_path(args), out = args.str("--out"), type = args.str("--type");
     DType dt;
-    if (type == "f32") dt = DType::F32;
-    else if (type == "f16") dt = DType::F16;
-    else if (type == "bf16") dt = DType::BF16;
-    else if (type == "q8_0") dt = DType::Q8_0;
-    else throw UsageError("llamaref convert: --type must be f32, f16, bf16 or q8_0, got '" + type + "'");
+    if (type == "f32")
+        dt = DType::F32;
+    else if (type == "f16")
+        dt = DType::F16;
+    else if (type == "bf16")
+        dt = DType::BF16;
+    else if (type == "q8_0")
+        dt = DType::Q8_0;
+    else
+        throw UsageError("llamaref convert: --type must be f32, f16, bf16 or q8_0, got '" + type + "'");
 
     auto model = load_model(in);
     const std::string ext = std::filesystem::path(out).extension().string();

@@ -39,9 +39,12 @@ struct EngineOptions {
 
 inline void add_device_option(ArgParser& args) {
     args.option("--device", "DEV", "cpu or cuda (needs a build with CUDA and a GPU)", "cpu")
-        .option("--decode-path", "KIND", "cuda: graph (fused kernels in a CUDA graph), fused, or plain (kernel by kernel)", "graph")
-        .option("--prefill-gemm", "KIND", "cuda: cublas (tensor cores for 16-bit weights) or own (float32 activations)", "cublas")
-        .option("--attention", "KIND", "cuda: flash (attention.cuh) or plain (attention_plain.cuh: one thread per head)", "flash");
+        .option("--decode-path", "KIND",
+                "cuda: graph (fused kernels in a CUDA graph), fused, or plain (kernel by kernel)", "graph")
+        .option("--prefill-gemm", "KIND", "cuda: cublas (tensor cores for 16-bit weights) or own (float32 activations)",
+                "cublas")
+        .option("--attention", "KIND",
+                "cuda: flash (attention.cuh) or plain (attention_plain.cuh: one thread per head)", "flash");
 }
 
 // The engine's options from the flags, checked: the CPU options given, the CUDA path's kernels
@@ -80,7 +83,6 @@ inline Device device_from(const ArgParser& args, const std::string& command) {
     return Device::cuda;
 }
 
-
 // One model on one device, as the commands use it. A position's keys and values stay in the
 // engine's cache, so a decode step passes one token and its position.
 class Engine {
@@ -97,7 +99,7 @@ class Engine {
     virtual int next_token(std::span<const int> tokens, int start_pos, const SamplingParams& sp, double coin) {
         fail("this engine has no sampler of its own");
     }
-    virtual void synchronize() {}  // waits until queued work is done (timings)
+    virtual void synchronize() {}              // waits until queued work is done (timings)
     virtual std::string describe() const = 0;  // the bench table's device line
     // What a decode step at position `pos` reads, as the engine counts it (0: not counted).
     virtual double decode_bytes(int pos) const { return 0; }
@@ -117,7 +119,8 @@ inline std::string cpu_name() {
 // The CPU path: a Transformer with the CPU options applied.
 class CpuEngine final : public Engine {
   public:
-    CpuEngine(std::shared_ptr<const Model> model, const EngineOptions& o) : tf_(std::move(model), o.context), cpu_(o.cpu) {
+    CpuEngine(std::shared_ptr<const Model> model, const EngineOptions& o)
+        : tf_(std::move(model), o.context), cpu_(o.cpu) {
         cpu_.apply(tf_);
     }
     std::vector<float> forward(std::span<const int> tokens, int start_pos) override {
@@ -135,7 +138,8 @@ class CpuEngine final : public Engine {
         if (c.cache_k != DType::F32 || c.cache_v != DType::F32)
             s += ", KV cache K " + std::string(dtype_name(c.cache_k)) + " / V " + std::string(dtype_name(c.cache_v));
         if (c.llamacpp_rounding) s += ", activations rounded as llama.cpp's (--llamacpp-rounding)";
-        return s + (file_loading() == FileLoading::read ? ", weights read into memory (--no-mmap)" : ", weights mapped");
+        return s +
+               (file_loading() == FileLoading::read ? ", weights read into memory (--no-mmap)" : ", weights mapped");
     }
 
   private:

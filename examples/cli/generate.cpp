@@ -89,15 +89,17 @@ int cmd_generate(int argc, char** argv) {
     if (model->format.rfind("llama2c", 0) == 0) stop.push_back(tok.bos_id());
     if (llama2c) {
         stop = {tok.bos_id()};
-        if (n == 0 || n > ctx) n = ctx;                    // llama2.c clamps steps to seq_len
-        n = std::max(0, n - int(prompt.size()) + 1);       // steps count the prompt's positions
+        if (n == 0 || n > ctx) n = ctx;               // llama2.c clamps steps to seq_len
+        n = std::max(0, n - int(prompt.size()) + 1);  // steps count the prompt's positions
     }
 
     Mt19937Rng mt(seed);
     Llama2cRng xorshift(seed);
     Sampler sampler(sp, mt);
     auto pick = [&](const float* logits, std::size_t V, std::span<const int> history) {
-        if (llama2c) return sample_llama2c(std::vector<float>(logits, logits + V), float(sp.temperature), float(sp.top_p), xorshift);
+        if (llama2c)
+            return sample_llama2c(std::vector<float>(logits, logits + V), float(sp.temperature), float(sp.top_p),
+                                  xorshift);
         return sampler.next(logits, V, history);
     };
 
@@ -128,7 +130,8 @@ int cmd_generate(int argc, char** argv) {
     generate_steps(step, ctx, prompt, n, stop, emit, &st);
     std::fputs((stream.flush() + "\n").c_str(), stdout);
     if (st.context_full) std::fprintf(stderr, "[stopped: the context of %d tokens is full]\n", ctx);
-    std::fprintf(stderr, "prompt: %zu tokens, %.1f tok/s | generated: %zu tokens, %.1f tok/s | first token after %.1f ms\n",
+    std::fprintf(stderr,
+                 "prompt: %zu tokens, %.1f tok/s | generated: %zu tokens, %.1f tok/s | first token after %.1f ms\n",
                  st.prompt_tokens, double(st.prompt_tokens) / std::max(st.prefill_seconds, 1e-9), st.generated_tokens,
                  double(st.generated_tokens) / std::max(st.decode_seconds, 1e-9), st.time_to_first_token * 1e3);
     return 0;

@@ -69,7 +69,8 @@ static void print_vocabulary(const GgufFile& g) {
 }
 
 int cmd_info(int argc, char** argv) {
-    ArgParser args("info", "-m MODEL", "Print the detected format, configuration, dtype per tensor kind, parameter count and bytes.");
+    ArgParser args("info", "-m MODEL",
+                   "Print the detected format, configuration, dtype per tensor kind, parameter count and bytes.");
     args.option("-m,--model", "MODEL", model_help("stories260K, if it is already on this machine"));
     args.option("--tensors", "", "GGUF: also list every tensor with its ggml type, shape and bits per weight");
     args.parse(argc, argv);
@@ -78,7 +79,8 @@ int cmd_info(int argc, char** argv) {
     if (gguf) {  // a vocabulary-only GGUF (llama.cpp's ggml-vocab-*.gguf) is a tokenizer, not a model
         const GgufFile g(path);
         if (g.tensors().empty()) {
-            std::printf("format:      gguf, a vocabulary without weights (use it as a tokenizer: -z %s)\n", path.c_str());
+            std::printf("format:      gguf, a vocabulary without weights (use it as a tokenizer: -z %s)\n",
+                        path.c_str());
             print_vocabulary(g);
             return 0;
         }

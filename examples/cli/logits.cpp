@@ -13,11 +13,12 @@
 namespace llamaref::cli {
 
 int cmd_logits(int argc, char** argv) {
-    ArgParser args("logits", "-m MODEL (--tokens 1,2,3 | -p TEXT) [--out FILE.npy] [--mode prefill|decode] [--top K]",
-                   "Run exactly these token ids (no BOS is added; -p TEXT is tokenized with BOS) and write the float32\n"
-                   "logits [T, V]. prefill: all tokens in one forward call; decode: one at a time through the KV cache.\n"
-                   "--top K prints the K most likely next tokens after the last position.\n"
-                   "--device cuda computes them on the GPU (cuda::Runner::forward) and writes the same file.");
+    ArgParser args(
+        "logits", "-m MODEL (--tokens 1,2,3 | -p TEXT) [--out FILE.npy] [--mode prefill|decode] [--top K]",
+        "Run exactly these token ids (no BOS is added; -p TEXT is tokenized with BOS) and write the float32\n"
+        "logits [T, V]. prefill: all tokens in one forward call; decode: one at a time through the KV cache.\n"
+        "--top K prints the K most likely next tokens after the last position.\n"
+        "--device cuda computes them on the GPU (cuda::Runner::forward) and writes the same file.");
     args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer for -p and for printing pieces (default: beside MODEL)")
         .option("--tokens", "IDS", "comma-separated token ids")
@@ -30,8 +31,10 @@ int cmd_logits(int argc, char** argv) {
     add_device_option(args);
     args.parse(argc, argv);
     const Device device = device_from(args, "logits");
-    if (args.given("--tokens") == args.given("-p")) throw UsageError("llamaref logits: give exactly one of --tokens and -p");
-    if (!args.given("--out") && !args.given("--top")) throw UsageError("llamaref logits: nothing to do: give --out FILE.npy and/or --top K");
+    if (args.given("--tokens") == args.given("-p"))
+        throw UsageError("llamaref logits: give exactly one of --tokens and -p");
+    if (!args.given("--out") && !args.given("--top"))
+        throw UsageError("llamaref logits: nothing to do: give --out FILE.npy and/or --top K");
     const std::string mode = args.str("--mode");
     if (mode != "prefill" && mode != "decode")
         throw UsageError("llamaref logits: --mode must be prefill or decode, got '" + mode + "'");
@@ -47,10 +50,10 @@ int cmd_logits(int argc, char** argv) {
     } else if (args.given("--top")) {
         try {
             tok = load_tokenizer(args, path, model->config.vocab_size);
-        } catch (const Error&) {
-        }
+        } catch (const Error&) {}
     }
-    const std::vector<int> tokens = args.given("-p") ? tok->encode(args.str("-p"), true, false) : args.int_list("--tokens");
+    const std::vector<int> tokens =
+        args.given("-p") ? tok->encode(args.str("-p"), true, false) : args.int_list("--tokens");
     const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : 0;  // 0: the model's
     const std::size_t V = model->config.vocab_size;
     Tensor2 logits = Tensor2::from_shape({tokens.size(), V});
@@ -70,14 +73,12 @@ int cmd_logits(int argc, char** argv) {
         const std::string out = args.str("--out");
         try {
             xt::dump_npy(out, logits);
-        } catch (const std::exception& e) {
-            fail(out, ": cannot write: ", e.what());
-        }
+        } catch (const std::exception& e) { fail(out, ": cannot write: ", e.what()); }
         std::fprintf(stderr, "wrote %s: float32 [%zu, %zu]\n", out.c_str(), logits.shape(0), logits.shape(1));
     }
     if (args.given("--top")) {  // softmax of the last row, most likely first
         const auto k = std::size_t(args.integer("--top", 1, 1 << 30));
-        SamplingParams greedy_view;  // temperature 1, no cutoffs: the model's own distribution
+        SamplingParams greedy_view;                           // temperature 1, no cutoffs: the model's own distribution
         const float* last = &logits(logits.shape(0) - 1, 0);  // [V]
         const auto dist = sampling_distribution(std::vector<float>(last, last + V), {}, greedy_view);
         std::printf("%5s %8s %10s %10s  %s\n", "rank", "id", "prob", "logit", "piece");
@@ -86,7 +87,8 @@ int cmd_logits(int argc, char** argv) {
             std::string piece = tok ? tok->piece(id) : "";
             for (auto& ch : piece)
                 if (ch == '\n') ch = ' ';
-            std::printf("%5zu %8d %10.6f %10.4f  '%s'\n", i + 1, id, dist[i].p, logits(logits.shape(0) - 1, id), piece.c_str());
+            std::printf("%5zu %8d %10.6f %10.4f  '%s'\n", i + 1, id, dist[i].p, logits(logits.shape(0) - 1, id),
+                        piece.c_str());
         }
     }
     return 0;

@@ -4,8 +4,8 @@
 #include <exception>
 #include <string>
 
-#include "commands.hpp"
 #include "args.hpp"
+#include "commands.hpp"
 
 namespace {
 
@@ -25,13 +25,16 @@ const Command kCommands[] = {
     {"perplexity", llamaref::cli::cmd_perplexity, "perplexity on a text file (llama.cpp's definition)"},
     {"info", llamaref::cli::cmd_info, "print a checkpoint's format, configuration, dtypes and size"},
     {"convert", llamaref::cli::cmd_convert, "write a checkpoint as .gguf, .safetensors or llama2.c .bin"},
-    {"bench", llamaref::cli::cmd_bench, "prefill and decode tok/s and decode GB/s on cpu or cuda (--random: no download)"},
+    {"bench", llamaref::cli::cmd_bench,
+     "prefill and decode tok/s and decode GB/s on cpu or cuda (--random: no download)"},
 };
 
 void usage(std::FILE* out) {
     std::fprintf(out, "usage: llamaref COMMAND [flags]   (llamaref COMMAND --help for its flags)\n\ncommands:\n");
     for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
-    std::fprintf(out, "\nMODEL (-m) is a .gguf file, a llama2.c .bin file, a Hugging Face folder (config.json + safetensors)\nor a Meta folder (params.json + consolidated.NN.pth).\n");
+    std::fprintf(out,
+                 "\nMODEL (-m) is a .gguf file, a llama2.c .bin file, a Hugging Face folder (config.json + "
+                 "safetensors)\nor a Meta folder (params.json + consolidated.NN.pth).\n");
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include <llamaref/tokenizer/tokenizer.hpp>
-#include <llamaref/tokenizer/tokenizer.hpp>
 
 #include "args.hpp"
 #include "commands.hpp"
@@ -17,15 +16,20 @@ namespace {
 std::string show(const std::string& s) {
     std::string out;
     for (unsigned char c : s) {
-        if (c == '\n') out += "\\n";
-        else if (c == '\t') out += "\\t";
-        else if (c == '\r') out += "\\r";
-        else if (c == '\\') out += "\\\\";
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c == '\\')
+            out += "\\\\";
         else if (c < 0x20 || c == 0x7F) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\x%02X", c);
             out += buf;
-        } else out += char(c);
+        } else
+            out += char(c);
     }
     return utf8::is_valid(out) ? out : utf8::replace_invalid(out);
 }
@@ -43,10 +47,12 @@ int cmd_tokenize(int argc, char** argv) {
         .option("--bos", "", "start with BOS")
         .option("--eos", "", "end with EOS")
         .option("--ids", "", "print only the ids, space-separated on one line")
-        .option("--parse-special", "", "Llama 3: special-token text (e.g. <|eot_id|>) becomes its id, as in Hugging "
-                                       "Face; default: plain text, as in Meta's encoder");
+        .option("--parse-special", "",
+                "Llama 3: special-token text (e.g. <|eot_id|>) becomes its id, as in Hugging "
+                "Face; default: plain text, as in Meta's encoder");
     args.parse(argc, argv);
-    if (args.given("--text") == args.given("--file")) throw UsageError("llamaref tokenize: give exactly one of --text and --file");
+    if (args.given("--text") == args.given("--file"))
+        throw UsageError("llamaref tokenize: give exactly one of --text and --file");
     std::string text;
     if (args.given("--text")) {
         text = args.str("--text");

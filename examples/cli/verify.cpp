@@ -26,7 +26,8 @@ int cmd_trace(int argc, char** argv) {
         .option("--layers", "LIST", "blocks to keep, negative from the end (default: all)");
     add_cpu_options(args);
     args.parse(argc, argv);
-    if (args.given("--tokens") == args.given("-p")) throw UsageError("llamaref trace: give exactly one of --tokens and -p");
+    if (args.given("--tokens") == args.given("-p"))
+        throw UsageError("llamaref trace: give exactly one of --tokens and -p");
     const CpuOptions cpu = cpu_options_from(args, "trace");
     const std::string out = args.str("--out");
     const std::string path = model_path(args);
@@ -61,8 +62,8 @@ int cmd_compare(int argc, char** argv) {
     int positional = 0;
     for (int i = 0; i < argc; ++i) {
         const std::string a = argv[i];
-        if (!a.empty() && a[0] != '-' && (i == 0 || std::string(argv[i - 1]).rfind("--", 0) != 0 ||
-                                          std::string(argv[i - 1]) == "--help")) {
+        if (!a.empty() && a[0] != '-' &&
+            (i == 0 || std::string(argv[i - 1]).rfind("--", 0) != 0 || std::string(argv[i - 1]) == "--help")) {
             if (positional == 2) throw UsageError("llamaref compare: more than two folders given");
             rest.push_back(positional++ == 0 ? "--a" : "--b");
         }
@@ -80,9 +81,7 @@ int cmd_compare(int argc, char** argv) {
             nlohmann::json j;
             try {
                 j = nlohmann::json::parse(f);
-            } catch (const nlohmann::json::exception& e) {
-                fail(args.str("--map"), ": not valid JSON: ", e.what());
-            }
+            } catch (const nlohmann::json::exception& e) { fail(args.str("--map"), ": not valid JSON: ", e.what()); }
             if (!j.is_object()) fail(args.str("--map"), ": expected a JSON object {\"their name\": \"llamaref name\"}");
             for (auto& [k, v] : j.items()) {
                 if (!v.is_string()) fail(args.str("--map"), ": value for ", k, " is not a string");
@@ -92,12 +91,14 @@ int cmd_compare(int argc, char** argv) {
         const Trace a = Trace::load(args.str("--a")), b = Trace::load(args.str("--b"));
         const CompareReport r = compare_traces(a, b, tol, name_map);
         if (r.rows.empty()) fail("no tensor names in common between ", args.str("--a"), " and ", args.str("--b"));
-        std::printf("%-36s %-16s %10s %10s %10s %8s  %s\n", "tensor", "shape", "max_abs", "max_rel", "cosine", "argmax", "");
+        std::printf("%-36s %-16s %10s %10s %10s %8s  %s\n", "tensor", "shape", "max_abs", "max_rel", "cosine", "argmax",
+                    "");
         for (const auto& c : r.rows) {
             char argmax_col[16] = "";
             if (c.argmax_agreement) std::snprintf(argmax_col, sizeof argmax_col, "%.3f", *c.argmax_agreement);
             const char* mark = !c.within && r.first_divergence && *r.first_divergence == c.name ? "<-- first divergence"
-                               : c.within ? "" : "x";
+                               : c.within                                                       ? ""
+                                                                                                : "x";
             std::printf("%-36s %-16s %10.3e %10.3e %10.7f %8s  %s%s%s\n", c.name.c_str(), shape_str(c.shape).c_str(),
                         c.max_abs, c.max_rel, c.cosine, argmax_col, mark, c.note.empty() ? "" : "  ", c.note.c_str());
         }

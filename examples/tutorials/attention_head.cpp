@@ -18,21 +18,26 @@ int main(int argc, char** argv) {
     Transformer model(load_model(dir + "/stories260K.bin"));
     const auto tok = SentencePieceTokenizer::from_llama2c(dir + "/tok512.bin", 512);
     const auto ids = tok.encode("Lily saw a cat. The cat", true, false);
-    const int layer = model.config().n_layers - 1, head = 2;
-    std::vector<float> grid;
-    model.set_observer([&](const Probe& p) {
-        if (p.name == "layers." + std::to_string(layer) + ".attention.probs") grid.assign(p.data, p.data + shape_numel(p.shape));
-    }, /*with_attention_probs=*/true);
+    const int layer = model.config().n_layers - 1;
+    const std::size_t head = 2;
+    const std::size_t T = ids.size(), H = std::size_t(model.config().n_heads);
+    xt::xtensor<float, 3> probs;  // [T, H, T]: probs(t, h, s) = how much token t attends to token s
+    model.set_observer(
+        [&](const Probe& p) {
+            if (p.name == "layers." + std::to_string(layer) + ".attention.probs") probs = probe_tensor<3>(p, {T, H, T});
+        },
+        /*with_attention_probs=*/true);
     model.forward(ids, 0);
-    const std::size_t T = ids.size(), H = model.config().n_heads;
-    std::printf("layer %d, head %d: attention weights in %% (rows attend to columns)\n\n%10s", layer, head, "");
+    std::printf("layer %d, head %zu: attention weights in %% (rows attend to columns)\n\n%10s", layer, head, "");
     for (std::size_t s = 0; s < T; ++s) std::printf(" %s", show(tok.piece(ids[s]), 5).c_str());
     std::printf("\n");
     for (std::size_t t = 0; t < T; ++t) {
         std::printf("%s", show(tok.piece(ids[t]), 10).c_str());
         for (std::size_t s = 0; s < T; ++s) {
-            if (s > t) std::printf("%6s", ".");
-            else std::printf("%6.0f", 100 * grid[(t * H + head) * T + s]);
+            if (s > t)
+                std::printf("%6s", ".");
+            else
+                std::printf("%6.0f", 100 * probs(t, head, s));
         }
         std::printf("\n");
     }

@@ -21,14 +21,22 @@ int main(int argc, char** argv) {
     const Tensor2 logits = model.forward(ids, 0);
     const std::vector<float> last(&logits(ids.size() - 1, 0), &logits(ids.size() - 1, 0) + logits.shape(1));
 
-    struct Setting { const char* name; SamplingParams p; };
+    struct Setting {
+        const char* name;
+        SamplingParams p;
+    };
     std::vector<Setting> settings(6);
     settings[0] = {"temperature 1 (the model)", {}};
-    settings[1] = {"temperature 0.5", {}}; settings[1].p.temperature = 0.5;
-    settings[2] = {"temperature 2", {}}; settings[2].p.temperature = 2.0;
-    settings[3] = {"top-k 3", {}}; settings[3].p.top_k = 3;
-    settings[4] = {"top-p 0.5", {}}; settings[4].p.top_p = 0.5;
-    settings[5] = {"min-p 0.1", {}}; settings[5].p.min_p = 0.1;
+    settings[1] = {"temperature 0.5", {}};
+    settings[1].p.temperature = 0.5;
+    settings[2] = {"temperature 2", {}};
+    settings[2].p.temperature = 2.0;
+    settings[3] = {"top-k 3", {}};
+    settings[3].p.top_k = 3;
+    settings[4] = {"top-p 0.5", {}};
+    settings[4].p.top_p = 0.5;
+    settings[5] = {"min-p 0.1", {}};
+    settings[5].p.min_p = 0.1;
     for (const auto& s : settings) {
         const auto dist = sampling_distribution(last, {}, s.p);
         std::printf("%-26s %3zu tokens left:", s.name, dist.size());

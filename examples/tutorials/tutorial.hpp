@@ -1,10 +1,17 @@
-// examples/tutorials/tutorial.hpp — the one helper the tutorials share: find stories260K.
+// examples/tutorials/tutorial.hpp — what the tutorials share: finding stories260K, showing pieces, traced tensors.
 #pragma once
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include <llamaref/core/tensor_view.hpp>
 
 // A piece as it should look in a table: control characters escaped, cut or padded to `width`
 // characters (not bytes: "▁" is three bytes of UTF-8). width 0: no cutting or padding.
@@ -14,9 +21,12 @@ inline std::string show(const std::string& piece, std::size_t width = 0) {
     for (std::size_t i = 0; i < piece.size(); ++i) {
         const unsigned char c = piece[i];
         if (width && chars == width && (c & 0xC0) != 0x80) break;
-        if (c == '\n') out += "\\n";
-        else if (c < 0x20) out += '?';
-        else out += char(c);
+        if (c == '\n')
+            out += "\\n";
+        else if (c < 0x20)
+            out += '?';
+        else
+            out += char(c);
         if ((c & 0xC0) != 0x80) ++chars;
     }
     while (width && chars++ < width) out += ' ';
@@ -49,4 +59,16 @@ inline std::string shared_file(int argc, char** argv, const std::string& rel) {
         std::exit(77);
     }
     return path.string();
+}
+
+// A traced tensor copied into an xtensor of the given shape (the probe's memory lives only during the
+// observer's call), so that a tutorial indexes it as the equations do — q(t, h, d) — instead of
+// computing offsets. `shape` must hold as many numbers as the probe: [T, H·Dh] can be read as
+// {T, H, Dh}. (Probe: model/transformer.hpp's, a template here so that this header stays light.)
+template <std::size_t N, class Probe>
+xt::xtensor<float, N> probe_tensor(const Probe& p, const std::array<std::size_t, N>& shape) {
+    std::size_t n = 1;
+    for (std::size_t d : shape) n *= d;
+    if (n != llamaref::shape_numel(p.shape)) throw std::runtime_error("probe_tensor: " + p.name + ": wrong shape");
+    return xt::adapt(p.data, n, xt::no_ownership(), shape);
 }

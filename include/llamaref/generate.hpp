@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "model/transformer.hpp"
 #include "core/utf8.hpp"
+#include "model/transformer.hpp"
 
 namespace llamaref {
 

@@ -45,8 +45,8 @@ bool available(std::string* why) {
     return true;
 }
 
-std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D, const std::vector<int>& tokens,
-                             float scale) {
+std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D,
+                             const std::vector<int>& tokens, float scale) {
     auto t = up(table);
     auto ids = up(tokens);
     Buffer<float> out(tokens.size() * D);
@@ -61,8 +61,8 @@ std::vector<float> rmsnorm_rows(const std::vector<float>& x, const std::vector<f
     return down(y, x.size());
 }
 
-std::vector<float> rmsnorm_rows_add(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& y,
-                                    int T, int n, double eps) {
+std::vector<float> rmsnorm_rows_add(const std::vector<float>& x, const std::vector<float>& w,
+                                    const std::vector<float>& y, int T, int n, double eps) {
     auto dx = up(x), dw = up(w), dy = up(y);
     cuda::rmsnorm_rows_add(dx.get(), dw.get(), dy.get(), T, n, eps);
     return down(dy, y.size());
@@ -99,8 +99,8 @@ std::vector<float> attention_plain(const std::vector<float>& q, const std::vecto
     auto dq = up(q), dk = up(k_cache), dv = up(v_cache);
     Buffer<float> out(q.size());
     Buffer<float> score(attention_plain_scratch(start_pos, T, n_heads));
-    cuda::attention_plain(dq.get(), dk.get(), dv.get(), start_pos, T, Heads{n_heads, n_kv_heads, head_dim}, options(opt),
-                          out.get(), score.get());
+    cuda::attention_plain(dq.get(), dk.get(), dv.get(), start_pos, T, Heads{n_heads, n_kv_heads, head_dim},
+                          options(opt), out.get(), score.get());
     return down(out, q.size());
 }
 
@@ -155,8 +155,9 @@ std::vector<float> matmul_cublas(DType dtype, const std::vector<std::byte>& W, i
     return result;
 }
 
-std::vector<float> matvec_norm(DType dtype, const std::vector<std::byte>& W, int out, int in, const std::vector<float>& x,
-                               const std::vector<float>& norm_w, double eps, const std::vector<float>& y0) {
+std::vector<float> matvec_norm(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                               const std::vector<float>& x, const std::vector<float>& norm_w, double eps,
+                               const std::vector<float>& y0) {
     auto dw = up(W);
     auto dx = up(x), dn = up(norm_w);
     Buffer<float> y(out);

@@ -16,13 +16,13 @@ namespace llamaref::cuda::test {
 bool available(std::string* why);
 
 // table: V rows of D values stored as dtype (raw bytes), each times `scale`   -> [T, D]
-std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D, const std::vector<int>& tokens,
-                             float scale = 1.0f);
+std::vector<float> embedding(DType dtype, const std::vector<std::byte>& table, int V, int D,
+                             const std::vector<int>& tokens, float scale = 1.0f);
 // -> [T, n]
 std::vector<float> rmsnorm_rows(const std::vector<float>& x, const std::vector<float>& w, int T, int n, double eps);
 // y + rmsnorm(x)·w   (Gemma 2's post-norm and residual add)   -> [T, n]
-std::vector<float> rmsnorm_rows_add(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& y,
-                                    int T, int n, double eps);
+std::vector<float> rmsnorm_rows_add(const std::vector<float>& x, const std::vector<float>& w,
+                                    const std::vector<float>& y, int T, int n, double eps);
 // c·tanh(x / c)   -> [n]
 std::vector<float> softcap(const std::vector<float>& x, double c);
 // x: [T, H, Dh] -> rotated
@@ -57,8 +57,9 @@ std::vector<float> matmul(DType dtype, const std::vector<std::byte>& W, int out,
 std::vector<float> matmul_cublas(DType dtype, const std::vector<std::byte>& W, int out, int in,
                                  const std::vector<float>& X, int T, const std::vector<float>& y0 = {});
 // decode.cuh: y (+)= W · rmsnorm(x)·w, and y (+)= W · (SiLU(gate) ⊙ up)   -> [out]
-std::vector<float> matvec_norm(DType dtype, const std::vector<std::byte>& W, int out, int in, const std::vector<float>& x,
-                               const std::vector<float>& norm_w, double eps, const std::vector<float>& y0 = {});
+std::vector<float> matvec_norm(DType dtype, const std::vector<std::byte>& W, int out, int in,
+                               const std::vector<float>& x, const std::vector<float>& norm_w, double eps,
+                               const std::vector<float>& y0 = {});
 std::vector<float> matvec_swiglu(DType dtype, const std::vector<std::byte>& W, int out, int in,
                                  const std::vector<float>& gate, const std::vector<float>& up,
                                  const std::vector<float>& y0 = {});

@@ -6,11 +6,11 @@
 
 #include <catch2/catch.hpp>
 
-#define LLAMAREF_REQUIRE_GPU(available)                                  \
-    do {                                                                 \
-        std::string why;                                                 \
-        if (!(available)(&why)) {                                        \
-            WARN("SKIPPED: no CUDA device (" << why << ")");             \
-            return;                                                      \
-        }                                                                \
+#define LLAMAREF_REQUIRE_GPU(available)                      \
+    do {                                                     \
+        std::string why;                                     \
+        if (!(available)(&why)) {                            \
+            WARN("SKIPPED: no CUDA device (" << why << ")"); \
+            return;                                          \
+        }                                                    \
     } while (0)

@@ -18,8 +18,8 @@
 #include <llamaref/sampling/sampler.hpp>
 
 #include "../test_data.hpp"
-#include "require_gpu.hpp"
 #include "kernels_api.hpp"
+#include "require_gpu.hpp"
 
 using namespace llamaref;
 namespace gpu = llamaref::cuda::test;
@@ -46,7 +46,8 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want, 
     std::size_t bad = 0, worst = 0;
     double worst_excess = -1;
     for (std::size_t i = 0; i < got.size(); ++i) {
-        const double err = std::fabs(double(got[i]) - double(want[i])), bound = atol + rtol * std::fabs(double(want[i]));
+        const double err = std::fabs(double(got[i]) - double(want[i])),
+                     bound = atol + rtol * std::fabs(double(want[i]));
         if (!(err <= bound)) ++bad;
         if (!(err - bound <= worst_excess)) worst_excess = err - bound, worst = i;
     }
@@ -122,7 +123,11 @@ TEST_CASE("cuda post-norm add equals rmsnorm_rows then +=, and soft-cap equals s
 TEST_CASE("cuda rope equals rope_pairs, with theta, Llama 3.1 scaling and far positions", "[cuda]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
     RopeScaling scaled{true, 32.0, 1.0, 4.0, 8192};
-    struct Case { int T, H, Dh, start; double base; RopeScaling s; };
+    struct Case {
+        int T, H, Dh, start;
+        double base;
+        RopeScaling s;
+    };
     for (const Case& c : {Case{5, 3, 48, 0, 10000.0, {}}, Case{1, 8, 64, 1234, 500000.0, scaled},
                           Case{37, 2, 20, 7, 10000.0, {}}, Case{3, 4, 128, 100000, 500000.0, scaled}}) {
         INFO("T " << c.T << " H " << c.H << " Dh " << c.Dh << " start " << c.start);
@@ -130,19 +135,22 @@ TEST_CASE("cuda rope equals rope_pairs, with theta, Llama 3.1 scaling and far po
         const auto x = random_floats(std::size_t(c.T) * c.H * c.Dh, 4);
         std::vector<float> want = x;
         const RopeTable table(theta, c.start, c.T);
-        for (int t = 0; t < c.T; ++t) llamaref::rope_pairs(want.data() + std::size_t(t) * c.H * c.Dh, c.H, c.Dh, table, t);
+        for (int t = 0; t < c.T; ++t)
+            llamaref::rope_pairs(want.data() + std::size_t(t) * c.H * c.Dh, c.H, c.Dh, table, t);
         check_close(gpu::rope_pairs(x, c.T, c.H, c.Dh, c.start, theta), want, 1e-6, 1e-6);
     }
 }
 
 TEST_CASE("cuda attention, flash and plain, equals attention(): decode splits and prefill tiles", "[cuda]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
-    struct Case { int H, KV, Dh, start, T; };
+    struct Case {
+        int H, KV, Dh, start, T;
+    };
     // decode (T = 1) with 1, 2 and 3 splits of 256; prefill with partial query and key tiles,
     // over an already filled cache, with head_dim up to 256 (more than 48 KiB of shared memory).
     for (const Case& c : {Case{6, 2, 48, 5, 1}, Case{8, 2, 64, 300, 1}, Case{4, 1, 48, 600, 1}, Case{3, 3, 20, 0, 1},
-                          Case{4, 1, 48, 0, 37}, Case{4, 2, 128, 17, 40}, Case{2, 1, 256, 0, 33}, Case{4, 2, 48, 250, 20},
-                          Case{6, 3, 48, 0, 1}}) {
+                          Case{4, 1, 48, 0, 37}, Case{4, 2, 128, 17, 40}, Case{2, 1, 256, 0, 33},
+                          Case{4, 2, 48, 250, 20}, Case{6, 3, 48, 0, 1}}) {
         INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " start " << c.start << " T " << c.T);
         const int S = c.start + c.T, kv_dim = c.KV * c.Dh;
         const auto q = random_floats(std::size_t(c.T) * c.H * c.Dh, 5, 2.0f);
@@ -168,9 +176,14 @@ TEST_CASE("cuda attention, flash and plain, equals attention(): decode splits an
     }
 }
 
-TEST_CASE("cuda attention, flash and plain, with a window, a score scale and a soft-cap equals attention()", "[cuda][family]") {
+TEST_CASE("cuda attention, flash and plain, with a window, a score scale and a soft-cap equals attention()",
+          "[cuda][family]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
-    struct Case { int H, KV, Dh, start, T, window; float scale; double cap; };
+    struct Case {
+        int H, KV, Dh, start, T, window;
+        float scale;
+        double cap;
+    };
     // decode: a window inside the second split, one across the split boundary, one longer than the
     // context; prefill: windows shorter than a key tile (whole tiles skipped), across the cache and
     // this call's tokens, and one wider than every query's history; soft-caps 5 (bites) and 50.
@@ -241,18 +254,22 @@ TEST_CASE("cuda geglu_hidden equals GELU_tanh(gate) * up, alone and inside the m
 
 TEST_CASE("cuda matmul equals matmul(), every dtype, decode and batched, with accumulate", "[cuda]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
-    struct Case { int out, in, T; };
+    struct Case {
+        int out, in, T;
+    };
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
-        for (const Case& c : {Case{37, 96, 1}, Case{129, 192, 5}, Case{300, 2048, 1}, Case{64, 37, 3}, Case{1000, 256, 13},
-                              Case{3, 4096, 9}}) {
+        for (const Case& c : {Case{37, 96, 1}, Case{129, 192, 5}, Case{300, 2048, 1}, Case{64, 37, 3},
+                              Case{1000, 256, 13}, Case{3, 4096, 9}}) {
             if (t == DType::Q8_0 && c.in % 32 != 0) continue;
             for (bool accumulate : {false, true}) {
-                INFO(dtype_name(t) << " out " << c.out << " in " << c.in << " T " << c.T << " accumulate " << accumulate);
+                INFO(dtype_name(t) << " out " << c.out << " in " << c.in << " T " << c.T << " accumulate "
+                                   << accumulate);
                 const auto w = stored(t, random_floats(std::size_t(c.out) * c.in, 10, 1.0f / std::sqrt(float(c.in))));
                 const auto x = random_floats(std::size_t(c.T) * c.in, 11);
                 const auto y0 = accumulate ? random_floats(std::size_t(c.T) * c.out, 12) : std::vector<float>{};
                 std::vector<float> want(std::size_t(c.T) * c.out);
-                llamaref::matmul(TensorView{t, {std::size_t(c.out), std::size_t(c.in)}, w.data()}, x.data(), want.data(), c.T);
+                llamaref::matmul(TensorView{t, {std::size_t(c.out), std::size_t(c.in)}, w.data()}, x.data(),
+                                 want.data(), c.T);
                 for (std::size_t i = 0; i < y0.size(); ++i) want[i] += y0[i];
                 check_close(gpu::matmul(t, w, c.out, c.in, x, c.T, y0), want, 1e-5, 1e-4);
             }
@@ -274,7 +291,8 @@ TEST_CASE("cuda cuBLAS prefill GEMM equals matmul() of the rounded activations",
                 to_f32(t, b.data(), rounded.data(), x.size());
             }
             std::vector<float> want(std::size_t(T) * out);
-            llamaref::matmul(TensorView{t, {std::size_t(out), std::size_t(in)}, w.data()}, rounded.data(), want.data(), T);
+            llamaref::matmul(TensorView{t, {std::size_t(out), std::size_t(in)}, w.data()}, rounded.data(), want.data(),
+                             T);
             for (std::size_t i = 0; i < want.size(); ++i) want[i] += y0[i];
             check_close(gpu::matmul_cublas(t, w, out, in, x, T, y0), want, 1e-5, 1e-4);
         }
@@ -307,7 +325,9 @@ TEST_CASE("cuda fused decode kernels: rmsnorm or SwiGLU inside the matvec, RoPE 
             }
         }
     }
-    struct Case { int H, KV, Dh, pos; };
+    struct Case {
+        int H, KV, Dh, pos;
+    };
     for (const Case& c : {Case{6, 2, 48, 5}, Case{32, 8, 64, 1000}, Case{4, 1, 20, 0}, Case{4, 1, 128, 20000}}) {
         INFO("H " << c.H << " KV " << c.KV << " Dh " << c.Dh << " pos " << c.pos);
         const int Q = c.H * c.Dh, K = c.KV * c.Dh, capacity = c.pos + 3;
@@ -346,7 +366,11 @@ TEST_CASE("cuda softmax and argmax equal the CPU ones", "[cuda]") {
 
 TEST_CASE("cuda sampling draws the CPU sampler's token for the same coin", "[cuda]") {
     LLAMAREF_REQUIRE_GPU(gpu::available);
-    struct Setting { double temperature; int top_k; double top_p, min_p; };
+    struct Setting {
+        double temperature;
+        int top_k;
+        double top_p, min_p;
+    };
     for (int V : {512, 32000}) {
         auto logits = random_floats(V, uint32_t(18 + V), 4.0f);
         logits[3] = logits[4] = 5.0f;  // equal probabilities: the lower id comes first

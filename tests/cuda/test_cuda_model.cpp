@@ -142,7 +142,8 @@ TEST_CASE("cuda: Mistral and Gemma 1/2 fixtures match their authors' reference a
         double decode_err = 0, decode_cpu = 0, fused_vs_plain = 0;
         std::vector<int> ids, ids_plain;
         for (std::size_t k = 0; k < G; ++k) {
-            const std::span<const int> in = k == 0 ? std::span<const int>(prompt) : std::span<const int>(&ids.back(), 1);
+            const std::span<const int> in =
+                k == 0 ? std::span<const int>(prompt) : std::span<const int>(&ids.back(), 1);
             const std::span<const int> in_plain =
                 k == 0 ? std::span<const int>(prompt) : std::span<const int>(&ids_plain.back(), 1);
             const int pos = k == 0 ? 0 : int(P + k - 1);
@@ -152,8 +153,8 @@ TEST_CASE("cuda: Mistral and Gemma 1/2 fixtures match their authors' reference a
             if (k > 0) cpu_step = cpu.forward(std::span<const int>(&generated[k - 1], 1), pos, LogitRows::last);
             decode_err = std::max({decode_err, max_abs_diff(a.data(), decode.data() + k * V, V),
                                    max_abs_diff(b.data(), decode.data() + k * V, V)});
-            decode_cpu = std::max({decode_cpu, max_abs_diff(a.data(), cpu_step.data(), V),
-                                   max_abs_diff(b.data(), cpu_step.data(), V)});
+            decode_cpu = std::max(
+                {decode_cpu, max_abs_diff(a.data(), cpu_step.data(), V), max_abs_diff(b.data(), cpu_step.data(), V)});
             fused_vs_plain = std::max(fused_vs_plain, max_abs_diff(a.data(), b.data(), V));
         }
         CHECK(decode_err < 1e-4);
@@ -161,10 +162,11 @@ TEST_CASE("cuda: Mistral and Gemma 1/2 fixtures match their authors' reference a
         CHECK(fused_vs_plain < 1e-4);
         CHECK(ids == generated);
         CHECK(ids_plain == generated);
-        std::printf("%-14s max |logit diff|: full vs reference %.2e, vs cpu %.2e; decode (graph and plain) vs reference "
-                    "%.2e, vs cpu %.2e; graph vs plain %.2e; greedy %s\n",
-                    name, full_err, full_cpu, decode_err, decode_cpu, fused_vs_plain,
-                    ids == generated && ids_plain == generated ? "exact" : "DIFFERS");
+        std::printf(
+            "%-14s max |logit diff|: full vs reference %.2e, vs cpu %.2e; decode (graph and plain) vs reference "
+            "%.2e, vs cpu %.2e; graph vs plain %.2e; greedy %s\n",
+            name, full_err, full_cpu, decode_err, decode_cpu, fused_vs_plain,
+            ids == generated && ids_plain == generated ? "exact" : "DIFFERS");
         std::fflush(stdout);
     }
 }
@@ -258,16 +260,17 @@ TEST_CASE("cuda: sampling on the device picks the CPU sampler's tokens for the s
 TEST_CASE("cuda: the fused decode step, with and without a CUDA graph, equals the kernel-by-kernel step", "[cuda]") {
     LLAMAREF_REQUIRE_GPU(cuda::device_available);
     // stories260K's F = 172 is not a multiple of 8: it runs kernel by kernel whatever is asked.
-    for (auto [file, fusable] : {std::pair{"oracle/llama2-gqa/hf", true}, {"oracle/llama31-scaled/gguf/model-bf16.gguf", true},
-                                 {"oracle/llama1-mha/gguf/model-q8_0.gguf", true}, {"models/stories260K/stories260K.bin", false}}) {
+    for (auto [file, fusable] : {std::pair{"oracle/llama2-gqa/hf", true},
+                                 {"oracle/llama31-scaled/gguf/model-bf16.gguf", true},
+                                 {"oracle/llama1-mha/gguf/model-q8_0.gguf", true},
+                                 {"models/stories260K/stories260K.bin", false}}) {
         LLAMAREF_REQUIRE_DATA(file);
         INFO(file);
         auto model = load_model(test::data(file));
         cuda::RunnerOptions plain, no_graph;
         plain.fused_decode = false;
         no_graph.cuda_graph = false;
-        cuda::Runner graph(*model), fused(*model, no_graph),
-            unfused(*model, plain);
+        cuda::Runner graph(*model), fused(*model, no_graph), unfused(*model, plain);
         REQUIRE(graph.decode_path() == (fusable ? "graph" : "plain"));
         REQUIRE(fused.decode_path() == (fusable ? "fused" : "plain"));
         REQUIRE(unfused.decode_path() == "plain");

@@ -16,8 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         const int n = detail::llama2c_tokenizer_size(path);
         if (n > 0) fuzz::use_tokenizer(Tokenizer(SentencePieceTokenizer::from_llama2c(path, n)));
     });
-    fuzz::only_errors("llama2c tokenizer (16 tokens)", [&] {
-        fuzz::use_tokenizer(Tokenizer(SentencePieceTokenizer::from_llama2c(path, 16)));
-    });
+    fuzz::only_errors("llama2c tokenizer (16 tokens)",
+                      [&] { fuzz::use_tokenizer(Tokenizer(SentencePieceTokenizer::from_llama2c(path, 16))); });
     return 0;
 }

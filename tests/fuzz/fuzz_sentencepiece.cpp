@@ -11,8 +11,7 @@ using namespace llamaref;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const std::string path = fuzz::input_file(data, size, "tokenizer.model");
-    fuzz::only_errors("SentencePiece tokenizer.model", [&] {
-        fuzz::use_tokenizer(Tokenizer(SentencePieceTokenizer::from_model_file(path)));
-    });
+    fuzz::only_errors("SentencePiece tokenizer.model",
+                      [&] { fuzz::use_tokenizer(Tokenizer(SentencePieceTokenizer::from_model_file(path))); });
     return 0;
 }

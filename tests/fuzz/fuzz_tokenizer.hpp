@@ -11,8 +11,8 @@ namespace llamaref::fuzz {
 
 // Short texts the tokenizers encode once a file has loaded: ASCII, spaces, a newline,
 // multi-byte UTF-8 and an invalid byte.
-inline constexpr std::string_view kSampleTexts[] = {"Hello world", "  a\n\tb  ", "caf\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80",
-                                                    "\xff<s>x"};
+inline constexpr std::string_view kSampleTexts[] = {"Hello world", "  a\n\tb  ",
+                                                    "caf\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80", "\xff<s>x"};
 
 // A small use of a loaded tokenizer (llamaref::Tokenizer): encode the sample texts with and without
 // BOS/EOS and with special-token parsing, decode the ids again, and read the first pieces.

@@ -13,12 +13,10 @@ using namespace llamaref;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const std::string path = fuzz::input_file(data, size, "tokenizer.json");
-    fuzz::only_errors("tokenizer.json (SentencePiece kind)", [&] {
-        fuzz::use_tokenizer(Tokenizer(read_tokenizer_json_sentencepiece(path)));
-    });
-    fuzz::only_errors("tokenizer.json (byte-level kind)", [&] {
-        fuzz::use_tokenizer(Tokenizer(read_tokenizer_json_bpe(path)));
-    });
+    fuzz::only_errors("tokenizer.json (SentencePiece kind)",
+                      [&] { fuzz::use_tokenizer(Tokenizer(read_tokenizer_json_sentencepiece(path))); });
+    fuzz::only_errors("tokenizer.json (byte-level kind)",
+                      [&] { fuzz::use_tokenizer(Tokenizer(read_tokenizer_json_bpe(path))); });
     fuzz::only_errors("load_tokenizer_file (tokenizer.json)", [&] { (void)load_tokenizer_file(path); });
     return 0;
 }

@@ -39,8 +39,9 @@ std::string le(T v) {
 
 // --- the vocabulary every composed tokenizer holds -----------------------------------------
 // <unk> <s> </s>, the 256 byte pieces <0x00>..<0xFF>, then a few words and their merges.
-const std::vector<std::string> kWords = {"\xe2\x96\x81", "H", "e", "l", "o", "w", "r", "d", "\xe2\x96\x81H",
-                                         "ll", "llo", "\xe2\x96\x81w", "or", "\xe2\x96\x81wor", "ld"};
+const std::vector<std::string> kWords = {
+    "\xe2\x96\x81",    "H", "e", "l", "o", "w", "r", "d", "\xe2\x96\x81H", "ll", "llo", "\xe2\x96\x81w", "or",
+    "\xe2\x96\x81wor", "ld"};
 
 std::string byte_piece(int b) {
     char s[8];
@@ -88,8 +89,10 @@ std::string byte_level_char(int b) {
         cp = 256 + n;
     }
     std::string s;
-    if (cp < 0x80) s += char(cp);
-    else s += char(0xC0 | (cp >> 6)), s += char(0x80 | (cp & 0x3F));
+    if (cp < 0x80)
+        s += char(cp);
+    else
+        s += char(0xC0 | (cp >> 6)), s += char(0x80 | (cp & 0x3F));
     return s;
 }
 
@@ -133,7 +136,8 @@ ByteLevel byte_level_vocab() {
 std::string gguf_gpt2_vocab() {
     ByteLevel v = byte_level_vocab();
     std::vector<int32_t> types(v.tokens.size(), 1);
-    for (const char* s : {"<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"}) v.tokens.push_back(s), types.push_back(3);
+    for (const char* s : {"<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"})
+        v.tokens.push_back(s), types.push_back(3);
     Kv kv;
     kv.str("general.architecture", "llama");
     kv.str("tokenizer.ggml.model", "gpt2");
@@ -155,7 +159,9 @@ std::string varint(uint64_t v) {
     } while (v);
     return s;
 }
-std::string pb_bytes(int field, const std::string& b) { return varint(uint64_t(field) << 3 | 2) + varint(b.size()) + b; }
+std::string pb_bytes(int field, const std::string& b) {
+    return varint(uint64_t(field) << 3 | 2) + varint(b.size()) + b;
+}
 std::string pb_int(int field, uint64_t v) { return varint(uint64_t(field) << 3) + varint(v); }
 std::string pb_float(int field, float f) { return varint(uint64_t(field) << 3 | 5) + le(f); }
 
@@ -191,19 +197,29 @@ std::string tokenizer_json_sentencepiece(bool legacy) {
                          {{"id", 2}, {"content", "</s>"}, {"special", true}}};
     if (legacy) {
         j["normalizer"] = {{"type", "Sequence"},
-                           {"normalizers", {{{"type", "Prepend"}, {"prepend", sp}}, {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", sp}}}}};
+                           {"normalizers",
+                            {{{"type", "Prepend"}, {"prepend", sp}},
+                             {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", sp}}}}};
         j["pre_tokenizer"] = nullptr;
     } else {
         j["normalizer"] = nullptr;
-        j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", sp}, {"prepend_scheme", "first"}, {"split", false}};
+        j["pre_tokenizer"] = {
+            {"type", "Metaspace"}, {"replacement", sp}, {"prepend_scheme", "first"}, {"split", false}};
     }
     j["decoder"] = {{"type", "Sequence"},
-                    {"decoders", {{{"type", "Replace"}, {"pattern", {{"String", sp}}}, {"content", " "}},
-                                  {{"type", "ByteFallback"}}, {{"type", "Fuse"}},
-                                  {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
-    j["model"] = {{"type", "BPE"},          {"dropout", nullptr},   {"unk_token", "<unk>"},
-                  {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                  {"fuse_unk", true},       {"byte_fallback", true}, {"ignore_merges", false},
+                    {"decoders",
+                     {{{"type", "Replace"}, {"pattern", {{"String", sp}}}, {"content", " "}},
+                      {{"type", "ByteFallback"}},
+                      {{"type", "Fuse"}},
+                      {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+    j["model"] = {{"type", "BPE"},
+                  {"dropout", nullptr},
+                  {"unk_token", "<unk>"},
+                  {"continuing_subword_prefix", nullptr},
+                  {"end_of_word_suffix", nullptr},
+                  {"fuse_unk", true},
+                  {"byte_fallback", true},
+                  {"ignore_merges", false},
                   {"vocab", vocab},
                   {"merges", {sp + " H", "l l", "ll o", sp + " w", "o r", sp + "w or", "l d"}}};
     return j.dump(1) + "\n";
@@ -216,8 +232,10 @@ std::string tokenizer_json_bpe(bool pair_merges) {
     nlohmann::ordered_json merges = nlohmann::ordered_json::array();
     for (const auto& m : v.merges) {
         const auto sp = m.find(' ');
-        if (pair_merges) merges.push_back({m.substr(0, sp), m.substr(sp + 1)});
-        else merges.push_back(m);
+        if (pair_merges)
+            merges.push_back({m.substr(0, sp), m.substr(sp + 1)});
+        else
+            merges.push_back(m);
     }
     const int n = int(v.tokens.size());
     nlohmann::ordered_json j;
@@ -226,14 +244,22 @@ std::string tokenizer_json_bpe(bool pair_merges) {
                          {{"id", n + 1}, {"content", "<|end_of_text|>"}, {"special", true}},
                          {{"id", n + 2}, {"content", "<|eot_id|>"}, {"special", true}}};
     j["normalizer"] = nullptr;
-    j["pre_tokenizer"] = {{"type", "Sequence"},
-                          {"pretokenizers", {{{"type", "Split"}, {"pattern", {{"Regex", kLlama3Pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
-                                             {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
+    j["pre_tokenizer"] = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"}, {"pattern", {{"Regex", kLlama3Pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
     j["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
-    j["model"] = {{"type", "BPE"},         {"dropout", nullptr},     {"unk_token", nullptr},
-                  {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                  {"fuse_unk", false},     {"byte_fallback", false}, {"ignore_merges", true},
-                  {"vocab", vocab},        {"merges", merges}};
+    j["model"] = {{"type", "BPE"},
+                  {"dropout", nullptr},
+                  {"unk_token", nullptr},
+                  {"continuing_subword_prefix", nullptr},
+                  {"end_of_word_suffix", nullptr},
+                  {"fuse_unk", false},
+                  {"byte_fallback", false},
+                  {"ignore_merges", true},
+                  {"vocab", vocab},
+                  {"merges", merges}};
     return j.dump(1) + "\n";
 }
 
@@ -340,7 +366,8 @@ int main(int argc, char** argv) {
         // safetensors: F32, F16, BF16 of the model the harness's config.json describes.
         for (auto [dtype, name] : {std::pair{DType::F32, "f32"}, {DType::F16, "f16"}, {DType::BF16, "bf16"}}) {
             write_hf(*m8, (tmp / name).string(), dtype);
-            put(out / "safetensors", std::string("tiny-") + name + ".safetensors", slurp(tmp / name / "model.safetensors"));
+            put(out / "safetensors", std::string("tiny-") + name + ".safetensors",
+                slurp(tmp / name / "model.safetensors"));
         }
 
         // config.json / params.json: the tiny model's, a tied 3.1-scaled config.json, and the fixtures'.
@@ -381,10 +408,14 @@ int main(int argc, char** argv) {
         // Small real files from the shared test data, when it is there.
         if (argc == 3 && fs::is_directory(argv[2])) {
             const fs::path shared = argv[2];
-            for (const char* fixture : {"llama1-mha", "llama2-gqa", "llama31-scaled", "mistral-swa", "gemma-2b-like", "gemma2-like"}) {
-                copy_if_small(shared / "oracle" / fixture / "hf" / "config.json", out / "config", std::string(fixture) + "-config.json");
-                copy_if_small(shared / "oracle" / fixture / "meta" / "params.json", out / "config", std::string(fixture) + "-params.json");
-                copy_if_small(shared / "oracle" / fixture / "llama2c" / "tokenizer.bin", out / "llama2c_tokenizer", std::string(fixture) + "-tokenizer.bin");
+            for (const char* fixture :
+                 {"llama1-mha", "llama2-gqa", "llama31-scaled", "mistral-swa", "gemma-2b-like", "gemma2-like"}) {
+                copy_if_small(shared / "oracle" / fixture / "hf" / "config.json", out / "config",
+                              std::string(fixture) + "-config.json");
+                copy_if_small(shared / "oracle" / fixture / "meta" / "params.json", out / "config",
+                              std::string(fixture) + "-params.json");
+                copy_if_small(shared / "oracle" / fixture / "llama2c" / "tokenizer.bin", out / "llama2c_tokenizer",
+                              std::string(fixture) + "-tokenizer.bin");
             }
             for (const char* p : {"llama3-8b.params.json", "llama3-70b.params.json"})
                 copy_if_small(shared / "params" / p, out / "config", p);

@@ -90,9 +90,15 @@ inline std::string tiny_hf_config_json() { return hf_config_json(tiny_config(), 
 // params.json of Meta's format for tiny_config(8): F follows from dim and multiple_of.
 inline std::string tiny_params_json() {
     const ModelConfig c = tiny_config();
-    nlohmann::ordered_json j{{"dim", c.dim},           {"n_layers", c.n_layers}, {"n_heads", c.n_heads},
-                             {"n_kv_heads", c.n_kv_heads}, {"vocab_size", c.vocab_size}, {"multiple_of", c.dim},
-                             {"norm_eps", c.norm_eps}, {"rope_theta", c.rope_theta}, {"max_seq_len", c.max_seq_len}};
+    nlohmann::ordered_json j{{"dim", c.dim},
+                             {"n_layers", c.n_layers},
+                             {"n_heads", c.n_heads},
+                             {"n_kv_heads", c.n_kv_heads},
+                             {"vocab_size", c.vocab_size},
+                             {"multiple_of", c.dim},
+                             {"norm_eps", c.norm_eps},
+                             {"rope_theta", c.rope_theta},
+                             {"max_seq_len", c.max_seq_len}};
     return j.dump(2) + "\n";
 }
 

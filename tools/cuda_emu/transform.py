@@ -10,8 +10,11 @@ def transform(text):
     while True:
         j = text.find('<<<', i)
         if j < 0: out.append(text[i:]); break
-        # callee: scan back over balanced <...> and identifier chars
+        # callee: scan back over white space (a launch may start on its own line), balanced <...>
+        # and identifier chars
         k = j - 1
+        while k >= 0 and text[k].isspace(): k -= 1
+        end = k + 1
         if text[k] == '>':
             depth = 0
             while True:
@@ -22,7 +25,7 @@ def transform(text):
                 k -= 1
         while k >= 0 and (text[k].isalnum() or text[k] in '_:'): k -= 1
         start = k + 1
-        callee = text[start:j]
+        callee = text[start:end]
         e = text.find('>>>', j)
         cfg = text[j+3:e]
         assert text[e+3] == '(', text[e:e+20]

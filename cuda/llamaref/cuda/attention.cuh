@@ -48,9 +48,9 @@ __host__ __device__ __forceinline__ int first_visible(int pos, int window) {
     return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
 }
 
-constexpr int kDecodeSplit = 256;   // cached positions per decode block
-constexpr int kQueryTile = 16;      // prefill: queries per block (4 per warp)
-constexpr int kKeyTile = 32;        // prefill: keys per shared-memory tile (one per lane)
+constexpr int kDecodeSplit = 256;  // cached positions per decode block
+constexpr int kQueryTile = 16;     // prefill: queries per block (4 per warp)
+constexpr int kKeyTile = 32;       // prefill: keys per shared-memory tile (one per lane)
 constexpr int kMaxHeadDim = 256;
 
 // --- decode: one block per (head, split) ------------------------------------------------------
@@ -64,9 +64,9 @@ constexpr int kMaxHeadDim = 256;
 // wholly before the window (opt.window): the query sees positions first_visible(S − 1) .. S − 1.
 // opt.scale is set (the entry points resolve 0 to 1/√Dh).
 static __global__ void attention_decode_split_kernel(const float* q, const float* k_cache, const float* v_cache, int S,
-                                              const int* pos, int n_heads, int n_kv_heads, int head_dim,
-                                              AttentionOptions opt, float* partial_out, float* partial_max,
-                                              float* partial_sum, float* out) {
+                                                     const int* pos, int n_heads, int n_kv_heads, int head_dim,
+                                                     AttentionOptions opt, float* partial_out, float* partial_max,
+                                                     float* partial_sum, float* out) {
     extern __shared__ float smem[];
     float* qs = smem;                // [Dh]
     float* score = smem + head_dim;  // [kDecodeSplit]
@@ -111,8 +111,10 @@ static __global__ void attention_decode_split_kernel(const float* q, const float
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float o = 0.0f;
         for (int s = s0; s < s1; ++s) o += score[s - s0] * v_cache[std::size_t(s) * kv_dim + kvh * head_dim + d];
-        if (n_splits == 1) out[std::size_t(h) * head_dim + d] = o / l;
-        else partial_out[slot * head_dim + d] = o;
+        if (n_splits == 1)
+            out[std::size_t(h) * head_dim + d] = o / l;
+        else
+            partial_out[slot * head_dim + d] = o;
     }
     if (threadIdx.x == 0) {
         partial_max[slot] = m;
@@ -122,7 +124,7 @@ static __global__ void attention_decode_split_kernel(const float* q, const float
 
 // One block per head: merge the splits.   out: [H, Dh]
 static __global__ void attention_decode_merge_kernel(const float* partial_out, const float* partial_max,
-                                              const float* partial_sum, int n_splits, int head_dim, float* out) {
+                                                     const float* partial_sum, int n_splits, int head_dim, float* out) {
     const int h = blockIdx.x;
     const float* pm = partial_max + std::size_t(h) * n_splits;
     const float* pl = partial_sum + std::size_t(h) * n_splits;
@@ -132,7 +134,8 @@ static __global__ void attention_decode_merge_kernel(const float* partial_out, c
     for (int j = 0; j < n_splits; ++j) L += expf(pm[j] - M) * pl[j];
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float o = 0.0f;
-        for (int j = 0; j < n_splits; ++j) o += expf(pm[j] - M) * partial_out[(std::size_t(h) * n_splits + j) * head_dim + d];
+        for (int j = 0; j < n_splits; ++j)
+            o += expf(pm[j] - M) * partial_out[(std::size_t(h) * n_splits + j) * head_dim + d];
         out[std::size_t(h) * head_dim + d] = o / L;
     }
 }
@@ -147,15 +150,15 @@ inline std::size_t attention_decode_scratch(int n_heads, int head_dim, int S) {
 
 // grid: (query tiles, H); 4 warps, each owning 4 of the tile's queries. With a window, the key
 // tiles start at the one holding the tile's first query's first visible position.
-static __global__ void attention_prefill_kernel(const float* q, const float* k_cache, const float* v_cache, int start_pos,
-                                         int T, int n_heads, int n_kv_heads, int head_dim, AttentionOptions opt,
-                                         float* out) {
+static __global__ void attention_prefill_kernel(const float* q, const float* k_cache, const float* v_cache,
+                                                int start_pos, int T, int n_heads, int n_kv_heads, int head_dim,
+                                                AttentionOptions opt, float* out) {
     constexpr int kPerWarp = kQueryTile / 4, kSlots = kMaxHeadDim / 32;
     extern __shared__ float smem[];
-    const int ks = head_dim + 1;                        // padded row: lanes read different banks
-    float* q_tile = smem;                               // [kQueryTile, Dh]
-    float* k_tile = q_tile + kQueryTile * head_dim;     // [kKeyTile, Dh + 1]
-    float* v_tile = k_tile + kKeyTile * ks;             // [kKeyTile, Dh]
+    const int ks = head_dim + 1;                     // padded row: lanes read different banks
+    float* q_tile = smem;                            // [kQueryTile, Dh]
+    float* k_tile = q_tile + kQueryTile * head_dim;  // [kKeyTile, Dh + 1]
+    float* v_tile = k_tile + kKeyTile * ks;          // [kKeyTile, Dh]
     const int h = blockIdx.y, q0 = blockIdx.x * kQueryTile;
     const int kvh = h / (n_heads / n_kv_heads), kv_dim = n_kv_heads * head_dim;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -185,24 +188,24 @@ static __global__ void attention_prefill_kernel(const float* q, const float* k_c
 #pragma unroll
         for (int j = 0; j < kPerWarp; ++j) {
             const int qi = warp * kPerWarp + j, t = q0 + qi;
-            if (t >= T) continue;                        // the same for the whole warp
+            if (t >= T) continue;  // the same for the whole warp
             const int pos = start_pos + t, key = kt + lane;
-            float score = -INFINITY;                     // lane = one key of the tile
+            float score = -INFINITY;  // lane = one key of the tile
             if (key <= pos && key >= first_visible(pos, opt.window)) {
                 float dot = 0.0f;
                 for (int d = 0; d < head_dim; ++d) dot += q_tile[qi * head_dim + d] * k_tile[lane * ks + d];
                 score = opt.softcap > 0 ? softcapped(dot * opt.scale, opt.softcap) : dot * opt.scale;
             }
             const float tile_max = warp_max(score);
-            if (tile_max == -INFINITY) continue;         // every key of this tile is in the future
+            if (tile_max == -INFINITY) continue;  // every key of this tile is in the future
             const float m_new = fmaxf(m[j], tile_max);
-            const float rescale = expf(m[j] - m_new);    // 0 on the first tile (m = −∞)
+            const float rescale = expf(m[j] - m_new);  // 0 on the first tile (m = −∞)
             const float p = score == -INFINITY ? 0.0f : expf(score - m_new);
             l[j] = l[j] * rescale + warp_sum(p);
             for (int i = 0; i < kSlots; ++i) acc[j][i] *= rescale;
             for (int k = 0; k < kKeyTile; ++k) {
                 const float pk = __shfl_sync(0xffffffffu, p, k);
-                if (pk == 0.0f) continue;                // the same for the whole warp
+                if (pk == 0.0f) continue;  // the same for the whole warp
 #pragma unroll
                 for (int i = 0; i < kSlots; ++i) {
                     const int d = lane + 32 * i;
@@ -249,7 +252,7 @@ inline void attention_decode(const float* q, const float* k_cache, const float* 
     check_launch("attention (decode splits)");
     if (n_splits == 1) return;  // written directly
     attention_decode_merge_kernel<<<n_heads, 128, 0, stream>>>(partial_out, partial_max, partial_sum, n_splits,
-                                                              head_dim, out);
+                                                               head_dim, out);
     check_launch("attention (decode merge)");
 }
 
@@ -264,9 +267,11 @@ inline void attention(const float* q, const float* k_cache, const float* v_cache
     const int n_heads = heads.n_heads, n_kv_heads = heads.n_kv_heads, head_dim = heads.head_dim;
     if (head_dim > kMaxHeadDim) fail("CUDA attention: head_dim ", head_dim, " exceeds ", kMaxHeadDim);
     if (T == 0) return;
-    if (T == 1) return attention_decode(q, k_cache, v_cache, start_pos + 1, nullptr, n_heads, n_kv_heads, head_dim, opt,
-                                        out, scratch, stream);
-    const std::size_t shared = (kQueryTile * head_dim + kKeyTile * (head_dim + 1) + kKeyTile * head_dim) * sizeof(float);
+    if (T == 1)
+        return attention_decode(q, k_cache, v_cache, start_pos + 1, nullptr, n_heads, n_kv_heads, head_dim, opt, out,
+                                scratch, stream);
+    const std::size_t shared =
+        (kQueryTile * head_dim + kKeyTile * (head_dim + 1) + kKeyTile * head_dim) * sizeof(float);
     if (shared > 48 * 1024)
         check(cudaFuncSetAttribute(attention_prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared)),
               "attention: shared memory size");

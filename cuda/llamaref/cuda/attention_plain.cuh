@@ -28,18 +28,18 @@ namespace llamaref::cuda {
 
 // q: [T, H, Dh] after RoPE;  k_cache, v_cache: [capacity, KV, Dh], positions 0 .. start_pos+T−1
 // written;  score: [T·H, start_pos+T] scratch;  out: [T, H, Dh].   opt.scale already resolved.
-__global__ void attention_plain_kernel(const float* q, const float* k_cache, const float* v_cache, int start_pos,
-                                       int T, Heads heads, AttentionOptions opt, float* score, float* out) {
+__global__ void attention_plain_kernel(const float* q, const float* k_cache, const float* v_cache, int start_pos, int T,
+                                       Heads heads, AttentionOptions opt, float* score, float* out) {
     const int th = blockIdx.x * blockDim.x + threadIdx.x;  // this thread's (t, h): row t·H + h
     if (th >= T * heads.n_heads) return;
     const int Dh = heads.head_dim, KV = heads.n_kv_heads;
     const int t = th / heads.n_heads, h = th % heads.n_heads;
-    const int kvh = h / (heads.n_heads / KV);                // n_rep query heads per KV head
-    const int S = start_pos + T;                            // positions visible to the last token
-    const int last = start_pos + t;                         // causal: positions .. last
-    const int first = first_visible(last, opt.window);      // window: positions first ..
+    const int kvh = h / (heads.n_heads / KV);           // n_rep query heads per KV head
+    const int S = start_pos + T;                        // positions visible to the last token
+    const int last = start_pos + t;                     // causal: positions .. last
+    const int first = first_visible(last, opt.window);  // window: positions first ..
     const float* qv = q + std::size_t(th) * Dh;
-    float* sc = score + std::size_t(th) * S;                // sc[s] is position s
+    float* sc = score + std::size_t(th) * S;  // sc[s] is position s
     float max_score = -INFINITY;
     for (int s = first; s <= last; ++s) {
         const float* key = k_cache + (std::size_t(s) * KV + kvh) * Dh;

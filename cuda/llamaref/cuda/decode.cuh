@@ -128,16 +128,29 @@ inline bool matvec_supported(DType dtype, const void* W, int in) {
 template <class Input>
 inline void matvec(DType dtype, const void* W, int out, int in, const Input& input, float* y, bool accumulate,
                    cudaStream_t stream = 0) {
-    if (!matvec_supported(dtype, W, in)) fail("matvec: rows of ", in, " ", dtype_name(dtype), " values at this address");
+    if (!matvec_supported(dtype, W, in))
+        fail("matvec: rows of ", in, " ", dtype_name(dtype), " values at this address");
     constexpr int kWarps = 8;  // rows per block; 256 threads, as rmsnorm_kernel (same reduction order)
     const auto* w = static_cast<const unsigned char*>(W);
     const std::size_t row_bytes = dtype_bytes(dtype, in);
     const unsigned blocks = matvec_blocks(out, kWarps);
     switch (dtype) {
-        case DType::F32: matvec_kernel<DType::F32, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
-        case DType::F16: matvec_kernel<DType::F16, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
-        case DType::BF16: matvec_kernel<DType::BF16, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
-        case DType::Q8_0: matvec_kernel<DType::Q8_0, Input><<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate); break;
+        case DType::F32:
+            matvec_kernel<DType::F32, Input>
+                <<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate);
+            break;
+        case DType::F16:
+            matvec_kernel<DType::F16, Input>
+                <<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate);
+            break;
+        case DType::BF16:
+            matvec_kernel<DType::BF16, Input>
+                <<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate);
+            break;
+        case DType::Q8_0:
+            matvec_kernel<DType::Q8_0, Input>
+                <<<blocks, 32 * kWarps, 0, stream>>>(w, row_bytes, out, in, input, y, accumulate);
+            break;
         default: fail("matvec: the CUDA kernels compute with F32, F16, BF16 and Q8_0, not ", dtype_name(dtype));
     }
     check_launch("matvec");
@@ -177,7 +190,7 @@ inline void rope_store(float* qkv, int n_heads, int n_kv_heads, int head_dim, co
                        float* k_cache, float* v_cache, cudaStream_t stream = 0) {
     const int n = (n_heads + n_kv_heads) * (head_dim / 2) + n_kv_heads * head_dim;
     rope_store_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(qkv, n_heads, n_kv_heads, head_dim, pos, theta, k_cache,
-                                                             v_cache);
+                                                              v_cache);
     check_launch("rope_store");
 }
 

@@ -10,8 +10,8 @@
 namespace llamaref::cuda {
 
 // One block per token; threads walk the row.
-static __global__ void embedding_kernel(DType dtype, const unsigned char* table, std::size_t row_bytes, const int* tokens,
-                                 int D, float scale, float* out) {
+static __global__ void embedding_kernel(DType dtype, const unsigned char* table, std::size_t row_bytes,
+                                        const int* tokens, int D, float scale, float* out) {
     const int t = blockIdx.x;
     const unsigned char* row = table + std::size_t(tokens[t]) * row_bytes;
     for (int i = threadIdx.x; i < D; i += blockDim.x) out[std::size_t(t) * D + i] = load_f32(dtype, row, i) * scale;

@@ -60,7 +60,7 @@ __device__ __forceinline__ void load8(const unsigned char* __restrict__ row, int
 // Needs in % 8 == 0 (Q8_0: % 32) and 16-byte aligned rows of X.
 template <DType DT, int NT>
 static __global__ void matmul_kernel(const unsigned char* __restrict__ W, std::size_t row_bytes, int out, int in,
-                              const float* __restrict__ X, float* __restrict__ Y, int T, bool accumulate) {
+                                     const float* __restrict__ X, float* __restrict__ Y, int T, bool accumulate) {
     const int lane = threadIdx.x % 32;
     const int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     const int t0 = blockIdx.y * NT;
@@ -76,8 +76,8 @@ static __global__ void matmul_kernel(const unsigned char* __restrict__ W, std::s
             if (t0 + t < T) {
                 const float4* x = reinterpret_cast<const float4*>(X + std::size_t(t0 + t) * in + k);
                 const float4 a = x[0], b = x[1];
-                acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y +
-                          w[6] * b.z + w[7] * b.w;
+                acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z +
+                          w[7] * b.w;
             }
         }
     }
@@ -93,7 +93,7 @@ static __global__ void matmul_kernel(const unsigned char* __restrict__ W, std::s
 
 // Any row length: one value at a time (rows whose length is not a multiple of 8).
 static __global__ void matmul_any_kernel(DType dtype, const unsigned char* W, std::size_t row_bytes, int out, int in,
-                                  const float* X, float* Y, int T, bool accumulate) {
+                                         const float* X, float* Y, int T, bool accumulate) {
     const int lane = threadIdx.x % 32;
     const int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (r >= out) return;
@@ -115,10 +115,20 @@ inline void launch_matmul(DType dtype, const unsigned char* W, std::size_t row_b
     constexpr int kWarps = 8;  // rows per block
     const dim3 grid(blocks_for(out, kWarps), blocks_for(T, NT));
     switch (dtype) {
-        case DType::F32: matmul_kernel<DType::F32, NT><<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate); break;
-        case DType::F16: matmul_kernel<DType::F16, NT><<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate); break;
-        case DType::BF16: matmul_kernel<DType::BF16, NT><<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate); break;
-        case DType::Q8_0: matmul_kernel<DType::Q8_0, NT><<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate); break;
+        case DType::F32:
+            matmul_kernel<DType::F32, NT><<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate);
+            break;
+        case DType::F16:
+            matmul_kernel<DType::F16, NT><<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate);
+            break;
+        case DType::BF16:
+            matmul_kernel<DType::BF16, NT>
+                <<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate);
+            break;
+        case DType::Q8_0:
+            matmul_kernel<DType::Q8_0, NT>
+                <<<grid, 32 * kWarps, 0, stream>>>(W, row_bytes, out, in, X, Y, T, accumulate);
+            break;
         default: fail("matmul: the CUDA kernels compute with F32, F16, BF16 and Q8_0, not ", dtype_name(dtype));
     }
     check_launch("matmul");

@@ -16,7 +16,8 @@
 namespace llamaref::cuda {
 
 // One thread per (token, head, pair).
-static __global__ void rope_pairs_kernel(float* x, int T, int n_heads, int head_dim, int start_pos, const double* theta) {
+static __global__ void rope_pairs_kernel(float* x, int T, int n_heads, int head_dim, int start_pos,
+                                         const double* theta) {
     const int n_pairs = head_dim / 2;
     const std::size_t idx = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (idx >= std::size_t(T) * n_heads * n_pairs) return;

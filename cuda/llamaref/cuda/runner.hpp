@@ -33,8 +33,8 @@ struct DeviceSampling {
 };
 
 struct RunnerOptions {
-    int context_len = 0;       // positions the device KV cache may hold (0: the model's max_seq_len)
-    int device = 0;            // CUDA device ordinal
+    int context_len = 0;  // positions the device KV cache may hold (0: the model's max_seq_len)
+    int device = 0;       // CUDA device ordinal
     // Prefill GEMMs for F16/BF16 weights: true = cuBLAS on tensor cores with the activations
     // rounded to the weight dtype (fast, what other engines do); false = llamaref's own matmul
     // kernel with float32 activations (the CPU path's arithmetic). F32 weights always use

@@ -19,7 +19,7 @@ namespace llamaref::cuda {
 
 // p_i = exp(x_i / T − max) / Σ, in double; ids_i = i. One block of 1024 threads.
 static __global__ void sampling_probs_kernel(const float* logits, int n, double temperature, double* p, int* ids,
-                                      int* bad) {
+                                             int* bad) {
     __shared__ double scratch[32];
     __shared__ float fscratch[32];
     float mx = -INFINITY;
@@ -43,16 +43,18 @@ __device__ inline int first_greater(const double* a, int n, double v) {
     int lo = 0, hi = n;
     while (lo < hi) {
         const int mid = (lo + hi) / 2;
-        if (a[mid] > v) hi = mid;
-        else lo = mid + 1;
+        if (a[mid] > v)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return lo;
 }
 
 // One thread: the cuts and the draw over sorted probabilities p (descending) and their
 // inclusive prefix sums cum.
-static __global__ void sampling_draw_kernel(const double* p, const double* cum, const int* ids, int n, int top_k, double top_p,
-                                     double min_p, double coin, const int* bad, int* result) {
+static __global__ void sampling_draw_kernel(const double* p, const double* cum, const int* ids, int n, int top_k,
+                                            double top_p, double min_p, double coin, const int* bad, int* result) {
     if (*bad) {
         *result = -1;
         return;
@@ -67,8 +69,10 @@ static __global__ void sampling_draw_kernel(const double* p, const double* cum, 
         int lo = 1, hi = keep;  // p[0] ≥ cut always
         while (lo < hi) {
             const int mid = (lo + hi) / 2;
-            if (p[mid] >= cut) lo = mid + 1;
-            else hi = mid;
+            if (p[mid] >= cut)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         keep = lo;
     }
@@ -94,8 +98,8 @@ class DeviceSampler {
     void sample(const float* logits, double temperature, int top_k, double top_p, double min_p, double coin,
                 int* result, cudaStream_t stream = 0) {
         if (!(temperature >= 0) || top_k < 0 || !(top_p > 0 && top_p <= 1) || !(min_p >= 0 && min_p <= 1))
-            fail("device sampling: temperature ", temperature, ", top-k ", top_k, ", top-p ", top_p, " or min-p ", min_p,
-                 " out of range");
+            fail("device sampling: temperature ", temperature, ", top-k ", top_k, ", top-p ", top_p, " or min-p ",
+                 min_p, " out of range");
         if (temperature == 0) {
             argmax(logits, n_, result, stream);
             return;
@@ -111,7 +115,7 @@ class DeviceSampler {
         bytes = temp_.size();
         check(cub::DeviceScan::InclusiveSum(temp_.get(), bytes, p_sorted_.get(), cum_.get(), n_, stream), "CUB scan");
         sampling_draw_kernel<<<1, 1, 0, stream>>>(p_sorted_.get(), cum_.get(), ids_sorted_.get(), n_, top_k, top_p,
-                                                 min_p, coin, flags_.get(), result);
+                                                  min_p, coin, flags_.get(), result);
         check_launch("sampling draw");
     }
 

@@ -44,8 +44,10 @@ static __global__ void argmax_kernel(const float* x, int n, int* result) {
     float v = -INFINITY;
     int idx = n;  // "none yet": larger than any index
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        if (!isfinite(x[i])) bad = 1;
-        else if (idx == n || x[i] > v) v = x[i], idx = i;  // strided: a later i only wins if larger
+        if (!isfinite(x[i]))
+            bad = 1;
+        else if (idx == n || x[i] > v)
+            v = x[i], idx = i;  // strided: a later i only wins if larger
     }
     best_v[threadIdx.x] = v, best_i[threadIdx.x] = idx;
     __syncthreads();

@@ -112,10 +112,14 @@ struct DeviceLayer {
     MatrixGroup w2;                                    // [D, F]
 
     DeviceLayer(const LayerWeights& L, bool unit_offset)
-        : attention_norm(upload_norm(L.attention_norm, unit_offset)), ffn_norm(upload_norm(L.ffn_norm, unit_offset)),
+        : attention_norm(upload_norm(L.attention_norm, unit_offset)),
+          ffn_norm(upload_norm(L.ffn_norm, unit_offset)),
           post_attention_norm(upload_norm(L.post_attention_norm, unit_offset)),
-          post_ffn_norm(upload_norm(L.post_ffn_norm, unit_offset)), qkv({&L.wq, &L.wk, &L.wv}), wo({&L.wo}),
-          w13({&L.w1, &L.w3}), w2({&L.w2}) {}
+          post_ffn_norm(upload_norm(L.post_ffn_norm, unit_offset)),
+          qkv({&L.wq, &L.wk, &L.wv}),
+          wo({&L.wo}),
+          w13({&L.w1, &L.w3}),
+          w2({&L.w2}) {}
 };
 
 static_assert(kMaxCudaHeadDim == kMaxHeadDim, "runner.hpp's limit is attention.cuh's");
@@ -129,9 +133,11 @@ class Transformer {
         if (options.context_len > 0) cfg_.max_seq_len = options.context_len;
         cfg_.validate();
         require_supported(cfg_);
-        if (int(m.layers.size()) != cfg_.n_layers) fail("CUDA: ", m.layers.size(), " layers, the config says ", cfg_.n_layers);
+        if (int(m.layers.size()) != cfg_.n_layers)
+            fail("CUDA: ", m.layers.size(), " layers, the config says ", cfg_.n_layers);
         for (const LayerWeights& L : m.layers) {
-            if (cfg_.post_norms != (L.post_attention_norm.data != nullptr) || cfg_.post_norms != (L.post_ffn_norm.data != nullptr))
+            if (cfg_.post_norms != (L.post_attention_norm.data != nullptr) ||
+                cfg_.post_norms != (L.post_ffn_norm.data != nullptr))
                 fail("CUDA: the layers' post-norms do not match the config (post_norms ", cfg_.post_norms, ")");
             layers_.emplace_back(L, cfg_.norm_unit_offset);
         }
@@ -172,8 +178,10 @@ class Transformer {
                   KV = cfg_.n_kv_heads, Dh = cfg_.head_dim;
         // The token: the id the device sampler just chose stays on the device.
         const int* d_tokens = tokens_.get();
-        if (T == 1 && tokens[0] == last_next_) d_tokens = next_.get();
-        else tokens_.upload(tokens.data(), T, stream_);
+        if (T == 1 && tokens[0] == last_next_)
+            d_tokens = next_.get();
+        else
+            tokens_.upload(tokens.data(), T, stream_);
         if (T == 1 && fused_) pos_.upload(&start_pos, 1, stream_);  // read by the fused step's kernels
 
         float *x = x_.get(), *xn = xn_.get(), *att = att_.get(), *hidden = hidden_.get();
@@ -225,8 +233,10 @@ class Transformer {
                 linear(L.w13.parts[0], xn, gate, T);
                 linear(L.w13.parts[1], xn, up, T);
             }
-            if (geglu_ffn()) geglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
-            else swiglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
+            if (geglu_ffn())
+                geglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
+            else
+                swiglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
             if (cfg_.post_norms) {  // Gemma 2: x += post_ffn_norm(w2 · hidden)
                 linear(L.w2.parts[0], hidden, xn, T);
                 rmsnorm_rows_add(xn, L.post_ffn_norm.get(), x, T, D, cfg_.norm_eps, stream_);
@@ -257,8 +267,8 @@ class Transformer {
     // Logits rows [first, first + rows) copied to the host, after the work queued before.
     std::vector<float> download_logits(int first, int rows) const {
         std::vector<float> host(std::size_t(rows) * cfg_.vocab_size);
-        check(cudaMemcpyAsync(host.data(), logits_.get() + std::size_t(first) * cfg_.vocab_size, host.size() * sizeof(float),
-                              cudaMemcpyDeviceToHost, stream_),
+        check(cudaMemcpyAsync(host.data(), logits_.get() + std::size_t(first) * cfg_.vocab_size,
+                              host.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_),
               "copy logits to the host");
         check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
         return host;
@@ -284,8 +294,9 @@ class Transformer {
         std::size_t n = embeddings_.buffer.bytes() + final_norm_.bytes();
         for (const auto& o : output_) n += o.buffer.bytes();
         for (const auto& L : layers_)
-            n += L.attention_norm.bytes() + L.ffn_norm.bytes() + L.post_attention_norm.bytes() + L.post_ffn_norm.bytes() +
-                 L.qkv.buffer.bytes() + L.wo.buffer.bytes() + L.w13.buffer.bytes() + L.w2.buffer.bytes();
+            n += L.attention_norm.bytes() + L.ffn_norm.bytes() + L.post_attention_norm.bytes() +
+                 L.post_ffn_norm.bytes() + L.qkv.buffer.bytes() + L.wo.buffer.bytes() + L.w13.buffer.bytes() +
+                 L.w2.buffer.bytes();
         return n;
     }
     // What a decode step reads: all weights except the embedding table unless it is the output
@@ -307,7 +318,8 @@ class Transformer {
     // The kernels of one decode step after the embedding, reading the position from pos_.
     void decode_layers() {
         const int D = cfg_.dim, F = cfg_.hidden_dim, H = cfg_.n_heads, KV = cfg_.n_kv_heads, Dh = cfg_.head_dim;
-        float *x = x_.get(), *xn = xn_.get(), *qkv = qkv_.get(), *att = att_.get(), *gate = gate_up_.get(), *up = gate + F;
+        float *x = x_.get(), *xn = xn_.get(), *qkv = qkv_.get(), *att = att_.get(), *gate = gate_up_.get(),
+              *up = gate + F;
         for (int l = 0; l < cfg_.n_layers; ++l) {
             const DeviceLayer& L = layers_[l];
             float* k_cache = layer_cache(k_cache_, l);
@@ -327,13 +339,15 @@ class Transformer {
             matvec(W13.dtype, W13.data, W13.rows, D, NormInput{x, L.ffn_norm.get(), D, cfg_.norm_eps}, gate, false,
                    stream_);
             float* ffn_out = cfg_.post_norms ? xn : x;  // Gemma 2: x += post_ffn_norm(xn) below
-            if (geglu_ffn()) matvec(W2.dtype, W2.data, D, F, GeGLUInput{gate, up}, ffn_out, !cfg_.post_norms, stream_);
-            else matvec(W2.dtype, W2.data, D, F, SwiGLUInput{gate, up}, ffn_out, !cfg_.post_norms, stream_);
+            if (geglu_ffn())
+                matvec(W2.dtype, W2.data, D, F, GeGLUInput{gate, up}, ffn_out, !cfg_.post_norms, stream_);
+            else
+                matvec(W2.dtype, W2.data, D, F, SwiGLUInput{gate, up}, ffn_out, !cfg_.post_norms, stream_);
             if (cfg_.post_norms) rmsnorm_rows_add(xn, L.post_ffn_norm.get(), x, 1, D, cfg_.norm_eps, stream_);
         }
         const DeviceMatrix& out = output();
-        matvec(out.dtype, out.data, out.rows, D, NormInput{x, final_norm_.get(), D, cfg_.norm_eps}, logits_.get(), false,
-               stream_);
+        matvec(out.dtype, out.data, out.rows, D, NormInput{x, final_norm_.get(), D, cfg_.norm_eps}, logits_.get(),
+               false, stream_);
         softcap(logits_.get(), cfg_.vocab_size, cfg_.final_softcap, stream_);  // Gemma 2
     }
 
@@ -370,26 +384,33 @@ class Transformer {
     // Y (+)= X · Wᵀ with the kernel that suits the dtype and the number of tokens.
     void linear(const DeviceMatrix& W, const float* X, float* Y, int T, bool accumulate = false) {
         const bool gemm = T > 1 && (W.dtype == DType::F32 || (options_.fast_prefill && W.dtype != DType::Q8_0));
-        if (gemm) matmul_cublas(cublas_, W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate, x16_.get(), stream_);
-        else matmul(W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate, stream_);
+        if (gemm)
+            matmul_cublas(cublas_, W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate, x16_.get(), stream_);
+        else
+            matmul(W.dtype, W.data, W.rows, W.cols, X, Y, T, accumulate, stream_);
     }
 
     void check_input(std::span<const int> tokens, int start_pos) const {
         if (tokens.empty()) fail("forward: no tokens given");
         if (start_pos < 0) fail("forward: negative start position ", start_pos);
         if (start_pos + int(tokens.size()) > cfg_.max_seq_len)
-            fail("forward: positions up to ", start_pos + tokens.size(), " requested, the context holds ", cfg_.max_seq_len);
+            fail("forward: positions up to ", start_pos + tokens.size(), " requested, the context holds ",
+                 cfg_.max_seq_len);
         for (int t : tokens)
-            if (t < 0 || t >= cfg_.vocab_size) fail("forward: token id ", t, " is outside the vocabulary [0, ", cfg_.vocab_size, ")");
+            if (t < 0 || t >= cfg_.vocab_size)
+                fail("forward: token id ", t, " is outside the vocabulary [0, ", cfg_.vocab_size, ")");
     }
 
-    float* layer_cache(Buffer<float>& cache, int l) { return cache.get() + std::size_t(l) * cache_capacity_ * cfg_.kv_dim(); }
+    float* layer_cache(Buffer<float>& cache, int l) {
+        return cache.get() + std::size_t(l) * cache_capacity_ * cfg_.kv_dim();
+    }
 
     // attention_plain's score scratch for T tokens after start_pos, grown when too small.
     float* plain_scores(int start_pos, int T) {
         const std::size_t n = attention_plain_scratch(start_pos, T, cfg_.n_heads);
         if (plain_scores_.size() < n) {
-            check(cudaStreamSynchronize(stream_), "attention_plain: before growing its scratch");  // the old one may be in use
+            check(cudaStreamSynchronize(stream_),
+                  "attention_plain: before growing its scratch");  // the old one may be in use
             plain_scores_ = Buffer<float>(n);
         }
         return plain_scores_.get();

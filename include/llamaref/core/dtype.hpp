@@ -30,7 +30,23 @@
 namespace llamaref {
 
 // Storage types. The first four were llamaref's from the start; the order is not a file format.
-enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS };
+enum class DType : uint8_t {
+    F32,
+    F16,
+    BF16,
+    Q8_0,
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
+    Q2_K,
+    Q3_K,
+    Q4_K,
+    Q5_K,
+    Q6_K,
+    IQ4_NL,
+    IQ4_XS
+};
 
 inline constexpr DType kAllDTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,   DType::Q4_0,
                                        DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,   DType::Q3_K,
@@ -88,8 +104,7 @@ constexpr double bits_per_weight(DType t) { return 8.0 * double(dtype_block(t).b
 // Bytes needed to store n consecutive values (n must be a multiple of the block size).
 inline std::size_t dtype_bytes(DType t, std::size_t n) {
     const DTypeBlock b = dtype_block(t);
-    if (n % b.values != 0)
-        fail(dtype_name(t), " rows must hold a multiple of ", b.values, " values, got ", n);
+    if (n % b.values != 0) fail(dtype_name(t), " rows must hold a multiple of ", b.values, " values, got ", n);
     return n / b.values * b.bytes;
 }
 

@@ -30,9 +30,7 @@ template <class F>
 void in_context(const std::string& prefix, F&& f) {
     try {
         f();
-    } catch (const Error& e) {
-        fail(prefix, e.what());
-    }
+    } catch (const Error& e) { fail(prefix, e.what()); }
 }
 
 }  // namespace llamaref

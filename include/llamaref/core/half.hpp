@@ -40,12 +40,12 @@ inline uint16_t f32_to_f16(float f) {
     const uint16_t sign = uint16_t((u >> 16) & 0x8000);
     const float a = std::fabs(f);
     if (std::isnan(f)) return sign | 0x7e00;
-    if (a >= 65520.0f) return sign | 0x7c00;              // rounds to inf
-    if (a < 6.103515625e-05f) {                             // subnormal half: multiples of 2^-24
+    if (a >= 65520.0f) return sign | 0x7c00;  // rounds to inf
+    if (a < 6.103515625e-05f) {               // subnormal half: multiples of 2^-24
         return sign | uint16_t(std::nearbyint(a * 16777216.0f));
     }
     uint32_t m = u & 0x7fffffff;
-    m += 0x0fff + ((m >> 13) & 1);                          // round mantissa to 10 bits
+    m += 0x0fff + ((m >> 13) & 1);  // round mantissa to 10 bits
     return sign | uint16_t((m >> 13) - (112u << 10));
 }
 

@@ -36,8 +36,10 @@ inline void check_json_depth(std::string_view text, const std::string& where) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char ch = text[i];
         if (in_string) {
-            if (ch == '\\') ++i;  // skip the escaped character (\" does not end the string)
-            else if (ch == '"') in_string = false;
+            if (ch == '\\')
+                ++i;  // skip the escaped character (\" does not end the string)
+            else if (ch == '"')
+                in_string = false;
         } else if (ch == '"') {
             in_string = true;
         } else if (ch == '[' || ch == '{') {

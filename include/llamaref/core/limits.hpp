@@ -50,8 +50,10 @@ constexpr int max_json_depth = 512;
 template <class A, class B>
 uint64_t checked_mul(A a, B b, std::string_view what) {
     static_assert(std::is_integral_v<A> && std::is_integral_v<B>);
-    if constexpr (std::is_signed_v<A>) if (a < 0) fail(what, ": negative size ", a);
-    if constexpr (std::is_signed_v<B>) if (b < 0) fail(what, ": negative size ", b);
+    if constexpr (std::is_signed_v<A>)
+        if (a < 0) fail(what, ": negative size ", a);
+    if constexpr (std::is_signed_v<B>)
+        if (b < 0) fail(what, ": negative size ", b);
     uint64_t r;
     if (__builtin_mul_overflow(uint64_t(a), uint64_t(b), &r)) fail(what, ": ", a, " × ", b, " overflows 64 bits");
     return r;
@@ -61,8 +63,10 @@ uint64_t checked_mul(A a, B b, std::string_view what) {
 template <class A, class B>
 uint64_t checked_add(A a, B b, std::string_view what) {
     static_assert(std::is_integral_v<A> && std::is_integral_v<B>);
-    if constexpr (std::is_signed_v<A>) if (a < 0) fail(what, ": negative size ", a);
-    if constexpr (std::is_signed_v<B>) if (b < 0) fail(what, ": negative size ", b);
+    if constexpr (std::is_signed_v<A>)
+        if (a < 0) fail(what, ": negative size ", a);
+    if constexpr (std::is_signed_v<B>)
+        if (b < 0) fail(what, ": negative size ", b);
     uint64_t r;
     if (__builtin_add_overflow(uint64_t(a), uint64_t(b), &r)) fail(what, ": ", a, " + ", b, " overflows 64 bits");
     return r;

@@ -22,10 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -104,15 +104,16 @@ class MappedFile {
         ::madvise(dst, size_, MADV_HUGEPAGE);
 #endif
         for (std::size_t done = 0; done < size_;) {
-            const ssize_t n = ::pread(fd, dst + done, std::min<std::size_t>(size_ - done, std::size_t(1) << 30), off_t(done));
+            const ssize_t n =
+                ::pread(fd, dst + done, std::min<std::size_t>(size_ - done, std::size_t(1) << 30), off_t(done));
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
                 const int e = n < 0 ? errno : 0;
                 ::close(fd);
                 ::munmap(map_, map_size_);
                 map_ = nullptr;
-                fail(path_, ": cannot read it (", done, " of ", size_, " bytes read): ",
-                     e ? std::strerror(e) : "the file ended early");
+                fail(path_, ": cannot read it (", done, " of ", size_,
+                     " bytes read): ", e ? std::strerror(e) : "the file ended early");
             }
             done += std::size_t(n);
         }

@@ -169,11 +169,14 @@ void parallel_for(std::size_t n, F&& f, std::size_t min_per_thread = 16) {
         std::size_t n, chunk;
     } job{&f, n, (n + want - 1) / want};
     const int tasks = int((n + job.chunk - 1) / job.chunk);
-    detail::ThreadPool::instance().run(tasks, [](void* context, int i) {
-        const Job& j = *static_cast<const Job*>(context);
-        const std::size_t b = std::size_t(i) * j.chunk;
-        (*j.f)(b, std::min(j.n, b + j.chunk));
-    }, &job);
+    detail::ThreadPool::instance().run(
+        tasks,
+        [](void* context, int i) {
+            const Job& j = *static_cast<const Job*>(context);
+            const std::size_t b = std::size_t(i) * j.chunk;
+            (*j.f)(b, std::min(j.n, b + j.chunk));
+        },
+        &job);
 }
 
 // Split [0, n) into chunks of `chunk` items handed out on demand: each thread takes the next
@@ -197,11 +200,14 @@ void parallel_for_chunks(std::size_t n, std::size_t chunk, F&& f) {
         std::size_t n, chunk, n_chunks;
         std::atomic<std::size_t> next{0};
     } job{&f, n, chunk, n_chunks};
-    detail::ThreadPool::instance().run(int(want), [](void* context, int) {
-        Job& j = *static_cast<Job*>(context);
-        for (std::size_t c; (c = j.next.fetch_add(1, std::memory_order_relaxed)) < j.n_chunks;)
-            (*j.f)(c * j.chunk, std::min(j.n, (c + 1) * j.chunk));
-    }, &job);
+    detail::ThreadPool::instance().run(
+        int(want),
+        [](void* context, int) {
+            Job& j = *static_cast<Job*>(context);
+            for (std::size_t c; (c = j.next.fetch_add(1, std::memory_order_relaxed)) < j.n_chunks;)
+                (*j.f)(c * j.chunk, std::min(j.n, (c + 1) * j.chunk));
+        },
+        &job);
 }
 
 }  // namespace llamaref

@@ -47,9 +47,13 @@ constexpr ActivationRounding llamacpp_activation_rounding(DType w) {
         case DType::F32: return ActivationRounding::none;
         case DType::F16: return ActivationRounding::f16;
         case DType::BF16: return ActivationRounding::bf16;
-        case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: case DType::IQ4_NL:
-        case DType::Q4_1: case DType::Q5_1: return ActivationRounding::q8_0;  // Q8_1: the same d and q
-        default: return ActivationRounding::q8_K;  // the K-quants and IQ4_XS
+        case DType::Q4_0:
+        case DType::Q5_0:
+        case DType::Q8_0:
+        case DType::IQ4_NL:
+        case DType::Q4_1:
+        case DType::Q5_1: return ActivationRounding::q8_0;  // Q8_1: the same d and q
+        default: return ActivationRounding::q8_K;           // the K-quants and IQ4_XS
     }
 }
 

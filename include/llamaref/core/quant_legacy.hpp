@@ -39,12 +39,12 @@ struct BlockQ4_0 {
     uint8_t qs[16];  // 32 nibbles
 };
 struct BlockQ4_1 {
-    uint16_t d, m;   // scale and offset (F16 bits)
+    uint16_t d, m;  // scale and offset (F16 bits)
     uint8_t qs[16];
 };
 struct BlockQ5_0 {
     uint16_t d;
-    uint8_t qh[4];   // the fifth bit of each q, little-endian uint32
+    uint8_t qh[4];  // the fifth bit of each q, little-endian uint32
     uint8_t qs[16];
 };
 struct BlockQ5_1 {

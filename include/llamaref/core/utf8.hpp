@@ -41,9 +41,7 @@ inline void append(std::string& out, char32_t c) {
 // The length of a character from its first byte alone (SentencePiece's OneCharLen): 1 for ASCII
 // and stray continuation bytes, 2 for C0..DF, 3 for E0..EF, 4 for F0..FF. Used only on text that
 // has already been made valid.
-inline std::size_t lead_length(unsigned char c) {
-    return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
+inline std::size_t lead_length(unsigned char c) { return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
 
 // One well-formed character at s[i..]: returns its code point and sets `len`; on a malformed
 // sequence returns kInvalid with `len` = the length of its maximal subpart (at least 1).
@@ -52,19 +50,19 @@ inline char32_t decode(std::string_view s, std::size_t i, std::size_t& len) {
     const unsigned char c = b(0);
     len = 1;
     if (c < 0x80) return c;
-    int n;  // continuation bytes
+    int n;                               // continuation bytes
     unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte (Table 3-7)
     char32_t cp;
     if (c >= 0xC2 && c <= 0xDF) {
         n = 1, cp = c & 0x1F;
     } else if (c >= 0xE0 && c <= 0xEF) {
         n = 2, cp = c & 0x0F;
-        if (c == 0xE0) lo = 0xA0;   // no overlong forms
-        if (c == 0xED) hi = 0x9F;   // no surrogates
+        if (c == 0xE0) lo = 0xA0;  // no overlong forms
+        if (c == 0xED) hi = 0x9F;  // no surrogates
     } else if (c >= 0xF0 && c <= 0xF4) {
         n = 3, cp = c & 0x07;
-        if (c == 0xF0) lo = 0x90;   // no overlong forms
-        if (c == 0xF4) hi = 0x8F;   // nothing above U+10FFFF
+        if (c == 0xF0) lo = 0x90;  // no overlong forms
+        if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
     } else {
         return kInvalid;  // 80..C1, F5..FF never start a character
     }

@@ -83,7 +83,8 @@ LLAMAREF_AVX2 inline float dot(const float* w, const float* x, int n) {  // = do
 }
 
 // Four keys at a time (four independent FMA chains), each exactly dot_blocked.
-LLAMAREF_AVX2 inline void scores(const float* q, const float* k, std::size_t stride, int n, int Dh, float scale, float* s) {
+LLAMAREF_AVX2 inline void scores(const float* q, const float* k, std::size_t stride, int n, int Dh, float scale,
+                                 float* s) {
     const int d8 = Dh / 8 * 8;
     int j = 0;
     for (; j + 4 <= n; j += 4) {
@@ -92,7 +93,8 @@ LLAMAREF_AVX2 inline void scores(const float* q, const float* k, std::size_t str
             __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
             for (int d = k0; d < std::min(d8, k0 + int(kKBlock)); d += 8) {
                 const __m256 qv = _mm256_loadu_ps(q + d);
-                for (int i = 0; i < 4; ++i) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(k + (j + i) * stride + d), qv, acc[i]);
+                for (int i = 0; i < 4; ++i)
+                    acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(k + (j + i) * stride + d), qv, acc[i]);
             }
             for (int i = 0; i < 4; ++i) y[i] += hsum(acc[i]);
         }
@@ -116,7 +118,8 @@ LLAMAREF_AVX2 inline float exp_shifted(float* p, int n, float m) {
 
 // o = α·o + Σ_j p[j]·v_j, 8 vectors of o at a time (eight independent FMA chains over j).
 template <int NV>
-LLAMAREF_AVX2 inline void accumulate_part(float* o, float alpha, const float* p, const float* v, std::size_t stride, int n) {
+LLAMAREF_AVX2 inline void accumulate_part(float* o, float alpha, const float* p, const float* v, std::size_t stride,
+                                          int n) {
     __m256 acc[NV];
     for (int i = 0; i < NV; ++i) acc[i] = _mm256_mul_ps(_mm256_loadu_ps(o + 8 * i), _mm256_set1_ps(alpha));
     for (int j = 0; j < n; ++j) {
@@ -126,7 +129,8 @@ LLAMAREF_AVX2 inline void accumulate_part(float* o, float alpha, const float* p,
     for (int i = 0; i < NV; ++i) _mm256_storeu_ps(o + 8 * i, acc[i]);
 }
 
-LLAMAREF_AVX2 inline void accumulate(float* o, float alpha, const float* p, const float* v, std::size_t stride, int n, int Dh) {
+LLAMAREF_AVX2 inline void accumulate(float* o, float alpha, const float* p, const float* v, std::size_t stride, int n,
+                                     int Dh) {
     const int d8 = Dh / 8 * 8;
     int d = 0;
     for (; d + 64 <= d8; d += 64) accumulate_part<8>(o + d, alpha, p, v + d, stride, n);
@@ -143,8 +147,9 @@ LLAMAREF_AVX2 inline void widen(DType t, const std::byte* src, float* dst, int n
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i));
-        _mm256_storeu_ps(dst + i, t == DType::F16 ? _mm256_cvtph_ps(x)
-                                                  : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(x), 16)));
+        _mm256_storeu_ps(dst + i, t == DType::F16
+                                      ? _mm256_cvtph_ps(x)
+                                      : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(x), 16)));
     }
     if (i < n) to_f32(t, h + i, dst + i, std::size_t(n - i));
 }
@@ -166,7 +171,8 @@ inline const float* gather(const KVSpan& kv, bool keys, int g, int lo, int n, in
             const std::byte* src = rows.data + std::size_t(i) * rows.stride;
             float* dst = buf + std::size_t(j + i) * Dh;
 #if LLAMAREF_HAVE_AVX2_KERNELS
-            if (simd && rows.type != DType::F32) avx2::widen(rows.type, src, dst, Dh);
+            if (simd && rows.type != DType::F32)
+                avx2::widen(rows.type, src, dst, Dh);
             else
 #endif
                 to_f32(rows.type, src, dst, std::size_t(Dh));
@@ -195,64 +201,70 @@ inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, co
 #else
     const bool simd = false;
 #endif
-    parallel_for(std::size_t(n_kv_heads) * n_qblocks, [&](std::size_t b, std::size_t e) {
-        thread_local std::vector<float> o, m, l, s, kbuf, vbuf;
-        s.resize(kKeyBlock);
-        kbuf.resize(std::size_t(kKeyBlock) * Dh);  // [kKeyBlock, Dh]
-        vbuf.resize(std::size_t(kKeyBlock) * Dh);
-        for (std::size_t task = b; task < e; ++task) {
-            const int g = int(task / n_qblocks), t0 = int(task % n_qblocks) * kQueryBlock;
-            const int t1 = std::min(T, t0 + kQueryBlock), rows = (t1 - t0) * n_rep;
-            o.assign(std::size_t(rows) * Dh, 0.0f);
-            m.assign(rows, -std::numeric_limits<float>::infinity());
-            l.assign(rows, 0.0f);
-            const int keys = start_pos + t1;  // the last token of the task sees keys .. keys−1
-            const int first_key = first_visible(start_pos + t0, opt.window);
-            for (int s0 = first_key / kKeyBlock * kKeyBlock; s0 < keys; s0 += kKeyBlock) {
-                // The block's keys and values that some row of the task sees: [blo, bhi), each
-                // read from memory once for all the task's rows.   K, V: [bhi − blo, Dh]
-                const int blo = std::max(s0, first_key), bhi = std::min(s0 + kKeyBlock, keys);
-                const float* K = gather(kv, true, g, blo, bhi - blo, Dh, simd, kbuf.data());
-                const float* V = gather(kv, false, g, blo, bhi - blo, Dh, simd, vbuf.data());
+    parallel_for(
+        std::size_t(n_kv_heads) * n_qblocks,
+        [&](std::size_t b, std::size_t e) {
+            thread_local std::vector<float> o, m, l, s, kbuf, vbuf;
+            s.resize(kKeyBlock);
+            kbuf.resize(std::size_t(kKeyBlock) * Dh);  // [kKeyBlock, Dh]
+            vbuf.resize(std::size_t(kKeyBlock) * Dh);
+            for (std::size_t task = b; task < e; ++task) {
+                const int g = int(task / n_qblocks), t0 = int(task % n_qblocks) * kQueryBlock;
+                const int t1 = std::min(T, t0 + kQueryBlock), rows = (t1 - t0) * n_rep;
+                o.assign(std::size_t(rows) * Dh, 0.0f);
+                m.assign(rows, -std::numeric_limits<float>::infinity());
+                l.assign(rows, 0.0f);
+                const int keys = start_pos + t1;  // the last token of the task sees keys .. keys−1
+                const int first_key = first_visible(start_pos + t0, opt.window);
+                for (int s0 = first_key / kKeyBlock * kKeyBlock; s0 < keys; s0 += kKeyBlock) {
+                    // The block's keys and values that some row of the task sees: [blo, bhi), each
+                    // read from memory once for all the task's rows.   K, V: [bhi − blo, Dh]
+                    const int blo = std::max(s0, first_key), bhi = std::min(s0 + kKeyBlock, keys);
+                    const float* K = gather(kv, true, g, blo, bhi - blo, Dh, simd, kbuf.data());
+                    const float* V = gather(kv, false, g, blo, bhi - blo, Dh, simd, vbuf.data());
+                    for (int row = 0; row < rows; ++row) {
+                        const int t = t0 + row / n_rep, h = g * n_rep + row % n_rep;
+                        const int lo = std::max(s0, first_visible(start_pos + t, opt.window));  // window
+                        const int n = std::min(s0 + kKeyBlock, start_pos + t + 1) - lo;         // causal
+                        if (n <= 0) continue;
+                        const float* qv = q + (std::size_t(t) * n_heads + h) * Dh;
+                        const float* Kr = K + std::size_t(lo - blo) * Dh;  // positions lo .. lo+n−1
+                        const float* Vr = V + std::size_t(lo - blo) * Dh;
+                        float* ov = o.data() + std::size_t(row) * Dh;
+#if LLAMAREF_HAVE_AVX2_KERNELS
+                        if (simd)
+                            avx2::scores(qv, Kr, std::size_t(Dh), n, Dh, scale, s.data());
+                        else
+#endif
+                            portable::scores(qv, Kr, std::size_t(Dh), n, Dh, scale, s.data());
+                        if (opt.softcap > 0) softcap(s.data(), std::size_t(n), opt.softcap);
+                        const float m_new = std::max(m[row], *std::max_element(s.data(), s.data() + n));
+                        const float alpha = exp_poly(m[row] - m_new);
+                        float sum;
+#if LLAMAREF_HAVE_AVX2_KERNELS
+                        if (simd)
+                            sum = avx2::exp_shifted(s.data(), n, m_new);
+                        else
+#endif
+                            sum = portable::exp_shifted(s.data(), n, m_new);
+#if LLAMAREF_HAVE_AVX2_KERNELS  // o = α·o + Σ p_j·v_j
+                        if (simd)
+                            avx2::accumulate(ov, alpha, s.data(), Vr, std::size_t(Dh), n, Dh);
+                        else
+#endif
+                            portable::accumulate(ov, alpha, s.data(), Vr, std::size_t(Dh), n, Dh);
+                        l[row] = l[row] * alpha + sum;
+                        m[row] = m_new;
+                    }
+                }
                 for (int row = 0; row < rows; ++row) {
                     const int t = t0 + row / n_rep, h = g * n_rep + row % n_rep;
-                    const int lo = std::max(s0, first_visible(start_pos + t, opt.window));  // window
-                    const int n = std::min(s0 + kKeyBlock, start_pos + t + 1) - lo;           // causal
-                    if (n <= 0) continue;
-                    const float* qv = q + (std::size_t(t) * n_heads + h) * Dh;
-                    const float* Kr = K + std::size_t(lo - blo) * Dh;  // positions lo .. lo+n−1
-                    const float* Vr = V + std::size_t(lo - blo) * Dh;
-                    float* ov = o.data() + std::size_t(row) * Dh;
-#if LLAMAREF_HAVE_AVX2_KERNELS
-                    if (simd) avx2::scores(qv, Kr, std::size_t(Dh), n, Dh, scale, s.data());
-                    else
-#endif
-                        portable::scores(qv, Kr, std::size_t(Dh), n, Dh, scale, s.data());
-                    if (opt.softcap > 0) softcap(s.data(), std::size_t(n), opt.softcap);
-                    const float m_new = std::max(m[row], *std::max_element(s.data(), s.data() + n));
-                    const float alpha = exp_poly(m[row] - m_new);
-                    float sum;
-#if LLAMAREF_HAVE_AVX2_KERNELS
-                    if (simd) sum = avx2::exp_shifted(s.data(), n, m_new);
-                    else
-#endif
-                        sum = portable::exp_shifted(s.data(), n, m_new);
-#if LLAMAREF_HAVE_AVX2_KERNELS  // o = α·o + Σ p_j·v_j
-                    if (simd) avx2::accumulate(ov, alpha, s.data(), Vr, std::size_t(Dh), n, Dh);
-                    else
-#endif
-                        portable::accumulate(ov, alpha, s.data(), Vr, std::size_t(Dh), n, Dh);
-                    l[row] = l[row] * alpha + sum;
-                    m[row] = m_new;
+                    float* dst = out + (std::size_t(t) * n_heads + h) * Dh;
+                    for (int d = 0; d < Dh; ++d) dst[d] = o[std::size_t(row) * Dh + d] / l[row];
                 }
             }
-            for (int row = 0; row < rows; ++row) {
-                const int t = t0 + row / n_rep, h = g * n_rep + row % n_rep;
-                float* dst = out + (std::size_t(t) * n_heads + h) * Dh;
-                for (int d = 0; d < Dh; ++d) dst[d] = o[std::size_t(row) * Dh + d] / l[row];
-            }
-        }
-    }, 1);
+        },
+        1);
 }
 
 // Plain causal attention with every position 0 .. start_pos+T−1 already in the cache.

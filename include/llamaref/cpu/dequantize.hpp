@@ -52,7 +52,9 @@ LLAMAREF_AVX2 inline __m256 scaled_plus(float d, __m256i q, float m) {  // float
 }
 // The nibbles of the 32-weight formats: weights 0..15 are the low nibbles of qs[0..16), weights
 // 16..31 the high ones; group g (8 weights) is bytes 8·(g % 2) …, low nibbles for g < 2.
-LLAMAREF_AVX2 inline __m256i nibbles(const uint8_t* qs, int g) { return bits(bytes8(qs + 8 * (g & 1)), 4 * (g >> 1), 0xF); }
+LLAMAREF_AVX2 inline __m256i nibbles(const uint8_t* qs, int g) {
+    return bits(bytes8(qs + 8 * (g & 1)), 4 * (g >> 1), 0xF);
+}
 // Bits 8·g … 8·g + 7 of a 32-bit word, one per lane: the fifth bits of Q5_0 / Q5_1.
 LLAMAREF_AVX2 inline __m256i bit_lanes(uint32_t word, int g) {
     const __m256i shifts = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * g));
@@ -102,7 +104,9 @@ struct ReadQ4_0 {  // float(q − 8) · d
     const uint8_t* qs;
     float d;
     LLAMAREF_AVX2 void start(const std::byte* p) { d = f16_at(p), qs = bytes_of(p + 2); }
-    LLAMAREF_AVX2 __m256 group(int, int g) const { return scaled(d, _mm256_sub_epi32(nibbles(qs, g), _mm256_set1_epi32(8))); }
+    LLAMAREF_AVX2 __m256 group(int, int g) const {
+        return scaled(d, _mm256_sub_epi32(nibbles(qs, g), _mm256_set1_epi32(8)));
+    }
 };
 struct ReadQ4_1 {  // float(q) · d + m
     static constexpr std::size_t kValues = 32;
@@ -166,7 +170,8 @@ struct ReadQ2_K {  // sub-blocks of 16: dl · float(2 bits) − ml
         std::memcpy(sc, p + offsetof(BlockQ2_K, scales), 16);
         const float d = f16_at(p + offsetof(BlockQ2_K, d)), dmin = f16_at(p + offsetof(BlockQ2_K, dmin));
         const uint64_t four = 0x0F0F0F0F0F0F0F0Full;
-        for (int h = 0; h < 2; ++h) scales8(sc[h] & four, d, dl + 8 * h), scales8((sc[h] >> 4) & four, dmin, ml + 8 * h);
+        for (int h = 0; h < 2; ++h)
+            scales8(sc[h] & four, d, dl + 8 * h), scales8((sc[h] >> 4) & four, dmin, ml + 8 * h);
         qs = bytes_of(p + offsetof(BlockQ2_K, qs));
     }
     // weights 32·s … : bytes 32·(s / 4) + 8·g, bits 2·(s % 4); sub-block of 16: 2·s + g / 2
@@ -191,8 +196,9 @@ struct ReadQ3_K {  // sub-blocks of 16: dl · float(2 bits − (high bit ? 0 : 4
         for (int i = 0; i < 4; ++i) sc[i] = ((w[i % 2] >> (4 * (i / 2))) & four) | ((w[2] >> (2 * i)) & two) << 4;
         const float d = f16_at(p + offsetof(BlockQ3_K, d));
         for (int h = 0; h < 2; ++h) {
-            const __m256i v = _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(join(sc[2 * h], sc[2 * h + 1])))),
-                                               _mm256_set1_epi32(32));
+            const __m256i v =
+                _mm256_sub_epi32(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(join(sc[2 * h], sc[2 * h + 1])))),
+                                 _mm256_set1_epi32(32));
             _mm256_storeu_ps(dl + 8 * h, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(v)));
         }
         hmask = bytes_of(p + offsetof(BlockQ3_K, hmask)), qs = bytes_of(p + offsetof(BlockQ3_K, qs));

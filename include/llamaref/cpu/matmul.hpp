@@ -47,7 +47,7 @@
 
 namespace llamaref::cpu {
 
-constexpr std::size_t kKBlock = 256;  // columns per block: a 4-token block of X is 4 KiB (L1)
+constexpr std::size_t kKBlock = 256;    // columns per block: a 4-token block of X is 4 KiB (L1)
 constexpr std::size_t kPanelRows = 48;  // weight rows converted at once: 48 KiB of float32 (L2)
 
 // --- the portable kernel: the arithmetic above, one output at a time ------------------------

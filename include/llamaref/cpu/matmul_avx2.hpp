@@ -54,7 +54,9 @@ struct LoadF16 {  // F16C converts exactly, subnormals included
 // scales converted once, then eight weights at a time. (kKBlock = 256 is a whole number of blocks
 // of every format, so a column block never splits a quantization block.)
 template <class L>
-concept BlockFormat = requires { L::kValues; };
+concept BlockFormat = requires {
+    L::kValues;
+};
 
 // One block of columns [k0, k1) (k1 − k0 a multiple of 8) for RM tokens × RN weight rows:
 // s[i][j] += hsum(lanes of x_i · w_j). Weight column k is read at w[j] + (k − w_k0).
@@ -289,7 +291,8 @@ LLAMAREF_AVX2 void panel_rows(const float* panel, std::size_t nrows, const float
 struct NextPanel {
     const TensorView& W;
     std::size_t r, offset = 0, per_row = 1, lines = 0, share = 0;
-    NextPanel(const TensorView& w, std::size_t row, std::size_t nrows, std::size_t k0, std::size_t k1, std::size_t tiles)
+    NextPanel(const TensorView& w, std::size_t row, std::size_t nrows, std::size_t k0, std::size_t k1,
+              std::size_t tiles)
         : W(w), r(row) {
         if (k1 <= k0 || nrows == 0) return;
         offset = dtype_bytes(W.dtype, k0);

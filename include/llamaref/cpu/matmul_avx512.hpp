@@ -63,7 +63,8 @@ LLAMAREF_AVX512 inline void hsum16(const __m512* r, float* out) {
         s[k] = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(kAll, r[2 * k], r[2 * k + 1], 0x88),
                              _mm512_maskz_shuffle_f32x4(kAll, r[2 * k], r[2 * k + 1], 0xDD));
     for (int k = 0; k < 2; ++k)  // each quarter: [s2k's two partial sums, s2k+1's two]
-        v[k] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * k], s[2 * k + 1], 0x44), _mm512_shuffle_ps(s[2 * k], s[2 * k + 1], 0xEE));
+        v[k] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * k], s[2 * k + 1], 0x44),
+                             _mm512_shuffle_ps(s[2 * k], s[2 * k + 1], 0xEE));
     // quarter q, lane m: s[m]'s quarter q, i.e. register 2m + q / 2, half q % 2
     const __m512 z = _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], 0x88), _mm512_shuffle_ps(v[0], v[1], 0xDD));
     // so output 2n + h is z[4·(2·(n % 2) + h) + n / 2]: one permutation puts them in order
@@ -72,7 +73,9 @@ LLAMAREF_AVX512 inline void hsum16(const __m512* r, float* out) {
 }
 
 // x[k..k+7] in both halves.
-LLAMAREF_AVX512 inline __m512 broadcast8(const float* x) { return _mm512_maskz_broadcast_f32x8(kAll, _mm256_loadu_ps(x)); }
+LLAMAREF_AVX512 inline __m512 broadcast8(const float* x) {
+    return _mm512_maskz_broadcast_f32x8(kAll, _mm256_loadu_ps(x));
+}
 
 // --- prefill ---------------------------------------------------------------------------------
 
@@ -95,7 +98,8 @@ LLAMAREF_AVX512 void fill_pairs(const TensorView& W, std::size_t p, std::size_t 
                 block.start(blocks + c / L::kValues * L::kBytes);
                 for (int s = 0; s < int(L::kValues / 32); ++s)
 #pragma GCC unroll 4
-                    for (int g = 0; g < 4; ++g) _mm256_storeu_ps(pair_slot(panel, j, c + 32 * s + 8 * g), block.group(s, g));
+                    for (int g = 0; g < 4; ++g)
+                        _mm256_storeu_ps(pair_slot(panel, j, c + 32 * s + 8 * g), block.group(s, g));
             }
         } else {
             for (std::size_t c = 0; c < k1 - k0; c += 8) _mm256_storeu_ps(pair_slot(panel, j, c), L::load(row, k0 + c));
@@ -139,7 +143,8 @@ LLAMAREF_AVX512 inline void pair_tile(const float* pairs, const float* const* x,
 // past nrows skipped).
 template <int RM, int RP>
 LLAMAREF_AVX512 void pairs_into(const float* panel, std::size_t q0, std::size_t nrows, const float* X, std::size_t in,
-                                std::size_t t, std::size_t k0, std::size_t k1, float* Y, std::size_t out, std::size_t r) {
+                                std::size_t t, std::size_t k0, std::size_t k1, float* Y, std::size_t out,
+                                std::size_t r) {
     const float* x[RM];
     for (int i = 0; i < RM; ++i) x[i] = X + (t + i) * in;
     float sums[2 * RM * RP];
@@ -163,7 +168,8 @@ LLAMAREF_AVX512 void panel_rows(const float* panel, std::size_t nrows, const flo
                                 std::size_t k0, std::size_t k1, float* Y, std::size_t out, std::size_t r) {
     const std::size_t npairs = (nrows + 1) / 2;
     std::size_t q = 0;
-    for (; q + kTilePairs <= npairs; q += kTilePairs) pairs_into<RM, kTilePairs>(panel, q, nrows, X, in, t, k0, k1, Y, out, r);
+    for (; q + kTilePairs <= npairs; q += kTilePairs)
+        pairs_into<RM, kTilePairs>(panel, q, nrows, X, in, t, k0, k1, Y, out, r);
     for (; q < npairs; ++q) pairs_into<RM, 1>(panel, q, nrows, X, in, t, k0, k1, Y, out, r);
 }
 
@@ -226,7 +232,8 @@ LLAMAREF_AVX512 void prefill_rows(const TensorView& W, const float* X, float* Y,
 // extensions leave the rest "undefined" in a way its -Wuninitialized reports; a masked insert
 // into zeros does not.)
 LLAMAREF_AVX512 inline __m512i widen(const std::byte* p) {
-    return _mm512_maskz_inserti64x4(0xFF, _mm512_setzero_si512(), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), 0);
+    return _mm512_maskz_inserti64x4(0xFF, _mm512_setzero_si512(),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), 0);
 }
 
 // Pair readers: columns c..c+31 of blocks b and b + 1 as four registers, w[g] = columns c + 8g ..
@@ -240,8 +247,9 @@ struct PairBF16 {
         // 16 words of each block at a time (block b's are words 0..15 of the permutation's
         // table, b + 1's 32..47); lane j of w[g] takes word (j < 8 ? 8g' + j : 32 + 8g' + j − 8),
         // g' = g % 2, as its top half and zeros below.
-        const __m512i first = _mm512_setr_epi32(0 << 16, 1 << 16, 2 << 16, 3 << 16, 4 << 16, 5 << 16, 6 << 16, 7 << 16,
-                                                32 << 16, 33 << 16, 34 << 16, 35 << 16, 36 << 16, 37 << 16, 38 << 16, 39 << 16);
+        const __m512i first =
+            _mm512_setr_epi32(0 << 16, 1 << 16, 2 << 16, 3 << 16, 4 << 16, 5 << 16, 6 << 16, 7 << 16, 32 << 16,
+                              33 << 16, 34 << 16, 35 << 16, 36 << 16, 37 << 16, 38 << 16, 39 << 16);
         const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(8 << 16));
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
@@ -259,7 +267,8 @@ struct PairF16 {
 #pragma GCC unroll 4
         for (int g = 0; g < 4; ++g) {
             const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 16 * g));
-            const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + kKBlock / 32 * kUnitBytes + 16 * g));
+            const __m128i hi =
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + kKBlock / 32 * kUnitBytes + 16 * g));
             w[g] = _mm512_maskz_cvtph_ps(0xFFFF, _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1));
         }
     }
@@ -276,10 +285,12 @@ struct PairQ8_0 {  // one block of each: d · q, as avx2::ReadQ8_0
         // and converted together.
         uint16_t da, db;
         std::memcpy(&da, a, 2), std::memcpy(&db, b, 2);
-        const __m256i dh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(da))), _mm_set1_epi16(short(db)), 1);
+        const __m256i dh =
+            _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(da))), _mm_set1_epi16(short(db)), 1);
         const __m512 d = _mm512_mul_ps(_mm512_maskz_cvtph_ps(0xFFFF, dh), _mm512_set1_ps(0x1p-24f));
         // 128-bit quarters: q[0..16) and q[16..32) of block b, then of block b + 1.
-        const __m512i q = _mm512_maskz_inserti64x4(0xFF, widen(a + 2), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), 1);
+        const __m512i q = _mm512_maskz_inserti64x4(0xFF, widen(a + 2),
+                                                   _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), 1);
         // Lane 4·Q + m (quarter Q) of step g takes byte 8·(g % 2) + 4·(Q % 2) + m of its quarter;
         // vpshufb zeroes the bytes whose index has the top bit set.
         const __m512i top = _mm512_setr_epi32(0x00808080, 0x01808080, 0x02808080, 0x03808080, 0x04808080, 0x05808080,
@@ -289,16 +300,28 @@ struct PairQ8_0 {  // one block of each: d · q, as avx2::ReadQ8_0
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {  // steps 2h and 2h + 1: quarters (h, h, 2 + h, 2 + h)
             const __m512i u = h == 0 ? _mm512_maskz_shuffle_i32x4(0xFFFF, q, q, 0xA0)
-                                      : _mm512_maskz_shuffle_i32x4(0xFFFF, q, q, 0xF5);
+                                     : _mm512_maskz_shuffle_i32x4(0xFFFF, q, q, 0xF5);
             w[2 * h] = _mm512_mul_ps(d, _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_shuffle_epi8(u, top)));
             w[2 * h + 1] = _mm512_mul_ps(d, _mm512_maskz_cvtepi32_ps(0xFFFF, _mm512_shuffle_epi8(u, top_second)));
         }
     }
 };
-template <class L> struct PairOf { using type = void; };
-template <> struct PairOf<avx2::LoadBF16> { using type = PairBF16; };
-template <> struct PairOf<avx2::LoadF16> { using type = PairF16; };
-template <> struct PairOf<avx2::ReadQ8_0> { using type = PairQ8_0; };
+template <class L>
+struct PairOf {
+    using type = void;
+};
+template <>
+struct PairOf<avx2::LoadBF16> {
+    using type = PairBF16;
+};
+template <>
+struct PairOf<avx2::LoadF16> {
+    using type = PairF16;
+};
+template <>
+struct PairOf<avx2::ReadQ8_0> {
+    using type = PairQ8_0;
+};
 
 // x in pair order, for columns [0, end) (end a multiple of 2·kKBlock).   x, xp: [end]
 inline void pack_pairs(const float* x, std::size_t end, float* xp) {
@@ -320,8 +343,8 @@ LLAMAREF_AVX512 inline void pair_group(const std::byte* row, const float* const*
 #pragma GCC unroll 4
         for (int p = 0; p < NP; ++p) acc[i][p] = _mm512_setzero_ps();
     constexpr std::size_t step_bytes = 2 * NP * R::kUnitBytes;  // read per 32 columns
-    const std::byte* w_at = row + k0 / 32 * R::kUnitBytes;  // column k0 + c of the row's storage
-    const float* x_at[RM];                                  // column k0 + c of each token's xp
+    const std::byte* w_at = row + k0 / 32 * R::kUnitBytes;      // column k0 + c of the row's storage
+    const float* x_at[RM];                                      // column k0 + c of each token's xp
     for (int i = 0; i < RM; ++i) x_at[i] = xp[i] + k0;
     for (std::size_t c = 0; c < kKBlock; c += 32, w_at += R::kUnitBytes, ahead += step_bytes) {
 #pragma GCC unroll 8
@@ -369,7 +392,8 @@ LLAMAREF_AVX512 void decode_rows(const TensorView& W, const float* X, const floa
         for (; k0 + 2 * NP * kKBlock <= pairs_end; k0 += 2 * NP * kKBlock)
             pair_group<R, RM, NP>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
         if constexpr (NP > 2)
-            for (; k0 + 4 * kKBlock <= pairs_end; k0 += 4 * kKBlock) pair_group<R, RM, 2>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
+            for (; k0 + 4 * kKBlock <= pairs_end; k0 += 4 * kKBlock)
+                pair_group<R, RM, 2>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
         for (; k0 < pairs_end; k0 += 2 * kKBlock) pair_group<R, RM, 1>(row, xp, k0, s, ahead + k0 / 32 * R::kUnitBytes);
         avx2::finish_row<L, RM>(W, r, x, k0, s, Y);  // the last block, a short one, the tail
     }

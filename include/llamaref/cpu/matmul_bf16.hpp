@@ -122,8 +122,8 @@ LLAMAREF_AVX512BF16 void rows_block(const TensorView& W, const uint16_t* X, std:
 }
 
 // Rows [r0, r1) of Y = X·Wᵀ, X already in bfloat16.   X: [T, in] bf16   Y: [T, out]
-LLAMAREF_AVX512BF16 inline void prefill_rows(const TensorView& W, const uint16_t* X, float* Y, std::size_t T, std::size_t r0,
-                                      std::size_t r1) {
+LLAMAREF_AVX512BF16 inline void prefill_rows(const TensorView& W, const uint16_t* X, float* Y, std::size_t T,
+                                             std::size_t r0, std::size_t r1) {
     const std::size_t in = W.cols(), out = W.rows(), tiles = (std::min(T, kTokenBlock) + kTileTokens - 1) / kTileTokens;
     for (std::size_t t = 0; t < T; ++t) std::fill(Y + t * out + r0, Y + t * out + r1, 0.0f);
     for (std::size_t k0 = 0; k0 < in; k0 += kColumns) {
@@ -171,13 +171,15 @@ inline bool has_bf16_dot() {
 //   W: [out, in] BF16   X: [T, in] float32   Y: [T, out]
 inline void matmul_bf16_rounded(const TensorView& W, const float* X, float* Y, std::size_t T) {
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    if (W.dtype != DType::BF16 || !has_bf16_dot()) fail("matmul_bf16_rounded: needs BF16 weights and a CPU with AVX512_BF16");
+    if (W.dtype != DType::BF16 || !has_bf16_dot())
+        fail("matmul_bf16_rounded: needs BF16 weights and a CPU with AVX512_BF16");
     const std::size_t in = W.cols();
     thread_local std::vector<uint16_t> xb;  // [T, in] bf16; grows once
     xb.resize(T * in);
     avx512bf16::round_to_bf16(X, xb.data(), T * in);
     const uint16_t* Xb = xb.data();  // (in the workers `xb` would name their own, empty buffers)
-    parallel_for_chunks(W.rows(), 2 * kPanelRows, [&](std::size_t r0, std::size_t r1) { avx512bf16::prefill_rows(W, Xb, Y, T, r0, r1); });
+    parallel_for_chunks(W.rows(), 2 * kPanelRows,
+                        [&](std::size_t r0, std::size_t r1) { avx512bf16::prefill_rows(W, Xb, Y, T, r0, r1); });
 #else
     (void)W, (void)X, (void)Y, (void)T;
     fail("matmul_bf16_rounded: needs an x86 CPU with AVX512_BF16");

@@ -67,9 +67,7 @@ inline bool has_int8_dot() {
 }
 
 // Whether matmul_int8_rounded has a kernel for weights of type t on this CPU.
-inline bool has_int8_dot(DType t) {
-    return (is_int8_legacy(t) || is_int8_k(t)) && has_int8_dot();
-}
+inline bool has_int8_dot(DType t) { return (is_int8_legacy(t) || is_int8_k(t)) && has_int8_dot(); }
 
 // Y = round(X) · Wᵀ with X rounded as llama.cpp rounds it for W's type (Q8_0, Q4_0, Q5_0, IQ4_NL →
 // Q8_0 blocks, Q4_1, Q5_1 → Q8_1, Q2_K … Q6_K and IQ4_XS → Q8_K blocks; the specification:
@@ -79,9 +77,12 @@ inline bool has_int8_dot(DType t) {
 //   W: [out, in] of a type above   X: [T, in] float32   Y: [T, out]
 inline void matmul_int8_rounded(const TensorView& W, const float* X, float* Y, std::size_t T) {
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    if (!has_int8_dot(W.dtype)) fail("matmul_int8_rounded: no int8 kernel for ", dtype_name(W.dtype), " weights, or a CPU without AVX512_VNNI");
-    if (is_int8_legacy(W.dtype)) avx512vnni::matmul_int8_legacy(W, X, Y, T);
-    else avx512vnni::matmul_int8_k(W, X, Y, T);
+    if (!has_int8_dot(W.dtype))
+        fail("matmul_int8_rounded: no int8 kernel for ", dtype_name(W.dtype), " weights, or a CPU without AVX512_VNNI");
+    if (is_int8_legacy(W.dtype))
+        avx512vnni::matmul_int8_legacy(W, X, Y, T);
+    else
+        avx512vnni::matmul_int8_k(W, X, Y, T);
 #else
     (void)W, (void)X, (void)Y, (void)T;
     fail("matmul_int8_rounded: needs an x86 CPU with AVX512_VNNI");

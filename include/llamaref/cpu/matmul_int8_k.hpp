@@ -34,10 +34,10 @@ namespace llamaref::cpu {
 // over the sub-blocks in column order (Q4_K / Q5_K's minimums and IQ4_XS's offset: 8 of 32; Q2_K's
 // minimums, Q3_K's and Q6_K's offsets: 16 of 16).
 struct Q8KActivations {
-    std::size_t blocks = 0;      // per row
-    std::vector<int8_t> q;       // [T, blocks·256]  q_x (for Q4_K / Q5_K reordered: see q45_K_block)
-    std::vector<int16_t> sums;   // [T, blocks·16]   Σ q_x per sub-block (|Σ| ≤ 32·127)
-    std::vector<float> d;        // [T, blocks]      d_x
+    std::size_t blocks = 0;     // per row
+    std::vector<int8_t> q;      // [T, blocks·256]  q_x (for Q4_K / Q5_K reordered: see q45_K_block)
+    std::vector<int16_t> sums;  // [T, blocks·16]   Σ q_x per sub-block (|Σ| ≤ 32·127)
+    std::vector<float> d;       // [T, blocks]      d_x
 
     // X: [T, in] float32, in a multiple of 256; w: Q2_K … Q6_K or IQ4_XS.
     void prepare(const float* X, std::size_t T, std::size_t in, DType w) {
@@ -71,7 +71,8 @@ struct Q8KActivations {
 
 // Whether type t is one of this header's: super-blocks whose activations are Q8_K.
 constexpr bool is_int8_k(DType t) {
-    return t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K || t == DType::IQ4_XS;
+    return t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K ||
+           t == DType::IQ4_XS;
 }
 
 #if LLAMAREF_HAVE_AVX2_KERNELS
@@ -105,12 +106,13 @@ inline void q4_K_scales(const uint8_t (&packed)[12], uint64_t& scales, uint64_t&
 // acc += d_x·d·(the block's scaled integer sums, 16 lanes); acc_min += d_x·dmin·(Σ m_j·Σ q_x, 4 lanes).
 // Block: BlockQ4_K or BlockQ5_K.
 template <class Block>
-LLAMAREF_AVX512VNNI inline void q45_K_block(const Block& b, const int8_t* q, const int16_t* sums, float d_x, __m512& acc,
-                                            __m128& acc_min) {
+LLAMAREF_AVX512VNNI inline void q45_K_block(const Block& b, const int8_t* q, const int16_t* sums, float d_x,
+                                            __m512& acc, __m128& acc_min) {
     constexpr bool five = std::is_same_v<Block, BlockQ5_K>;
     uint64_t sc, mn;
     q4_K_scales(b.scales, sc, mn);
-    const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc))));  // words 0..7
+    const __m512i sc16 =
+        _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc))));  // words 0..7
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     __m512i sum[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};  // low, high nibbles: two chains
     __m512i qh = _mm512_setzero_si512();  // Q5_K: qh[0..32) in both halves (column l of each 32 uses qh[l])
@@ -123,30 +125,36 @@ LLAMAREF_AVX512VNNI inline void q45_K_block(const Block& b, const int8_t* q, con
         const __m512i bytes = _mm512_loadu_si512(b.qs + 64 * h);
 #pragma GCC unroll 2
         for (int e = 0; e < 2; ++e) {  // register g = 2h + e: sub-blocks a = 4h + e and a + 2
-            __m512i w = e == 0 ? _mm512_and_si512(bytes, nibble) : _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nibble);
-            if constexpr (five) {  // + 16 where bit a (low half) or a + 2 (high half) of qh[l] is set
+            __m512i w =
+                e == 0 ? _mm512_and_si512(bytes, nibble) : _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nibble);
+            if constexpr (five) {                  // + 16 where bit a (low half) or a + 2 (high half) of qh[l] is set
                 const short a = short(4 * h + e);  // (16-bit shifts: what crosses bytes is masked off)
-                const __m512i shift = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(a), _mm512_set1_epi16(short(a + 2)));
-                w = _mm512_or_si512(w, _mm512_and_si512(_mm512_slli_epi16(_mm512_srlv_epi16(qh, shift), 4), _mm512_set1_epi8(0x10)));
+                const __m512i shift =
+                    _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(a), _mm512_set1_epi16(short(a + 2)));
+                w = _mm512_or_si512(
+                    w, _mm512_and_si512(_mm512_slli_epi16(_mm512_srlv_epi16(qh, shift), 4), _mm512_set1_epi8(0x10)));
             }
             const __m512i pairs = _mm512_maddubs_epi16(w, _mm512_loadu_si512(q + 64 * (2 * h + e)));  // [32] 16-bit
             const short a = short(4 * h + e);  // words 0–15 take sc_a, 16–31 sc_(a+2)
-            const __m512i pick = _mm512_set_epi16(a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2,
-                                                  a + 2, a + 2, a + 2, a + 2, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a);
+            const __m512i pick =
+                _mm512_set_epi16(a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2, a + 2,
+                                 a + 2, a + 2, a + 2, a + 2, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a);
             sum[e] = _mm512_dpwssd_epi32(sum[e], pairs, _mm512_permutexvar_epi16(pick, sc16));
         }
     }
     const float d = _cvtsh_ss(b.d), dmin = _cvtsh_ss(b.dmin);
     acc = _mm512_fmadd_ps(_mm512_set1_ps(d_x * d), _mm512_cvtepi32_ps(_mm512_add_epi32(sum[0], sum[1])), acc);
     const __m128i m16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(mn)));
-    const __m128i msum = _mm_madd_epi16(m16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(sums)));  // [4] Σ m_j·Σ q_x
+    const __m128i msum =
+        _mm_madd_epi16(m16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(sums)));  // [4] Σ m_j·Σ q_x
     acc_min = _mm_fmadd_ps(_mm_set1_ps(d_x * dmin), _mm_cvtepi32_ps(msum), acc_min);
 }
 
 // The scales of a register of 64 values in sub-blocks of 16 (Q2_K, Q3_K, Q6_K), for VPDPWSSD:
 // words 8k..8k+7 (the pairs of values 16k..16k+15) take sc[s0 + k].   sc16: [16] words
 LLAMAREF_AVX512VNNI inline __m512i scales_by_16(__m512i sc16, int s0) {
-    const __m512i k = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i k = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0,
+                                       0, 0, 0, 0, 0);
     return _mm512_permutexvar_epi16(_mm512_add_epi16(k, _mm512_set1_epi16(short(s0))), sc16);
 }
 
@@ -164,8 +172,10 @@ LLAMAREF_AVX512VNNI inline __m512i scales_by_16(__m512i sc16, int s0) {
 // the qh byte of column l (l < 32) serving the four values l, l + 32, l + 64, l + 96.
 
 // acc += d_x·d·(3), in 16 lanes.
-LLAMAREF_AVX512VNNI inline void q6_K_block(const BlockQ6_K& b, const int8_t* q, const int16_t* sums, float d_x, __m512& acc) {
-    const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))));
+LLAMAREF_AVX512VNNI inline void q6_K_block(const BlockQ6_K& b, const int8_t* q, const int16_t* sums, float d_x,
+                                           __m512& acc) {
+    const __m512i sc16 =
+        _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))));
     const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
     __m512i sum[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};  // two chains
 #pragma GCC unroll 2
@@ -177,18 +187,21 @@ LLAMAREF_AVX512VNNI inline void q6_K_block(const BlockQ6_K& b, const int8_t* q, 
         for (int e = 0; e < 2; ++e) {  // e = 0: values 128h + 0..63; e = 1: 128h + 64..127
             // the high bits: qh >> (4e) in the low half, >> (4e + 2) in the high half (16-bit shifts:
             // what crosses from the next byte is masked off), moved to bits 4–5
-            const __m512i shift = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(short(4 * e)), _mm512_set1_epi16(short(4 * e + 2)));
+            const __m512i shift = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(short(4 * e)),
+                                                          _mm512_set1_epi16(short(4 * e + 2)));
             const __m512i high = _mm512_and_si512(_mm512_slli_epi16(_mm512_srlv_epi16(qh, shift), 4), bits45);
             const __m512i nib = e == 0 ? _mm512_and_si512(ql, low4) : _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4);
-            const __m512i u = _mm512_or_si512(nib, high);  // [64] 0..63
+            const __m512i u = _mm512_or_si512(nib, high);                                             // [64] 0..63
             const __m512i pairs = _mm512_maddubs_epi16(u, _mm512_loadu_si512(q + 128 * h + 64 * e));  // [32] 16-bit
             sum[e] = _mm512_dpwssd_epi32(sum[e], pairs, scales_by_16(sc16, 8 * h + 4 * e));
         }
     }
     // −32·Σ_j sc_j·Σ q_x: 16 products in 8 lanes, times 32, taken from lanes 0–7
-    const __m256i offset = _mm256_madd_epi16(_mm512_castsi512_si256(sc16), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums)));
-    const __m512i total = _mm512_sub_epi32(_mm512_add_epi32(sum[0], sum[1]),
-                                           _mm512_maskz_inserti64x4(0xFF, _mm512_setzero_si512(), _mm256_slli_epi32(offset, 5), 0));
+    const __m256i offset =
+        _mm256_madd_epi16(_mm512_castsi512_si256(sc16), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums)));
+    const __m512i total =
+        _mm512_sub_epi32(_mm512_add_epi32(sum[0], sum[1]),
+                         _mm512_maskz_inserti64x4(0xFF, _mm512_setzero_si512(), _mm256_slli_epi32(offset, 5), 0));
     acc = _mm512_fmadd_ps(_mm512_set1_ps(d_x * _cvtsh_ss(b.d)), _mm512_cvtepi32_ps(total), acc);
 }
 
@@ -215,19 +228,23 @@ LLAMAREF_AVX512VNNI inline __m128i q3_K_scales(const BlockQ3_K& b) {
     const __m128i nib = _mm_and_si128(_mm_unpacklo_epi64(l, _mm_srli_epi16(l, 4)), _mm_set1_epi8(0x0F));
     // byte s of the four copies of `high` is byte 8 + s % 4; dword s / 4 shifted right by 2·(s / 4)
     // (what crosses from the next byte is masked off)
-    const __m128i top = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(int(high)), _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+    const __m128i top =
+        _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(int(high)), _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
     return _mm_sub_epi8(_mm_or_si128(nib, _mm_slli_epi16(top, 4)), _mm_set1_epi8(32));
 }
 
 // Register e (0, 1) of half h: the 2-bit fields of weights 128h + 64e + 0..63, bits 4e, 4e + 1 of
 // qs[32h + l] for the first 32, bits 4e + 2, 4e + 3 for the second.   qs: the half's 32 bytes twice
 LLAMAREF_AVX512VNNI inline __m512i two_bits(__m512i qs, int e) {
-    const __m512i shift = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(short(4 * e)), _mm512_set1_epi16(short(4 * e + 2)));
-    return _mm512_and_si512(_mm512_srlv_epi16(qs, shift), _mm512_set1_epi8(3));  // (16-bit shifts: the next byte's bits masked off)
+    const __m512i shift =
+        _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(short(4 * e)), _mm512_set1_epi16(short(4 * e + 2)));
+    return _mm512_and_si512(_mm512_srlv_epi16(qs, shift),
+                            _mm512_set1_epi8(3));  // (16-bit shifts: the next byte's bits masked off)
 }
 
 // acc += d_x·d·(5), in 16 lanes.
-LLAMAREF_AVX512VNNI inline void q3_K_block(const BlockQ3_K& b, const int8_t* q, const int16_t* sums, float d_x, __m512& acc) {
+LLAMAREF_AVX512VNNI inline void q3_K_block(const BlockQ3_K& b, const int8_t* q, const int16_t* sums, float d_x,
+                                           __m512& acc) {
     const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(q3_K_scales(b)));
     const __m512i hmask = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask)));
     __m512i sum[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};  // two chains
@@ -237,23 +254,27 @@ LLAMAREF_AVX512VNNI inline void q3_K_block(const BlockQ3_K& b, const int8_t* q, 
 #pragma GCC unroll 2
         for (int e = 0; e < 2; ++e) {
             // hmask bit 4h + 2e for the first 32 weights, 4h + 2e + 1 for the second: + 4 where set
-            const __m512i bit = _mm512_mask_blend_epi8(0xFFFFFFFF00000000ull, _mm512_set1_epi8(char(1 << (4 * h + 2 * e))),
-                                                       _mm512_set1_epi8(char(1 << (4 * h + 2 * e + 1))));
+            const __m512i bit =
+                _mm512_mask_blend_epi8(0xFFFFFFFF00000000ull, _mm512_set1_epi8(char(1 << (4 * h + 2 * e))),
+                                       _mm512_set1_epi8(char(1 << (4 * h + 2 * e + 1))));
             const __m512i low = two_bits(qs, e);
-            const __m512i u = _mm512_mask_add_epi8(low, _mm512_test_epi8_mask(hmask, bit), low, _mm512_set1_epi8(4));  // [64] 0..7
-            const __m512i pairs = _mm512_maddubs_epi16(u, _mm512_loadu_si512(q + 128 * h + 64 * e));  // [32] 16-bit
+            const __m512i u =
+                _mm512_mask_add_epi8(low, _mm512_test_epi8_mask(hmask, bit), low, _mm512_set1_epi8(4));  // [64] 0..7
+            const __m512i pairs = _mm512_maddubs_epi16(u, _mm512_loadu_si512(q + 128 * h + 64 * e));     // [32] 16-bit
             sum[e] = _mm512_dpwssd_epi32(sum[e], pairs, scales_by_16(sc16, 8 * h + 4 * e));
         }
     }
     // −4·Σ_s sc_s·Σ q_x: 16 products in 8 lanes, times 4, taken from lanes 0–7
-    const __m256i offset = _mm256_madd_epi16(_mm512_castsi512_si256(sc16), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums)));
-    const __m512i total = _mm512_sub_epi32(_mm512_add_epi32(sum[0], sum[1]), _mm512_zextsi256_si512(_mm256_slli_epi32(offset, 2)));
+    const __m256i offset =
+        _mm256_madd_epi16(_mm512_castsi512_si256(sc16), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums)));
+    const __m512i total =
+        _mm512_sub_epi32(_mm512_add_epi32(sum[0], sum[1]), _mm512_zextsi256_si512(_mm256_slli_epi32(offset, 2)));
     acc = _mm512_fmadd_ps(_mm512_set1_ps(d_x * _cvtsh_ss(b.d)), _mm512_cvtepi32_ps(total), acc);
 }
 
 // acc += d_x·d·(the first sum of (6)), in 16 lanes; acc_min += d_x·dmin·(Σ m_s·Σ q_x), in 8.
-LLAMAREF_AVX512VNNI inline void q2_K_block(const BlockQ2_K& b, const int8_t* q, const int16_t* sums, float d_x, __m512& acc,
-                                           __m256& acc_min) {
+LLAMAREF_AVX512VNNI inline void q2_K_block(const BlockQ2_K& b, const int8_t* q, const int16_t* sums, float d_x,
+                                           __m512& acc, __m256& acc_min) {
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
     const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(packed, _mm_set1_epi8(0x0F))));
     const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
@@ -263,12 +284,15 @@ LLAMAREF_AVX512VNNI inline void q2_K_block(const BlockQ2_K& b, const int8_t* q, 
         const __m512i qs = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h)));
 #pragma GCC unroll 2
         for (int e = 0; e < 2; ++e) {
-            const __m512i pairs = _mm512_maddubs_epi16(two_bits(qs, e), _mm512_loadu_si512(q + 128 * h + 64 * e));  // [32] 16-bit
+            const __m512i pairs =
+                _mm512_maddubs_epi16(two_bits(qs, e), _mm512_loadu_si512(q + 128 * h + 64 * e));  // [32] 16-bit
             sum[e] = _mm512_dpwssd_epi32(sum[e], pairs, scales_by_16(sc16, 8 * h + 4 * e));
         }
     }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(d_x * _cvtsh_ss(b.d)), _mm512_cvtepi32_ps(_mm512_add_epi32(sum[0], sum[1])), acc);
-    const __m256i msum = _mm256_madd_epi16(m16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums)));  // [8] Σ m_s·Σ q_x
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(d_x * _cvtsh_ss(b.d)), _mm512_cvtepi32_ps(_mm512_add_epi32(sum[0], sum[1])),
+                          acc);
+    const __m256i msum =
+        _mm256_madd_epi16(m16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums)));  // [8] Σ m_s·Σ q_x
     acc_min = _mm256_fmadd_ps(_mm256_set1_ps(d_x * _cvtsh_ss(b.dmin)), _mm256_cvtepi32_ps(msum), acc_min);
 }
 
@@ -290,15 +314,18 @@ LLAMAREF_AVX512VNNI inline __m256i iq4_xs_scales(const BlockIQ4_XS& b) {
     std::memcpy(&low, b.scales_l, 4);
     const __m128i bytes = _mm_cvtepu8_epi16(_mm_cvtsi32_si128(int(low)));  // [8] words: byte k of scales_l
     // word k → bytes (low nibble, high nibble) = the low bits of sub-blocks 2k, 2k + 1
-    const __m128i nib = _mm_or_si128(_mm_and_si128(bytes, _mm_set1_epi16(0x0F)), _mm_and_si128(_mm_slli_epi16(bytes, 4), _mm_set1_epi16(0x0F00)));
-    const __m128i high = _mm_and_si128(_mm_srlv_epi16(_mm_set1_epi16(short(b.scales_h)), _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)),
-                                       _mm_set1_epi16(3));  // [8] words: the top bits of sub-block s
+    const __m128i nib = _mm_or_si128(_mm_and_si128(bytes, _mm_set1_epi16(0x0F)),
+                                     _mm_and_si128(_mm_slli_epi16(bytes, 4), _mm_set1_epi16(0x0F00)));
+    const __m128i high =
+        _mm_and_si128(_mm_srlv_epi16(_mm_set1_epi16(short(b.scales_h)), _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)),
+                      _mm_set1_epi16(3));  // [8] words: the top bits of sub-block s
     const __m256i ls = _mm256_or_si256(_mm256_cvtepu8_epi32(nib), _mm256_slli_epi32(_mm256_cvtepu16_epi32(high), 4));
     return _mm256_sub_epi32(ls, _mm256_set1_epi32(32));
 }
 
 // acc += d_x·d·(the block's integer sum), in 16 lanes.
-LLAMAREF_AVX512VNNI inline void iq4_xs_block(const BlockIQ4_XS& b, const int8_t* q, const int16_t* sums, float d_x, __m512& acc) {
+LLAMAREF_AVX512VNNI inline void iq4_xs_block(const BlockIQ4_XS& b, const int8_t* q, const int16_t* sums, float d_x,
+                                             __m512& acc) {
     const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4LevelsPlus128)));
     const __m256i sc = iq4_xs_scales(b);  // [8] ls_s − 32
     const __m512i sc16 = _mm512_castsi256_si512(sc);
@@ -307,12 +334,13 @@ LLAMAREF_AVX512VNNI inline void iq4_xs_block(const BlockIQ4_XS& b, const int8_t*
     for (int g = 0; g < 4; ++g) {  // sub-blocks 2g (lanes 0–7) and 2g + 1 (lanes 8–15): qs[32g .. 32g + 32)
         const __m512i two = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * g)));
         const __m512i both = _mm512_shuffle_i64x2(two, two, 0x50);  // 16-byte quarters [2g, 2g, 2g + 1, 2g + 1]
-        const __m512i nibbles = _mm512_and_si512(_mm512_mask_blend_epi64(0xCC, both, _mm512_srli_epi16(both, 4)), _mm512_set1_epi8(0x0F));
+        const __m512i nibbles =
+            _mm512_and_si512(_mm512_mask_blend_epi64(0xCC, both, _mm512_srli_epi16(both, 4)), _mm512_set1_epi8(0x0F));
         const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_shuffle_epi8(table, nibbles),
                                                 _mm512_loadu_si512(q + 64 * g));  // Σ (level + 128)·q_x per lane
         const __m512i scale = _mm512_permutexvar_epi32(
-            _mm512_setr_epi32(2 * g, 2 * g, 2 * g, 2 * g, 2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1,
-                              2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1),
+            _mm512_setr_epi32(2 * g, 2 * g, 2 * g, 2 * g, 2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1,
+                              2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1),
             sc16);
         total = _mm512_add_epi32(total, _mm512_mullo_epi32(dot, scale));
     }
@@ -326,11 +354,14 @@ LLAMAREF_AVX512VNNI inline void iq4_xs_block(const BlockIQ4_XS& b, const int8_t*
 // --- Rows ------------------------------------------------------------------------------------
 // Each format's accumulators: add(block, its activations) and the row's total at the end — the
 // integer sums' share in 16 lanes, the minimums' (Q2_K, Q4_K, Q5_K) apart and subtracted last.
-template <class B> struct Q45KAcc {  // Q4_K, Q5_K
+template <class B>
+struct Q45KAcc {  // Q4_K, Q5_K
     using Block = B;
     __m512 acc;
     __m128 acc_min;
-    LLAMAREF_AVX512VNNI void add(const Block& b, const int8_t* q, const int16_t* sums, float d_x) { q45_K_block(b, q, sums, d_x, acc, acc_min); }
+    LLAMAREF_AVX512VNNI void add(const Block& b, const int8_t* q, const int16_t* sums, float d_x) {
+        q45_K_block(b, q, sums, d_x, acc, acc_min);
+    }
     LLAMAREF_AVX512VNNI float total() const {
         const __m128 m = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));  // (m0 + m2), (m1 + m3)
         const float mins = _mm_cvtss_f32(m) + _mm_cvtss_f32(_mm_shuffle_ps(m, m, 1));
@@ -341,28 +372,45 @@ struct Q2KAcc {
     using Block = BlockQ2_K;
     __m512 acc;
     __m256 acc_min;
-    LLAMAREF_AVX512VNNI void add(const Block& b, const int8_t* q, const int16_t* sums, float d_x) { q2_K_block(b, q, sums, d_x, acc, acc_min); }
+    LLAMAREF_AVX512VNNI void add(const Block& b, const int8_t* q, const int16_t* sums, float d_x) {
+        q2_K_block(b, q, sums, d_x, acc, acc_min);
+    }
     LLAMAREF_AVX512VNNI float total() const {
-        return (avx2::hsum(_mm512_extractf32x8_ps(acc, 0)) + avx2::hsum(_mm512_extractf32x8_ps(acc, 1))) - avx2::hsum(acc_min);
+        return (avx2::hsum(_mm512_extractf32x8_ps(acc, 0)) + avx2::hsum(_mm512_extractf32x8_ps(acc, 1))) -
+               avx2::hsum(acc_min);
     }
 };
 // Q3_K, Q6_K, IQ4_XS: one accumulator (overloads by block type: a function pointer as a template
 // argument would lose its target attribute).
-LLAMAREF_AVX512VNNI inline void add_block(const BlockQ3_K& b, const int8_t* q, const int16_t* s, float d_x, __m512& acc) { q3_K_block(b, q, s, d_x, acc); }
-LLAMAREF_AVX512VNNI inline void add_block(const BlockQ6_K& b, const int8_t* q, const int16_t* s, float d_x, __m512& acc) { q6_K_block(b, q, s, d_x, acc); }
-LLAMAREF_AVX512VNNI inline void add_block(const BlockIQ4_XS& b, const int8_t* q, const int16_t* s, float d_x, __m512& acc) { iq4_xs_block(b, q, s, d_x, acc); }
-template <class B> struct OneAcc {
+LLAMAREF_AVX512VNNI inline void add_block(const BlockQ3_K& b, const int8_t* q, const int16_t* s, float d_x,
+                                          __m512& acc) {
+    q3_K_block(b, q, s, d_x, acc);
+}
+LLAMAREF_AVX512VNNI inline void add_block(const BlockQ6_K& b, const int8_t* q, const int16_t* s, float d_x,
+                                          __m512& acc) {
+    q6_K_block(b, q, s, d_x, acc);
+}
+LLAMAREF_AVX512VNNI inline void add_block(const BlockIQ4_XS& b, const int8_t* q, const int16_t* s, float d_x,
+                                          __m512& acc) {
+    iq4_xs_block(b, q, s, d_x, acc);
+}
+template <class B>
+struct OneAcc {
     using Block = B;
     __m512 acc;
-    LLAMAREF_AVX512VNNI void add(const Block& b, const int8_t* q, const int16_t* sums, float d_x) { add_block(b, q, sums, d_x, acc); }
-    LLAMAREF_AVX512VNNI float total() const { return avx2::hsum(_mm512_extractf32x8_ps(acc, 0)) + avx2::hsum(_mm512_extractf32x8_ps(acc, 1)); }
+    LLAMAREF_AVX512VNNI void add(const Block& b, const int8_t* q, const int16_t* sums, float d_x) {
+        add_block(b, q, sums, d_x, acc);
+    }
+    LLAMAREF_AVX512VNNI float total() const {
+        return avx2::hsum(_mm512_extractf32x8_ps(acc, 0)) + avx2::hsum(_mm512_extractf32x8_ps(acc, 1));
+    }
 };
 
 // Rows [r0, r1) of Y = q8_K(X)·Wᵀ for the T rows of A: per output the blocks in column order; each
 // weight row read from memory once (for the first token; the others find it in L1).
 template <class Acc>
-LLAMAREF_AVX512VNNI inline void rows_K(const TensorView& W, const Q8KActivations& A, float* Y, std::size_t T, std::size_t r0,
-                                       std::size_t r1) {
+LLAMAREF_AVX512VNNI inline void rows_K(const TensorView& W, const Q8KActivations& A, float* Y, std::size_t T,
+                                       std::size_t r0, std::size_t r1) {
     using Block = typename Acc::Block;
     const std::size_t n = A.blocks, out = W.rows(), row_bytes = W.row_bytes(), size = W.nbytes();
     for (std::size_t r = r0; r < r1; ++r) {
@@ -370,7 +418,7 @@ LLAMAREF_AVX512VNNI inline void rows_K(const TensorView& W, const Q8KActivations
         avx2::touch_pages(W.data, size, r * row_bytes + avx2::kTouchAhead, (r + 1) * row_bytes + avx2::kTouchAhead);
         for (std::size_t t = 0; t < T; ++t) {
             const char* ahead = reinterpret_cast<const char*>(row) + avx2::kDecodeAhead;  // (a prefetch never faults)
-            Acc acc{};  // zeros
+            Acc acc{};                                                                    // zeros
             for (std::size_t b = 0; b < n; ++b, ahead += sizeof(Block)) {
                 if (t == 0)
 #pragma GCC unroll 4

@@ -82,7 +82,8 @@ struct Q8Activations {
                 const float db = cpu::quantize_block_q8_0(x, qb);
                 const float sb = sums ? q8_1_block_sum(x, qb) / 8.0f : 0.0f;
                 for (std::size_t j = 0; j < 8; ++j) {
-                    start[(t * blocks + b) * 8 + j] = -128 * (qb[4 * j] + qb[4 * j + 1] + qb[4 * j + 2] + qb[4 * j + 3]);
+                    start[(t * blocks + b) * 8 + j] =
+                        -128 * (qb[4 * j] + qb[4 * j + 1] + qb[4 * j + 2] + qb[4 * j + 3]);
                     d[(t * blocks + b) * 8 + j] = db;
                     if (sums) s8[(t * blocks + b) * 8 + j] = sb;
                 }
@@ -93,10 +94,12 @@ struct Q8Activations {
 
 // IQ4_NL's and IQ4_XS's levels + 128, as unsigned bytes for VPDPBUSD (a VPSHUFB table).
 alignas(16) inline constexpr uint8_t kIq4LevelsPlus128[16] = {
-    uint8_t(kIq4Levels[0] + 128),  uint8_t(kIq4Levels[1] + 128),  uint8_t(kIq4Levels[2] + 128),  uint8_t(kIq4Levels[3] + 128),
-    uint8_t(kIq4Levels[4] + 128),  uint8_t(kIq4Levels[5] + 128),  uint8_t(kIq4Levels[6] + 128),  uint8_t(kIq4Levels[7] + 128),
-    uint8_t(kIq4Levels[8] + 128),  uint8_t(kIq4Levels[9] + 128),  uint8_t(kIq4Levels[10] + 128), uint8_t(kIq4Levels[11] + 128),
-    uint8_t(kIq4Levels[12] + 128), uint8_t(kIq4Levels[13] + 128), uint8_t(kIq4Levels[14] + 128), uint8_t(kIq4Levels[15] + 128)};
+    uint8_t(kIq4Levels[0] + 128),  uint8_t(kIq4Levels[1] + 128),  uint8_t(kIq4Levels[2] + 128),
+    uint8_t(kIq4Levels[3] + 128),  uint8_t(kIq4Levels[4] + 128),  uint8_t(kIq4Levels[5] + 128),
+    uint8_t(kIq4Levels[6] + 128),  uint8_t(kIq4Levels[7] + 128),  uint8_t(kIq4Levels[8] + 128),
+    uint8_t(kIq4Levels[9] + 128),  uint8_t(kIq4Levels[10] + 128), uint8_t(kIq4Levels[11] + 128),
+    uint8_t(kIq4Levels[12] + 128), uint8_t(kIq4Levels[13] + 128), uint8_t(kIq4Levels[14] + 128),
+    uint8_t(kIq4Levels[15] + 128)};
 
 // Whether type t is one of this header's: 32-weight blocks whose activations are Q8_0 / Q8_1.
 constexpr bool is_int8_legacy(DType t) {
@@ -130,19 +133,23 @@ LLAMAREF_AVX512VNNI inline __m512i with_fifth_bit(__m512i u, const Block* lo, co
     return _mm512_mask_add_epi8(u, k, u, _mm512_set1_epi8(16));
 }
 
-template <DType T> struct Legacy;
-template <> struct Legacy<DType::Q8_0> {
+template <DType T>
+struct Legacy;
+template <>
+struct Legacy<DType::Q8_0> {
     using Block = BlockQ8_0;
     static constexpr int kShift = 0;
     static constexpr bool kMin = false;
     LLAMAREF_AVX512VNNI static __m512i u(const Block* lo, const Block* hi) {
-        const __m512i w = hi ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo->q))),
-                                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi->q)), 1)
-                             : _mm512_maskz_loadu_epi8(0xFFFFFFFFull, lo->q);  // block b + 1 absent: zeros
+        const __m512i w =
+            hi ? _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo->q))),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi->q)), 1)
+               : _mm512_maskz_loadu_epi8(0xFFFFFFFFull, lo->q);    // block b + 1 absent: zeros
         return _mm512_xor_si512(w, _mm512_set1_epi8(char(0x80)));  // q + 128, unsigned
     }
 };
-template <> struct Legacy<DType::Q4_0> {
+template <>
+struct Legacy<DType::Q4_0> {
     using Block = BlockQ4_0;
     static constexpr int kShift = 4;  // o = 8
     static constexpr bool kMin = false;
@@ -150,7 +157,8 @@ template <> struct Legacy<DType::Q4_0> {
         return nibbles(lo->qs, hi ? hi->qs : nullptr);
     }
 };
-template <> struct Legacy<DType::Q4_1> {
+template <>
+struct Legacy<DType::Q4_1> {
     using Block = BlockQ4_1;
     static constexpr int kShift = -1;  // o = 0: the lanes start at zero
     static constexpr bool kMin = true;
@@ -158,7 +166,8 @@ template <> struct Legacy<DType::Q4_1> {
         return nibbles(lo->qs, hi ? hi->qs : nullptr);
     }
 };
-template <> struct Legacy<DType::Q5_0> {
+template <>
+struct Legacy<DType::Q5_0> {
     using Block = BlockQ5_0;
     static constexpr int kShift = 3;  // o = 16
     static constexpr bool kMin = false;
@@ -166,7 +175,8 @@ template <> struct Legacy<DType::Q5_0> {
         return with_fifth_bit(nibbles(lo->qs, hi ? hi->qs : nullptr), lo, hi);
     }
 };
-template <> struct Legacy<DType::Q5_1> {
+template <>
+struct Legacy<DType::Q5_1> {
     using Block = BlockQ5_1;
     static constexpr int kShift = -1;
     static constexpr bool kMin = true;
@@ -174,12 +184,14 @@ template <> struct Legacy<DType::Q5_1> {
         return with_fifth_bit(nibbles(lo->qs, hi ? hi->qs : nullptr), lo, hi);
     }
 };
-template <> struct Legacy<DType::IQ4_NL> {
+template <>
+struct Legacy<DType::IQ4_NL> {
     using Block = BlockIQ4_NL;
     static constexpr int kShift = 0;  // o = 128
     static constexpr bool kMin = false;
     LLAMAREF_AVX512VNNI static __m512i u(const Block* lo, const Block* hi) {
-        const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4LevelsPlus128)));
+        const __m512i table =
+            _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(kIq4LevelsPlus128)));
         return _mm512_shuffle_epi8(table, nibbles(lo->qs, hi ? hi->qs : nullptr));  // (nibbles < 16)
     }
 };
@@ -203,13 +215,15 @@ LLAMAREF_AVX512VNNI inline __m512 pair(const std::byte* row, std::size_t b, cons
         if constexpr (F::kShift > 0) first = _mm512_srai_epi32(first, F::kShift);
     }
     const __m512i sum = _mm512_dpbusd_epi32(first, F::u(lo, hi), _mm512_loadu_si512(q + 32 * b));  // Σ c·q_x, exact
-    const __m256i dh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(d_lo))), _mm_set1_epi16(short(d_hi)), 1);
+    const __m256i dh =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(d_lo))), _mm_set1_epi16(short(d_hi)), 1);
     const __m512 scale = _mm512_mul_ps(_mm512_cvtph_ps(dh), _mm512_loadu_ps(d + 8 * b));  // d_w·d_x, exact
     if constexpr (F::kMin) {
         uint16_t m_lo, m_hi = 0;
         std::memcpy(&m_lo, reinterpret_cast<const std::byte*>(lo) + 2, 2);
         if constexpr (Two) std::memcpy(&m_hi, reinterpret_cast<const std::byte*>(hi) + 2, 2);
-        const __m256i mh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(m_lo))), _mm_set1_epi16(short(m_hi)), 1);
+        const __m256i mh = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(m_lo))),
+                                                   _mm_set1_epi16(short(m_hi)), 1);
         acc_m = _mm512_fmadd_ps(_mm512_cvtph_ps(mh), _mm512_loadu_ps(s8 + 8 * b), acc_m);
     }
     return _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc);
@@ -247,7 +261,8 @@ LLAMAREF_AVX512VNNI inline void rows_legacy(const TensorView& W, const Q8Activat
             if (b < n) acc[u] = pair<Type, false>(row, b, q, start, d, s8, acc[u], acc_m);
             const __m512 s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
             float y = avx2::hsum(_mm512_extractf32x8_ps(s, 0)) + avx2::hsum(_mm512_extractf32x8_ps(s, 1));
-            if constexpr (Legacy<Type>::kMin) y += avx2::hsum(_mm512_extractf32x8_ps(acc_m, 0)) + avx2::hsum(_mm512_extractf32x8_ps(acc_m, 1));
+            if constexpr (Legacy<Type>::kMin)
+                y += avx2::hsum(_mm512_extractf32x8_ps(acc_m, 0)) + avx2::hsum(_mm512_extractf32x8_ps(acc_m, 1));
             Y[t * out + r] = y;
         }
     }

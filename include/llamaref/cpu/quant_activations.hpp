@@ -65,7 +65,8 @@ LLAMAREF_AVX2 inline float quantize_block_q8_0(const float* x, int8_t* q, float*
     __m256i v[4];
 #pragma GCC unroll 4
     for (int g = 0; g < 4; ++g) {
-        const __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * g), id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * g), id),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         if (out) _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(dv, r));
         v[g] = _mm256_cvtps_epi32(r);
     }
@@ -122,7 +123,8 @@ inline void round_activations_like_llamacpp(DType w, const float* X, float* out,
     const ActivationRounding kind = llamacpp_activation_rounding(w);
     const std::size_t block = kind == ActivationRounding::q8_0 ? 32 : 256;
 #if LLAMAREF_HAVE_AVX2_KERNELS
-    const bool vector = use_avx2() && (kind == ActivationRounding::q8_0 || kind == ActivationRounding::q8_K) && n % block == 0;
+    const bool vector =
+        use_avx2() && (kind == ActivationRounding::q8_0 || kind == ActivationRounding::q8_K) && n % block == 0;
 #else
     const bool vector = false;
 #endif
@@ -135,8 +137,10 @@ inline void round_activations_like_llamacpp(DType w, const float* X, float* out,
 #if LLAMAREF_HAVE_AVX2_KERNELS
             int8_t q[256];
             for (std::size_t b = 0; b < n; b += block) {
-                if (kind == ActivationRounding::q8_0) avx2::quantize_block_q8_0(X + t * n + b, q, out + t * n + b);
-                else avx2::quantize_block_q8_K(X + t * n + b, q, out + t * n + b);
+                if (kind == ActivationRounding::q8_0)
+                    avx2::quantize_block_q8_0(X + t * n + b, q, out + t * n + b);
+                else
+                    avx2::quantize_block_q8_K(X + t * n + b, q, out + t * n + b);
             }
 #endif
         }

@@ -44,9 +44,7 @@ namespace llamaref::cpu {
 // In order: each one includes the one before it.
 enum class Isa { portable, avx2, avx512 };
 
-inline std::string_view isa_name(Isa i) {
-    return i == Isa::avx512 ? "avx512" : i == Isa::avx2 ? "avx2" : "portable";
-}
+inline std::string_view isa_name(Isa i) { return i == Isa::avx512 ? "avx512" : i == Isa::avx2 ? "avx2" : "portable"; }
 
 // The best instruction set this CPU supports (of those llamaref has kernels for): AVX2, FMA and
 // F16C in the CPUID bits, and the operating system saving the 256-bit registers (XGETBV); then
@@ -62,8 +60,8 @@ inline Isa detect_isa() {
     __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
     if ((xcr0_lo & 6u) != 6u) return Isa::portable;  // XMM and YMM state enabled by the OS
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 5))) return Isa::portable;  // AVX2
-    const unsigned avx512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);  // F, DQ, BW, VL
-    if ((b & avx512) != avx512 || (xcr0_lo & 0xE6u) != 0xE6u) return Isa::avx2;  // + opmask, ZMM state
+    const unsigned avx512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);               // F, DQ, BW, VL
+    if ((b & avx512) != avx512 || (xcr0_lo & 0xE6u) != 0xE6u) return Isa::avx2;              // + opmask, ZMM state
     return Isa::avx512;
 #endif
     return Isa::portable;

@@ -31,19 +31,30 @@
 #include <vector>
 
 #include "../core/limits.hpp"
-#include "../core/tensor.hpp"
 #include "../core/mmap.hpp"
+#include "../core/tensor.hpp"
 
 namespace llamaref {
 
 enum class GgufType : uint32_t {
-    UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
-    STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+    UINT8 = 0,
+    INT8 = 1,
+    UINT16 = 2,
+    INT16 = 3,
+    UINT32 = 4,
+    INT32 = 5,
+    FLOAT32 = 6,
+    BOOL = 7,
+    STRING = 8,
+    ARRAY = 9,
+    UINT64 = 10,
+    INT64 = 11,
+    FLOAT64 = 12,
 };
 
 inline const char* gguf_type_name(GgufType t) {
-    static const char* names[] = {"uint8", "int8",  "uint16", "int16",  "uint32", "int32",  "float32",
-                                  "bool",  "string", "array", "uint64", "int64",  "float64"};
+    static const char* names[] = {"uint8", "int8",   "uint16", "int16",  "uint32", "int32",  "float32",
+                                  "bool",  "string", "array",  "uint64", "int64",  "float64"};
     return uint32_t(t) < 13 ? names[uint32_t(t)] : "unknown";
 }
 
@@ -63,8 +74,13 @@ struct GgufValue {
     uint64_t count = 0;                    // arrays: number of elements
     std::string raw;                       // arrays: the encoded elements
 
-    bool is_signed() const { return type == GgufType::INT8 || type == GgufType::INT16 || type == GgufType::INT32 || type == GgufType::INT64; }
-    bool is_unsigned() const { return type == GgufType::UINT8 || type == GgufType::UINT16 || type == GgufType::UINT32 || type == GgufType::UINT64; }
+    bool is_signed() const {
+        return type == GgufType::INT8 || type == GgufType::INT16 || type == GgufType::INT32 || type == GgufType::INT64;
+    }
+    bool is_unsigned() const {
+        return type == GgufType::UINT8 || type == GgufType::UINT16 || type == GgufType::UINT32 ||
+               type == GgufType::UINT64;
+    }
     bool is_integer() const { return is_signed() || is_unsigned(); }
     bool is_float() const { return type == GgufType::FLOAT32 || type == GgufType::FLOAT64; }
 };
@@ -72,10 +88,17 @@ struct GgufValue {
 // Bytes of one element of a fixed-size GGUF type; 0 for STRING and ARRAY (variable size).
 inline std::size_t gguf_fixed_size(GgufType t) {
     switch (t) {
-        case GgufType::UINT8: case GgufType::INT8: case GgufType::BOOL: return 1;
-        case GgufType::UINT16: case GgufType::INT16: return 2;
-        case GgufType::UINT32: case GgufType::INT32: case GgufType::FLOAT32: return 4;
-        case GgufType::UINT64: case GgufType::INT64: case GgufType::FLOAT64: return 8;
+        case GgufType::UINT8:
+        case GgufType::INT8:
+        case GgufType::BOOL: return 1;
+        case GgufType::UINT16:
+        case GgufType::INT16: return 2;
+        case GgufType::UINT32:
+        case GgufType::INT32:
+        case GgufType::FLOAT32: return 4;
+        case GgufType::UINT64:
+        case GgufType::INT64:
+        case GgufType::FLOAT64: return 8;
         default: return 0;
     }
 }
@@ -92,21 +115,36 @@ struct GgmlTypeInfo {
 };
 inline const GgmlTypeInfo* ggml_type_info(uint32_t id) {
     static const GgmlTypeInfo table[] = {
-        {0, "F32", 1, 4, DType::F32},         {1, "F16", 1, 2, DType::F16},
-        {2, "Q4_0", 32, 18, DType::Q4_0},     {3, "Q4_1", 32, 20, DType::Q4_1},
-        {6, "Q5_0", 32, 22, DType::Q5_0},     {7, "Q5_1", 32, 24, DType::Q5_1},
-        {8, "Q8_0", 32, 34, DType::Q8_0},     {9, "Q8_1", 32, 36, {}},
-        {10, "Q2_K", 256, 84, DType::Q2_K},   {11, "Q3_K", 256, 110, DType::Q3_K},
-        {12, "Q4_K", 256, 144, DType::Q4_K},  {13, "Q5_K", 256, 176, DType::Q5_K},
-        {14, "Q6_K", 256, 210, DType::Q6_K},  {15, "Q8_K", 256, 292, {}},
-        {16, "IQ2_XXS", 256, 66, {}},         {17, "IQ2_XS", 256, 74, {}},
-        {18, "IQ3_XXS", 256, 98, {}},         {19, "IQ1_S", 256, 50, {}},
-        {20, "IQ4_NL", 32, 18, DType::IQ4_NL}, {21, "IQ3_S", 256, 110, {}},
-        {22, "IQ2_S", 256, 82, {}},           {23, "IQ4_XS", 256, 136, DType::IQ4_XS},
-        {24, "I8", 1, 1, {}},                 {25, "I16", 1, 2, {}},
-        {26, "I32", 1, 4, {}},                {27, "I64", 1, 8, {}},
-        {28, "F64", 1, 8, {}},                {29, "IQ1_M", 256, 56, {}},
-        {30, "BF16", 1, 2, DType::BF16},      {34, "TQ1_0", 256, 54, {}},
+        {0, "F32", 1, 4, DType::F32},
+        {1, "F16", 1, 2, DType::F16},
+        {2, "Q4_0", 32, 18, DType::Q4_0},
+        {3, "Q4_1", 32, 20, DType::Q4_1},
+        {6, "Q5_0", 32, 22, DType::Q5_0},
+        {7, "Q5_1", 32, 24, DType::Q5_1},
+        {8, "Q8_0", 32, 34, DType::Q8_0},
+        {9, "Q8_1", 32, 36, {}},
+        {10, "Q2_K", 256, 84, DType::Q2_K},
+        {11, "Q3_K", 256, 110, DType::Q3_K},
+        {12, "Q4_K", 256, 144, DType::Q4_K},
+        {13, "Q5_K", 256, 176, DType::Q5_K},
+        {14, "Q6_K", 256, 210, DType::Q6_K},
+        {15, "Q8_K", 256, 292, {}},
+        {16, "IQ2_XXS", 256, 66, {}},
+        {17, "IQ2_XS", 256, 74, {}},
+        {18, "IQ3_XXS", 256, 98, {}},
+        {19, "IQ1_S", 256, 50, {}},
+        {20, "IQ4_NL", 32, 18, DType::IQ4_NL},
+        {21, "IQ3_S", 256, 110, {}},
+        {22, "IQ2_S", 256, 82, {}},
+        {23, "IQ4_XS", 256, 136, DType::IQ4_XS},
+        {24, "I8", 1, 1, {}},
+        {25, "I16", 1, 2, {}},
+        {26, "I32", 1, 4, {}},
+        {27, "I64", 1, 8, {}},
+        {28, "F64", 1, 8, {}},
+        {29, "IQ1_M", 256, 56, {}},
+        {30, "BF16", 1, 2, DType::BF16},
+        {34, "TQ1_0", 256, 54, {}},
         {35, "TQ2_0", 256, 66, {}},
     };
     for (const auto& t : table)
@@ -126,8 +164,8 @@ class GgufFile {
   public:
     struct TensorInfo {
         std::string name;
-        Shape shape;        // row-major (ne reversed)
-        uint32_t type = 0;  // ggml type id
+        Shape shape;                         // row-major (ne reversed)
+        uint32_t type = 0;                   // ggml type id
         std::size_t offset = 0, nbytes = 0;  // within the data section
     };
 
@@ -137,7 +175,8 @@ class GgufFile {
         if (magic != 0x46554747u)  // "GGUF" read as little-endian uint32
             fail(path, ": not a GGUF file (the first 4 bytes are not \"GGUF\")");
         version_ = in.read<uint32_t>("GGUF version");
-        if (version_ == 1) fail(path, ": GGUF version 1 is obsolete and not supported (llamaref reads versions 2 and 3)");
+        if (version_ == 1)
+            fail(path, ": GGUF version 1 is obsolete and not supported (llamaref reads versions 2 and 3)");
         if (version_ != 2 && version_ != 3) {
             if ((version_ & 0xffff) == 0 && version_ != 0)
                 fail(path, ": big-endian GGUF files are not supported (version field reads ", version_, ")");
@@ -150,7 +189,8 @@ class GgufFile {
         if (n_kv > in.remaining() / 13)
             fail(path, ": GGUF metadata count ", n_kv, " is impossible for a file of ", in.size(), " bytes");
         if (n_kv > uint64_t(limits::max_gguf_metadata_keys))
-            fail(path, ": GGUF metadata count ", n_kv, " is beyond llamaref's limit of ", limits::max_gguf_metadata_keys);
+            fail(path, ": GGUF metadata count ", n_kv, " is beyond llamaref's limit of ",
+                 limits::max_gguf_metadata_keys);
         if (n_tensors > in.remaining() / 32)
             fail(path, ": GGUF tensor count ", n_tensors, " is impossible for a file of ", in.size(), " bytes");
         if (n_tensors > uint64_t(limits::max_tensors))

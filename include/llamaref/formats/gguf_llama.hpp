@@ -59,7 +59,8 @@ inline RopeScaling rope_scaling_from_divisors(const std::vector<float>& divisors
                                               const std::string& where) {
     RopeScaling s;
     if (divisors.size() != std::size_t(head_dim / 2))
-        fail(where, ": rope_freqs has ", divisors.size(), " values but head_dim ", head_dim, " has ", head_dim / 2, " pairs");
+        fail(where, ": rope_freqs has ", divisors.size(), " values but head_dim ", head_dim, " has ", head_dim / 2,
+             " pairs");
     double F = 0;
     for (float d : divisors) {
         if (!(d >= 1.0f) || !std::isfinite(d)) fail(where, ": rope_freqs divisor ", d, " is not a finite value >= 1");
@@ -106,7 +107,8 @@ inline ModelConfig gguf_llama_config(const GgufFile& g) {
     if (g.has(arch + ".attention.key_length")) {
         c.head_dim = integer(arch + ".attention.key_length");
     } else {
-        if (c.dim % c.n_heads != 0) fail(path, ": embedding_length ", c.dim, " is not a multiple of head_count ", c.n_heads);
+        if (c.dim % c.n_heads != 0)
+            fail(path, ": embedding_length ", c.dim, " is not a multiple of head_count ", c.n_heads);
         c.head_dim = c.dim / c.n_heads;
     }
     if (g.has(arch + ".attention.value_length") && integer(arch + ".attention.value_length") != c.head_dim)
@@ -119,7 +121,9 @@ inline ModelConfig gguf_llama_config(const GgufFile& g) {
     c.max_seq_len = g.has(arch + ".context_length") ? integer(arch + ".context_length") : 2048;
     if (g.has(arch + ".rope.scaling.type")) {
         const std::string type = g.get_string(arch + ".rope.scaling.type");
-        if (type != "none") fail(path, ": rope scaling type \"", type.substr(0, 40), "\" is not supported (llamaref implements Llama 3.1's)");
+        if (type != "none")
+            fail(path, ": rope scaling type \"", type.substr(0, 40),
+                 "\" is not supported (llamaref implements Llama 3.1's)");
     }
     // Everything but the vocabulary is known: check it before a tensor is read (rope_freqs needs Dh).
     ModelConfig known = c;
@@ -128,7 +132,7 @@ inline ModelConfig gguf_llama_config(const GgufFile& g) {
     const TensorView emb = g.get("token_embd.weight");
     if (emb.shape.size() != 2) fail(path, ": token_embd.weight must be 2-D, is ", shape_str(emb.shape));
     c.vocab_size = g.has(arch + ".vocab_size") ? integer(arch + ".vocab_size")
-                                              : checked_int(emb.shape[0], path + ": token_embd.weight rows");
+                                               : checked_int(emb.shape[0], path + ": token_embd.weight rows");
     c.tied_embeddings = !g.has_tensor("output.weight");
     if (g.has(arch + ".attention.sliding_window")) {
         c.sliding_window = integer(arch + ".attention.sliding_window");
@@ -151,7 +155,8 @@ inline ModelConfig gguf_llama_config(const GgufFile& g) {
         c.final_softcap = g.has("gemma2.final_logit_softcapping") ? number("gemma2.final_logit_softcapping") : 0.0;
         c.query_pre_attn_scalar = g.has("gemma2.attention.query_pre_attn_scalar")
                                       ? number("gemma2.attention.query_pre_attn_scalar")
-                                      : c.n_layers == 46 ? double(c.dim / c.n_heads) : double(c.head_dim);
+                                  : c.n_layers == 46 ? double(c.dim / c.n_heads)
+                                                     : double(c.head_dim);
     }
     if (g.has_tensor("rope_freqs.weight")) {
         const TensorView f = g.get("rope_freqs.weight");
@@ -196,7 +201,8 @@ inline std::shared_ptr<Model> load_gguf(const std::string& path) {
     const std::string last =
         "blk." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].gguf + ".weight";
     if (!g->has_tensor(last))
-        fail(path, ": ", c.arch == "mistral" ? "llama" : c.arch, ".block_count says ", c.n_layers, " blocks but there is no tensor ", last);
+        fail(path, ": ", c.arch == "mistral" ? "llama" : c.arch, ".block_count says ", c.n_layers,
+             " blocks but there is no tensor ", last);
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";

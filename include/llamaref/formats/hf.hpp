@@ -27,24 +27,25 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "../core/json.hpp"
 #include "../model/rope.hpp"
 #include "../model/weights.hpp"
 #include "progress.hpp"
-#include "../core/json.hpp"
 #include "safetensors.hpp"
 
 namespace llamaref {
 
 // The Hugging Face architectures llamaref implements: model_type and its architectures[] class.
-inline constexpr const char* kHfArchitectures[][2] = {
-    {"llama", "LlamaForCausalLM"}, {"mistral", "MistralForCausalLM"},
-    {"gemma", "GemmaForCausalLM"}, {"gemma2", "Gemma2ForCausalLM"}};
+inline constexpr const char* kHfArchitectures[][2] = {{"llama", "LlamaForCausalLM"},
+                                                      {"mistral", "MistralForCausalLM"},
+                                                      {"gemma", "GemmaForCausalLM"},
+                                                      {"gemma2", "Gemma2ForCausalLM"}};
 inline constexpr const char* kHfSupported =
     "llama (LlamaForCausalLM), mistral (MistralForCausalLM), gemma (GemmaForCausalLM), gemma2 (Gemma2ForCausalLM)";
 
@@ -101,7 +102,8 @@ inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& p
             c.rope_scaling = {true, s.number("factor"), s.number("low_freq_factor"), s.number("high_freq_factor"),
                               s.number("original_max_position_embeddings")};
         } else if (type != "default") {
-            fail(path, ": rope_scaling type \"", type.substr(0, 40), "\" is not supported (llamaref implements \"llama3\")");
+            fail(path, ": rope_scaling type \"", type.substr(0, 40),
+                 "\" is not supported (llamaref implements \"llama3\")");
         }
     }
     if (c.dim % c.n_heads != 0 && !f.has("head_dim"))
@@ -117,7 +119,9 @@ inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& p
     // The activation: transformers reads hidden_activation (Gemma) or hidden_act. Gemma 1's
     // original configs say hidden_act "gelu" and transformers runs them with the tanh GELU
     // anyway (GemmaMLP warns and uses gelu_pytorch_tanh); llamaref follows it.
-    const std::string act = f.has("hidden_activation") ? f.string("hidden_activation") : f.string_or("hidden_act", gemma ? "gelu_pytorch_tanh" : "silu");
+    const std::string act = f.has("hidden_activation")
+                                ? f.string("hidden_activation")
+                                : f.string_or("hidden_act", gemma ? "gelu_pytorch_tanh" : "silu");
     if (gemma) {
         const bool tanh_gelu = act == "gelu_pytorch_tanh" || act == "gelu_new" || act == "gelu_tanh" ||
                                (act == "gelu" && !f.has("hidden_activation") && arch == "gemma");
@@ -128,7 +132,8 @@ inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& p
         c.norm_unit_offset = true;
         c.embed_scale = true;
     } else if (act != "silu") {
-        fail(path, ": activation \"", act.substr(0, 40), "\" is not implemented for ", arch, " (llamaref implements \"silu\")");
+        fail(path, ": activation \"", act.substr(0, 40), "\" is not implemented for ", arch,
+             " (llamaref implements \"silu\")");
     }
 
     if (arch == "mistral") {  // sliding_window: null (or absent) = no window (Mistral v0.2+)
@@ -140,7 +145,9 @@ inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& p
         c.sliding_layers = SlidingLayers::even;
         c.post_norms = true;
         c.query_pre_attn_scalar = f.number_or("query_pre_attn_scalar", 256);
-        auto cap = [&](const char* key, double dflt) { return j.contains(key) && j[key].is_null() ? 0.0 : f.number_or(key, dflt); };
+        auto cap = [&](const char* key, double dflt) {
+            return j.contains(key) && j[key].is_null() ? 0.0 : f.number_or(key, dflt);
+        };
         c.attn_softcap = cap("attn_logit_softcapping", 50.0);
         c.final_softcap = cap("final_logit_softcapping", 30.0);
         if (f.has("layer_types")) {  // newer transformers: must be Gemma 2's alternation
@@ -148,11 +155,14 @@ inline ModelConfig parse_hf_config(const nlohmann::json& j, const std::string& p
             bool ok = lt.is_array() && lt.size() == std::size_t(c.n_layers);
             for (std::size_t l = 0; ok && l < lt.size(); ++l)
                 ok = lt[l] == (l % 2 == 0 ? "sliding_attention" : "full_attention");
-            if (!ok) fail(path, ": layer_types must alternate sliding_attention (even layers) and full_attention (odd); found ",
-                          json_excerpt(lt));
+            if (!ok)
+                fail(path,
+                     ": layer_types must alternate sliding_attention (even layers) and full_attention (odd); found ",
+                     json_excerpt(lt));
         }
     } else if (f.has("sliding_window")) {
-        fail(path, ": sliding_window given for ", arch, "; llamaref applies a window to mistral and gemma2 only (null: none)");
+        fail(path, ": sliding_window given for ", arch,
+             "; llamaref applies a window to mistral and gemma2 only (null: none)");
     }
     in_context(path + ": ", [&] { c.validate(); });
     return c;
@@ -169,7 +179,7 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
 
     // Which file holds which tensor.
     std::map<std::string, std::shared_ptr<SafetensorsFile>> files;  // by file name
-    std::map<std::string, std::string> where;                         // tensor -> file name
+    std::map<std::string, std::string> where;                       // tensor -> file name
     const fs::path index = fs::path(dir) / "model.safetensors.index.json";
     if (fs::exists(index)) {
         const auto j = read_json_file(index.string());
@@ -217,7 +227,8 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
     auto unpermuted = [&](const std::string& name, int n_heads) {
         TensorView v = tensor(name);
         if (v.shape.size() != 2 || v.rows() != std::size_t(n_heads) * c.head_dim)
-            fail(name, ": shape ", shape_str(v.shape), " but the config implies ", int64_t(n_heads) * c.head_dim, " rows");
+            fail(name, ": shape ", shape_str(v.shape), " but the config implies ", int64_t(n_heads) * c.head_dim,
+                 " rows");
         auto buf = make_buffer(v.nbytes());
         hf_unpermute_rows(v.data, buf->data(), n_heads, c.head_dim, v.row_bytes());
         m->storage.push_back(buf);
@@ -257,7 +268,8 @@ inline std::shared_ptr<Model> load_hf(const std::string& dir) {
                  " model as llamaref implements it (biases, experts or another architecture?)");
     };
     if (where.empty()) {
-        for (const auto& [name, e] : file_of("model.safetensors").entries()) check_unused(name, dir + "/model.safetensors");
+        for (const auto& [name, e] : file_of("model.safetensors").entries())
+            check_unused(name, dir + "/model.safetensors");
     } else {
         for (const auto& [name, f] : where) check_unused(name, index.string());
     }

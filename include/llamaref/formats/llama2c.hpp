@@ -31,8 +31,8 @@
 #include <string>
 
 #include "../core/limits.hpp"
-#include "../model/weights.hpp"
 #include "../core/mmap.hpp"
+#include "../model/weights.hpp"
 
 namespace llamaref {
 
@@ -73,11 +73,12 @@ inline std::shared_ptr<Model> load_llama2c(const std::string& path) {
     if (h[5] == INT32_MIN) fail(path, ": bad llama2.c header: vocab_size ", h[5], " is out of range");
     c.vocab_size = h[5] < 0 ? -h[5] : h[5];
     c.max_seq_len = h[6];
-    c.norm_eps = 1e-5;      // not stored; llama2.c's value
+    c.norm_eps = 1e-5;       // not stored; llama2.c's value
     c.rope_theta = 10000.0;  // not stored; llama2.c's value
     c.tied_embeddings = shared;
     if (c.n_heads <= 0 || c.dim <= 0 || c.dim % c.n_heads != 0)
-        fail(path, ": header says dim ", c.dim, " and n_heads ", c.n_heads, " (dim must be a positive multiple of n_heads)");
+        fail(path, ": header says dim ", c.dim, " and n_heads ", c.n_heads,
+             " (dim must be a positive multiple of n_heads)");
     c.head_dim = c.dim / c.n_heads;
     in_context(path + ": bad llama2.c header: ", [&] { c.validate(); });
     m->format = "llama2c v" + std::to_string(version);
@@ -86,7 +87,9 @@ inline std::shared_ptr<Model> load_llama2c(const std::string& path) {
 
     const std::size_t D = c.dim, F = c.hidden_dim, L = c.n_layers, V = c.vocab_size, Q = c.q_dim(), K = c.kv_dim();
     const std::size_t Dh = c.head_dim, S = c.max_seq_len;
-    auto mul = [&](std::size_t a, std::size_t b) { return checked_mul(a, b, path + ": header sizes (corrupt header?)"); };
+    auto mul = [&](std::size_t a, std::size_t b) {
+        return checked_mul(a, b, path + ": header sizes (corrupt header?)");
+    };
     // Take the next tensor of `shape` (float32) from the file.
     auto next = [&](const char* what, Shape shape) {
         std::size_t n = 1;

@@ -44,15 +44,11 @@ template <class F>
 auto guarded_read(const std::string& path, F&& read) -> decltype(read()) {
     try {
         return read();
-    } catch (const Error&) {
-        throw;
-    } catch (const std::bad_alloc&) {
+    } catch (const Error&) { throw; } catch (const std::bad_alloc&) {
         fail(path, ": out of memory while reading (a size in the file is larger than this machine can hold)");
     } catch (const std::length_error& e) {
         fail(path, ": a size in the file is too large (", e.what(), ")");
-    } catch (const nlohmann::json::exception& e) {
-        fail(path, ": ", e.what());
-    }
+    } catch (const nlohmann::json::exception& e) { fail(path, ": ", e.what()); }
 }
 
 inline std::shared_ptr<Model> load_model(const std::string& path) {

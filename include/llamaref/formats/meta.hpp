@@ -38,8 +38,8 @@
 #include <string>
 #include <vector>
 
-#include "../model/weights.hpp"
 #include "../core/json.hpp"
+#include "../model/weights.hpp"
 #include "progress.hpp"
 #include "pytorch.hpp"
 #include "safetensors.hpp"
@@ -47,10 +47,22 @@
 namespace llamaref {
 
 // The params.json keys llamaref reads or that change nothing (max_batch_size, ...).
-inline constexpr const char* kMetaParamsKeys[] = {
-    "dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "multiple_of", "ffn_dim_multiplier", "norm_eps",
-    "rope_theta", "use_scaled_rope", "rope_scaling_factor", "max_seq_len", "max_batch_size", "head_dim",
-    "hidden_dim", "sliding_window"};
+inline constexpr const char* kMetaParamsKeys[] = {"dim",
+                                                  "n_layers",
+                                                  "n_heads",
+                                                  "n_kv_heads",
+                                                  "vocab_size",
+                                                  "multiple_of",
+                                                  "ffn_dim_multiplier",
+                                                  "norm_eps",
+                                                  "rope_theta",
+                                                  "use_scaled_rope",
+                                                  "rope_scaling_factor",
+                                                  "max_seq_len",
+                                                  "max_batch_size",
+                                                  "head_dim",
+                                                  "hidden_dim",
+                                                  "sliding_window"};
 
 inline ModelConfig parse_meta_params(const nlohmann::json& j, const std::string& path) {
     const JsonFields f(j, path);
@@ -58,7 +70,8 @@ inline ModelConfig parse_meta_params(const nlohmann::json& j, const std::string&
         bool known = false;
         for (const char* k : kMetaParamsKeys) known = known || item.key() == k;
         if (!known)
-            fail(path, ": key \"", item.key().substr(0, 40), "\" is not implemented by llamaref (it reads Llama and "
+            fail(path, ": key \"", item.key().substr(0, 40),
+                 "\" is not implemented by llamaref (it reads Llama and "
                  "Mistral 7B params.json: dim, n_layers, n_heads, n_kv_heads, head_dim, hidden_dim, multiple_of, "
                  "ffn_dim_multiplier, norm_eps, rope_theta, use_scaled_rope, sliding_window, vocab_size, max_seq_len)");
     }
@@ -92,8 +105,10 @@ inline ModelConfig parse_meta_params(const nlohmann::json& j, const std::string&
     c.rope_theta = f.number_or("rope_theta", 10000.0);
     if (f.boolean_or("use_scaled_rope", false))
         c.rope_scaling = {true, f.number_or("rope_scaling_factor", 8.0), 1.0, 4.0, 8192};
-    if (f.has("max_seq_len")) c.max_seq_len = integer("max_seq_len");
-    else c.max_seq_len = c.rope_scaling.enabled ? 131072 : c.rope_theta >= 500000 ? 8192 : 4096;
+    if (f.has("max_seq_len"))
+        c.max_seq_len = integer("max_seq_len");
+    else
+        c.max_seq_len = c.rope_scaling.enabled ? 131072 : c.rope_theta >= 500000 ? 8192 : 4096;
     // Everything but a vocabulary taken from the embeddings can be checked now, before any tensor.
     ModelConfig known = c;
     if (known.vocab_size == 0) known.vocab_size = 1;
@@ -121,7 +136,8 @@ inline std::vector<std::string> meta_shards(const std::string& dir) {
     for (const auto& e : fs::directory_iterator(dir)) {  // consolidated.<digits>.pth
         const std::string f = e.path().filename().string();
         const std::string pre = "consolidated.", post = ".pth";
-        if (f.size() <= pre.size() + post.size() || f.rfind(pre, 0) != 0 || f.substr(f.size() - post.size()) != post) continue;
+        if (f.size() <= pre.size() + post.size() || f.rfind(pre, 0) != 0 || f.substr(f.size() - post.size()) != post)
+            continue;
         const std::string digits = f.substr(pre.size(), f.size() - pre.size() - post.size());
         if (std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
             shards.push_back(e.path().string());
@@ -165,8 +181,10 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     const std::size_t n = shards.size();
     auto has = [&](const std::string& name) { return st ? st->has(name) : shards[0]->has(name); };
     std::vector<std::string> names;  // every tensor of the (first) file
-    if (st) for (const auto& [name, e] : st->entries()) names.push_back(name);
-    else for (const auto& [name, v] : shards[0]->tensors()) names.push_back(name);
+    if (st)
+        for (const auto& [name, e] : st->entries()) names.push_back(name);
+    else
+        for (const auto& [name, v] : shards[0]->tensors()) names.push_back(name);
     const std::string first_file = st ? st->path() : shards[0]->path();
     LoadProgress progress("loading " + dir, total);
 
@@ -215,7 +233,8 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
     if (c.vocab_size == 0) c.vocab_size = int(w.tok_embeddings.shape[0]);
     in_context(params_path + ": ", [&] { c.validate(); });
     // The layer count comes from params.json: the last layer must exist before storage is sized.
-    const std::string last = "layers." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].meta + ".weight";
+    const std::string last =
+        "layers." + std::to_string(c.n_layers - 1) + "." + layer_tensor_names(c.post_norms)[0].meta + ".weight";
     if (!has(last)) fail(dir, ": params.json says ", c.n_layers, " layers but there is no tensor ", last);
     w.layers.resize(c.n_layers);
     for (int l = 0; l < c.n_layers; ++l) {

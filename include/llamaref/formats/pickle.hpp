@@ -31,9 +31,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
-#include <unordered_map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -46,20 +46,33 @@ struct PyObject;
 using PyRef = std::shared_ptr<const PyObject>;
 
 struct PyObject {
-    enum Kind : uint8_t { None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Global, Storage, Tensor } kind = None;
-    bool frozen = false;  // a List / Dict inside another value: no longer changed (see above)
-    DType dtype = DType::F32;                       // Storage, Tensor
-    int depth = 0;                                  // nesting depth (bounded)
-    int64_t i = 0;       // Bool, Int; Tensor: storage offset (elements)
-    double f = 0;        // Float
-    std::string s;       // String, Bytes; Global: "module.name"; Storage/Tensor: storage key
-    std::vector<PyRef> items;                       // Tuple, List; Tensor: {its Storage}
-    std::vector<std::pair<PyRef, PyRef>> dict;      // Dict (in insertion order)
-    std::vector<int64_t> size, stride;              // Tensor; Storage: size = {numel}
+    enum Kind : uint8_t {
+        None,
+        Bool,
+        Int,
+        Float,
+        String,
+        Bytes,
+        Tuple,
+        List,
+        Dict,
+        Global,
+        Storage,
+        Tensor
+    } kind = None;
+    bool frozen = false;                        // a List / Dict inside another value: no longer changed (see above)
+    DType dtype = DType::F32;                   // Storage, Tensor
+    int depth = 0;                              // nesting depth (bounded)
+    int64_t i = 0;                              // Bool, Int; Tensor: storage offset (elements)
+    double f = 0;                               // Float
+    std::string s;                              // String, Bytes; Global: "module.name"; Storage/Tensor: storage key
+    std::vector<PyRef> items;                   // Tuple, List; Tensor: {its Storage}
+    std::vector<std::pair<PyRef, PyRef>> dict;  // Dict (in insertion order)
+    std::vector<int64_t> size, stride;          // Tensor; Storage: size = {numel}
 };
 
 inline const char* py_kind_name(PyObject::Kind k) {
-    static const char* names[] = {"None", "bool", "int",    "float",  "str",     "bytes",
+    static const char* names[] = {"None",  "bool", "int",  "float",  "str",     "bytes",
                                   "tuple", "list", "dict", "global", "storage", "tensor"};
     return names[k];
 }
@@ -112,8 +125,16 @@ class PickleReader {
         for (auto& x : items) adopt(*o, x), o->items.push_back(std::move(x));
         return o;
     }
-    PyMut integer(int64_t v) { PyMut o = make(PyObject::Int); o->i = v; return o; }
-    PyMut string(PyObject::Kind k, std::string s) { PyMut o = make(k); o->s = std::move(s); return o; }
+    PyMut integer(int64_t v) {
+        PyMut o = make(PyObject::Int);
+        o->i = v;
+        return o;
+    }
+    PyMut string(PyObject::Kind k, std::string s) {
+        PyMut o = make(k);
+        o->s = std::move(s);
+        return o;
+    }
 
     // The stack is split into frames by MARKs (Python's "metastack"): marks_ holds where each
     // frame starts, and pop() never reaches below the top frame.
@@ -161,8 +182,11 @@ class PickleReader {
     }
 
     PyMut global(const std::string& module, const std::string& name) {
-        static const char* allowed[] = {"torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
-                                        "collections.OrderedDict", "torch.FloatStorage", "torch.HalfStorage",
+        static const char* allowed[] = {"torch._utils._rebuild_tensor_v2",
+                                        "torch._utils._rebuild_parameter",
+                                        "collections.OrderedDict",
+                                        "torch.FloatStorage",
+                                        "torch.HalfStorage",
                                         "torch.BFloat16Storage"};
         const std::string full = module + "." + name;
         for (const char* a : allowed)
@@ -180,10 +204,14 @@ class PickleReader {
             t[1]->kind != PyObject::Global || t[2]->kind != PyObject::String || t[4]->kind != PyObject::Int)
             bad("persistent id is not a torch storage reference ('storage', type, key, location, numel)");
         PyMut o = make(PyObject::Storage);
-        if (t[1]->s == "torch.FloatStorage") o->dtype = DType::F32;
-        else if (t[1]->s == "torch.HalfStorage") o->dtype = DType::F16;
-        else if (t[1]->s == "torch.BFloat16Storage") o->dtype = DType::BF16;
-        else bad("persistent id names ", t[1]->s, ", which is not a storage type");
+        if (t[1]->s == "torch.FloatStorage")
+            o->dtype = DType::F32;
+        else if (t[1]->s == "torch.HalfStorage")
+            o->dtype = DType::F16;
+        else if (t[1]->s == "torch.BFloat16Storage")
+            o->dtype = DType::BF16;
+        else
+            bad("persistent id names ", t[1]->s, ", which is not a storage type");
         o->s = t[2]->s;
         if (t[4]->i < 0) bad("storage ", o->s.substr(0, 100), " has a negative size");
         o->size = {t[4]->i};
@@ -194,7 +222,8 @@ class PickleReader {
         if (v->kind != PyObject::Tuple) bad("tensor ", what, " is a ", py_kind_name(v->kind), ", not a tuple");
         std::vector<int64_t> out;
         for (const auto& x : v->items) {
-            if (x->kind != PyObject::Int || x->i < 0) bad("tensor ", what, " holds something other than a non-negative int");
+            if (x->kind != PyObject::Int || x->i < 0)
+                bad("tensor ", what, " holds something other than a non-negative int");
             out.push_back(x->i);
         }
         return out;
@@ -226,7 +255,8 @@ class PickleReader {
             return o;
         }
         if (fn->s == "torch._utils._rebuild_parameter") {
-            if (a.size() != 3 || a[0]->kind != PyObject::Tensor) bad("_rebuild_parameter called with unexpected arguments");
+            if (a.size() != 3 || a[0]->kind != PyObject::Tensor)
+                bad("_rebuild_parameter called with unexpected arguments");
             return std::const_pointer_cast<PyObject>(a[0]);  // a tensor: never changed after it is built
         }
         bad("'", fn->s, "' cannot be called here");
@@ -240,7 +270,10 @@ class PickleReader {
     void memo_put(uint64_t k) {
         const PyMut& v = top();
         auto it = memo_.find(k);
-        if (it != memo_.end()) { it->second = v; return; }
+        if (it != memo_.end()) {
+            it->second = v;
+            return;
+        }
         if (memo_.size() >= kMaxStack) bad("more than ", kMaxStack, " memo entries");
         memo_.emplace(k, v);
     }
@@ -252,7 +285,8 @@ class PickleReader {
         if (is_dict && o.kind != PyObject::Dict) bad("SETITEM(S) on a ", py_kind_name(o.kind));
         if (!is_dict && o.kind != PyObject::List) bad("APPEND(S) on a ", py_kind_name(o.kind));
         if (o.frozen)
-            bad("a ", py_kind_name(o.kind), " is changed after it was put inside another value "
+            bad("a ", py_kind_name(o.kind),
+                " is changed after it was put inside another value "
                 "(a self-referencing structure, which a state dict never holds)");
         if (is_dict && items.size() % 2) bad("odd number of values for a dict");
         for (std::size_t k = 0; k < items.size(); k += is_dict ? 2 : 1) {
@@ -276,8 +310,12 @@ class PickleReader {
             case 0x95: in_.take(8, "frame length"); return;  // FRAME (protocol 4): a length hint
             case '(': mark(); return;
             case 'N': push(make(PyObject::None)); return;
-            case 0x88: case 0x89: {  // NEWTRUE, NEWFALSE
-                PyMut o = make(PyObject::Bool); o->i = op == 0x88; push(std::move(o)); return;
+            case 0x88:
+            case 0x89: {  // NEWTRUE, NEWFALSE
+                PyMut o = make(PyObject::Bool);
+                o->i = op == 0x88;
+                push(std::move(o));
+                return;
             }
             case 'J': push(integer(in_.read<int32_t>("BININT"))); return;
             case 'K': push(integer(in_.read<uint8_t>("BININT1"))); return;
@@ -294,19 +332,44 @@ class PickleReader {
             case 'G': {  // BINFLOAT: big-endian float64
                 uint64_t u = 0;
                 for (int k = 0; k < 8; ++k) u = (u << 8) | in_.read<uint8_t>("BINFLOAT");
-                PyMut o = make(PyObject::Float); o->f = std::bit_cast<double>(u); push(std::move(o));
+                PyMut o = make(PyObject::Float);
+                o->f = std::bit_cast<double>(u);
+                push(std::move(o));
                 return;
             }
-            case 'X': push(string(PyObject::String, in_.read_string(length(in_.read<uint32_t>("BINUNICODE length")), "BINUNICODE"))); return;
-            case 0x8c: push(string(PyObject::String, in_.read_string(length(in_.read<uint8_t>("SHORT_BINUNICODE length")), "SHORT_BINUNICODE"))); return;
-            case 0x8d: push(string(PyObject::String, in_.read_string(length(in_.read<uint64_t>("BINUNICODE8 length")), "BINUNICODE8"))); return;
-            case 'T': push(string(PyObject::String, in_.read_string(length(in_.read<uint32_t>("BINSTRING length")), "BINSTRING"))); return;
-            case 'U': push(string(PyObject::String, in_.read_string(length(in_.read<uint8_t>("SHORT_BINSTRING length")), "SHORT_BINSTRING"))); return;
-            case 'B': push(string(PyObject::Bytes, in_.read_string(length(in_.read<uint32_t>("BINBYTES length")), "BINBYTES"))); return;
-            case 'C': push(string(PyObject::Bytes, in_.read_string(length(in_.read<uint8_t>("SHORT_BINBYTES length")), "SHORT_BINBYTES"))); return;
+            case 'X':
+                push(string(PyObject::String,
+                            in_.read_string(length(in_.read<uint32_t>("BINUNICODE length")), "BINUNICODE")));
+                return;
+            case 0x8c:
+                push(string(PyObject::String,
+                            in_.read_string(length(in_.read<uint8_t>("SHORT_BINUNICODE length")), "SHORT_BINUNICODE")));
+                return;
+            case 0x8d:
+                push(string(PyObject::String,
+                            in_.read_string(length(in_.read<uint64_t>("BINUNICODE8 length")), "BINUNICODE8")));
+                return;
+            case 'T':
+                push(string(PyObject::String,
+                            in_.read_string(length(in_.read<uint32_t>("BINSTRING length")), "BINSTRING")));
+                return;
+            case 'U':
+                push(string(PyObject::String,
+                            in_.read_string(length(in_.read<uint8_t>("SHORT_BINSTRING length")), "SHORT_BINSTRING")));
+                return;
+            case 'B':
+                push(string(PyObject::Bytes,
+                            in_.read_string(length(in_.read<uint32_t>("BINBYTES length")), "BINBYTES")));
+                return;
+            case 'C':
+                push(string(PyObject::Bytes,
+                            in_.read_string(length(in_.read<uint8_t>("SHORT_BINBYTES length")), "SHORT_BINBYTES")));
+                return;
             case ')': push(container(PyObject::Tuple, {})); return;
             case 't': push(container(PyObject::Tuple, pop_mark())); return;
-            case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
+            case 0x85:
+            case 0x86:
+            case 0x87: {  // TUPLE1..3
                 std::vector<PyMut> items(op - 0x84);
                 for (auto it = items.rbegin(); it != items.rend(); ++it) *it = pop();
                 push(container(PyObject::Tuple, std::move(items)));
@@ -321,10 +384,18 @@ class PickleReader {
                 add_to(std::move(items), true);
                 return;
             }
-            case 'a': { PyMut v = pop(); add_to({std::move(v)}, false); return; }       // APPEND
-            case 'e': add_to(pop_mark(), false); return;                                   // APPENDS
-            case 's': { PyMut v = pop(), k = pop(); add_to({std::move(k), std::move(v)}, true); return; }  // SETITEM
-            case 'u': add_to(pop_mark(), true); return;                                    // SETITEMS
+            case 'a': {
+                PyMut v = pop();
+                add_to({std::move(v)}, false);
+                return;
+            }                                             // APPEND
+            case 'e': add_to(pop_mark(), false); return;  // APPENDS
+            case 's': {
+                PyMut v = pop(), k = pop();
+                add_to({std::move(k), std::move(v)}, true);
+                return;
+            }                                            // SETITEM
+            case 'u': add_to(pop_mark(), true); return;  // SETITEMS
             case 'q': memo_put(in_.read<uint8_t>("BINPUT")); return;
             case 'r': memo_put(in_.read<uint32_t>("LONG_BINPUT")); return;
             case 0x94: memo_put(memo_.size()); return;  // MEMOIZE
@@ -338,11 +409,17 @@ class PickleReader {
             }
             case 0x93: {  // STACK_GLOBAL
                 PyMut name = pop(), module = pop();
-                if (module->kind != PyObject::String || name->kind != PyObject::String) bad("STACK_GLOBAL needs two strings");
+                if (module->kind != PyObject::String || name->kind != PyObject::String)
+                    bad("STACK_GLOBAL needs two strings");
                 push(global(module->s, name->s));
                 return;
             }
-            case 'R': { PyMut args = pop(); PyMut fn = pop(); push(call(fn, args)); return; }
+            case 'R': {
+                PyMut args = pop();
+                PyMut fn = pop();
+                push(call(fn, args));
+                return;
+            }
             case 'Q': push(persistent(pop())); return;  // BINPERSID
             case 'b': {  // BUILD: only an empty state (None or {}) is accepted; nothing is set
                 PyMut state = pop();

@@ -23,7 +23,9 @@ inline void set_load_progress(bool on) { load_progress_enabled() = on; }
 class LoadProgress {
   public:
     LoadProgress(std::string label, std::size_t total_bytes)
-        : label_(std::move(label)), total_(total_bytes), start_(std::chrono::steady_clock::now()),
+        : label_(std::move(label)),
+          total_(total_bytes),
+          start_(std::chrono::steady_clock::now()),
           active_(load_progress_enabled() && ::isatty(2)) {}
     ~LoadProgress() {
         if (shown_) std::fprintf(stderr, "\r\033[K");
@@ -39,7 +41,8 @@ class LoadProgress {
         const double frac = total_ ? std::min(1.0, double(done_) / double(total_)) : 1.0;
         const int width = 30, filled = int(frac * width);
         std::fprintf(stderr, "\r%s [%s%s] %3d%% %.2f / %.2f GB %.1fs", label_.c_str(), std::string(filled, '#').c_str(),
-                     std::string(width - filled, ' ').c_str(), int(frac * 100), double(done_) / 1e9, double(total_) / 1e9, s);
+                     std::string(width - filled, ' ').c_str(), int(frac * 100), double(done_) / 1e9,
+                     double(total_) / 1e9, s);
         std::fflush(stderr);
         shown_ = true;
     }

@@ -41,10 +41,12 @@ class TorchCheckpoint {
         if (!pkl) fail(path, ": no <name>/data.pkl entry: not a torch.save archive");
         if (const auto* bo = zip.find(prefix_ + "byteorder")) {
             const std::string order(reinterpret_cast<const char*>(zip.data(*bo)), bo->size);
-            if (order != "little") fail(path, ": byteorder is \"", order, "\"; llamaref reads little-endian checkpoints");
+            if (order != "little")
+                fail(path, ": byteorder is \"", order, "\"; llamaref reads little-endian checkpoints");
         }
         const PyRef root = PickleReader(zip.data(*pkl, true), pkl->size, path + ": " + pkl->name).load();
-        if (root->kind != PyObject::Dict) fail(path, ": the pickle holds a ", py_kind_name(root->kind), ", not a state dict");
+        if (root->kind != PyObject::Dict)
+            fail(path, ": the pickle holds a ", py_kind_name(root->kind), ", not a state dict");
         for (const auto& [k, v] : root->dict) {
             if (k->kind != PyObject::String || v->kind != PyObject::Tensor) continue;  // e.g. non-tensor entries
             tensors_[k->s] = view(zip, brief(k->s), *v);
@@ -75,8 +77,8 @@ class TorchCheckpoint {
         const std::size_t elem = dtype_bytes(t.dtype, 1);
         const uint64_t numel = uint64_t(storage.size.at(0));
         if (numel > e->size / elem || numel * elem != e->size)
-            fail(path, ": storage ", brief(storage.s), " should hold ", numel, " ", dtype_name(t.dtype), " values but its entry has ",
-                 e->size, " bytes");
+            fail(path, ": storage ", brief(storage.s), " should hold ", numel, " ", dtype_name(t.dtype),
+                 " values but its entry has ", e->size, " bytes");
         // Contiguous row-major: stride[k] = product of size[k+1..].
         Shape shape;
         uint64_t expect = 1;
@@ -84,12 +86,13 @@ class TorchCheckpoint {
             if (t.size[k] != 1 && uint64_t(t.stride[k]) != expect)
                 fail(path, ": tensor ", name, " is not contiguous (stride ", t.stride[k], " in dimension ", k,
                      "); llamaref reads contiguous tensors");
-            if (__builtin_mul_overflow(expect, uint64_t(t.size[k]), &expect)) fail(path, ": tensor ", name, ": size overflows");
+            if (__builtin_mul_overflow(expect, uint64_t(t.size[k]), &expect))
+                fail(path, ": tensor ", name, ": size overflows");
         }
         for (int64_t s : t.size) shape.push_back(std::size_t(s));
         if (uint64_t(t.i) > numel || expect > numel - uint64_t(t.i))
-            fail(path, ": tensor ", name, " (", expect, " values at offset ", t.i, ") lies outside its storage of ", numel,
-                 " values");
+            fail(path, ": tensor ", name, " (", expect, " values at offset ", t.i, ") lies outside its storage of ",
+                 numel, " values");
         return TensorView{t.dtype, shape, zip.data(*e) + std::size_t(t.i) * elem};
     }
 

@@ -19,10 +19,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../core/limits.hpp"
-#include "../core/tensor.hpp"
 #include "../core/json.hpp"
+#include "../core/limits.hpp"
 #include "../core/mmap.hpp"
+#include "../core/tensor.hpp"
 
 namespace llamaref {
 
@@ -110,11 +110,16 @@ class SafetensorsFile {
             fail(path, ": tensor ", name, ": data_offsets [", e.begin, ", ", e.end, "] are outside the data section (",
                  data_size_, " bytes)");
         std::size_t elem = 0;
-        if (e.dtype == "F64" || e.dtype == "I64" || e.dtype == "U64") elem = 8;
-        else if (e.dtype == "F32" || e.dtype == "I32" || e.dtype == "U32") elem = 4;
-        else if (e.dtype == "F16" || e.dtype == "BF16" || e.dtype == "I16" || e.dtype == "U16") elem = 2;
-        else if (e.dtype == "I8" || e.dtype == "U8" || e.dtype == "BOOL" || e.dtype.rfind("F8_", 0) == 0) elem = 1;
-        else bad("unknown dtype " + e.dtype);
+        if (e.dtype == "F64" || e.dtype == "I64" || e.dtype == "U64")
+            elem = 8;
+        else if (e.dtype == "F32" || e.dtype == "I32" || e.dtype == "U32")
+            elem = 4;
+        else if (e.dtype == "F16" || e.dtype == "BF16" || e.dtype == "I16" || e.dtype == "U16")
+            elem = 2;
+        else if (e.dtype == "I8" || e.dtype == "U8" || e.dtype == "BOOL" || e.dtype.rfind("F8_", 0) == 0)
+            elem = 1;
+        else
+            bad("unknown dtype " + e.dtype);
         const std::size_t bytes = checked_mul(n, elem, path + ": tensor " + name + ": size of " + shape_str(e.shape));
         if (bytes != e.end - e.begin)
             fail(path, ": tensor ", name, ": ", e.dtype, " ", shape_str(e.shape), " needs ", bytes,

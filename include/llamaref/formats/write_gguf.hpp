@@ -30,9 +30,24 @@
 
 namespace llamaref {
 
-inline GgufValue gguf_u32(uint32_t v) { GgufValue x; x.type = GgufType::UINT32; x.u = v; return x; }
-inline GgufValue gguf_f32(double v) { GgufValue x; x.type = GgufType::FLOAT32; x.f = v; return x; }
-inline GgufValue gguf_str(std::string v) { GgufValue x; x.type = GgufType::STRING; x.s = std::move(v); return x; }
+inline GgufValue gguf_u32(uint32_t v) {
+    GgufValue x;
+    x.type = GgufType::UINT32;
+    x.u = v;
+    return x;
+}
+inline GgufValue gguf_f32(double v) {
+    GgufValue x;
+    x.type = GgufType::FLOAT32;
+    x.f = v;
+    return x;
+}
+inline GgufValue gguf_str(std::string v) {
+    GgufValue x;
+    x.type = GgufType::STRING;
+    x.s = std::move(v);
+    return x;
+}
 
 namespace detail {
 inline void gguf_put_string(FileWriter& out, const std::string& s) {
@@ -132,8 +147,10 @@ inline void write_gguf(const Model& m, const std::string& path, DType dtype,
             const std::string name = p + n.gguf + ".weight";
             const TensorView& t = L.*n.field;
             const int heads = rope_permuted_heads(n.kind, c);
-            if (n.kind == WeightKind::norm) vector(name, norm_view(t));
-            else matrix(name, heads ? qk_view(t, heads) : t);
+            if (n.kind == WeightKind::norm)
+                vector(name, norm_view(t));
+            else
+                matrix(name, heads ? qk_view(t, heads) : t);
         }
     }
     vector(std::string(kNormName.gguf) + ".weight", norm_view(w.norm));

@@ -23,14 +23,17 @@ inline void write_llama2c(const Model& m, const std::string& path, int version, 
     if (version < 0 || version > 2) fail(path, ": llama2.c versions are 0, 1 and 2, not ", version);
     if (c.rope_theta != 10000.0 || std::fabs(c.norm_eps - 1e-5) > 1e-9 || c.rope_scaling.enabled ||
         c.head_dim * c.n_heads != c.dim || !c.beyond_llama().empty())
-        fail(path, ": the llama2.c format assumes RoPE θ 10000, ε 1e-5, no RoPE scaling and head_dim = dim / n_heads; "
-             "this model has ", c.describe());
+        fail(path,
+             ": the llama2.c format assumes RoPE θ 10000, ε 1e-5, no RoPE scaling and head_dim = dim / n_heads; "
+             "this model has ",
+             c.describe());
     const bool shared = c.tied_embeddings;
     while (version == 2 && c.dim % group_size != 0) group_size /= 2;
 
     FileWriter out(path);
-    const int32_t header[7] = {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
-                               version == 0 && !shared ? -c.vocab_size : c.vocab_size, c.max_seq_len};
+    const int32_t header[7] = {c.dim,        c.hidden_dim, c.n_layers,
+                               c.n_heads,    c.n_kv_heads, version == 0 && !shared ? -c.vocab_size : c.vocab_size,
+                               c.max_seq_len};
     if (version > 0) {
         out.put<uint32_t>(0x616b3432u);  // "ak42"
         out.put<int32_t>(version);
@@ -45,7 +48,8 @@ inline void write_llama2c(const Model& m, const std::string& path, int version, 
     auto f32 = [&](const TensorView& v) { out.put_bytes(tensor_bytes(v, DType::F32)); };
     auto q8 = [&](const TensorView& v) {
         const auto x = v.to_f32_vector();
-        if (x.size() % group_size != 0) fail(path, ": a tensor of ", x.size(), " values is not a multiple of the group size");
+        if (x.size() % group_size != 0)
+            fail(path, ": a tensor of ", x.size(), " values is not a multiple of the group size");
         std::vector<int8_t> q(x.size());
         std::vector<float> scales(x.size() / group_size);
         for (std::size_t g = 0; g < scales.size(); ++g) {
@@ -90,8 +94,8 @@ inline void write_llama2c(const Model& m, const std::string& path, int version, 
         each(&LayerWeights::ffn_norm, f32);
         f32(w.norm);
         f32(w.tok_embeddings);
-        for (auto field : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo, &LayerWeights::w1,
-                           &LayerWeights::w2, &LayerWeights::w3})
+        for (auto field : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo,
+                           &LayerWeights::w1, &LayerWeights::w2, &LayerWeights::w3})
             each(field, f32);
         if (!shared) f32(w.output);
     } else {
@@ -99,8 +103,8 @@ inline void write_llama2c(const Model& m, const std::string& path, int version, 
         each(&LayerWeights::ffn_norm, f32);
         f32(w.norm);
         q8(w.tok_embeddings);
-        for (auto field : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo, &LayerWeights::w1,
-                           &LayerWeights::w2, &LayerWeights::w3})
+        for (auto field : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo,
+                           &LayerWeights::w1, &LayerWeights::w2, &LayerWeights::w3})
             each(field, q8);
         if (!shared) q8(w.output);
     }

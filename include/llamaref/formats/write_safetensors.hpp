@@ -34,9 +34,11 @@ inline void write_safetensors(const std::string& path, const std::vector<Safeten
     header["__metadata__"] = metadata;
     std::size_t offset = 0;
     for (const auto& t : tensors) {
-        if (is_quantized(t.dtype)) fail(path, ": safetensors has no ", dtype_name(t.dtype), " dtype (tensor ", t.name, ")");
+        if (is_quantized(t.dtype))
+            fail(path, ": safetensors has no ", dtype_name(t.dtype), " dtype (tensor ", t.name, ")");
         const std::size_t n = dtype_bytes(t.dtype, shape_numel(t.shape));
-        header[t.name] = {{"dtype", std::string(dtype_name(t.dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
+        header[t.name] = {
+            {"dtype", std::string(dtype_name(t.dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
         offset += n;
     }
     std::string text = header.dump();
@@ -46,7 +48,8 @@ inline void write_safetensors(const std::string& path, const std::vector<Safeten
     out.put_string(text);
     for (const auto& t : tensors) {
         const auto b = t.bytes();
-        if (b.size() != dtype_bytes(t.dtype, shape_numel(t.shape))) fail(path, ": tensor ", t.name, " has the wrong size");
+        if (b.size() != dtype_bytes(t.dtype, shape_numel(t.shape)))
+            fail(path, ": tensor ", t.name, " has the wrong size");
         out.put_bytes(b);
     }
     out.finish();
@@ -85,7 +88,8 @@ inline nlohmann::ordered_json hf_config_json(const ModelConfig& c, DType dtype) 
     else
         j["rope_scaling"] = nullptr;
     if (mistral) {
-        j["sliding_window"] = c.sliding_window > 0 ? nlohmann::ordered_json(c.sliding_window) : nlohmann::ordered_json();
+        j["sliding_window"] =
+            c.sliding_window > 0 ? nlohmann::ordered_json(c.sliding_window) : nlohmann::ordered_json();
     }
     j["torch_dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16" : "bfloat16";
     return j;
@@ -93,7 +97,8 @@ inline nlohmann::ordered_json hf_config_json(const ModelConfig& c, DType dtype) 
 
 // A Hugging Face folder: dir/config.json + dir/model.safetensors (created if needed).
 inline void write_hf(const Model& m, const std::string& dir, DType dtype) {
-    if (is_quantized(dtype)) fail(dir, ": Hugging Face safetensors folders hold F32, F16 or BF16, not ", dtype_name(dtype));
+    if (is_quantized(dtype))
+        fail(dir, ": Hugging Face safetensors folders hold F32, F16 or BF16, not ", dtype_name(dtype));
     namespace fs = std::filesystem;
     fs::create_directories(dir);
     const ModelConfig& c = m.config;
@@ -117,8 +122,10 @@ inline void write_hf(const Model& m, const std::string& dir, DType dtype) {
         const LayerWeights& L = w.layers[l];
         for (const LayerTensorName& n : layer_tensor_names(c.post_norms)) {  // model/weights.hpp
             const std::string name = p + n.hf + ".weight";
-            if (const int heads = rope_permuted_heads(n.kind, c)) permuted(name, L.*n.field, heads);
-            else plain(name, L.*n.field, dtype);
+            if (const int heads = rope_permuted_heads(n.kind, c))
+                permuted(name, L.*n.field, heads);
+            else
+                plain(name, L.*n.field, dtype);
         }
     }
     plain(std::string(kNormName.hf) + ".weight", w.norm, dtype);

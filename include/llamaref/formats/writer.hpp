@@ -47,7 +47,9 @@ class FileWriter {
         }
     }
     template <class T>
-    void put(const T& v) { put_bytes(&v, sizeof(T)); }
+    void put(const T& v) {
+        put_bytes(&v, sizeof(T));
+    }
     void put_bytes(const void* p, std::size_t n) {
         f_.write(static_cast<const char*>(p), std::streamsize(n));
         if (!f_) fail(path_, ": write failed (disk full?)");

@@ -47,8 +47,8 @@ class ZipArchive {
         std::string name;
         uint16_t method = 0;  // 0 = stored
         uint32_t crc = 0;
-        std::size_t size = 0;          // uncompressed = compressed for stored entries
-        std::size_t data_offset = 0;   // of the entry's bytes in the file
+        std::size_t size = 0;         // uncompressed = compressed for stored entries
+        std::size_t data_offset = 0;  // of the entry's bytes in the file
     };
 
     explicit ZipArchive(std::shared_ptr<const MappedFile> file) : file_(std::move(file)) {
@@ -74,12 +74,14 @@ class ZipArchive {
         if (count == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_offset == 0xFFFFFFFFu) {
             if (eocd < 20) fail(path, ": zip64 archive without its locator");
             in.seek(eocd - 20);
-            if (in.read<uint32_t>("zip64 locator") != 0x07064b50u) fail(path, ": zip64 locator missing before the end record");
+            if (in.read<uint32_t>("zip64 locator") != 0x07064b50u)
+                fail(path, ": zip64 locator missing before the end record");
             in.read<uint32_t>("zip64 locator disk");
             const uint64_t rec = in.read<uint64_t>("zip64 end record offset");
             if (rec > eocd - 20) fail(path, ": zip64 end record offset ", rec, " is outside the archive");
             in.seek(std::size_t(rec));
-            if (in.read<uint32_t>("zip64 end record") != 0x06064b50u) fail(path, ": zip64 end record not found at offset ", rec);
+            if (in.read<uint32_t>("zip64 end record") != 0x06064b50u)
+                fail(path, ": zip64 end record not found at offset ", rec);
             in.seek(std::size_t(rec) + 24);
             in.read<uint64_t>("zip64 entries on this disk");
             count = in.read<uint64_t>("zip64 entry count");
@@ -87,9 +89,10 @@ class ZipArchive {
             cd_offset = in.read<uint64_t>("zip64 central directory offset");
         }
         if (cd_offset > n || cd_size > n - cd_offset)
-            fail(path, ": zip central directory (", cd_size, " bytes at offset ", cd_offset, ") is outside the archive of ",
-                 n, " bytes");
-        if (count > cd_size / 46) fail(path, ": zip entry count ", count, " cannot fit in a central directory of ", cd_size, " bytes");
+            fail(path, ": zip central directory (", cd_size, " bytes at offset ", cd_offset,
+                 ") is outside the archive of ", n, " bytes");
+        if (count > cd_size / 46)
+            fail(path, ": zip entry count ", count, " cannot fit in a central directory of ", cd_size, " bytes");
         cd_offset_ = std::size_t(cd_offset);
 
         // 3. The central directory: one 46-byte header + name + extra + comment per entry.
@@ -111,7 +114,8 @@ class ZipArchive {
             cd.take(8, "disk number and attributes");
             uint64_t local = cd.read<uint32_t>("local header offset");
             e.name = cd.read_string(name_len, "entry name");
-            ByteReader extra(cd.take(extra_len, "extra field"), extra_len, path + " (zip extra field of " + e.name + ")");
+            ByteReader extra(cd.take(extra_len, "extra field"), extra_len,
+                             path + " (zip extra field of " + e.name + ")");
             cd.take(comment_len, "entry comment");
             if (flags & 1) fail(path, ": zip entry ", e.name, " is encrypted");
             // Zip64 extra field (id 1): the 64-bit values of the fields that read 0xFFFFFFFF, in order.
@@ -129,7 +133,8 @@ class ZipArchive {
             e.size = std::size_t(csize);
             // 4. The local header: its own name and extra lengths decide where the data starts.
             if (local > cd_offset_ || cd_offset_ - local < 30)
-                fail(path, ": zip entry ", e.name, ": local header offset ", local, " is outside the archive's entries");
+                fail(path, ": zip entry ", e.name, ": local header offset ", local,
+                     " is outside the archive's entries");
             in.seek(std::size_t(local));
             if (in.read<uint32_t>("local header") != 0x04034b50u)
                 fail(path, ": zip entry ", e.name, ": no local header at offset ", local);

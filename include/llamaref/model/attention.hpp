@@ -53,31 +53,34 @@ inline void attention(const float* q, const KVSpan& kv, int start_pos, int T, co
     const int n_rep = heads.n_rep();
     const int S = start_pos + T;  // positions visible to the last token
     const float scale = opt.scale > 0 ? opt.scale : 1.0f / std::sqrt(float(head_dim));
-    parallel_for(std::size_t(T) * n_heads, [&](std::size_t b, std::size_t e) {
-        std::vector<float> score(S), buf(head_dim);  // buf: a 16-bit cache's key or value widened
-        for (std::size_t th = b; th < e; ++th) {
-            const int t = int(th / n_heads), h = int(th % n_heads);
-            const int kvh = h / n_rep;
-            const int last = start_pos + t;                    // causal: positions .. last
-            const int first = first_visible(last, opt.window);  // window: positions first ..
-            const int n = last - first + 1;
-            const float* qv = q + th * head_dim;
-            float* sc = score.data() + first;  // sc[j] is position first + j
-            for (int s = first; s <= last; ++s) score[s] = dot(qv, kv.key(s, kvh, buf.data()), head_dim) * scale;
-            softcap(sc, std::size_t(n), opt.softcap);
-            softmax(sc, n);
-            float* o = out + th * head_dim;
-            for (int d = 0; d < head_dim; ++d) o[d] = 0.0f;
-            for (int s = first; s <= last; ++s) {
-                const float* v = kv.value(s, kvh, buf.data());
-                for (int d = 0; d < head_dim; ++d) o[d] += score[s] * v[d];
+    parallel_for(
+        std::size_t(T) * n_heads,
+        [&](std::size_t b, std::size_t e) {
+            std::vector<float> score(S), buf(head_dim);  // buf: a 16-bit cache's key or value widened
+            for (std::size_t th = b; th < e; ++th) {
+                const int t = int(th / n_heads), h = int(th % n_heads);
+                const int kvh = h / n_rep;
+                const int last = start_pos + t;                     // causal: positions .. last
+                const int first = first_visible(last, opt.window);  // window: positions first ..
+                const int n = last - first + 1;
+                const float* qv = q + th * head_dim;
+                float* sc = score.data() + first;  // sc[j] is position first + j
+                for (int s = first; s <= last; ++s) score[s] = dot(qv, kv.key(s, kvh, buf.data()), head_dim) * scale;
+                softcap(sc, std::size_t(n), opt.softcap);
+                softmax(sc, n);
+                float* o = out + th * head_dim;
+                for (int d = 0; d < head_dim; ++d) o[d] = 0.0f;
+                for (int s = first; s <= last; ++s) {
+                    const float* v = kv.value(s, kvh, buf.data());
+                    for (int d = 0; d < head_dim; ++d) o[d] += score[s] * v[d];
+                }
+                if (probs) {
+                    float* p = probs + th * S;
+                    for (int s = 0; s < S; ++s) p[s] = s >= first && s <= last ? score[s] : 0.0f;
+                }
             }
-            if (probs) {
-                float* p = probs + th * S;
-                for (int s = 0; s < S; ++s) p[s] = s >= first && s <= last ? score[s] : 0.0f;
-            }
-        }
-    }, 1);
+        },
+        1);
 }
 
 // Plain causal attention with every position 0 .. start_pos+T−1 already in the cache.

@@ -55,9 +55,9 @@ enum class SlidingLayers { all, even };
 // (GQA: query head h reads KV head h / n_rep()). One value instead of three loose ints that are
 // easy to pass in the wrong order.
 struct Heads {
-    int n_heads = 0;     // H
-    int n_kv_heads = 0;  // KV  (H is a multiple of KV)
-    int head_dim = 0;    // Dh
+    int n_heads = 0;                                    // H
+    int n_kv_heads = 0;                                 // KV  (H is a multiple of KV)
+    int head_dim = 0;                                   // Dh
     int n_rep() const { return n_heads / n_kv_heads; }  // query heads per KV head
 };
 
@@ -76,16 +76,16 @@ struct ModelConfig {
     int max_seq_len = 2048;        // positions the KV cache holds
 
     // --- the peers' switches; the defaults are Llama ---
-    std::string arch = "llama";            // what the checkpoint called itself: llama, mistral, gemma, gemma2
-    int sliding_window = 0;                // W > 0: a query sees its W most recent positions, itself included
+    std::string arch = "llama";  // what the checkpoint called itself: llama, mistral, gemma, gemma2
+    int sliding_window = 0;      // W > 0: a query sees its W most recent positions, itself included
     SlidingLayers sliding_layers = SlidingLayers::all;  // which layers have the window
     Activation activation = Activation::silu;
-    bool norm_unit_offset = false;         // Gemma: RMSNorm multiplies by (1 + w), w as stored
-    bool embed_scale = false;              // Gemma: the embeddings are multiplied by √D (in float32)
-    bool post_norms = false;               // Gemma 2: an RMSNorm on the attention and FFN outputs too
-    double query_pre_attn_scalar = 0;      // Gemma 2: scores scaled by 1/√this (0: 1/√Dh)
-    double attn_softcap = 0;               // Gemma 2: scores ← c·tanh(scores / c) (0: off)
-    double final_softcap = 0;              // Gemma 2: logits ← c·tanh(logits / c) (0: off)
+    bool norm_unit_offset = false;     // Gemma: RMSNorm multiplies by (1 + w), w as stored
+    bool embed_scale = false;          // Gemma: the embeddings are multiplied by √D (in float32)
+    bool post_norms = false;           // Gemma 2: an RMSNorm on the attention and FFN outputs too
+    double query_pre_attn_scalar = 0;  // Gemma 2: scores scaled by 1/√this (0: 1/√Dh)
+    double attn_softcap = 0;           // Gemma 2: scores ← c·tanh(scores / c) (0: off)
+    double final_softcap = 0;          // Gemma 2: logits ← c·tanh(logits / c) (0: off)
 
     // The window of layer l (0: none, the layer sees every earlier position).
     int window(int layer) const {
@@ -100,7 +100,9 @@ struct ModelConfig {
     // Llama (the CUDA path, llama2.c files): "" when there are none.
     std::string beyond_llama() const {
         std::string s;
-        auto add = [&](bool on, const char* what) { if (on) s += (s.empty() ? "" : ", ") + std::string(what); };
+        auto add = [&](bool on, const char* what) {
+            if (on) s += (s.empty() ? "" : ", ") + std::string(what);
+        };
         add(sliding_window > 0, "sliding-window attention");
         add(activation != Activation::silu, "GeGLU");
         add(norm_unit_offset, "RMSNorm (1 + w)");
@@ -140,29 +142,34 @@ struct ModelConfig {
         if (n_heads % n_kv_heads != 0)
             fail("model config: n_heads (", n_heads, ") must be a multiple of n_kv_heads (", n_kv_heads, ")");
         if (head_dim % 2 != 0) fail("model config: RoPE needs an even head_dim, got ", head_dim);
-        if (!(norm_eps > 0) || !std::isfinite(norm_eps)) fail("model config: norm_eps must be positive, got ", norm_eps);
-        if (!(rope_theta > 0) || !std::isfinite(rope_theta)) fail("model config: rope_theta must be positive, got ", rope_theta);
+        if (!(norm_eps > 0) || !std::isfinite(norm_eps))
+            fail("model config: norm_eps must be positive, got ", norm_eps);
+        if (!(rope_theta > 0) || !std::isfinite(rope_theta))
+            fail("model config: rope_theta must be positive, got ", rope_theta);
         if (sliding_window < 0 || sliding_window > limits::max_context)
             fail("model config: sliding_window must be in 0..", limits::max_context, ", got ", sliding_window);
         for (const auto& [name, v] : {std::pair<const char*, double>{"query_pre_attn_scalar", query_pre_attn_scalar},
-                                      {"attn_softcap", attn_softcap}, {"final_softcap", final_softcap}})
+                                      {"attn_softcap", attn_softcap},
+                                      {"final_softcap", final_softcap}})
             if (!(v >= 0) || !std::isfinite(v)) fail("model config: ", name, " must be a non-negative number, got ", v);
         if (rope_scaling.enabled) {
             const auto& s = rope_scaling;
             if (!(s.factor >= 1) || !(s.low_freq_factor > 0) || !(s.high_freq_factor > s.low_freq_factor) ||
                 !(s.original_context > 0) || !std::isfinite(s.factor) || !std::isfinite(s.high_freq_factor) ||
                 !std::isfinite(s.original_context))
-                fail("model config: rope scaling needs factor >= 1, 0 < low_freq_factor < high_freq_factor and "
-                     "original context > 0; got factor ", s.factor, ", low ", s.low_freq_factor, ", high ",
-                     s.high_freq_factor, ", original context ", s.original_context);
+                fail(
+                    "model config: rope scaling needs factor >= 1, 0 < low_freq_factor < high_freq_factor and "
+                    "original context > 0; got factor ",
+                    s.factor, ", low ", s.low_freq_factor, ", high ", s.high_freq_factor, ", original context ",
+                    s.original_context);
         }
     }
 
     std::string describe() const {
         std::ostringstream o;
-        o << "dim " << dim << ", layers " << n_layers << ", heads " << n_heads << " (kv " << n_kv_heads
-          << ", head_dim " << head_dim << "), ffn " << hidden_dim << ", vocab " << vocab_size << ", eps "
-          << norm_eps << ", rope theta " << rope_theta;
+        o << "dim " << dim << ", layers " << n_layers << ", heads " << n_heads << " (kv " << n_kv_heads << ", head_dim "
+          << head_dim << "), ffn " << hidden_dim << ", vocab " << vocab_size << ", eps " << norm_eps << ", rope theta "
+          << rope_theta;
         if (rope_scaling.enabled)
             o << " scaled (factor " << rope_scaling.factor << ", low " << rope_scaling.low_freq_factor << ", high "
               << rope_scaling.high_freq_factor << ", original " << rope_scaling.original_context << ")";

@@ -51,8 +51,12 @@ class KVCache {
     // (empty: every layer plain). k_type / v_type: F32 (the reference), F16 or BF16.
     KVCache(int n_layers, int max_seq_len, int n_kv_heads, int head_dim, std::vector<int> window = {},
             DType k_type = DType::F32, DType v_type = DType::F32)
-        : max_seq_len_(max_seq_len), n_kv_heads_(n_kv_heads), head_dim_(head_dim), window_(std::move(window)),
-          type_{k_type, v_type}, data_{std::vector<Bytes>(n_layers), std::vector<Bytes>(n_layers)} {
+        : max_seq_len_(max_seq_len),
+          n_kv_heads_(n_kv_heads),
+          head_dim_(head_dim),
+          window_(std::move(window)),
+          type_{k_type, v_type},
+          data_{std::vector<Bytes>(n_layers), std::vector<Bytes>(n_layers)} {
         for (DType t : type_)
             if (!is_kv_cache_type(t)) fail("KV cache: the cache holds F32, F16 or BF16, not ", dtype_name(t));
         window_.resize(std::size_t(n_layers), 0);
@@ -192,7 +196,8 @@ struct KVSpan {
     Rows rows(int kind, int pos, int h) const {
         const int Dh = cache.head_dim();
         if (pos >= fresh_from) {  // the call's own rows: [T, KV, Dh] float32
-            const float* base = (kind == 0 ? k : v) + std::size_t(pos - fresh_from) * cache.kv_dim() + std::size_t(h) * Dh;
+            const float* base =
+                (kind == 0 ? k : v) + std::size_t(pos - fresh_from) * cache.kv_dim() + std::size_t(h) * Dh;
             return {reinterpret_cast<const std::byte*>(base), DType::F32, std::size_t(cache.kv_dim()) * 4};
         }
         const DType t = kind == 0 ? cache.key_type() : cache.value_type();

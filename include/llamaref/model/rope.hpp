@@ -49,9 +49,12 @@ inline std::vector<double> rope_frequencies(int head_dim, double base, const Rop
     const double low_freq_wavelen = N / L, high_freq_wavelen = N / H;
     for (double& t : theta) {
         const double wavelen = 2 * std::numbers::pi / t;
-        if (wavelen < high_freq_wavelen) continue;       // high frequency: keep
-        if (wavelen > low_freq_wavelen) { t = t / F; continue; }  // low frequency: slow down
-        const double s = (N / wavelen - L) / (H - L);    // in between: blend
+        if (wavelen < high_freq_wavelen) continue;  // high frequency: keep
+        if (wavelen > low_freq_wavelen) {
+            t = t / F;
+            continue;
+        }                                              // low frequency: slow down
+        const double s = (N / wavelen - L) / (H - L);  // in between: blend
         t = (1 - s) * t / F + s * t;
     }
     return theta;

@@ -77,7 +77,8 @@ class Transformer {
   public:
     // context_len: how many positions the KV cache may hold (0: the model's max_seq_len).
     explicit Transformer(std::shared_ptr<const Model> model, int context_len = 0)
-        : model_(std::move(model)), cfg_(with_context(model_->config, context_len)),
+        : model_(std::move(model)),
+          cfg_(with_context(model_->config, context_len)),
           cache_(cfg_.n_layers, cfg_.max_seq_len, cfg_.n_kv_heads, cfg_.head_dim, windows(cfg_)),
           theta_(rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling)) {
         cfg_.validate();
@@ -160,8 +161,10 @@ class Transformer {
         for (std::size_t c = 0; c < T; c += C) {
             const std::size_t n = std::min(C, T - c);
             const bool final_chunk = c + n == T;
-            if (rows == LogitRows::all) forward_chunk(tokens.subspan(c, n), start_pos + int(c), rows, logits + c * V);
-            else forward_chunk(tokens.subspan(c, n), start_pos + int(c), rows, final_chunk ? logits : nullptr);
+            if (rows == LogitRows::all)
+                forward_chunk(tokens.subspan(c, n), start_pos + int(c), rows, logits + c * V);
+            else
+                forward_chunk(tokens.subspan(c, n), start_pos + int(c), rows, final_chunk ? logits : nullptr);
         }
     }
 
@@ -185,7 +188,8 @@ class Transformer {
         if (mm == &linear_fast)  // the same floats, vectorized and threaded (cpu/quant_activations.hpp)
             cpu::round_activations_like_llamacpp(W.dtype, X, rounded.data(), T, in);
         else
-            for (std::size_t t = 0; t < T; ++t) round_activations_like_llamacpp(W.dtype, X + t * in, rounded.data() + t * in, in);
+            for (std::size_t t = 0; t < T; ++t)
+                round_activations_like_llamacpp(W.dtype, X + t * in, rounded.data() + t * in, in);
         mm(W, rounded.data(), Y, T);
         if (mm == &linear_fast)  // Q4_1 / Q5_1: Q8_1's block sum in F16 (the fast twin: threaded, in float32)
             cpu::llamacpp_q8_1_correction(W, X, Y, T);
@@ -202,8 +206,9 @@ class Transformer {
         const std::size_t D = cfg_.dim;
         const auto& W = model_->weights;
         const bool fast = backend_ == Backend::fast;
-        const MatMulFn linear = llamacpp_rounding_ ? (fast ? linear_rounded<linear_fast> : linear_rounded<linear_reference>)
-                                                   : (fast ? linear_fast : linear_reference);
+        const MatMulFn linear = llamacpp_rounding_
+                                    ? (fast ? linear_rounded<linear_fast> : linear_rounded<linear_reference>)
+                                    : (fast ? linear_fast : linear_reference);
         rope_.compute(theta_, start_pos, T);
         check_rolling_rewind(start_pos);
         cache_.reserve(start_pos + T);
@@ -236,7 +241,7 @@ class Transformer {
         const std::size_t first = rows == LogitRows::all ? 0 : std::size_t(T - 1), n = T - first;
         rmsnorm_rows(x + first * D, final_norm_.data(), xn, n, D, cfg_.norm_eps);
         emit("norm", -1, xn, n, D);
-        linear(W.output, xn, logits, n);  // [n, V]
+        linear(W.output, xn, logits, n);                           // [n, V]
         softcap(logits, n * cfg_.vocab_size, cfg_.final_softcap);  // Gemma 2
         emit("output", -1, logits, n, cfg_.vocab_size);
     }
@@ -277,7 +282,8 @@ class Transformer {
             attention(q, kv, start_pos, T, cfg_.heads(), opt, att, observe_probs_ ? probs.data() : nullptr);
         for (int t = 0; t < T; ++t) cache_.store(l, start_pos + t, k + t * K, v + t * K);
         if (observe_probs_)
-            emit_raw(p + ".attention.probs", l, probs.data(), {std::size_t(T), std::size_t(cfg_.n_heads), std::size_t(start_pos + T)});
+            emit_raw(p + ".attention.probs", l, probs.data(),
+                     {std::size_t(T), std::size_t(cfg_.n_heads), std::size_t(start_pos + T)});
         emit(p + ".attention.heads", l, att, T, Q);  // att: [T, H, Dh]
         linear(Lw.wo, att, out, T);
         emit(p + ".attention.wo", l, out, T, D);
@@ -364,9 +370,9 @@ class Transformer {
 
     // Activations of one forward call, kept between calls: decode allocates nothing.
     struct Buffers {
-        std::vector<float> x, xn, sub;  // [T, D]  residual stream, normalised input, sub-layer output
-        std::vector<float> q, att;      // [T, H·Dh]
-        std::vector<float> k, v;        // [T, KV·Dh]
+        std::vector<float> x, xn, sub;        // [T, D]  residual stream, normalised input, sub-layer output
+        std::vector<float> q, att;            // [T, H·Dh]
+        std::vector<float> k, v;              // [T, KV·Dh]
         std::vector<float> gate, up, hidden;  // [T, F]
         void ensure(std::size_t T, std::size_t D, std::size_t Q, std::size_t K, std::size_t F) {
             for (auto* buf : {&x, &xn, &sub}) buf->resize(T * D);
@@ -380,9 +386,9 @@ class Transformer {
     ModelConfig cfg_;
     KVCache cache_;
     std::vector<double> theta_;  // [Dh/2] RoPE frequencies (scaled when the config says so)
-    std::vector<std::vector<float>> attention_norm_, ffn_norm_;  // [L][D]  (Gemma: 1 + w)
+    std::vector<std::vector<float>> attention_norm_, ffn_norm_;            // [L][D]  (Gemma: 1 + w)
     std::vector<std::vector<float>> post_attention_norm_, post_ffn_norm_;  // [L][D]  Gemma 2, else empty
-    std::vector<float> final_norm_;                              // [D]
+    std::vector<float> final_norm_;                                        // [D]
     Observer observer_;
     bool observe_probs_ = false;
     Backend backend_ = Backend::reference;

@@ -22,15 +22,15 @@ namespace llamaref {
 
 // Views of one block's weights (Meta's names; every format's: layer_tensor_names below).
 struct LayerWeights {
-    TensorView attention_norm;  // [D]
-    TensorView wq;              // [H·Dh, D]   rows in the adjacent-pairs RoPE layout
-    TensorView wk;              // [KV·Dh, D]  rows in the adjacent-pairs RoPE layout
-    TensorView wv;              // [KV·Dh, D]
-    TensorView wo;              // [D, H·Dh]
-    TensorView ffn_norm;        // [D]
-    TensorView w1;              // [F, D]  gate
-    TensorView w2;              // [D, F]  down
-    TensorView w3;              // [F, D]  up
+    TensorView attention_norm;       // [D]
+    TensorView wq;                   // [H·Dh, D]   rows in the adjacent-pairs RoPE layout
+    TensorView wk;                   // [KV·Dh, D]  rows in the adjacent-pairs RoPE layout
+    TensorView wv;                   // [KV·Dh, D]
+    TensorView wo;                   // [D, H·Dh]
+    TensorView ffn_norm;             // [D]
+    TensorView w1;                   // [F, D]  gate
+    TensorView w2;                   // [D, F]  down
+    TensorView w3;                   // [F, D]  up
     TensorView post_attention_norm;  // [D]  Gemma 2 only (post_norms): norm of the attention output
     TensorView post_ffn_norm;        // [D]  Gemma 2 only: norm of the FFN output
 };
@@ -104,7 +104,8 @@ struct ModelTensorName {
     TensorView Weights::*field;
     const char *meta, *hf, *gguf;
 };
-inline constexpr ModelTensorName kTokEmbeddingsName{&Weights::tok_embeddings, "tok_embeddings", "model.embed_tokens", "token_embd"};
+inline constexpr ModelTensorName kTokEmbeddingsName{&Weights::tok_embeddings, "tok_embeddings", "model.embed_tokens",
+                                                    "token_embd"};
 inline constexpr ModelTensorName kNormName{&Weights::norm, "norm", "model.norm", "output_norm"};
 inline constexpr ModelTensorName kOutputName{&Weights::output, "output", "lm_head", "output"};
 
@@ -123,7 +124,8 @@ inline void validate_weights(const ModelConfig& c, const Weights& w) {
     auto expect = [](const TensorView& t, const std::string& name, Shape want) {
         if (t.empty()) fail("weights: tensor ", name, " is missing");
         if (t.shape != want)
-            fail("weights: tensor ", name, " has shape ", shape_str(t.shape), " but the config implies ", shape_str(want));
+            fail("weights: tensor ", name, " has shape ", shape_str(t.shape), " but the config implies ",
+                 shape_str(want));
     };
     const std::size_t D = c.dim, V = c.vocab_size, F = c.hidden_dim, Q = c.q_dim(), K = c.kv_dim();
     expect(w.tok_embeddings, "tok_embeddings", {V, D});
@@ -174,7 +176,9 @@ inline ModelSummary summarize(const Model& m) {
     for (const LayerWeights& L : w.layers)
         for (const LayerTensorName& n : layer_tensor_names(m.config.post_norms)) {
             const std::string meta = n.meta;
-            add(n.kind == WeightKind::norm ? "norms" : meta.rfind("attention.", 0) == 0 ? "attention" : "feed-forward",
+            add(n.kind == WeightKind::norm         ? "norms"
+                : meta.rfind("attention.", 0) == 0 ? "attention"
+                                                   : "feed-forward",
                 L.*n.field);
         }
     add("norms", w.norm);

@@ -54,7 +54,8 @@ struct SamplingParams {
         if (top_k < 0) fail("top-k must be >= 0, got ", top_k);
         if (!(top_p > 0 && top_p <= 1)) fail("top-p must be in (0, 1], got ", top_p);
         if (!(min_p >= 0 && min_p <= 1)) fail("min-p must be in [0, 1], got ", min_p);
-        if (!std::isfinite(repeat_penalty) || repeat_penalty <= 0) fail("repeat penalty must be > 0, got ", repeat_penalty);
+        if (!std::isfinite(repeat_penalty) || repeat_penalty <= 0)
+            fail("repeat penalty must be > 0, got ", repeat_penalty);
         if (!std::isfinite(frequency_penalty)) fail("frequency penalty must be finite");
         if (!std::isfinite(presence_penalty)) fail("presence penalty must be finite");
         if (penalty_last_n < 0) fail("penalty window must be >= 0, got ", penalty_last_n);

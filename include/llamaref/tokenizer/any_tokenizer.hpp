@@ -29,9 +29,15 @@ class Tokenizer {
     const TiktokenTokenizer* tiktoken() const { return std::get_if<TiktokenTokenizer>(&t_); }
     std::string kind() const { return is_sentencepiece() ? "SentencePiece BPE" : "tiktoken BPE"; }
 
-    int bos_id() const { return visit([](const auto& t) { return t.bos_id; }); }
-    int eos_id() const { return visit([](const auto& t) { return t.eos_id; }); }
-    int vocab_size() const { return visit([](const auto& t) { return t.vocab_size(); }); }
+    int bos_id() const {
+        return visit([](const auto& t) { return t.bos_id; });
+    }
+    int eos_id() const {
+        return visit([](const auto& t) { return t.eos_id; });
+    }
+    int vocab_size() const {
+        return visit([](const auto& t) { return t.vocab_size(); });
+    }
 
     // Special-token text: SpecialText::plain (Meta) or parse (HF); SentencePiece never parses it.
     std::vector<int> encode(std::string_view text, bool bos, bool eos, SpecialText special = SpecialText::plain) const {

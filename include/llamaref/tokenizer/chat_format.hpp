@@ -48,17 +48,17 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/utf8.hpp"
 #include "sentencepiece.hpp"
 #include "tiktoken.hpp"
-#include "../core/utf8.hpp"
 
 namespace llamaref {
 
 struct ChatMessage {
-    std::string role;     // "system", "user", "assistant" (3.1: also "ipython" / "tool")
+    std::string role;  // "system", "user", "assistant" (3.1: also "ipython" / "tool")
     std::string content;
-    bool tool_call = false;      // 3.1 assistant: content is a tool call (opens with <|python_tag|>)
-    bool end_of_message = false; // 3.1 assistant: ends with <|eom_id|> (a tool result follows), not <|eot_id|>
+    bool tool_call = false;       // 3.1 assistant: content is a tool call (opens with <|python_tag|>)
+    bool end_of_message = false;  // 3.1 assistant: ends with <|eom_id|> (a tool result follows), not <|eot_id|>
 };
 using Dialog = std::vector<ChatMessage>;
 
@@ -66,7 +66,9 @@ namespace detail {
 
 inline std::string stripped(std::string_view s) { return std::string(utf8::python_strip(s)); }
 
-inline void append(std::vector<int>& out, const std::vector<int>& more) { out.insert(out.end(), more.begin(), more.end()); }
+inline void append(std::vector<int>& out, const std::vector<int>& more) {
+    out.insert(out.end(), more.begin(), more.end());
+}
 
 inline int require_special(const TiktokenTokenizer& tok, const char* name) {
     const int id = tok.special_id(name);
@@ -87,7 +89,8 @@ inline std::vector<int> llama2_chat(const SentencePieceTokenizer& tok, Dialog di
     if (dialog.empty() || dialog.size() % 2 == 0) fail("Llama 2 chat: the dialog must end with a user message");
     for (std::size_t i = 0; i < dialog.size(); ++i)
         if (dialog[i].role != (i % 2 == 0 ? "user" : "assistant"))
-            fail("Llama 2 chat: message ", i, " has role '", dialog[i].role, "'; roles must alternate user, assistant, ...");
+            fail("Llama 2 chat: message ", i, " has role '", dialog[i].role,
+                 "'; roles must alternate user, assistant, ...");
     std::vector<int> ids;
     for (std::size_t i = 0; i + 1 < dialog.size(); i += 2)
         detail::append(ids, tok.encode("[INST] " + detail::stripped(dialog[i].content) + " [/INST] " +
@@ -156,7 +159,8 @@ inline std::string llama31_system_text(const std::string& system, const std::vec
 // A tool call (tool_call) renders as the template renders a built-in tool's call: <|python_tag|>
 // {content} <|eom_id|>; without builtin_tools it is an Error (a custom JSON call is not rendered).
 inline std::string llama31_hf_text(const Dialog& dialog, const std::string& date = "26 Jul 2024",
-                                   bool add_generation_prompt = true, const std::vector<std::string>& builtin_tools = {}) {
+                                   bool add_generation_prompt = true,
+                                   const std::vector<std::string>& builtin_tools = {}) {
     std::string system;
     std::size_t first = 0;
     if (!dialog.empty() && dialog[0].role == "system") system = dialog[0].content, first = 1;
@@ -171,7 +175,8 @@ inline std::string llama31_hf_text(const Dialog& dialog, const std::string& date
         else if (m.role == "ipython" || m.role == "tool")
             out += "<|start_header_id|>ipython<|end_header_id|>\n\n" + m.content + "<|eot_id|>";
         else
-            out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + detail::stripped(m.content) + "<|eot_id|>";
+            out +=
+                "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + detail::stripped(m.content) + "<|eot_id|>";
     }
     if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
     return out;
@@ -189,10 +194,11 @@ inline std::vector<int> llama31_hf_chat(const TiktokenTokenizer& tok, const Dial
 inline std::string alpaca_prompt(const std::string& instruction, const std::string& input = "") {
     if (input.empty())
         return "Below is an instruction that describes a task. Write a response that appropriately completes the "
-               "request.\n\n### Instruction:\n" + instruction + "\n\n### Response:\n";
+               "request.\n\n### Instruction:\n" +
+               instruction + "\n\n### Response:\n";
     return "Below is an instruction that describes a task, paired with an input that provides further context. Write a "
-           "response that appropriately completes the request.\n\n### Instruction:\n" + instruction +
-           "\n\n### Input:\n" + input + "\n\n### Response:\n";
+           "response that appropriately completes the request.\n\n### Instruction:\n" +
+           instruction + "\n\n### Input:\n" + input + "\n\n### Response:\n";
 }
 
 inline std::vector<int> alpaca_chat(const SentencePieceTokenizer& tok, const std::string& instruction,
@@ -215,7 +221,8 @@ inline std::vector<int> vicuna_chat(const SentencePieceTokenizer& tok, const Dia
     for (std::size_t i = first; i < dialog.size(); ++i) {
         const bool user = (i - first) % 2 == 0;
         if (dialog[i].role != (user ? "user" : "assistant"))
-            fail("Vicuna chat: message ", i, " has role '", dialog[i].role, "'; roles must alternate user, assistant, ...");
+            fail("Vicuna chat: message ", i, " has role '", dialog[i].role,
+                 "'; roles must alternate user, assistant, ...");
         if (user) {
             segment += "USER: " + dialog[i].content + " ";
         } else {
@@ -243,7 +250,8 @@ inline std::vector<int> mistral_chat(const SentencePieceTokenizer& tok, Dialog d
     for (std::size_t i = 0; i < dialog.size(); ++i) {
         const bool user = i % 2 == 0;
         if (dialog[i].role != (user ? "user" : "assistant"))
-            fail("Mistral chat: message ", i, " has role '", dialog[i].role, "'; roles must alternate user, assistant, ...");
+            fail("Mistral chat: message ", i, " has role '", dialog[i].role,
+                 "'; roles must alternate user, assistant, ...");
         if (user) {
             detail::append(ids, tok.encode("[INST] " + dialog[i].content + " [/INST]", false, false));
         } else {

@@ -26,12 +26,13 @@ namespace llamaref {
 inline Tokenizer tokenizer_from_gguf(const GgufFile& g) {
     const std::string& path = g.path();
     return read_guard(path, [&] {
-        if (!g.has("tokenizer.ggml.model")) fail(path, ": the GGUF file has no tokenizer (no tokenizer.ggml.model key)");
+        if (!g.has("tokenizer.ggml.model"))
+            fail(path, ": the GGUF file has no tokenizer (no tokenizer.ggml.model key)");
         const std::string model = g.get_string("tokenizer.ggml.model");
         if (model == "none") fail(path, ": the GGUF file has no tokenizer (tokenizer.ggml.model is \"none\")");
         const auto tokens = g.string_array("tokenizer.ggml.tokens");
         std::vector<int64_t> types = g.has("tokenizer.ggml.token_type") ? g.int_array("tokenizer.ggml.token_type")
-                                                                         : std::vector<int64_t>(tokens.size(), 1);
+                                                                        : std::vector<int64_t>(tokens.size(), 1);
         if (types.size() != tokens.size())
             fail(path, ": ", tokens.size(), " tokens but ", types.size(), " token types");
         for (std::size_t i = 0; i < types.size(); ++i)
@@ -47,12 +48,14 @@ inline Tokenizer tokenizer_from_gguf(const GgufFile& g) {
             v.pieces = tokens;
             v.scores = g.has("tokenizer.ggml.scores") ? g.float_array("tokenizer.ggml.scores")
                                                       : std::vector<float>(tokens.size(), 0.0f);
-            if (v.scores.size() != tokens.size()) fail(path, ": ", tokens.size(), " tokens but ", v.scores.size(), " scores");
+            if (v.scores.size() != tokens.size())
+                fail(path, ": ", tokens.size(), " tokens but ", v.scores.size(), " scores");
             for (int64_t t : types) v.types.push_back(PieceType(t));
             v.unk_id = id_key("tokenizer.ggml.unknown_token_id", 0);
             v.bos_id = id_key("tokenizer.ggml.bos_token_id", 1);
             v.eos_id = id_key("tokenizer.ggml.eos_token_id", 2);
-            v.add_dummy_prefix = g.has("tokenizer.ggml.add_space_prefix") ? g.get_bool("tokenizer.ggml.add_space_prefix") : true;
+            v.add_dummy_prefix =
+                g.has("tokenizer.ggml.add_space_prefix") ? g.get_bool("tokenizer.ggml.add_space_prefix") : true;
             v.byte_fallback = std::find(types.begin(), types.end(), 6) != types.end();
             SentencePieceTokenizer t(std::move(v));  // its errors get the file name from read_guard
             return Tokenizer(std::move(t));
@@ -93,7 +96,8 @@ inline Tokenizer tokenizer_from_gguf(const GgufFile& g) {
             t.eos_id = id_key("tokenizer.ggml.eos_token_id", t.eos_id);
             return Tokenizer(std::move(t));
         }
-        fail(path, ": GGUF tokenizer model \"", excerpt(model, 40), "\" is not a Llama tokenizer (expected \"llama\" or \"gpt2\")");
+        fail(path, ": GGUF tokenizer model \"", excerpt(model, 40),
+             "\" is not a Llama tokenizer (expected \"llama\" or \"gpt2\")");
     });
 }
 

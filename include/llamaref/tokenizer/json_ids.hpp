@@ -28,9 +28,12 @@ inline std::string json_brief(const nlohmann::json& v) {
 // v as a token id in [0, end); `what` names it ("model.vocab['abc']") in the error.
 inline int json_token_id(const nlohmann::json& v, uint64_t end, const std::string& what) {
     uint64_t id = 0;
-    if (v.is_number_unsigned()) id = v.get<uint64_t>();
-    else if (v.is_number_integer() && v.get<int64_t>() >= 0) id = uint64_t(v.get<int64_t>());
-    else fail(what, " is ", json_brief(v), "; expected a token id (an integer from 0)");
+    if (v.is_number_unsigned())
+        id = v.get<uint64_t>();
+    else if (v.is_number_integer() && v.get<int64_t>() >= 0)
+        id = uint64_t(v.get<int64_t>());
+    else
+        fail(what, " is ", json_brief(v), "; expected a token id (an integer from 0)");
     if (id >= end || id > uint64_t(INT32_MAX))
         fail(what, " is ", id, "; expected a token id below ", end, " (ids are 0..n-1 for n entries)");
     return int(id);

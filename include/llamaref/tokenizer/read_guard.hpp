@@ -42,9 +42,7 @@ auto read_guard(const std::string& path, F&& read) -> decltype(read()) {
         fail(named ? "" : path + ": ", excerpt(m, kMaxMessage));
     } catch (const std::bad_alloc&) {
         fail(path, ": out of memory while reading the tokenizer (a size or id in the file is implausible?)");
-    } catch (const std::exception& e) {
-        fail(path, ": unexpected content: ", excerpt(e.what(), 300));
-    }
+    } catch (const std::exception& e) { fail(path, ": unexpected content: ", excerpt(e.what(), 300)); }
 }
 
 }  // namespace llamaref

@@ -37,10 +37,10 @@
 
 #include "../core/error.hpp"
 #include "../core/mmap.hpp"
+#include "../core/utf8.hpp"
 #include "bpe_step.hpp"
 #include "read_guard.hpp"
 #include "sentencepiece_model.hpp"
-#include "../core/utf8.hpp"
 
 namespace llamaref {
 
@@ -105,7 +105,8 @@ class SentencePieceTokenizer {
             MappedFile file(path);
             ByteReader in(file);
             const int32_t max_len = in.read<int32_t>("max_token_length");
-            if (max_len <= 0) fail(path, ": max_token_length ", max_len, " is not positive (not a llama2.c tokenizer?)");
+            if (max_len <= 0)
+                fail(path, ": max_token_length ", max_len, " is not positive (not a llama2.c tokenizer?)");
             if (vocab_size < 3) fail(path, ": ", vocab_size, " tokens is too few for <unk>, <s>, </s>");
             if (std::size_t(vocab_size) > in.remaining() / 8)  // each token takes at least 8 bytes (score, length)
                 fail(path, ": the model has ", vocab_size, " tokens but the file's ", in.remaining(),
@@ -120,8 +121,8 @@ class SentencePieceTokenizer {
                 pieces[i] = in.read_string(len, "token text");
             }
             if (in.remaining() != 0)
-                fail(path, ": ", in.remaining(), " bytes after ", vocab_size, " tokens: the tokenizer does not match a ",
-                     vocab_size, "-token model");
+                fail(path, ": ", in.remaining(), " bytes after ", vocab_size,
+                     " tokens: the tokenizer does not match a ", vocab_size, "-token model");
             return SentencePieceTokenizer(std::move(pieces), std::move(scores));
         });
     }
@@ -184,7 +185,8 @@ class SentencePieceTokenizer {
             i += n;
         }
         if (v.remove_extra_whitespaces)
-            while (out.size() >= space.size() && std::string_view(out).ends_with(space)) out.resize(out.size() - space.size());
+            while (out.size() >= space.size() && std::string_view(out).ends_with(space))
+                out.resize(out.size() - space.size());
         if (v.treat_whitespace_as_suffix && v.add_dummy_prefix) out += space;
         return out;
     }
@@ -202,7 +204,8 @@ class SentencePieceTokenizer {
             default: break;
         }
         std::string_view p = v.pieces[id];
-        if ((prev < 0 || prev == bos_id) && strips_leading_space() && p.starts_with(kSpace)) p.remove_prefix(kSpace.size());
+        if ((prev < 0 || prev == bos_id) && strips_leading_space() && p.starts_with(kSpace))
+            p.remove_prefix(kSpace.size());
         return unescape(p);
     }
 
@@ -387,8 +390,11 @@ class SentencePieceTokenizer {
             consider(l.prev, c.left);
             consider(c.left, l.next);
             if (steps) {
-                BpeStep step{norm, std::string(text.substr(l.begin, left_size)),
-                             std::string(text.substr(l.begin + left_size, l.size - left_size)), c.score, {}};
+                BpeStep step{norm,
+                             std::string(text.substr(l.begin, left_size)),
+                             std::string(text.substr(l.begin + left_size, l.size - left_size)),
+                             c.score,
+                             {}};
                 for (int s = 0; s >= 0; s = sym[s].next) step.parts.emplace_back(view(s));
                 steps->push_back(std::move(step));
             }

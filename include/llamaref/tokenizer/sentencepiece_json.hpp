@@ -84,15 +84,18 @@ inline SentencePieceTokenizer read_tokenizer_json_sentencepiece(const std::strin
         const nlohmann::json j = read_json_file(path);
         static constexpr std::string_view kSpace = SentencePieceTokenizer::kSpace;
         try {
-            if (!j.is_object() || !j.contains("model")) fail(path, ": expected a tokenizer.json object with a \"model\"");
+            if (!j.is_object() || !j.contains("model"))
+                fail(path, ": expected a tokenizer.json object with a \"model\"");
             const auto& model = j.at("model");
             const std::string type = model.value("type", std::string("(none)"));
             if (type != "BPE")
-                fail(path, ": model.type is '", excerpt(type, 40), "'; expected 'BPE' (a SentencePiece BPE tokenizer.json)");
+                fail(path, ": model.type is '", excerpt(type, 40),
+                     "'; expected 'BPE' (a SentencePiece BPE tokenizer.json)");
             if (!model.value("byte_fallback", false))
                 fail(path, ": model.byte_fallback is not true; expected the SentencePiece kind (byte-fallback BPE)");
             if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"].get<double>() > 0)
-                fail(path, ": model.dropout is ", detail::json_brief(model["dropout"]), "; expected null (BPE-dropout is random)");
+                fail(path, ": model.dropout is ", detail::json_brief(model["dropout"]),
+                     "; expected null (BPE-dropout is random)");
             for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"})
                 if (model.contains(affix) && !model[affix].is_null() && !model[affix].get<std::string>().empty())
                     fail(path, ": model.", affix, " is ", detail::json_brief(model[affix]), "; expected null");
@@ -108,11 +111,11 @@ inline SentencePieceTokenizer read_tokenizer_json_sentencepiece(const std::strin
             std::vector<bool> seen(vocab.size());
             std::unordered_map<std::string, int> ids;
             for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-                const int id =
-                    detail::json_token_id(it.value(), vocab.size(), path + ": model.vocab['" + excerpt(it.key(), 40) + "']");
+                const int id = detail::json_token_id(it.value(), vocab.size(),
+                                                     path + ": model.vocab['" + excerpt(it.key(), 40) + "']");
                 if (seen[id])
-                    fail(path, ": model.vocab: id ", id, " of '", excerpt(it.key(), 40), "' is repeated; expected the ids 0..",
-                         vocab.size() - 1, " once each");
+                    fail(path, ": model.vocab: id ", id, " of '", excerpt(it.key(), 40),
+                         "' is repeated; expected the ids 0..", vocab.size() - 1, " once each");
                 seen[id] = true;
                 v.pieces[id] = it.key();
                 ids.emplace(it.key(), id);
@@ -140,11 +143,13 @@ inline SentencePieceTokenizer read_tokenizer_json_sentencepiece(const std::strin
             }
             const std::string unk = model.value("unk_token", std::string());
             if (!ids.count(unk))
-                fail(path, ": model.unk_token '", excerpt(unk, 40), "' is not in the vocabulary; expected e.g. \"<unk>\"");
+                fail(path, ": model.unk_token '", excerpt(unk, 40),
+                     "' is not in the vocabulary; expected e.g. \"<unk>\"");
             v.unk_id = ids[unk];
             v.types[v.unk_id] = PieceType::unknown;
-            if (v.bos_id < 0 || v.eos_id < 0) fail(path, ": expected added tokens \"<s>\" and \"</s>\" (BOS, EOS); found ",
-                                                    v.bos_id < 0 ? "no <s>" : "no </s>");
+            if (v.bos_id < 0 || v.eos_id < 0)
+                fail(path, ": expected added tokens \"<s>\" and \"</s>\" (BOS, EOS); found ",
+                     v.bos_id < 0 ? "no <s>" : "no </s>");
 
             // Scores from the merges: minus the rank of a piece's first merge; the merges of one piece consecutive.
             if (!model.contains("merges") || !model["merges"].is_array())
@@ -175,14 +180,15 @@ inline SentencePieceTokenizer read_tokenizer_json_sentencepiece(const std::strin
                         fail(path, ": model.merges[", rank, "] '", excerpt(a + " " + b, 60), "' names the token '",
                              excerpt(part, 40), "', which is not in model.vocab");
                 if (!ids.count(a + b))
-                    fail(path, ": model.merges[", rank, "] '", excerpt(a + " " + b, 60), "' makes '", excerpt(a + b, 40),
-                         "', which is not in model.vocab");
+                    fail(path, ": model.merges[", rank, "] '", excerpt(a + " " + b, 60), "' makes '",
+                         excerpt(a + b, 40), "', which is not in model.vocab");
                 const int id = ids[a + b];
                 if (v.types[id] != PieceType::normal) continue;  // specials and bytes are never merged into
                 if (id == current) continue;
                 if (current >= 0) done[current] = true;
                 if (done[id])
-                    fail(path, ": model.merges[", rank, "] '", excerpt(a + " " + b, 60), "' makes '", excerpt(v.pieces[id], 40),
+                    fail(path, ": model.merges[", rank, "] '", excerpt(a + " " + b, 60), "' makes '",
+                         excerpt(v.pieces[id], 40),
                          "' again after merges of "
                          "other pieces; expected the merges of each piece to be consecutive (as the SentencePiece "
                          "converter writes them), since llamaref gives each piece one priority");
@@ -194,11 +200,15 @@ inline SentencePieceTokenizer read_tokenizer_json_sentencepiece(const std::strin
             bool prefix = false, escape = false;
             auto normalizer = [&](const nlohmann::json& n) {
                 const std::string t = n.value("type", std::string());
-                if (t == "Prepend" && n.value("prepend", std::string()) == kSpace) prefix = true;
+                if (t == "Prepend" && n.value("prepend", std::string()) == kSpace)
+                    prefix = true;
                 else if (t == "Replace" && n.at("pattern").value("String", std::string()) == " " &&
-                         n.value("content", std::string()) == kSpace) escape = true;
-                else fail(path, ": normalizer of type '", excerpt(t, 40), "' is not one llamaref implements; expected "
-                          "Prepend(\"▁\") and Replace(\" \", \"▁\") (SentencePiece's Llama normalization)");
+                         n.value("content", std::string()) == kSpace)
+                    escape = true;
+                else
+                    fail(path, ": normalizer of type '", excerpt(t, 40),
+                         "' is not one llamaref implements; expected "
+                         "Prepend(\"▁\") and Replace(\" \", \"▁\") (SentencePiece's Llama normalization)");
             };
             const nlohmann::json none;
             const auto& norm = j.contains("normalizer") ? j["normalizer"] : none;
@@ -215,9 +225,11 @@ inline SentencePieceTokenizer read_tokenizer_json_sentencepiece(const std::strin
                                          : detail::json_brief(pre),
                          " is not one llamaref implements; expected null or Metaspace(\"▁\", split: false)");
                 if (pre.value("split", true))
-                    fail(path, ": pre_tokenizer Metaspace splits the text at spaces before BPE; expected \"split\": false "
+                    fail(path,
+                         ": pre_tokenizer Metaspace splits the text at spaces before BPE; expected \"split\": false "
                          "(SentencePiece merges across spaces)");
-                const std::string scheme = pre.value("prepend_scheme", pre.value("add_prefix_space", true) ? "always" : "never");
+                const std::string scheme =
+                    pre.value("prepend_scheme", pre.value("add_prefix_space", true) ? "always" : "never");
                 prefix = prefix || scheme != "never";  // "first": only the first section, and the text is one section
                 escape = true;
             }

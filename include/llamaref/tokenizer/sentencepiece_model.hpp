@@ -82,7 +82,8 @@ class ProtoReader {
         const uint64_t key = varint();
         field = int(key >> 3);
         wire_type = int(key & 7);
-        if (field == 0) fail(in_.name(), ": corrupt protobuf: field number 0 in ", message_, " at offset ", in_.offset());
+        if (field == 0)
+            fail(in_.name(), ": corrupt protobuf: field number 0 in ", message_, " at offset ", in_.offset());
         return true;
     }
 
@@ -152,13 +153,18 @@ inline SentencePieceVocab parse_sentencepiece_model(const std::byte* data, std::
             float score = 0;
             uint64_t type = 1;
             for (int pf, pw; p.next(pf, pw);) {
-                if (pf == 1) text = std::string(p.bytes(pw));
-                else if (pf == 2) score = p.fixed32_float(pw);
-                else if (pf == 3) type = p.integer(pw);
-                else p.skip(pw);
+                if (pf == 1)
+                    text = std::string(p.bytes(pw));
+                else if (pf == 2)
+                    score = p.fixed32_float(pw);
+                else if (pf == 3)
+                    type = p.integer(pw);
+                else
+                    p.skip(pw);
             }
             if (type < 1 || type > 6)
-                fail(file, ": piece ", v.pieces.size(), " has type ", type, " (expected 1..6: normal, unknown, "
+                fail(file, ": piece ", v.pieces.size(), " has type ", type,
+                     " (expected 1..6: normal, unknown, "
                      "control, user-defined, unused, byte)");
             v.pieces.push_back(std::move(text));
             v.scores.push_back(score);
@@ -196,9 +202,11 @@ inline SentencePieceVocab parse_sentencepiece_model(const std::byte* data, std::
     }
     if (v.pieces.empty()) fail(file, ": no pieces: not a SentencePiece tokenizer.model");
     if (model_type != 2)
-        fail(file, ": SentencePiece model_type is ", model_type, "; llamaref implements BPE (2), the type of Llama's tokenizer");
+        fail(file, ": SentencePiece model_type is ", model_type,
+             "; llamaref implements BPE (2), the type of Llama's tokenizer");
     if (has_charsmap)
-        fail(file, ": the normalizer '", normalizer_name.substr(0, 60), "' uses a precompiled character map, which llamaref does not "
+        fail(file, ": the normalizer '", normalizer_name.substr(0, 60),
+             "' uses a precompiled character map, which llamaref does not "
              "implement (Llama's tokenizer uses 'identity')");
     return v;
 }

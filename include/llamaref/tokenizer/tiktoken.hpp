@@ -31,10 +31,10 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/utf8.hpp"
 #include "bpe_step.hpp"
 #include "read_guard.hpp"
 #include "regex.hpp"
-#include "../core/utf8.hpp"
 
 namespace llamaref {
 
@@ -50,8 +50,8 @@ inline const std::string kLlama3Pattern =
 
 class TiktokenTokenizer {
   public:
-    int bos_id = -1;  // <|begin_of_text|>
-    int eos_id = -1;  // <|end_of_text|>
+    int bos_id = -1;            // <|begin_of_text|>
+    int eos_id = -1;            // <|end_of_text|>
     bool meta_chunking = true;  // step 1 (Meta); Hugging Face tokenizers do not chunk
 
     // tokens[r]: the bytes of the token of rank r (= its id). specials: (text, id) pairs.
@@ -81,10 +81,11 @@ class TiktokenTokenizer {
         d->id_text.resize(d->tokens.size());
         for (auto& [text, id] : specials) {
             if (id < int(d->tokens.size()))
-                fail("tiktoken: special token ", excerpt(text), " has id ", id, ", inside the ", d->tokens.size(), " ranks");
+                fail("tiktoken: special token ", excerpt(text), " has id ", id, ", inside the ", d->tokens.size(),
+                     " ranks");
             if (std::size_t(id) >= n_ids)
-                fail("tiktoken: special token ", excerpt(text), " has id ", id, ", but ", d->tokens.size(), " ranks and ",
-                     specials.size(), " special tokens have the ids 0..", n_ids - 1);
+                fail("tiktoken: special token ", excerpt(text), " has id ", id, ", but ", d->tokens.size(),
+                     " ranks and ", specials.size(), " special tokens have the ids 0..", n_ids - 1);
             if (text.empty()) fail("tiktoken: special token ", id, " has no text");
             if (d->id_text.size() <= std::size_t(id)) d->id_text.resize(std::size_t(id) + 1);
             d->id_text[id] = text;
@@ -92,7 +93,8 @@ class TiktokenTokenizer {
             d->special_first[static_cast<unsigned char>(text[0])] = true;
         }
         for (std::size_t i = 0; i < d->id_text.size(); ++i)
-            if (i >= d->tokens.size() && d->id_text[i].empty()) fail("tiktoken: id ", i, " is neither a rank nor a special token");
+            if (i >= d->tokens.size() && d->id_text[i].empty())
+                fail("tiktoken: id ", i, " is neither a rank nor a special token");
         for (int i = 0; i < int(merges.size()); ++i) {
             const auto [a, b] = merges[i];
             if (a < 0 || b < 0 || a >= int(d->tokens.size()) || b >= int(d->tokens.size()))
@@ -130,7 +132,8 @@ class TiktokenTokenizer {
     // Meta's decode: the bytes as UTF-8, malformed parts replaced by U+FFFD (Python errors="replace").
     std::string decode(const std::vector<int>& ids) const { return utf8::replace_invalid(decode_bytes(ids)); }
 
-    std::vector<int> encode(std::string_view input, bool bos, bool eos, SpecialText special = SpecialText::plain) const {
+    std::vector<int> encode(std::string_view input, bool bos, bool eos,
+                            SpecialText special = SpecialText::plain) const {
         std::vector<int> ids;
         if (bos) ids.push_back(bos_id);
         std::string repaired;
@@ -147,7 +150,8 @@ class TiktokenTokenizer {
     // Steps 3-4 on text without special tokens (tiktoken's encode_ordinary); `steps`, when
     // given, receives every join of step 4, word after word (bpe_step.hpp).
     void encode_ordinary(std::string_view text, std::vector<int>& ids, std::vector<BpeStep>* steps = nullptr) const {
-        regex_.for_each_match(text, [&](std::size_t b, std::size_t e) { encode_word(text.substr(b, e - b), ids, steps); });
+        regex_.for_each_match(text,
+                              [&](std::size_t b, std::size_t e) { encode_word(text.substr(b, e - b), ids, steps); });
     }
 
     // Steps 3-4 recorded (special-token text plain, no chunking): a word that is a token as it
@@ -163,10 +167,10 @@ class TiktokenTokenizer {
 
   private:
     struct Data {
-        std::vector<std::string> tokens;                      // [ranks] bytes of each rank
-        std::unordered_map<std::string_view, int> ranks;      // bytes -> rank (views into tokens)
-        std::vector<std::string> id_text;                     // [vocab] special token text ("" for ranks)
-        std::unordered_map<std::string, int> special;         // special text -> id
+        std::vector<std::string> tokens;                           // [ranks] bytes of each rank
+        std::unordered_map<std::string_view, int> ranks;           // bytes -> rank (views into tokens)
+        std::vector<std::string> id_text;                          // [vocab] special token text ("" for ranks)
+        std::unordered_map<std::string, int> special;              // special text -> id
         std::unordered_map<uint64_t, std::pair<int, int>> merges;  // (a, b) -> (priority, merged id)
         bool use_merges = false;
         int byte_rank[256];
@@ -182,7 +186,8 @@ class TiktokenTokenizer {
         std::size_t i = 0;
         while (i < s.size()) {
             std::size_t end = i;  // the next 400,000 characters
-            for (std::size_t n = 0; n < kMaxChars && end < s.size(); ++n) end += utf8::lead_length(static_cast<unsigned char>(s[end]));
+            for (std::size_t n = 0; n < kMaxChars && end < s.size(); ++n)
+                end += utf8::lead_length(static_cast<unsigned char>(s[end]));
             const std::string_view c = s.substr(i, end - i);
             std::size_t start = 0, run = 0, len;
             bool run_space = false;
@@ -226,7 +231,8 @@ class TiktokenTokenizer {
         const Data& d = *d_;
         if (auto it = d.ranks.find(word); it != d.ranks.end()) {
             ids.push_back(it->second);
-            if (steps) steps->push_back({std::string(word), std::string(word), "", double(it->second), {std::string(word)}});
+            if (steps)
+                steps->push_back({std::string(word), std::string(word), "", double(it->second), {std::string(word)}});
             return;
         }
         // Parts of the word in a linked list; a min-heap of candidate merges, stale entries skipped.
@@ -243,7 +249,8 @@ class TiktokenTokenizer {
         };
         std::vector<Part> parts(word.size());
         for (int i = 0; i < int(word.size()); ++i)
-            parts[i] = {uint32_t(i), 1, d.byte_rank[static_cast<unsigned char>(word[i])], i - 1, i + 1 < int(word.size()) ? i + 1 : -1};
+            parts[i] = {uint32_t(i), 1, d.byte_rank[static_cast<unsigned char>(word[i])], i - 1,
+                        i + 1 < int(word.size()) ? i + 1 : -1};
         std::priority_queue<Merge> heap;
         auto consider = [&](int l) {
             if (l < 0 || parts[l].next < 0) return;
@@ -263,8 +270,12 @@ class TiktokenTokenizer {
             Part& a = parts[c.left];
             if (a.size == 0 || a.next < 0 || a.size + parts[a.next].size != c.size) continue;  // stale
             Part& b = parts[a.next];
-            if (steps) steps->push_back({std::string(word), std::string(word.substr(a.begin, a.size)),
-                                         std::string(word.substr(b.begin, b.size)), double(c.priority), {}});
+            if (steps)
+                steps->push_back({std::string(word),
+                                  std::string(word.substr(a.begin, a.size)),
+                                  std::string(word.substr(b.begin, b.size)),
+                                  double(c.priority),
+                                  {}});
             a.id = d.use_merges ? d.merges.at(pair_key(a.id, b.id)).second : c.priority;
             a.size += b.size;
             b.size = 0;
@@ -273,7 +284,8 @@ class TiktokenTokenizer {
             consider(a.prev);
             consider(c.left);
             if (steps)
-                for (int i = 0; i >= 0; i = parts[i].next) steps->back().parts.emplace_back(word.substr(parts[i].begin, parts[i].size));
+                for (int i = 0; i >= 0; i = parts[i].next)
+                    steps->back().parts.emplace_back(word.substr(parts[i].begin, parts[i].size));
         }
         for (int i = 0; i >= 0; i = parts[i].next) ids.push_back(parts[i].id);
     }

@@ -23,32 +23,52 @@
 #include "../core/error.hpp"
 #include "../core/json.hpp"
 #include "../core/mmap.hpp"
+#include "../core/utf8.hpp"
 #include "json_ids.hpp"
 #include "read_guard.hpp"
 #include "tiktoken.hpp"
-#include "../core/utf8.hpp"
 
 namespace llamaref {
 
-enum class Llama3Names { v3_0, v3_1 };  // 3.1 names ids 128004/5/8/10 finetune_right_pad_id, step_id, eom_id, python_tag
+enum class Llama3Names {
+    v3_0,
+    v3_1
+};  // 3.1 names ids 128004/5/8/10 finetune_right_pad_id, step_id, eom_id, python_tag
 
 // The special tokens Meta's tokenizer.py adds after `num_base` ranks (256 of them).
-inline std::vector<std::pair<std::string, int>> llama3_special_tokens(int num_base, Llama3Names names = Llama3Names::v3_1) {
+inline std::vector<std::pair<std::string, int>> llama3_special_tokens(int num_base,
+                                                                      Llama3Names names = Llama3Names::v3_1) {
     std::vector<std::string> named;
     if (names == Llama3Names::v3_0)
-        named = {"<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
-                 "<|reserved_special_token_2|>", "<|reserved_special_token_3|>", "<|start_header_id|>",
-                 "<|end_header_id|>", "<|reserved_special_token_4|>", "<|eot_id|>"};
+        named = {"<|begin_of_text|>",
+                 "<|end_of_text|>",
+                 "<|reserved_special_token_0|>",
+                 "<|reserved_special_token_1|>",
+                 "<|reserved_special_token_2|>",
+                 "<|reserved_special_token_3|>",
+                 "<|start_header_id|>",
+                 "<|end_header_id|>",
+                 "<|reserved_special_token_4|>",
+                 "<|eot_id|>"};
     else
-        named = {"<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
-                 "<|finetune_right_pad_id|>", "<|step_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>",
-                 "<|eot_id|>", "<|python_tag|>"};
+        named = {"<|begin_of_text|>",
+                 "<|end_of_text|>",
+                 "<|reserved_special_token_0|>",
+                 "<|reserved_special_token_1|>",
+                 "<|finetune_right_pad_id|>",
+                 "<|step_id|>",
+                 "<|start_header_id|>",
+                 "<|end_header_id|>",
+                 "<|eom_id|>",
+                 "<|eot_id|>",
+                 "<|python_tag|>"};
     const int first_reserved = names == Llama3Names::v3_0 ? 5 : 2;
     std::vector<std::pair<std::string, int>> out;
     for (int i = 0; i < 256; ++i) {
-        const std::string text = i < int(named.size())
-                                     ? named[i]
-                                     : "<|reserved_special_token_" + std::to_string(first_reserved + i - int(named.size())) + "|>";
+        const std::string text =
+            i < int(named.size())
+                ? named[i]
+                : "<|reserved_special_token_" + std::to_string(first_reserved + i - int(named.size())) + "|>";
         out.emplace_back(text, num_base + i);
     }
     return out;
@@ -65,12 +85,18 @@ inline bool base64_decode(std::string_view in, std::string& out) {
     for (; i < in.size() && in[i] != '='; ++i) {
         const char c = in[i];
         int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '+') v = 62;
-        else if (c == '/') v = 63;
-        else return false;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '+')
+            v = 62;
+        else if (c == '/')
+            v = 63;
+        else
+            return false;
         acc = (acc << 6) | uint32_t(v);
         bits += 6;
         if (bits >= 8) {
@@ -127,7 +153,8 @@ inline TiktokenTokenizer read_tiktoken_model(const std::string& path, Llama3Name
             if (line.empty()) continue;
             const std::size_t space = line.find(' ');
             if (space == std::string_view::npos)
-                fail(path, ": line ", line_no, ": expected \"<base64 token> <rank>\", found no space (not a tiktoken file?)");
+                fail(path, ": line ", line_no,
+                     ": expected \"<base64 token> <rank>\", found no space (not a tiktoken file?)");
             const std::string_view b64 = line.substr(0, space), rank_text = line.substr(space + 1);
             if (!detail::base64_decode(b64, bytes) || bytes.empty())
                 fail(path, ": line ", line_no, ": '", excerpt(b64, 40), "' is not base64 of a non-empty token");
@@ -170,7 +197,8 @@ inline TiktokenTokenizer read_tokenizer_json_bpe(const std::string& path) {
             if (model.value("byte_fallback", false))
                 fail(path, ": a byte-fallback BPE (SentencePiece kind), not byte-level BPE (Llama 3 kind)");
             if (!model.value("ignore_merges", false))
-                fail(path, ": model.ignore_merges is false; llamaref implements the Llama 3 rule (a word in the "
+                fail(path,
+                     ": model.ignore_merges is false; llamaref implements the Llama 3 rule (a word in the "
                      "vocabulary is one token)");
             // The pattern: pre_tokenizer Split(Regex), alone or inside a Sequence; and it must be byte-level.
             std::string pattern;
@@ -197,7 +225,8 @@ inline TiktokenTokenizer read_tokenizer_json_bpe(const std::string& path) {
             std::unordered_map<std::string, int> ids;
             std::string bytes;
             for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-                const int id = detail::json_token_id(it.value(), vocab.size(), path + ": model.vocab['" + excerpt(it.key(), 40) + "']");
+                const int id = detail::json_token_id(it.value(), vocab.size(),
+                                                     path + ": model.vocab['" + excerpt(it.key(), 40) + "']");
                 if (seen[id]) fail(path, ": vocab id ", id, " of '", excerpt(it.key(), 40), "' is repeated");
                 if (!detail::byte_level_to_bytes(it.key(), to_byte, bytes))
                     fail(path, ": vocab entry '", excerpt(it.key(), 40), "' is not in the byte-level alphabet");
@@ -212,7 +241,8 @@ inline TiktokenTokenizer read_tokenizer_json_bpe(const std::string& path) {
                 if (m.is_string()) {
                     const std::string s = m.get<std::string>();
                     const auto sp = s.find(' ');
-                    if (sp == std::string::npos) fail(path, ": merge '", excerpt(s, 60), "' is not two tokens separated by a space");
+                    if (sp == std::string::npos)
+                        fail(path, ": merge '", excerpt(s, 60), "' is not two tokens separated by a space");
                     a = s.substr(0, sp), b = s.substr(sp + 1);
                 } else {
                     a = m.at(0).get<std::string>(), b = m.at(1).get<std::string>();
@@ -225,7 +255,8 @@ inline TiktokenTokenizer read_tokenizer_json_bpe(const std::string& path) {
             std::vector<std::pair<std::string, int>> specials;
             const auto& added = j.at("added_tokens");
             for (const auto& t : added) {
-                const int id = detail::json_token_id(t.at("id"), tokens.size() + added.size(), path + ": added token id");
+                const int id =
+                    detail::json_token_id(t.at("id"), tokens.size() + added.size(), path + ": added token id");
                 if (id >= int(tokens.size())) specials.emplace_back(t.at("content").get<std::string>(), id);
             }
             TiktokenTokenizer tok(std::move(tokens), std::move(specials), pattern, std::move(merges));

@@ -63,24 +63,27 @@ inline std::string file_head(const std::string& path, std::size_t n) {
 // naming it leaves (read_guard).
 inline Tokenizer load_tokenizer_file(const std::string& path) {
     return read_guard(path, [&] {
-            const std::string head = detail::file_head(path, 256);
-            if (head.empty()) fail(path, ": empty file, not a tokenizer");
-            if (head.starts_with("GGUF")) return tokenizer_from_gguf(GgufFile(path));
-            std::size_t first = head.find_first_not_of(" \t\r\n");
-            if (first != std::string::npos && head[first] == '{') {
-                if (detail::tokenizer_json_byte_fallback(path)) return Tokenizer(read_tokenizer_json_sentencepiece(path));
-                return Tokenizer(read_tokenizer_json_bpe(path));
-            }
-            // "<base64> <digits>\n": Meta's tiktoken file
-            const std::size_t sp = head.find(' ');
-            if (sp != std::string::npos && sp > 0 &&
-                head.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == sp &&
-                sp + 1 < head.size() && head[sp + 1] >= '0' && head[sp + 1] <= '9')
-                return Tokenizer(read_tiktoken_model(path));
-            if (static_cast<unsigned char>(head[0]) == 0x0A) return Tokenizer(SentencePieceTokenizer::from_model_file(path));
-            if (const int n = detail::llama2c_tokenizer_size(path); n > 0) return Tokenizer(SentencePieceTokenizer::from_llama2c(path, n));
-            fail(path, ": not a tokenizer llamaref knows (SentencePiece tokenizer.model, Meta's Llama 3 tokenizer.model, "
-                 "Hugging Face tokenizer.json, llama2.c tokenizer.bin, a GGUF file with a vocabulary)");
+        const std::string head = detail::file_head(path, 256);
+        if (head.empty()) fail(path, ": empty file, not a tokenizer");
+        if (head.starts_with("GGUF")) return tokenizer_from_gguf(GgufFile(path));
+        std::size_t first = head.find_first_not_of(" \t\r\n");
+        if (first != std::string::npos && head[first] == '{') {
+            if (detail::tokenizer_json_byte_fallback(path)) return Tokenizer(read_tokenizer_json_sentencepiece(path));
+            return Tokenizer(read_tokenizer_json_bpe(path));
+        }
+        // "<base64> <digits>\n": Meta's tiktoken file
+        const std::size_t sp = head.find(' ');
+        if (sp != std::string::npos && sp > 0 &&
+            head.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == sp &&
+            sp + 1 < head.size() && head[sp + 1] >= '0' && head[sp + 1] <= '9')
+            return Tokenizer(read_tiktoken_model(path));
+        if (static_cast<unsigned char>(head[0]) == 0x0A)
+            return Tokenizer(SentencePieceTokenizer::from_model_file(path));
+        if (const int n = detail::llama2c_tokenizer_size(path); n > 0)
+            return Tokenizer(SentencePieceTokenizer::from_llama2c(path, n));
+        fail(path,
+             ": not a tokenizer llamaref knows (SentencePiece tokenizer.model, Meta's Llama 3 tokenizer.model, "
+             "Hugging Face tokenizer.json, llama2.c tokenizer.bin, a GGUF file with a vocabulary)");
     });
 }
 
@@ -108,7 +111,8 @@ inline Tokenizer load_tokenizer(const std::string& path, int vocab_size = -1) {
         if (!fs::is_directory(path)) {
             const std::string name = fs::path(path).filename().string();
             const bool tokenizer_name = name.find("tok") != std::string::npos;
-            if (tokenizer_name || name.ends_with(".gguf") || !(name.ends_with(".bin") || name.ends_with(".safetensors")))
+            if (tokenizer_name || name.ends_with(".gguf") ||
+                !(name.ends_with(".bin") || name.ends_with(".safetensors")))
                 return load_tokenizer_file(path);  // (a .gguf model: the vocabulary inside it)
         }
         if (auto found = find_tokenizer_beside(path, vocab_size)) return load_tokenizer_file(*found);

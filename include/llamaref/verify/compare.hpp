@@ -89,8 +89,7 @@ inline TensorComparison compare_tensor(const TraceTensor& a, const TraceTensor& 
     if (a.name == "output" && a.shape.size() == 2) {
         const std::size_t rows = a.shape[0], V = a.shape[1];
         std::size_t agree = 0;
-        for (std::size_t r = 0; r < rows; ++r)
-            agree += argmax(&av[r * V], V) == argmax(&bv[r * V], V);
+        for (std::size_t r = 0; r < rows; ++r) agree += argmax(&av[r * V], V) == argmax(&bv[r * V], V);
         c.argmax_agreement = double(agree) / double(rows);
     }
     return c;

@@ -82,8 +82,9 @@ inline TensorName describe_tensor(const std::string& name, bool post_norms = fal
         for (const auto& r : per_layer)
             if (suffix == r.suffix) {
                 std::string hf = r.hf ? r.hf : weight_module(suffix);
-                if (!hf.empty()) hf = (hf[0] == '<' ? "<model.layers." + layer + "." + hf.substr(1)
-                                                    : "model.layers." + layer + "." + hf);
+                if (!hf.empty())
+                    hf = (hf[0] == '<' ? "<model.layers." + layer + "." + hf.substr(1)
+                                       : "model.layers." + layer + "." + hf);
                 return {r.what, hf};
             }
     }

@@ -43,7 +43,8 @@ inline PerplexityResult perplexity(Transformer& model, const std::vector<int>& t
                                    const std::function<void(int, int, double)>& progress = nullptr) {
     if (ctx < 2) fail("perplexity: the context must hold at least 2 tokens, got ", ctx);
     if (stride < 0 || stride > ctx) fail("perplexity: stride must be in [0, ctx], got ", stride);
-    if (ctx > model.config().max_seq_len) fail("perplexity: ctx ", ctx, " exceeds the context of ", model.config().max_seq_len);
+    if (ctx > model.config().max_seq_len)
+        fail("perplexity: ctx ", ctx, " exceeds the context of ", model.config().max_seq_len);
     const int N = int(tokens.size());
     PerplexityResult r;
     double sum = 0;

@@ -21,8 +21,8 @@
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xnpy.hpp>
 
-#include "../core/limits.hpp"
 #include "../core/json.hpp"
+#include "../core/limits.hpp"
 #include "../model/transformer.hpp"
 #include "names.hpp"
 
@@ -60,18 +60,21 @@ class Trace {
         }
         Trace t;
         t.post_norms = c.post_norms;
-        model.set_observer([&](const Probe& p) {
-            if (p.layer >= 0 && !keep.empty() && !keep.count(p.layer)) return;
-            TraceTensor x{p.name, p.layer, p.shape, std::vector<float>(p.data, p.data + shape_numel(p.shape)), "", 0, 0};
-            const bool q = p.name.ends_with(".attention.wq") || p.name.ends_with(".attention.q_rope");
-            const bool k = p.name.ends_with(".attention.wk") || p.name.ends_with(".attention.k_rope");
-            if (q || k) {
-                x.layout = "pairs";
-                x.n_heads = q ? c.n_heads : c.n_kv_heads;
-                x.head_dim = c.head_dim;
-            }
-            t.tensors.push_back(std::move(x));
-        }, /*with_attention_probs=*/true);
+        model.set_observer(
+            [&](const Probe& p) {
+                if (p.layer >= 0 && !keep.empty() && !keep.count(p.layer)) return;
+                TraceTensor x{p.name, p.layer, p.shape, std::vector<float>(p.data, p.data + shape_numel(p.shape)),
+                              "",     0,       0};
+                const bool q = p.name.ends_with(".attention.wq") || p.name.ends_with(".attention.q_rope");
+                const bool k = p.name.ends_with(".attention.wk") || p.name.ends_with(".attention.k_rope");
+                if (q || k) {
+                    x.layout = "pairs";
+                    x.n_heads = q ? c.n_heads : c.n_kv_heads;
+                    x.head_dim = c.head_dim;
+                }
+                t.tensors.push_back(std::move(x));
+            },
+            /*with_attention_probs=*/true);
         try {
             model.forward(tokens, 0);
         } catch (...) {
@@ -90,8 +93,8 @@ class Trace {
             const std::string file = x.name + ".npy";
             xt::dump_npy((fs::path(dir) / file).string(), xt::adapt(x.data, x.shape));
             const TensorName n = describe_tensor(x.name, post_norms);
-            nlohmann::json e = {{"name", x.name}, {"file", file}, {"shape", x.shape}, {"dtype", "float32"},
-                                {"layer", x.layer}, {"what", n.what}, {"meta", x.name}, {"hf", n.hf}};
+            nlohmann::json e = {{"name", x.name},   {"file", file},   {"shape", x.shape}, {"dtype", "float32"},
+                                {"layer", x.layer}, {"what", n.what}, {"meta", x.name},   {"hf", n.hf}};
             if (!x.layout.empty()) {
                 e["layout"] = x.layout;
                 e["n_heads"] = x.n_heads;
@@ -131,9 +134,7 @@ class Trace {
                 auto a = xt::load_npy<float>(path);
                 x.shape.assign(a.shape().begin(), a.shape().end());
                 x.data.assign(a.begin(), a.end());
-            } catch (const std::exception& ex) {
-                fail(path, ": not a float32 .npy file: ", ex.what());
-            }
+            } catch (const std::exception& ex) { fail(path, ": not a float32 .npy file: ", ex.what()); }
             t.post_norms = t.post_norms || x.name.ends_with(".post_ffn_norm");
             t.tensors.push_back(std::move(x));
         }
