@@ -18,6 +18,7 @@ if [ "${1:-}" = "--test" ]; then
     python3-numpy                # reads the .npy files the CLI writes; the numpy reference Llama
     python3-torch                # the PyTorch reference Llama and tools/dump_torch.py
     clang libclang-rt-14-dev     # libFuzzer: the fuzz harnesses' smoke run (tests/fuzz)
+    libopenmpi-dev openmpi-bin   # model parallel over MPI: --ranks N and its tests (tests/model_parallel)
     clang-format                 # the layout check (scripts/format.sh --check, .clang-format)
     pybind11-dev python3-dev     # the Python bindings (python/), built when these are found
     python3-nbclient python3-ipykernel python3-matplotlib  # notebooks/ executed in CI

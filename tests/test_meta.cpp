@@ -8,60 +8,13 @@
 
 #include "test_formats_oracle.hpp"
 #include "test_formats_pth.hpp"
+#include "test_meta_shards.hpp"
 
 using namespace llamaref;
 using namespace llamaref::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-// The fixture's tensors as PthTensors, optionally re-stored as BF16 / F16 (2-D weights only;
-// norms stay F32 as in llama.cpp's bf16 files), then split into n shards the way Meta's
-// model-parallel layers are split.
-std::vector<std::vector<PthTensor>> shard_fixture(const std::string& case_name, int n,
-                                                  DType weight_dtype = DType::F32) {
-    TorchCheckpoint src(data("oracle/" + case_name + "/meta/consolidated.00.pth"));
-    std::vector<std::vector<PthTensor>> shards(n);
-    for (const auto& [name, v] : src.tensors()) {
-        REQUIRE(v.dtype == DType::F32);
-        const std::vector<float> x = v.to_f32_vector();
-        const DType dt = v.shape.size() == 2 ? weight_dtype : DType::F32;
-        const int split = detail::meta_split_dim(name);
-        const bool vec = v.shape.size() == 1;
-        const std::size_t rows = vec ? 1 : v.rows(), cols = vec ? v.numel() : v.cols();
-        for (int s = 0; s < n; ++s) {
-            PthTensor t{name,
-                        dt == DType::F32    ? "FloatStorage"
-                        : dt == DType::BF16 ? "BFloat16Storage"
-                                            : "HalfStorage",
-                        {},
-                        {}};
-            std::size_t r0 = 0, r1 = rows, c0 = 0, c1 = cols;
-            if (split == 0) r0 = rows * s / n, r1 = rows * (s + 1) / n;
-            if (split == 1) c0 = cols * s / n, c1 = cols * (s + 1) / n;
-            t.shape = v.shape.size() == 1 ? std::vector<int64_t>{int64_t(c1 - c0)}
-                                          : std::vector<int64_t>{int64_t(r1 - r0), int64_t(c1 - c0)};
-            for (std::size_t r = r0; r < r1; ++r)
-                for (std::size_t c = c0; c < c1; ++c) {
-                    const float f = x[r * cols + c];
-                    if (dt == DType::F32)
-                        t.bytes.append(reinterpret_cast<const char*>(&f), 4);
-                    else
-                        t.bytes += le16(dt == DType::BF16 ? f32_to_bf16(f) : f32_to_f16(f));
-                }
-            shards[s].push_back(std::move(t));
-        }
-    }
-    return shards;
-}
-
-std::string write_meta_folder(const std::string& case_name, const std::string& tag, int n, DType dt = DType::F32) {
-    const auto dir = scratch("meta-" + case_name + "-" + tag);
-    fs::copy_file(data("oracle/" + case_name + "/meta/params.json"), dir / "params.json");
-    const auto shards = shard_fixture(case_name, n, dt);
-    for (int s = 0; s < n; ++s) write_pth((dir / ("consolidated.0" + std::to_string(s) + ".pth")).string(), shards[s]);
-    return dir.string();
-}
 
 Tensor2 logits_of(std::shared_ptr<const Model> m, const std::vector<int>& tokens) {
     Transformer tf(m);

@@ -16,6 +16,7 @@
 
 #include <llamaref/cpu/simd.hpp>
 #include <llamaref/model/transformer.hpp>
+#include <llamaref/model_parallel/transformer.hpp>
 #include <llamaref/sampling/sampler.hpp>
 
 #ifdef LLAMAREF_WITH_CUDA
@@ -24,6 +25,7 @@
 
 #include "args.hpp"
 #include "common.hpp"
+#include "ranks.hpp"
 
 namespace llamaref::cli {
 
@@ -99,6 +101,8 @@ class Engine {
     virtual int next_token(std::span<const int> tokens, int start_pos, const SamplingParams& sp, double coin) {
         fail("this engine has no sampler of its own");
     }
+    // The token every rank continues with: rank 0's choice (model parallel), else `id` itself.
+    virtual int agree(int id) { return id; }
     virtual void synchronize() {}              // waits until queued work is done (timings)
     virtual std::string describe() const = 0;  // the bench table's device line
     // What a decode step at position `pos` reads, as the engine counts it (0: not counted).
@@ -147,6 +151,44 @@ class CpuEngine final : public Engine {
     CpuOptions cpu_;
 };
 
+// One rank of Meta's model-parallel layout (model_parallel/transformer.hpp) in an MPI job: every
+// rank computes the same logits; rank 0's sampled token is the one every rank continues with.
+class ModelParallelEngine final : public Engine {
+  public:
+    ModelParallelEngine(std::shared_ptr<const RankModel> slice, Communicator& comm, const EngineOptions& o)
+        : tf_(std::move(slice), comm, o.context), comm_(comm) {
+        if (o.cpu.cache_k != DType::F32 || o.cpu.cache_v != DType::F32 || o.cpu.llamacpp_rounding)
+            throw UsageError("-ctk / -ctv and --llamacpp-rounding are not available with --ranks");
+        tf_.set_backend(o.cpu.backend);
+    }
+    std::vector<float> forward(std::span<const int> tokens, int start_pos) override {
+        const Tensor2 logits = tf_.forward(tokens, start_pos);  // [T, V], on every rank
+        return {logits.begin(), logits.end()};
+    }
+    std::span<const float> forward_last(std::span<const int> tokens, int start_pos) override {
+        const Tensor2 logits = tf_.forward(tokens, start_pos, LogitRows::last);  // [1, V]
+        last_.assign(logits.begin(), logits.end());
+        return last_;
+    }
+    int agree(int id) override {
+        int32_t x = id;
+        comm_.broadcast(&x, 1, "the sampled token");
+        return x;
+    }
+    std::string describe() const override {
+        const Partition& p = tf_.partition();
+        return "CPU, model parallel (MPI): " + std::to_string(p.ranks()) + " ranks, " +
+               std::to_string(p.local_heads().n_heads) + " query / " + std::to_string(p.local_heads().n_kv_heads) +
+               " KV heads and " + std::to_string(p.ffn_units().size()) + " FFN units per rank, " +
+               std::to_string(num_threads()) + " threads per rank";
+    }
+
+  private:
+    ModelParallelTransformer tf_;
+    Communicator& comm_;
+    std::vector<float> last_;
+};
+
 #ifdef LLAMAREF_WITH_CUDA
 // The CUDA path: cuda::Runner, its KV cache grown as positions are used.
 class CudaEngine final : public Engine {
@@ -191,6 +233,9 @@ class CudaEngine final : public Engine {
 };
 #endif
 
+// The engine of a model as load_cli_model gave it: one rank's slice runs model parallel (CPU only).
+inline std::unique_ptr<Engine> make_engine(Device device, const CliModel& model, const EngineOptions& o);
+
 // The engine --device asked for (device_from has checked that it exists).
 inline std::unique_ptr<Engine> make_engine(Device device, std::shared_ptr<const Model> model, const EngineOptions& o) {
     if (device == Device::cpu) return std::make_unique<CpuEngine>(std::move(model), o);
@@ -199,6 +244,12 @@ inline std::unique_ptr<Engine> make_engine(Device device, std::shared_ptr<const 
 #else
     fail("this llamaref was built without CUDA");
 #endif
+}
+
+inline std::unique_ptr<Engine> make_engine(Device device, const CliModel& model, const EngineOptions& o) {
+    if (model.whole) return make_engine(device, model.whole, o);
+    if (device != Device::cpu) fail("--ranks runs on the CPU (MPI); the GPUs' model parallel is not built yet");
+    return std::make_unique<ModelParallelEngine>(model.slice, *world(), o);
 }
 
 }  // namespace llamaref::cli

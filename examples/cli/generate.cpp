@@ -34,14 +34,16 @@ bool llama2c_prints(const std::string& piece) {
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-    ArgParser args("generate", "[-m MODEL] [-z TOKENIZER] [-p PROMPT | -f FILE] [-n N] [sampling flags]",
-                   "Generate text after PROMPT. Sampling chain: penalties -> temperature -> top-k -> top-p -> min-p\n"
-                   "(see include/llamaref/sampling/sampler.hpp); --temp 0 is greedy.\n"
-                   "--rng llama2c reproduces llama2.c's run: its xorshift64* generator and top-p variant, -n counting\n"
-                   "all positions including the prompt (llama2.c's -n steps), defaults --temp 1 --top-p 0.9.\n"
-                   "Without -m, runs the stories260K model (from the shared test data, or downloaded once).\n"
-                   "--device cuda samples on the GPU (same seed, same coins as on the CPU); with penalties or\n"
-                   "--rng llama2c the GPU computes the logits and the CPU samples.");
+    ArgParser args(
+        "generate", "[-m MODEL] [-z TOKENIZER] [-p PROMPT | -f FILE] [-n N] [sampling flags]",
+        "Generate text after PROMPT. Sampling chain: penalties -> temperature -> top-k -> top-p -> min-p\n"
+        "(see include/llamaref/sampling/sampler.hpp); --temp 0 is greedy.\n"
+        "--rng llama2c reproduces llama2.c's run: its xorshift64* generator and top-p variant, -n counting\n"
+        "all positions including the prompt (llama2.c's -n steps), defaults --temp 1 --top-p 0.9.\n"
+        "Without -m, runs the stories260K model (from the shared test data, or downloaded once).\n"
+        "--device cuda samples on the GPU (same seed, same coins as on the CPU); with penalties or\n"
+        "--rng llama2c the GPU computes the logits and the CPU samples.\n"
+        "--ranks N splits the model over N processes as Meta's model parallel does (MPI; docs/parallel.md).");
     args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer.model, tokenizer.json or tokenizer.bin (default: the model's own)")
         .option("-p,--prompt", "TEXT", "prompt text", "")
@@ -52,7 +54,9 @@ int cmd_generate(int argc, char** argv) {
         .option("-c,--ctx-size", "N", "context length (default: the model's)");
     add_cpu_options(args);
     add_device_option(args);
+    add_ranks_option(args);
     args.parse(argc, argv);
+    check_ranks(args, "generate");
     const Device device = device_from(args, "generate");
 
     const std::string rng_kind = args.str("--rng");
@@ -74,9 +78,9 @@ int cmd_generate(int argc, char** argv) {
     if (device == Device::cuda) cpu.require_cuda_compatible("generate");
 
     const std::string path = model_path(args);
-    auto model = std::shared_ptr<const Model>(load_model(path));
-    const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : model->config.max_seq_len;
-    const auto tok = load_tokenizer(args, path, model->config.vocab_size, /*decodes=*/true);
+    const CliModel model = load_cli_model(path);  // the whole model, or this rank's slice (--ranks)
+    const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : model.config().max_seq_len;
+    const auto tok = load_tokenizer(args, path, model.config().vocab_size, /*decodes=*/true);
 
     const std::string text = args.given("-f") ? read_text_file(args.str("-f")) : args.str("-p");
     const std::vector<int> prompt = tok.encode(text, /*bos=*/true, /*eos=*/false);
@@ -86,7 +90,7 @@ int cmd_generate(int argc, char** argv) {
 
     // Stop tokens: the family's; llama2.c's models end a story with BOS, and llama2.c stops only on BOS.
     std::vector<int> stop = stop_tokens(tok);
-    if (model->format.rfind("llama2c", 0) == 0) stop.push_back(tok.bos_id());
+    if (model.format().rfind("llama2c", 0) == 0) stop.push_back(tok.bos_id());
     if (llama2c) {
         stop = {tok.bos_id()};
         if (n == 0 || n > ctx) n = ctx;               // llama2.c clamps steps to seq_len
@@ -124,7 +128,7 @@ int cmd_generate(int argc, char** argv) {
         if (n <= 0) return (engine->forward_last(tokens, pos), -1);  // the prompt runs; nothing to pick
         if (engine_samples) return engine->next_token(tokens, pos, sp, sp.temperature > 0 ? mt.coin() : 0.0);
         const std::span<const float> logits = engine->forward_last(tokens, pos);
-        return pick(logits.data(), logits.size(), history);
+        return engine->agree(pick(logits.data(), logits.size(), history));  // --ranks: rank 0's token
     };
     GenerationStats st;
     generate_steps(step, ctx, prompt, n, stop, emit, &st);

@@ -6,6 +6,8 @@
 
 #include <llamaref/formats/gguf.hpp>
 #include <llamaref/formats/load.hpp>
+#include <llamaref/formats/meta.hpp>
+#include <llamaref/model_parallel/partition.hpp>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -68,13 +70,58 @@ static void print_vocabulary(const GgufFile& g) {
         std::printf("vocabulary:  none in the file (give a tokenizer with -z)\n");
 }
 
+// --ranks N: what each rank of Meta's model-parallel layout holds and sends (model_parallel/partition.hpp).
+static void print_ranks(const ModelConfig& c, int ranks, DType dtype, int context) {
+    const EmbeddingSplit split = meta_embedding_split(c);
+    const Partition p(c, 0, ranks, split), one(c, 0, 1, split);
+    const RankFootprint f = rank_footprint(p, dtype, DType::BF16), whole = rank_footprint(one, dtype, DType::BF16);
+    const RankFootprint f32 = rank_footprint(p, dtype, DType::F32);
+    const double GiB = double(1 << 30);
+    std::printf("model parallel over %d ranks (Meta's layout; the embedding split by %s):\n", ranks,
+                embedding_split_name(split));
+    std::printf("  per rank:  %zu of %d query heads, %zu of %d KV heads, %zu of %d FFN units, %zu of %d output rows\n",
+                p.q_heads().size(), c.n_heads, p.kv_heads().size(), c.n_kv_heads, p.ffn_units().size(), c.hidden_dim,
+                p.vocab().size(), c.vocab_size);
+    std::printf("  weights:   %.2f GiB per rank in %s (the whole model: %.2f GiB)\n", double(f.weight_bytes) / GiB,
+                std::string(dtype_name(dtype)).c_str(), double(whole.weight_bytes) / GiB);
+    std::printf(
+        "  KV cache:  %.1f KiB per position per rank in bf16 (%.1f KiB in f32, as llamaref keeps it): "
+        "%.2f GiB (%.2f GiB) at %d positions\n",
+        double(f.kv_bytes_per_position) / 1024, double(f32.kv_bytes_per_position) / 1024,
+        double(f.kv_bytes_per_position) * context / GiB, double(f32.kv_bytes_per_position) * context / GiB, context);
+    std::printf(
+        "  per token: %d all-reduces of %d floats (2 per block: %.1f KiB per block), the embedding's %s, "
+        "an all-gather of %zu logits per rank\n",
+        2 * c.n_layers, c.dim, 2.0 * c.dim * 4 / 1024,
+        split == EmbeddingSplit::vocab
+            ? ("all-reduce of " + std::to_string(c.dim) + " floats").c_str()
+            : ("all-gather of " + std::to_string(f.embedding_floats) + " floats per rank").c_str(),
+        f.logits_floats);
+}
+
 int cmd_info(int argc, char** argv) {
-    ArgParser args("info", "-m MODEL",
+    ArgParser args("info", "-m MODEL [--ranks N]",
                    "Print the detected format, configuration, dtype per tensor kind, parameter count and bytes.");
     args.option("-m,--model", "MODEL", model_help("stories260K, if it is already on this machine"));
     args.option("--tensors", "", "GGUF: also list every tensor with its ggml type, shape and bits per weight");
+    args.option("--ranks", "N",
+                "what each of N model-parallel ranks holds: weights, KV cache, bytes sent per token (MODEL may be "
+                "a Meta params.json alone: its weights counted in bf16)");
+    args.option("-c,--ctx-size", "N", "--ranks: the KV cache's positions (default: the model's context)");
     args.parse(argc, argv);
     const std::string path = args.given("-m") ? args.str("-m") : default_model(/*download=*/false);
+    const int ranks = args.given("--ranks") ? int(args.integer("--ranks", 1, 4096)) : 0;
+    auto context = [&](const ModelConfig& c) {
+        return args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : c.max_seq_len;
+    };
+    if (path.ends_with(".json")) {  // a Meta params.json: the configuration only (real sizes without the weights)
+        const ModelConfig c = parse_meta_params(read_json_file(path), path);
+        in_context(path + ": ", [&] { c.validate(); });
+        std::printf("path:        %s\nformat:      meta params.json (no weights)\nconfig:      %s\n", path.c_str(),
+                    c.describe().c_str());
+        if (ranks) print_ranks(c, ranks, DType::BF16, context(c));
+        return 0;
+    }
     const bool gguf = detect_format(path) == "gguf";
     if (gguf) {  // a vocabulary-only GGUF (llama.cpp's ggml-vocab-*.gguf) is a tokenizer, not a model
         const GgufFile g(path);
@@ -93,6 +140,7 @@ int cmd_info(int argc, char** argv) {
         throw;
     }
     std::fputs(summary_text(*model).c_str(), stdout);
+    if (ranks) print_ranks(model->config, ranks, model->weights.layers.at(0).wq.dtype, context(model->config));
     if (gguf) {
         GgufFile g(path);
         print_gguf_types(g, args.has("--tensors"));

@@ -18,7 +18,8 @@ int cmd_logits(int argc, char** argv) {
         "Run exactly these token ids (no BOS is added; -p TEXT is tokenized with BOS) and write the float32\n"
         "logits [T, V]. prefill: all tokens in one forward call; decode: one at a time through the KV cache.\n"
         "--top K prints the K most likely next tokens after the last position.\n"
-        "--device cuda computes them on the GPU (cuda::Runner::forward) and writes the same file.");
+        "--device cuda computes them on the GPU (cuda::Runner::forward) and writes the same file.\n"
+        "--ranks N computes them over N processes in Meta's model-parallel layout (MPI; docs/parallel.md).");
     args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer for -p and for printing pieces (default: beside MODEL)")
         .option("--tokens", "IDS", "comma-separated token ids")
@@ -29,7 +30,9 @@ int cmd_logits(int argc, char** argv) {
         .option("-c,--ctx-size", "N", "context length (default: the model's)");
     add_cpu_options(args);
     add_device_option(args);
+    add_ranks_option(args);
     args.parse(argc, argv);
+    check_ranks(args, "logits");
     const Device device = device_from(args, "logits");
     if (args.given("--tokens") == args.given("-p"))
         throw UsageError("llamaref logits: give exactly one of --tokens and -p");
@@ -43,19 +46,19 @@ int cmd_logits(int argc, char** argv) {
     if (device == Device::cuda) cpu.require_cuda_compatible("logits");
 
     const std::string path = model_path(args);
-    auto model = std::shared_ptr<const Model>(load_model(path));
-    std::optional<Tokenizer> tok;  // for -p, and for showing pieces with --top when one is found
+    const CliModel model = load_cli_model(path);  // the whole model, or this rank's slice (--ranks)
+    std::optional<Tokenizer> tok;                 // for -p, and for showing pieces with --top when one is found
     if (args.given("-p") || args.given("-z")) {
-        tok = load_tokenizer(args, path, model->config.vocab_size);
+        tok = load_tokenizer(args, path, model.config().vocab_size);
     } else if (args.given("--top")) {
         try {
-            tok = load_tokenizer(args, path, model->config.vocab_size);
+            tok = load_tokenizer(args, path, model.config().vocab_size);
         } catch (const Error&) {}
     }
     const std::vector<int> tokens =
         args.given("-p") ? tok->encode(args.str("-p"), true, false) : args.int_list("--tokens");
     const int ctx = args.given("-c") ? int(args.integer("-c", 1, 1 << 30)) : 0;  // 0: the model's
-    const std::size_t V = model->config.vocab_size;
+    const std::size_t V = model.config().vocab_size;
     Tensor2 logits = Tensor2::from_shape({tokens.size(), V});
     // The engine checks ids and context as Transformer does; its KV cache grows as used.
     eo.context = ctx;
@@ -69,7 +72,7 @@ int cmd_logits(int argc, char** argv) {
             std::copy(row.begin(), row.end(), &logits(t, 0));
         }
     }
-    if (args.given("--out")) {
+    if (args.given("--out") && is_rank0()) {  // --ranks: every rank has the logits; rank 0 writes them
         const std::string out = args.str("--out");
         try {
             xt::dump_npy(out, logits);

@@ -6,6 +6,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "ranks.hpp"
 
 namespace {
 
@@ -52,10 +53,17 @@ int main(int argc, char** argv) {
     for (const auto& c : kCommands) {
         if (name != c.name) continue;
         try {
+            // --ranks N: the same command line under `mpirun -np N` (ranks.hpp); inside the MPI job,
+            // each process becomes one rank.
+            const bool model_parallel = name == "generate" || name == "logits" || name == "trace";
+            if (const int ranks = llamaref::cli::ranks_flag(argc, argv);
+                model_parallel && ranks > 0 && llamaref::cli::mpi_job_size() == 0)
+                return llamaref::cli::run_under_mpirun(ranks, argc, argv);
+            llamaref::cli::start_rank();
             return c.run(argc - 2, argv + 2);
         } catch (const std::exception& e) {  // llamaref::Error, UsageError, and e.g. bad_alloc
             std::fflush(stdout);
-            std::fprintf(stderr, "error: %s\n", e.what());
+            llamaref::cli::rank_error(e.what());  // "error: ..." (with the rank in an MPI job, which it ends)
             return 1;
         }
     }

@@ -5,19 +5,24 @@
 #include <fstream>
 #include <sstream>
 
+#include <llamaref/model_parallel/transformer.hpp>
 #include <llamaref/verify/compare.hpp>
 #include <llamaref/verify/perplexity.hpp>
 #include <llamaref/verify/trace.hpp>
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "ranks.hpp"
 
 namespace llamaref::cli {
 
 int cmd_trace(int argc, char** argv) {
-    ArgParser args("trace", "-m MODEL (--tokens 1,2,3 | -p TEXT) --out DIR [--layers 0,5,-1]",
-                   "Write every intermediate tensor of one forward pass as float32 .npy files plus DIR/index.json\n"
-                   "(names, shapes, what each is, Meta and Hugging Face names). -p adds BOS; --tokens is used as is.");
+    ArgParser args(
+        "trace", "-m MODEL (--tokens 1,2,3 | -p TEXT) --out DIR [--layers 0,5,-1]",
+        "Write every intermediate tensor of one forward pass as float32 .npy files plus DIR/index.json\n"
+        "(names, shapes, what each is, Meta and Hugging Face names). -p adds BOS; --tokens is used as is.\n"
+        "--ranks N: each rank writes DIR/rankR with its slices marked; compare takes a rank folder against a\n"
+        "whole trace (it cuts the same slice).");
     args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer for -p (default: beside MODEL)")
         .option("--tokens", "IDS", "comma-separated token ids")
@@ -25,25 +30,39 @@ int cmd_trace(int argc, char** argv) {
         .option("--out", "DIR", "output folder")
         .option("--layers", "LIST", "blocks to keep, negative from the end (default: all)");
     add_cpu_options(args);
+    add_ranks_option(args);
     args.parse(argc, argv);
+    check_ranks(args, "trace");
     if (args.given("--tokens") == args.given("-p"))
         throw UsageError("llamaref trace: give exactly one of --tokens and -p");
     const CpuOptions cpu = cpu_options_from(args, "trace");
     const std::string out = args.str("--out");
     const std::string path = model_path(args);
-    auto model = std::shared_ptr<const Model>(load_model(path));
+    const CliModel model = load_cli_model(path);  // the whole model, or this rank's slice (--ranks)
     std::vector<int> tokens;
     if (args.given("--tokens")) {
         tokens = args.int_list("--tokens");
     } else {
-        tokens = load_tokenizer(args, path, model->config.vocab_size).encode(args.str("-p"), true, false);
+        tokens = load_tokenizer(args, path, model.config().vocab_size).encode(args.str("-p"), true, false);
     }
     const std::vector<int> layers = args.given("--layers") ? args.int_list("--layers") : std::vector<int>{};
-    Transformer tf(model, int(tokens.size()));
-    cpu.apply(tf);
+    if (model.whole) {
+        Transformer tf(model.whole, int(tokens.size()));
+        cpu.apply(tf);
+        const Trace t = Trace::record(tf, tokens, layers);
+        t.save(out);
+        std::fprintf(stderr, "wrote %zu tensors for %zu tokens to %s/\n", t.tensors.size(), tokens.size(), out.c_str());
+        return 0;
+    }
+    // Model parallel: each rank writes OUT/rankR, its slices marked for `compare` (trace.hpp "shard").
+    ModelParallelTransformer tf(model.slice, *world(), int(tokens.size()));
+    tf.set_backend(cpu.backend);
     const Trace t = Trace::record(tf, tokens, layers);
-    t.save(out);
-    std::fprintf(stderr, "wrote %zu tensors for %zu tokens to %s/\n", t.tensors.size(), tokens.size(), out.c_str());
+    const std::string dir = out + "/rank" + std::to_string(world()->rank());
+    t.save(dir);
+    if (is_rank0())
+        std::fprintf(stderr, "wrote %zu tensors per rank for %zu tokens to %s/rank0 .. rank%d/\n", t.tensors.size(),
+                     tokens.size(), out.c_str(), world()->size() - 1);
     return 0;
 }
 

@@ -24,7 +24,9 @@
 //
 //   ColumnParallelLinear  wq wk wv w1 w3 output   split on dim 0 (output rows)
 //   RowParallelLinear     wo w2                   split on dim 1 (input columns)
-//   ParallelEmbedding     tok_embeddings          split on dim 1 (embedding columns)
+//   ParallelEmbedding     tok_embeddings          split on dim 1 (embedding columns): LLaMA 1, Llama 2
+//   VocabParallelEmbedding tok_embeddings         split on dim 0 (vocabulary rows): Llama 3 — told
+//                                                 apart by the shards' shape ([V/N, dim] has dim columns)
 //   norms, rope.freqs                             replicated: taken from shard 0
 //
 // One shard: every tensor is used in place from the mapped archive. Several: concatenated into
@@ -199,7 +201,10 @@ inline std::shared_ptr<Model> load_meta(const std::string& dir) {
         }
         std::vector<TensorView> parts;
         for (const auto& s : shards) parts.push_back(s->get(name));
-        const int dim = n == 1 ? -1 : detail::meta_split_dim(name);
+        int dim = n == 1 ? -1 : detail::meta_split_dim(name);
+        if (dim == 1 && name == "tok_embeddings.weight" && parts[0].shape.size() == 2 &&
+            parts[0].shape[1] == std::size_t(c.dim))
+            dim = 0;  // VocabParallelEmbedding (Llama 3): each shard holds all dim columns of V/N rows
         TensorView v = parts[0];
         if (dim >= 0) {
             for (std::size_t k = 0; k < n; ++k) {

@@ -9,7 +9,8 @@
 // The first tensor that is not within tolerance is where two engines part ways: an error there
 // and not before points at one operation (e.g. q after RoPE → the RoPE layout).
 // Tensors in Hugging Face's q/k row order ("layout": "halves") are un-permuted to adjacent pairs
-// before comparing.
+// before comparing. A rank's slice of a model-parallel trace ("shard") is compared with the same
+// slice of the other side's whole tensor.
 #pragma once
 
 #include <cmath>
@@ -52,17 +53,38 @@ inline std::vector<float> unpermute_halves(const TraceTensor& t) {
             out[r * width + i] = t.data[r * width + hf_row_of_meta_row(i, t.head_dim)];
     return out;
 }
+
+// v [.., whole, ..] (shape, cut along s.axis) -> [.., s.end − s.begin, ..]; shape becomes the slice's.
+inline std::vector<float> slice_axis(const std::vector<float>& v, Shape& shape, const TraceShard& s) {
+    const std::size_t a = std::size_t(s.axis), n = s.end - s.begin;
+    std::size_t outer = 1, inner = 1;
+    for (std::size_t i = 0; i < a; ++i) outer *= shape[i];
+    for (std::size_t i = a + 1; i < shape.size(); ++i) inner *= shape[i];
+    std::vector<float> out(outer * n * inner);
+    for (std::size_t o = 0; o < outer; ++o)
+        std::copy_n(&v[(o * shape[a] + s.begin) * inner], n * inner, &out[o * n * inner]);
+    shape[a] = n;
+    return out;
+}
 }  // namespace detail
 
 inline TensorComparison compare_tensor(const TraceTensor& a, const TraceTensor& b, const Tolerance& tol) {
     TensorComparison c{a.name, a.shape, 0, 0, 1, std::nullopt, true, ""};
-    if (shape_numel(a.shape) != shape_numel(b.shape) || a.shape.back() != b.shape.back()) {
-        c.within = false;
-        c.note = "shape " + shape_str(a.shape) + " vs " + shape_str(b.shape);
-        return c;
-    }
-    if (a.shape != b.shape) c.note = "shapes " + shape_str(a.shape) + " / " + shape_str(b.shape) + " (same data)";
     std::vector<float> av = a.data, bv = b.data;
+    Shape as = a.shape, bs = b.shape;
+    // One side is a rank's slice, the other the whole tensor: cut the whole one the same way.
+    auto cut = [&](const TraceTensor& part, const TraceTensor& whole, std::vector<float>& v, Shape& s,
+                   const char* side) {
+        const TraceShard& sh = part.shard;
+        if (sh.axis < 0 || whole.shard.axis >= 0 || std::size_t(sh.axis) >= s.size() ||
+            s[std::size_t(sh.axis)] != sh.whole)
+            return false;
+        v = detail::slice_axis(v, s, sh);
+        c.note += (c.note.empty() ? "" : "; ") + std::string("rank ") + std::to_string(sh.rank) + " of " +
+                  std::to_string(sh.ranks) + ": " + side + "'s " + std::to_string(sh.begin) + ".." +
+                  std::to_string(sh.end) + " of " + std::to_string(sh.whole) + " on axis " + std::to_string(sh.axis);
+        return true;
+    };
     auto fix = [&](const TraceTensor& t, std::vector<float>& v, const char* side) {
         if (t.layout != "halves") return;
         if (t.n_heads <= 0 || t.head_dim <= 0 || t.shape.back() != std::size_t(t.n_heads) * t.head_dim) {
@@ -74,6 +96,16 @@ inline TensorComparison compare_tensor(const TraceTensor& a, const TraceTensor& 
     };
     fix(a, av, "A");
     fix(b, bv, "B");
+    if (!cut(a, b, bv, bs, "B")) cut(b, a, av, as, "A");
+    c.shape = as;
+    if (shape_numel(as) != shape_numel(bs) || as.back() != bs.back()) {
+        c.within = false;
+        c.note = "shape " + shape_str(as) + " vs " + shape_str(bs);
+        return c;
+    }
+    if (as != bs)
+        c.note += (c.note.empty() ? "" : "; ") + std::string("shapes ") + shape_str(as) + " / " + shape_str(bs) +
+                  " (same data)";
     double dot = 0, na = 0, nb = 0, scale = 0;
     for (std::size_t i = 0; i < av.size(); ++i) {
         const double x = av[i], y = bv[i], d = std::fabs(x - y);
@@ -86,8 +118,8 @@ inline TensorComparison compare_tensor(const TraceTensor& a, const TraceTensor& 
     }
     c.max_rel = scale > 0 ? c.max_abs / scale : c.max_abs;
     c.cosine = (na > 0 && nb > 0) ? dot / std::sqrt(na * nb) : (na == nb ? 1.0 : 0.0);
-    if (a.name == "output" && a.shape.size() == 2) {
-        const std::size_t rows = a.shape[0], V = a.shape[1];
+    if (a.name == "output" && as.size() == 2) {
+        const std::size_t rows = as[0], V = as[1];
         std::size_t agree = 0;
         for (std::size_t r = 0; r < rows; ++r) agree += argmax(&av[r * V], V) == argmax(&bv[r * V], V);
         c.argmax_agreement = double(agree) / double(rows);
