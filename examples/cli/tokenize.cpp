@@ -64,7 +64,7 @@ int cmd_tokenize(int argc, char** argv) {
         text = s.str();
     }
     const std::string z = args.str("-z");
-    const Tokenizer tok = load_tokenizer(z);  // any tokenizer file, or a model's (a .gguf's vocabulary)
+    const Tokenizer tok = llamaref::load_tokenizer(z);  // any tokenizer file, or a model's (a .gguf's vocabulary)
     const auto ids = tok.encode(text, args.given("--bos"), args.given("--eos"),
                                 args.given("--parse-special") ? SpecialText::parse : SpecialText::plain);
     if (args.given("--ids")) {
