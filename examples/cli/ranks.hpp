@@ -126,6 +126,9 @@ inline int run_under_mpirun(int ranks, int argc, char** argv) {
     std::vector<char*> exec_argv;
     for (auto& w : words) exec_argv.push_back(w.data());
     exec_argv.push_back(nullptr);
+    // Open MPI's shared-memory transport copies between processes with process_vm_readv by default,
+    // which containers often forbid (ptrace rules); plain shared-memory copies work everywhere.
+    ::setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", /*overwrite=*/0);
     std::fflush(stdout);
     std::fflush(stderr);
     const pid_t child = ::fork();
