@@ -73,6 +73,26 @@ enum class Backend { reference, fast };
 // last one (generation needs nothing else; it saves T−1 products with the [V, D] output matrix).
 enum class LogitRows { all, last };
 
+// A norm's gain in float32 (norm weights are tiny: kept so whatever the file stored), Gemma's
+// (1 + w) added once (rmsnorm.hpp); a missing norm (Gemma 2's only) stays empty.   w: [D] -> [D]
+inline std::vector<float> norm_weights_f32(const TensorView& w, const ModelConfig& c) {
+    if (w.empty()) return std::vector<float>();
+    auto v = w.to_f32_vector();
+    return c.norm_unit_offset ? unit_offset_weights(std::move(v)) : v;
+}
+
+// Throws unless `tokens` can run at positions start_pos ..: some tokens, ids in the vocabulary,
+// all inside the context of c.max_seq_len positions.
+inline void check_forward_input(const ModelConfig& c, std::span<const int> tokens, int start_pos) {
+    if (tokens.empty()) fail("forward: no tokens given");
+    if (start_pos < 0) fail("forward: negative start position ", start_pos);
+    if (std::size_t(start_pos) + tokens.size() > std::size_t(c.max_seq_len))
+        fail("forward: context full: positions ", start_pos, "..", start_pos + tokens.size() - 1,
+             " do not fit in the context of ", c.max_seq_len, " tokens");
+    for (int id : tokens)
+        if (id < 0 || id >= c.vocab_size) fail("forward: token id ", id, " is out of range [0, ", c.vocab_size, ")");
+}
+
 class Transformer {
   public:
     // context_len: how many positions the KV cache may hold (0: the model's max_seq_len).
@@ -83,13 +103,7 @@ class Transformer {
           theta_(rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling)) {
         cfg_.validate();
         validate_weights(cfg_, model_->weights);
-        // Norm weights are tiny: keep them as float32 whatever the file stored.
-        // Gemma's (1 + w) is added here, once (rmsnorm.hpp).
-        auto norm_weights = [&](const TensorView& w) {
-            if (w.empty()) return std::vector<float>();
-            auto v = w.to_f32_vector();
-            return cfg_.norm_unit_offset ? unit_offset_weights(std::move(v)) : v;
-        };
+        auto norm_weights = [&](const TensorView& w) { return norm_weights_f32(w, cfg_); };
         for (const auto& L : model_->weights.layers) {
             attention_norm_.push_back(norm_weights(L.attention_norm));
             ffn_norm_.push_back(norm_weights(L.ffn_norm));
@@ -350,16 +364,7 @@ class Transformer {
         return c;
     }
 
-    void check_input(std::span<const int> tokens, int start_pos) const {
-        if (tokens.empty()) fail("forward: no tokens given");
-        if (start_pos < 0) fail("forward: negative start position ", start_pos);
-        if (std::size_t(start_pos) + tokens.size() > std::size_t(cfg_.max_seq_len))
-            fail("forward: context full: positions ", start_pos, "..", start_pos + tokens.size() - 1,
-                 " do not fit in the context of ", cfg_.max_seq_len, " tokens");
-        for (int id : tokens)
-            if (id < 0 || id >= cfg_.vocab_size)
-                fail("forward: token id ", id, " is out of range [0, ", cfg_.vocab_size, ")");
-    }
+    void check_input(std::span<const int> tokens, int start_pos) const { check_forward_input(cfg_, tokens, start_pos); }
 
     void emit(const std::string& name, int layer, const float* data, std::size_t rows, std::size_t cols) const {
         if (observer_) observer_(Probe{name, layer, data, {rows, cols}});

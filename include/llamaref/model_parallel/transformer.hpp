@@ -77,11 +77,7 @@ class ModelParallelTransformer {
         for (int l = 0; l < cfg_.n_layers; ++l) windows[std::size_t(l)] = cfg_.window(l);
         cache_ = KVCache(cfg_.n_layers, cfg_.max_seq_len, heads_.n_kv_heads, heads_.head_dim, windows);
         theta_ = rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling);
-        auto norm = [&](const TensorView& w) {  // float32, Gemma's (1 + w) added once
-            if (w.empty()) return std::vector<float>();
-            auto v = w.to_f32_vector();
-            return cfg_.norm_unit_offset ? unit_offset_weights(std::move(v)) : v;
-        };
+        auto norm = [&](const TensorView& w) { return norm_weights_f32(w, cfg_); };
         for (const LayerWeights& L : model_->weights.layers) {
             norms_.push_back(
                 {norm(L.attention_norm), norm(L.ffn_norm), norm(L.post_attention_norm), norm(L.post_ffn_norm)});
@@ -252,14 +248,7 @@ class ModelParallelTransformer {
     }
 
     void check_input(std::span<const int> tokens, int start_pos) const {
-        if (tokens.empty()) fail("forward: no tokens given");
-        if (start_pos < 0) fail("forward: negative start position ", start_pos);
-        if (std::size_t(start_pos) + tokens.size() > std::size_t(cfg_.max_seq_len))
-            fail("forward: context full: positions ", start_pos, "..", start_pos + int(tokens.size()) - 1,
-                 " do not fit in the context of ", cfg_.max_seq_len, " tokens");
-        for (int id : tokens)
-            if (id < 0 || id >= cfg_.vocab_size)
-                fail("forward: token id ", id, " is out of range [0, ", cfg_.vocab_size, ")");
+        check_forward_input(cfg_, tokens, start_pos);
         bool rolling = false;
         for (int l = 0; l < cfg_.n_layers; ++l) rolling = rolling || cfg_.window(l) > 0;
         if (rolling && start_pos > 0 && start_pos < written_)
