@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <llamaref/formats/load.hpp>
+#include <llamaref/model_parallel/communicator.hpp>
 #include <llamaref/model_parallel/rank_model.hpp>
 #ifdef LLAMAREF_WITH_MPI
 #include <llamaref/model_parallel/mpi.hpp>
