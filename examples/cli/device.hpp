@@ -4,7 +4,9 @@
 // --backend fast|ref) and the CUDA path (cuda::Runner, cuda/llamaref/cuda/runner.hpp). The Runner
 // exists only when the CLI was built with nvcc (CMake defines LLAMAREF_WITH_CUDA then); asking for
 // cuda without it, or without a usable device, is an error with the reason, before any model is
-// loaded. generate, logits and bench run whatever make_engine returns.
+// loaded. generate, logits and bench run whatever make_engine returns. With --ranks, each rank runs
+// its slice: on the CPU (ModelParallelEngine) or on a GPU of its own over NCCL (CudaModelParallelEngine,
+// where the CLI was built with NCCL: LLAMAREF_WITH_NCCL).
 #pragma once
 
 #include <fstream>
@@ -21,6 +23,9 @@
 
 #ifdef LLAMAREF_WITH_CUDA
 #include <llamaref/cuda/runner.hpp>
+#endif
+#ifdef LLAMAREF_WITH_NCCL
+#include <llamaref/cuda/rank_runner.hpp>
 #endif
 
 #include "args.hpp"
@@ -151,6 +156,14 @@ class CpuEngine final : public Engine {
     CpuOptions cpu_;
 };
 
+// The token every rank continues with: rank 0's sample, broadcast (the ranks' logits are equal, but
+// a sampler's coins need not be).
+inline int rank0_token(Communicator& comm, int id) {
+    int32_t x = id;
+    comm.broadcast(&x, 1, "the sampled token");
+    return x;
+}
+
 // One rank of Meta's model-parallel layout (model_parallel/transformer.hpp) in an MPI job: every
 // rank computes the same logits; rank 0's sampled token is the one every rank continues with.
 class ModelParallelEngine final : public Engine {
@@ -170,11 +183,7 @@ class ModelParallelEngine final : public Engine {
         last_.assign(logits.begin(), logits.end());
         return last_;
     }
-    int agree(int id) override {
-        int32_t x = id;
-        comm_.broadcast(&x, 1, "the sampled token");
-        return x;
-    }
+    int agree(int id) override { return rank0_token(comm_, id); }
     std::string describe() const override {
         const Partition& p = tf_.partition();
         return "CPU, model parallel (MPI): " + std::to_string(p.ranks()) + " ranks, " +
@@ -233,7 +242,47 @@ class CudaEngine final : public Engine {
 };
 #endif
 
-// The engine of a model as load_cli_model gave it: one rank's slice runs model parallel (CPU only).
+#ifdef LLAMAREF_WITH_NCCL
+// One rank of Meta's model-parallel layout on a GPU of its own (cuda::RankRunner: the CUDA kernels on
+// the rank's slices, NCCL's collectives); rank 0's sampled token is the one every rank continues with.
+class CudaModelParallelEngine final : public Engine {
+  public:
+    CudaModelParallelEngine(std::shared_ptr<const RankModel> slice, Communicator& comm, const EngineOptions& o)
+        : runner_(std::move(slice), comm, runner_options(o)), comm_(comm), options_(o) {}
+    std::vector<float> forward(std::span<const int> tokens, int start_pos) override {
+        return runner_.forward(tokens, start_pos);  // [T, V], on every rank
+    }
+    std::span<const float> forward_last(std::span<const int> tokens, int start_pos) override {
+        last_ = runner_.forward(tokens, start_pos, /*last_only=*/true);  // [V]
+        return last_;
+    }
+    int agree(int id) override { return rank0_token(comm_, id); }
+    std::string describe() const override {
+        const Partition& p = runner_.partition();
+        return "CUDA, model parallel (NCCL): " + std::to_string(p.ranks()) + " ranks, a GPU each (rank " +
+               std::to_string(p.rank()) + ": " + runner_.device_name() + "), " +
+               std::to_string(p.local_heads().n_heads) + " query / " + std::to_string(p.local_heads().n_kv_heads) +
+               " KV heads and " + std::to_string(p.ffn_units().size()) + " FFN units per rank; kernel by kernel, " +
+               "prefill GEMM " + (options_.fast_prefill ? "cublas" : "own") + ", attention " +
+               (options_.plain_attention ? "plain" : "flash");
+    }
+
+  private:
+    static cuda::RankRunnerOptions runner_options(const EngineOptions& o) {
+        cuda::RankRunnerOptions r;
+        r.context_len = o.context;
+        r.fast_prefill = o.fast_prefill;
+        r.plain_attention = o.plain_attention;
+        return r;
+    }
+    cuda::RankRunner runner_;
+    Communicator& comm_;
+    EngineOptions options_;
+    std::vector<float> last_;
+};
+#endif
+
+// The engine of a model as load_cli_model gave it: one rank's slice runs model parallel.
 inline std::unique_ptr<Engine> make_engine(Device device, const CliModel& model, const EngineOptions& o);
 
 // The engine --device asked for (device_from has checked that it exists).
@@ -248,8 +297,14 @@ inline std::unique_ptr<Engine> make_engine(Device device, std::shared_ptr<const 
 
 inline std::unique_ptr<Engine> make_engine(Device device, const CliModel& model, const EngineOptions& o) {
     if (model.whole) return make_engine(device, model.whole, o);
-    if (device != Device::cpu) fail("--ranks runs on the CPU (MPI); the GPUs' model parallel is not built yet");
-    return std::make_unique<ModelParallelEngine>(model.slice, *world(), o);
+    if (device == Device::cpu) return std::make_unique<ModelParallelEngine>(model.slice, *world(), o);
+#ifdef LLAMAREF_WITH_NCCL
+    return std::make_unique<CudaModelParallelEngine>(model.slice, *world(), o);
+#else
+    fail(
+        "--ranks with --device cuda needs NCCL: this llamaref was built without it (NCCL's nccl.h and libnccl "
+        "in the CUDA toolkit or NCCL_ROOT, and MPI); --device cpu runs the ranks on the CPU");
+#endif
 }
 
 }  // namespace llamaref::cli

@@ -43,7 +43,8 @@ int cmd_generate(int argc, char** argv) {
         "Without -m, runs the stories260K model (from the shared test data, or downloaded once).\n"
         "--device cuda samples on the GPU (same seed, same coins as on the CPU); with penalties or\n"
         "--rng llama2c the GPU computes the logits and the CPU samples.\n"
-        "--ranks N splits the model over N processes as Meta's model parallel does (MPI; docs/parallel.md).");
+        "--ranks N splits the model over N processes as Meta's model parallel does (MPI; docs/parallel.md);\n"
+        "with --device cuda each rank runs on a GPU of its own and the ranks meet in NCCL's collectives.");
     args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer.model, tokenizer.json or tokenizer.bin (default: the model's own)")
         .option("-p,--prompt", "TEXT", "prompt text", "")

@@ -19,7 +19,8 @@ int cmd_logits(int argc, char** argv) {
         "logits [T, V]. prefill: all tokens in one forward call; decode: one at a time through the KV cache.\n"
         "--top K prints the K most likely next tokens after the last position.\n"
         "--device cuda computes them on the GPU (cuda::Runner::forward) and writes the same file.\n"
-        "--ranks N computes them over N processes in Meta's model-parallel layout (MPI; docs/parallel.md).");
+        "--ranks N computes them over N processes in Meta's model-parallel layout (MPI; docs/parallel.md);\n"
+        "with --device cuda, a GPU per rank and NCCL's collectives.");
     args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer for -p and for printing pieces (default: beside MODEL)")
         .option("--tokens", "IDS", "comma-separated token ids")

@@ -87,6 +87,13 @@ errors)  # clear errors, never a hang
   "$bin" logits -m "$data/oracle/llama2-gqa/hf" --tokens 1,2,3 --out "$tmp/x.npy" --ranks 4 >/dev/null 2>"$tmp/err"
   [ $? -eq 1 ] && grep -q "only 2 key/value heads" "$tmp/err" || fail "KV heads < ranks"
   echo "ok: 2 KV heads on 4 ranks refused"
+  # GPUs asked for where this build or host has none (NCCL, docs/parallel.md): one error line, exit 1
+  if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
+    timeout 120 "$bin" logits -m "$dir" --tokens 1,2,3 --out "$tmp/x.npy" --ranks 2 --device cuda >/dev/null 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 1 ] && grep -Eq "no usable CUDA device|built without (CUDA|NCCL)" "$tmp/err" || fail "--device cuda without a GPU (exit $rc)"
+    echo "ok: --ranks 2 --device cuda without a GPU: $(grep -m1 error "$tmp/err")"
+  fi
   # a rank that hangs: the others give up after LLAMAREF_MP_TIMEOUT seconds and end the job
   start=$SECONDS
   LLAMAREF_MP_TIMEOUT=3 LLAMAREF_TEST_STALL="1:$tmp/stall.pid" timeout 60 \

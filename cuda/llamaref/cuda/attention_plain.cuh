@@ -28,8 +28,8 @@ namespace llamaref::cuda {
 
 // q: [T, H, Dh] after RoPE;  k_cache, v_cache: [capacity, KV, Dh], positions 0 .. start_pos+T−1
 // written;  score: [T·H, start_pos+T] scratch;  out: [T, H, Dh].   opt.scale already resolved.
-__global__ void attention_plain_kernel(const float* q, const float* k_cache, const float* v_cache, int start_pos, int T,
-                                       Heads heads, AttentionOptions opt, float* score, float* out) {
+static __global__ void attention_plain_kernel(const float* q, const float* k_cache, const float* v_cache, int start_pos,
+                                              int T, Heads heads, AttentionOptions opt, float* score, float* out) {
     const int th = blockIdx.x * blockDim.x + threadIdx.x;  // this thread's (t, h): row t·H + h
     if (th >= T * heads.n_heads) return;
     const int Dh = heads.head_dim, KV = heads.n_kv_heads;

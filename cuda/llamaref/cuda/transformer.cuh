@@ -27,6 +27,11 @@
 // one pass over the weights. Activations and the KV cache are float32. Prefill GEMMs may use
 // cuBLAS (RunnerOptions::fast_prefill, matmul.cuh). A decode step runs decode_fused(): the same
 // steps with the small ones folded into the big ones (decode.cuh, RunnerOptions::fused_decode).
+//
+// Model parallel (model_parallel.cuh): built with a RankLayout, the Transformer holds one rank's
+// slices and runs the same kernels with the rank's head and unit counts; the embedding, the sums
+// after wo and w2 and the logits pass through the layout's DeviceCollectives (kernel by kernel:
+// no fused step, no graph).
 #pragma once
 
 #include <algorithm>
@@ -42,6 +47,7 @@
 #include "embedding.cuh"
 #include "feed_forward.cuh"
 #include "matmul.cuh"
+#include "model_parallel.cuh"
 #include "rmsnorm.cuh"
 #include "rope.cuh"
 #include "runner.hpp"
@@ -126,9 +132,15 @@ static_assert(kMaxCudaHeadDim == kMaxHeadDim, "runner.hpp's limit is attention.c
 
 class Transformer {
   public:
-    Transformer(const Model& model, const RunnerOptions& options)
-        : cfg_(model.config), options_(options), embeddings_({&model.weights.tok_embeddings}) {
-        const Weights& m = model.weights;
+    Transformer(const Model& model, const RunnerOptions& options) : Transformer(model.config, model.weights, options) {}
+    // One rank of a model-parallel job when `rank` is split: `m` holds the rank's slices of the
+    // model `config` describes (model_parallel/rank_model.hpp), cut as rank.partition says.
+    Transformer(const ModelConfig& config, const Weights& m, const RunnerOptions& options, RankLayout rank = {})
+        : cfg_(rank.split() ? rank_config(*rank.partition) : config),
+          options_(options),
+          rank_(rank),
+          embeddings_({&m.tok_embeddings}) {
+        if (rank.split() && !rank.collectives) fail("CUDA model parallel: a rank needs its collectives");
         if (options.context_len < 0) fail("context length must not be negative, got ", options.context_len);
         if (options.context_len > 0) cfg_.max_seq_len = options.context_len;
         cfg_.validate();
@@ -152,7 +164,7 @@ class Transformer {
         // depends on the legacy default stream (or on --default-stream per-thread).
         check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
         next_.resize(1), pos_.resize(1);
-        fused_ = options.fused_decode && !options.plain_attention && fused_decode_possible();
+        fused_ = options.fused_decode && !options.plain_attention && !rank.split() && fused_decode_possible();
         matvec_blocks(1, 1);  // reads the multiprocessor count now, not during a graph capture
         check(cudaDeviceSynchronize(), "upload the weights");
     }
@@ -176,19 +188,22 @@ class Transformer {
         reserve_activations(T);
         const int D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), F = cfg_.hidden_dim, H = cfg_.n_heads,
                   KV = cfg_.n_kv_heads, Dh = cfg_.head_dim;
-        // The token: the id the device sampler just chose stays on the device.
-        const int* d_tokens = tokens_.get();
-        if (T == 1 && tokens[0] == last_next_)
-            d_tokens = next_.get();
-        else
-            tokens_.upload(tokens.data(), T, stream_);
-        if (T == 1 && fused_) pos_.upload(&start_pos, 1, stream_);  // read by the fused step's kernels
-
         float *x = x_.get(), *xn = xn_.get(), *att = att_.get(), *hidden = hidden_.get();
         float *q = qkv_.get(), *k = q + std::size_t(T) * Q, *v = k + std::size_t(T) * K;
         float *gate = gate_up_.get(), *up = gate + std::size_t(T) * F;
-        const DeviceMatrix& E = embeddings_.parts[0];
-        embedding(E.dtype, E.data, d_tokens, T, D, x, embed_scale(), stream_);
+        if (rank_.split()) {
+            embed_rank(tokens, x);  // every rank's part of the table, assembled: [T, D]
+        } else {
+            // The token: the id the device sampler just chose stays on the device.
+            const int* d_tokens = tokens_.get();
+            if (T == 1 && tokens[0] == last_next_)
+                d_tokens = next_.get();
+            else
+                tokens_.upload(tokens.data(), T, stream_);
+            if (T == 1 && fused_) pos_.upload(&start_pos, 1, stream_);  // read by the fused step's kernels
+            const DeviceMatrix& E = embeddings_.parts[0];
+            embedding(E.dtype, E.data, d_tokens, T, D, x, embed_scale(), stream_);
+        }
         if (T == 1 && fused_) return decode_fused();
 
         for (int l = 0; l < cfg_.n_layers; ++l) {
@@ -218,12 +233,7 @@ class Transformer {
                 attention(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att,
                           attention_scratch_.get(), stream_);
             }
-            if (cfg_.post_norms) {  // Gemma 2: x += post_attention_norm(wo · att); xn is free again
-                linear(L.wo.parts[0], att, xn, T);
-                rmsnorm_rows_add(xn, L.post_attention_norm.get(), x, T, D, cfg_.norm_eps, stream_);
-            } else {
-                linear(L.wo.parts[0], att, x, T, /*accumulate=*/true);
-            }
+            add_to_residual(L.wo.parts[0], att, L.post_attention_norm.get(), T, l, "attention.wo");  // x += wo · att
 
             // --- feed-forward sub-layer: x += w2 · (act(w1·xn) ⊙ w3·xn), act = SiLU or GELU_tanh ---
             rmsnorm_rows(x, L.ffn_norm.get(), xn, T, D, cfg_.norm_eps, stream_);
@@ -237,18 +247,14 @@ class Transformer {
                 geglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
             else
                 swiglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
-            if (cfg_.post_norms) {  // Gemma 2: x += post_ffn_norm(w2 · hidden)
-                linear(L.w2.parts[0], hidden, xn, T);
-                rmsnorm_rows_add(xn, L.post_ffn_norm.get(), x, T, D, cfg_.norm_eps, stream_);
-            } else {
-                linear(L.w2.parts[0], hidden, x, T, /*accumulate=*/true);
-            }
+            add_to_residual(L.w2.parts[0], hidden, L.post_ffn_norm.get(), T, l, "feed_forward.w2");  // x += w2 · hidden
         }
 
         const int rows = last_only ? 1 : T;
         const float* last = x + std::size_t(T - rows) * D;
         rmsnorm_rows(last, final_norm_.get(), xn, rows, D, cfg_.norm_eps, stream_);
-        linear(output(), xn, logits_.get(), rows);
+        linear(output(), xn, logits_.get(), rows);  // [rows, V] (model parallel: [rows, V/N], gathered next)
+        if (rank_.split()) gather_logits(rows);
         softcap(logits_.get(), std::size_t(rows) * cfg_.vocab_size, cfg_.final_softcap, stream_);  // Gemma 2
         logits_rows_ = rows;
     }
@@ -267,6 +273,9 @@ class Transformer {
     // Logits rows [first, first + rows) copied to the host, after the work queued before.
     std::vector<float> download_logits(int first, int rows) const {
         std::vector<float> host(std::size_t(rows) * cfg_.vocab_size);
+        // First the wait for the queued work, which a rank bounds (NcclCollectives::synchronize):
+        // a copy into pageable memory would wait for it without a deadline.
+        synchronize("the logits");
         check(cudaMemcpyAsync(host.data(), logits_.get() + std::size_t(first) * cfg_.vocab_size,
                               host.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_),
               "copy logits to the host");
@@ -306,7 +315,66 @@ class Transformer {
     }
     std::size_t kv_bytes_per_position() const { return 2 * std::size_t(cfg_.n_layers) * cfg_.kv_dim() * sizeof(float); }
 
+    // Waits for the work queued on the stream (a rank: through its collectives, which may bound the wait).
+    void synchronize(const char* what) const {
+        if (rank_.split())
+            rank_.collectives->synchronize(stream_, what);
+        else
+            check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    }
+
   private:
+    // --- model parallel (model_parallel.cuh): the steps where a rank meets the others ---
+
+    // x [T, D] ← the embeddings of `tokens`, assembled from every rank's part of the table.
+    void embed_rank(std::span<const int> tokens, float* x) {
+        const Partition& p = *rank_.partition;
+        const int T = int(tokens.size()), D = cfg_.dim, N = p.ranks();
+        const DeviceMatrix& E = embeddings_.parts[0];
+        if (p.embedding() == EmbeddingSplit::vocab) {  // E [V/N, D]: this rank's rows, 0 for other ranks' tokens
+            const Range v = p.vocab();
+            std::vector<int> local(tokens.begin(), tokens.end());
+            for (int& id : local) id = std::size_t(id) >= v.begin && std::size_t(id) < v.end ? id - int(v.begin) : -1;
+            tokens_.upload(local.data(), T, stream_);
+            embedding(E.dtype, E.data, tokens_.get(), T, D, x, embed_scale(), stream_);
+            rank_.collectives->all_reduce_sum(x, std::size_t(T) * D, stream_, "tok_embeddings");
+        } else {  // E [V, D/N]: this rank's columns of every token's row
+            const int d = int(p.dim().size());
+            tokens_.upload(tokens.data(), T, stream_);
+            embedding(E.dtype, E.data, tokens_.get(), T, d, x, embed_scale(), stream_);  // x as [T, D/N]
+            rank_.collectives->all_gather(x, std::size_t(T) * d, gather_.get(), stream_, "tok_embeddings");
+            interleave(gather_.get(), N, T, d, x, stream_);  // [N, T, D/N] → [T, D]
+        }
+    }
+
+    // A sub-layer's output into the residual stream x [T, D]: x += W · in (in: [T, W.cols]). Gemma 2
+    // adds post_norm(W · in) instead; a rank (model parallel) first sums its partial product with
+    // the other ranks' (`step` of layer l: "attention.wo", "feed_forward.w2"). Either goes through
+    // xn, free again at that point; otherwise the product accumulates into x directly.
+    void add_to_residual(const DeviceMatrix& W, const float* in, const float* post_norm, int T, int l,
+                         const char* step) {
+        float *x = x_.get(), *y = xn_.get();
+        const std::size_t n = std::size_t(T) * cfg_.dim;
+        if (!cfg_.post_norms && !rank_.split()) return linear(W, in, x, T, /*accumulate=*/true);
+        linear(W, in, y, T);  // [T, D] (model parallel: this rank's heads' or units' share)
+        if (rank_.split()) {  // the sum over every rank's share
+            const std::string what = "layers." + std::to_string(l) + "." + step;
+            rank_.collectives->all_reduce_sum(y, n, stream_, what.c_str());
+        }
+        if (cfg_.post_norms)
+            rmsnorm_rows_add(y, post_norm, x, T, cfg_.dim, cfg_.norm_eps, stream_);
+        else
+            add_into(y, x, n, stream_);
+    }
+
+    // logits_ [rows, V/N] (this rank's vocabulary) → [rows, V] (every rank's, in order).
+    void gather_logits(int rows) {
+        const Partition& p = *rank_.partition;
+        const int n = int(p.vocab().size());
+        rank_.collectives->all_gather(logits_.get(), std::size_t(rows) * n, gather_.get(), stream_, "output");
+        interleave(gather_.get(), p.ranks(), rows, n, logits_.get(), stream_);  // [N, rows, V/N] → [rows, V]
+    }
+
     // Gemma: the embeddings times √D, rounded to float32 first (model/transformer.hpp); else 1.
     float embed_scale() const { return cfg_.embed_scale ? float(std::sqrt(double(cfg_.dim))) : 1.0f; }
     bool geglu_ffn() const { return cfg_.activation == Activation::gelu_tanh; }
@@ -444,12 +512,14 @@ class Transformer {
         x_.resize(T * D), xn_.resize(T * D), qkv_.resize(T * (Q + 2 * K)), att_.resize(T * Q);
         gate_up_.resize(T * 2 * F), hidden_.resize(T * F), logits_.resize(T * std::size_t(cfg_.vocab_size));
         tokens_.resize(T), x16_.resize(T * std::max({D, Q, F}));
+        if (rank_.split()) gather_.resize(T * std::max(D, std::size_t(cfg_.vocab_size)));  // all-gathers' output
         activation_rows_ = T;
         ++buffers_version_;
     }
 
-    ModelConfig cfg_;
+    ModelConfig cfg_;  // a rank's: H/N, KV/N heads and F/N units (rank_config)
     RunnerOptions options_;
+    RankLayout rank_;
     MatrixGroup embeddings_;
     std::vector<MatrixGroup> output_;  // empty when tied to the embeddings
     std::vector<DeviceLayer> layers_;
@@ -465,6 +535,7 @@ class Transformer {
 
     int activation_rows_ = 0, logits_rows_ = 0;
     Buffer<float> x_, xn_, qkv_, att_, gate_up_, hidden_, logits_;
+    Buffer<float> gather_;  // model parallel: an all-gather's [N, T, D/N] or [N, rows, V/N]
     Buffer<uint16_t> x16_;
     Buffer<int> tokens_, next_, pos_;  // pos_: the decode step's position, read by its kernels
     int last_next_ = -1;

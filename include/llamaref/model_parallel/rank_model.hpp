@@ -19,44 +19,9 @@
 
 #include "../formats/load.hpp"
 #include "../formats/meta.hpp"
-#include "partition.hpp"
+#include "partition.hpp"  // RankModel
 
 namespace llamaref {
-
-// One rank's part of a model: the whole model's configuration and this rank's slices of the weights.
-struct RankModel {
-    ModelConfig config;  // the whole model's (n_heads = H, not H/N)
-    int rank = 0, ranks = 1;
-    EmbeddingSplit embedding = EmbeddingSplit::model_dim;
-    Weights weights;                                   // this rank's slices: shapes in rank_shapes below
-    std::string format;                                // e.g. "meta shard 1 of 2", "gguf, sliced"
-    std::vector<std::shared_ptr<const void>> storage;  // mapped files and copied slices the views use
-
-    Partition partition() const { return Partition(config, rank, ranks, embedding); }
-};
-
-// Throws unless every slice has the shape the partition gives it.
-inline void validate_rank_weights(const Partition& p, const Weights& w) {
-    const ModelConfig& c = p.config();
-    const std::size_t D = c.dim, V = c.vocab_size;
-    auto expect = [](const TensorView& t, const std::string& name, const Shape& want) {
-        if (t.empty()) fail("weights: tensor ", name, " is missing");
-        if (t.shape != want)
-            fail("weights: tensor ", name, " has shape ", shape_str(t.shape), " but rank's slice should be ",
-                 shape_str(want));
-    };
-    expect(w.tok_embeddings, "tok_embeddings", split_shape({V, D}, p.embedding_split()));
-    expect(w.norm, "norm", {D});
-    expect(w.output, "output", split_shape({V, D}, p.output_split()));
-    if (w.layers.size() != std::size_t(c.n_layers))
-        fail("weights: ", w.layers.size(), " layers but the config says ", c.n_layers);
-    for (std::size_t l = 0; l < w.layers.size(); ++l) {
-        const LayerWeights& L = w.layers[l];
-        const std::string pre = "layers." + std::to_string(l) + ".";
-        for (const LayerTensorName& n : layer_tensor_names(c.post_norms))
-            expect(L.*n.field, pre + n.meta, split_shape(whole_layer_shape(c, n.meta), p.layer_split(n.meta)));
-    }
-}
 
 // The rank's slice of t: rows are a view into t's memory; columns are copied into a buffer that
 // `storage` keeps (a quantized row is cut at whole blocks only).

@@ -47,7 +47,7 @@ struct uint4 {
     unsigned x, y, z, w;
 };
 
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
+enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorNotReady = 600 };
 using cudaError = cudaError_t;
 inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }
@@ -298,8 +298,20 @@ inline cudaError_t cudaMemsetAsync(void* d, int v, std::size_t n, cudaStream_t =
 }
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+namespace shim {
+// Test hook: every stream reports work still running, as a GPU's does while a collective waits for
+// a rank that died (tests/cuda/test_cuda_model_parallel.cpp: the bounded wait of nccl.cuh).
+inline bool g_streams_never_ready = false;
+}  // namespace shim
+// Streams are synchronous: their work is done when a call returns (unless the hook above says not).
+inline cudaError_t cudaStreamQuery(cudaStream_t) {
+    return shim::g_streams_never_ready ? cudaErrorNotReady : cudaSuccess;
+}
+// One device, or LLAMAREF_EMU_DEVICES of them (model-parallel tests: a device per rank; all are
+// the same host memory).
 inline cudaError_t cudaGetDeviceCount(int* n) {
-    *n = 1;
+    const char* env = std::getenv("LLAMAREF_EMU_DEVICES");
+    *n = env && std::atoi(env) > 0 ? std::atoi(env) : 1;
     return cudaSuccess;
 }
 inline cudaError_t cudaGetDevice(int* d) {
