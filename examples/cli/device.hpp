@@ -199,6 +199,17 @@ class ModelParallelEngine final : public Engine {
 };
 
 #ifdef LLAMAREF_WITH_CUDA
+// The CUDA runners' options from the CLI's (a model-parallel rank ignores the decode path).
+inline cuda::RunnerOptions runner_options(const EngineOptions& o) {
+    cuda::RunnerOptions r;
+    r.context_len = o.context;
+    r.fused_decode = o.fused_decode;
+    r.cuda_graph = o.cuda_graph;
+    r.fast_prefill = o.fast_prefill;
+    r.plain_attention = o.plain_attention;
+    return r;
+}
+
 // The CUDA path: cuda::Runner, its KV cache grown as positions are used.
 class CudaEngine final : public Engine {
   public:
@@ -227,15 +238,6 @@ class CudaEngine final : public Engine {
     double device_copy_bandwidth() override { return cuda::device_copy_bandwidth(); }
 
   private:
-    static cuda::RunnerOptions runner_options(const EngineOptions& o) {
-        cuda::RunnerOptions r;
-        r.context_len = o.context;
-        r.fused_decode = o.fused_decode;
-        r.cuda_graph = o.cuda_graph;
-        r.fast_prefill = o.fast_prefill;
-        r.plain_attention = o.plain_attention;
-        return r;
-    }
     cuda::Runner runner_;
     EngineOptions options_;
     std::vector<float> last_;
@@ -268,13 +270,6 @@ class CudaModelParallelEngine final : public Engine {
     }
 
   private:
-    static cuda::RankRunnerOptions runner_options(const EngineOptions& o) {
-        cuda::RankRunnerOptions r;
-        r.context_len = o.context;
-        r.fast_prefill = o.fast_prefill;
-        r.plain_attention = o.plain_attention;
-        return r;
-    }
     cuda::RankRunner runner_;
     Communicator& comm_;
     EngineOptions options_;

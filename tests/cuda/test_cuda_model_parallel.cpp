@@ -133,9 +133,8 @@ TEST_CASE("cuda model parallel: a rank without a GPU of its own is refused", "[c
     LLAMAREF_REQUIRE_DATA("oracle/llama1-mha/hf/config.json");
     auto model = std::make_shared<const RankModel>(
         load_rank_model(test::data("oracle/llama1-mha/hf"), world().rank(), world().size()));
-    cuda::RankRunnerOptions o;
-    o.device = 1 << 20;  // past any host's GPUs; refused before any collective, on every rank
-    CHECK_THROWS_WITH(cuda::RankRunner(model, world(), o),
+    const int device = 1 << 20;  // past any host's GPUs; refused before any collective, on every rank
+    CHECK_THROWS_WITH(cuda::RankRunner(model, world(), {}, device),
                       Catch::Contains("NCCL needs a GPU of its own for every rank"));
 }
 

@@ -1,7 +1,8 @@
 // llamaref/cuda/model_parallel.cuh — one rank of Meta's model-parallel layout on a GPU: what the
 // device Transformer (transformer.cuh) needs beyond the single-device model.
 //
-// CPU specification: model_parallel/transformer.hpp (read it first: the split per layer, the
+// Shoeybi et al. 2019 (Megatron-LM) §3, as Meta's reference runs it with fairscale's layers. CPU
+// specification: model_parallel/transformer.hpp (read it first: the split per layer, the
 // collectives and the shapes per rank are drawn there). A rank's Transformer is built with its
 // slices (model_parallel/rank_model.hpp) and a RankLayout, and runs the same kernels with the
 // rank's sizes — H/N query heads, KV/N key/value heads, F/N hidden units, V/N output rows — and

@@ -35,15 +35,10 @@ int select_rank_device(int rank, int requested) {
     return device;
 }
 
-RunnerOptions runner_options(const RankRunnerOptions& o, int device) {
-    RunnerOptions r;
-    r.context_len = o.context_len;
-    r.device = device;
-    r.fast_prefill = o.fast_prefill;
-    r.plain_attention = o.plain_attention;
-    r.fused_decode = false;  // a rank runs kernel by kernel (transformer.cuh)
-    r.cuda_graph = false;
-    return r;
+RunnerOptions rank_options(RunnerOptions o, int device) {
+    o.device = device;
+    o.fused_decode = o.cuda_graph = false;  // a rank runs kernel by kernel (transformer.cuh)
+    return o;
 }
 }  // namespace
 
@@ -53,21 +48,21 @@ struct RankRunner::Impl {
     int device;
     NcclCollectives nccl;
     Transformer tf;
-    Impl(std::shared_ptr<const RankModel> m, Communicator& host, const RankRunnerOptions& o)
+    Impl(std::shared_ptr<const RankModel> m, Communicator& host, const RunnerOptions& o, int requested_device)
         : model(std::move(m)),
           partition(model->partition()),
-          device(select_rank_device(host.rank(), o.device)),
+          device(select_rank_device(host.rank(), requested_device)),
           nccl(host),
-          tf(model->config, model->weights, runner_options(o, device), RankLayout{&partition, &nccl}) {}
+          tf(model->config, model->weights, rank_options(o, device), RankLayout{&partition, &nccl}) {}
 };
 
-RankRunner::RankRunner(std::shared_ptr<const RankModel> model, Communicator& host, RankRunnerOptions options) {
+RankRunner::RankRunner(std::shared_ptr<const RankModel> model, Communicator& host, RunnerOptions options, int device) {
     if (host.size() != model->ranks || host.rank() != model->rank)
         fail("model parallel: the weights are rank ", model->rank, " of ", model->ranks, " but this process is rank ",
              host.rank(), " of ", host.size());
     validate_rank_weights(model->partition(), model->weights);
     require_supported(Model{model->config, model->weights, model->format, {}, {}});  // config and dtypes
-    impl_ = std::make_unique<Impl>(std::move(model), host, options);
+    impl_ = std::make_unique<Impl>(std::move(model), host, options, device);
 }
 RankRunner::~RankRunner() = default;
 

@@ -20,14 +20,9 @@
 #include <llamaref/model_parallel/communicator.hpp>
 #include <llamaref/model_parallel/partition.hpp>  // RankModel
 
-namespace llamaref::cuda {
+#include "runner.hpp"  // RunnerOptions
 
-struct RankRunnerOptions {
-    int context_len = 0;           // positions of the KV cache (0: the model's max_seq_len)
-    int device = -1;               // CUDA device ordinal; −1: the rank's place on its host (local_rank())
-    bool fast_prefill = true;      // as RunnerOptions::fast_prefill (runner.hpp)
-    bool plain_attention = false;  // as RunnerOptions::plain_attention
-};
+namespace llamaref::cuda {
 
 // This process's place among the ranks on its host: Open MPI's OMPI_COMM_WORLD_LOCAL_RANK (or
 // MPICH's MPI_LOCALRANKID, Slurm's SLURM_LOCALID), else `rank` (one host).
@@ -37,8 +32,10 @@ class RankRunner {
   public:
     // Every rank of `host` constructs its RankRunner at the same time (collective): it selects its
     // GPU (refusing a rank without a GPU of its own), uploads its slices and joins the others' NCCL
-    // communicator. `host` must outlive the runner.
-    RankRunner(std::shared_ptr<const RankModel> model, Communicator& host, RankRunnerOptions options = {});
+    // communicator. `host` must outlive the runner. The options are the single-GPU Runner's
+    // (context_len, fast_prefill, plain_attention; a rank runs kernel by kernel, so fused_decode and
+    // cuda_graph are off); `device` is the CUDA ordinal, −1 the rank's place on its host (local_rank()).
+    RankRunner(std::shared_ptr<const RankModel> model, Communicator& host, RunnerOptions options = {}, int device = -1);
     ~RankRunner();
     RankRunner(const RankRunner&) = delete;
     RankRunner& operator=(const RankRunner&) = delete;

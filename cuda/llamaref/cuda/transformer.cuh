@@ -36,6 +36,7 @@
 
 #include <algorithm>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <llamaref/model/rmsnorm.hpp>
@@ -154,6 +155,9 @@ class Transformer {
             layers_.emplace_back(L, cfg_.norm_unit_offset);
         }
         final_norm_ = upload_norm(m.norm, cfg_.norm_unit_offset);
+        for (int l = 0; l < cfg_.n_layers; ++l)  // the all-reduces' names, for a rank's messages
+            for (const char* step : {".attention.wo", ".feed_forward.w2"})
+                step_names_.push_back("layers." + std::to_string(l) + step);
         if (m.output.data != m.tok_embeddings.data) output_.emplace_back(MatrixGroup({&m.output}));
         const auto theta = rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling);
         theta_.resize(theta.size());
@@ -233,7 +237,7 @@ class Transformer {
                 attention(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att,
                           attention_scratch_.get(), stream_);
             }
-            add_to_residual(L.wo.parts[0], att, L.post_attention_norm.get(), T, l, "attention.wo");  // x += wo · att
+            add_to_residual(L.wo.parts[0], att, L.post_attention_norm.get(), T, step_names_[2 * l]);  // x += wo · att
 
             // --- feed-forward sub-layer: x += w2 · (act(w1·xn) ⊙ w3·xn), act = SiLU or GELU_tanh ---
             rmsnorm_rows(x, L.ffn_norm.get(), xn, T, D, cfg_.norm_eps, stream_);
@@ -247,7 +251,8 @@ class Transformer {
                 geglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
             else
                 swiglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
-            add_to_residual(L.w2.parts[0], hidden, L.post_ffn_norm.get(), T, l, "feed_forward.w2");  // x += w2 · hidden
+            add_to_residual(L.w2.parts[0], hidden, L.post_ffn_norm.get(), T,
+                            step_names_[2 * l + 1]);  // x += w2 · hidden
         }
 
         const int rows = last_only ? 1 : T;
@@ -333,9 +338,10 @@ class Transformer {
         const DeviceMatrix& E = embeddings_.parts[0];
         if (p.embedding() == EmbeddingSplit::vocab) {  // E [V/N, D]: this rank's rows, 0 for other ranks' tokens
             const Range v = p.vocab();
-            std::vector<int> local(tokens.begin(), tokens.end());
-            for (int& id : local) id = std::size_t(id) >= v.begin && std::size_t(id) < v.end ? id - int(v.begin) : -1;
-            tokens_.upload(local.data(), T, stream_);
+            local_ids_.assign(tokens.begin(), tokens.end());
+            for (int& id : local_ids_)
+                id = std::size_t(id) >= v.begin && std::size_t(id) < v.end ? id - int(v.begin) : -1;
+            tokens_.upload(local_ids_.data(), T, stream_);
             embedding(E.dtype, E.data, tokens_.get(), T, D, x, embed_scale(), stream_);
             rank_.collectives->all_reduce_sum(x, std::size_t(T) * D, stream_, "tok_embeddings");
         } else {  // E [V, D/N]: this rank's columns of every token's row
@@ -349,18 +355,15 @@ class Transformer {
 
     // A sub-layer's output into the residual stream x [T, D]: x += W · in (in: [T, W.cols]). Gemma 2
     // adds post_norm(W · in) instead; a rank (model parallel) first sums its partial product with
-    // the other ranks' (`step` of layer l: "attention.wo", "feed_forward.w2"). Either goes through
-    // xn, free again at that point; otherwise the product accumulates into x directly.
-    void add_to_residual(const DeviceMatrix& W, const float* in, const float* post_norm, int T, int l,
-                         const char* step) {
+    // the other ranks' (`step` names it: "layers.3.attention.wo"). Either goes through xn, free
+    // again at that point; otherwise the product accumulates into x directly.
+    void add_to_residual(const DeviceMatrix& W, const float* in, const float* post_norm, int T,
+                         const std::string& step) {
         float *x = x_.get(), *y = xn_.get();
         const std::size_t n = std::size_t(T) * cfg_.dim;
         if (!cfg_.post_norms && !rank_.split()) return linear(W, in, x, T, /*accumulate=*/true);
         linear(W, in, y, T);  // [T, D] (model parallel: this rank's heads' or units' share)
-        if (rank_.split()) {  // the sum over every rank's share
-            const std::string what = "layers." + std::to_string(l) + "." + step;
-            rank_.collectives->all_reduce_sum(y, n, stream_, what.c_str());
-        }
+        if (rank_.split()) rank_.collectives->all_reduce_sum(y, n, stream_, step.c_str());  // every rank's share summed
         if (cfg_.post_norms)
             rmsnorm_rows_add(y, post_norm, x, T, cfg_.dim, cfg_.norm_eps, stream_);
         else
@@ -535,7 +538,9 @@ class Transformer {
 
     int activation_rows_ = 0, logits_rows_ = 0;
     Buffer<float> x_, xn_, qkv_, att_, gate_up_, hidden_, logits_;
-    Buffer<float> gather_;  // model parallel: an all-gather's [N, T, D/N] or [N, rows, V/N]
+    Buffer<float> gather_;                 // model parallel: an all-gather's [N, T, D/N] or [N, rows, V/N]
+    std::vector<int> local_ids_;           // model parallel: tokens as rows of this rank's vocabulary, −1 elsewhere
+    std::vector<std::string> step_names_;  // [2L]: "layers.l.attention.wo", "layers.l.feed_forward.w2"
     Buffer<uint16_t> x16_;
     Buffer<int> tokens_, next_, pos_;  // pos_: the decode step's position, read by its kernels
     int last_next_ = -1;
