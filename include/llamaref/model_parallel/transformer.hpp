@@ -133,11 +133,11 @@ class ModelParallelTransformer {
         }
         // Final norm (of every row, or the last), this rank's vocabulary rows, every rank's gathered.
         const std::size_t first = rows == LogitRows::all ? 0 : T - 1, n = T - first;
-        std::vector<float> xn(n * D);
+        const Range vocab = part_.vocab();
+        std::vector<float>&xn = b_.xn, &local = b_.local, &gathered = b_.gathered;  // kept between calls
+        xn.resize(n * D), local.resize(n * vocab.size()), gathered.resize(n * V);
         rmsnorm_rows(&x_[first * D], final_norm_.data(), xn.data(), n, D, cfg_.norm_eps);
         emit("norm", -1, xn.data(), {n, D});
-        const Range vocab = part_.vocab();
-        std::vector<float> local(n * vocab.size()), gathered(n * V);
         linear(model_->weights.output, xn.data(), local.data(), n);               // [n, V/N]
         comm_.all_gather(local.data(), local.size(), gathered.data(), "output");  // [N, n, V/N]
         Tensor2 logits = Tensor2::from_shape({n, V});
@@ -164,7 +164,8 @@ class ModelParallelTransformer {
             comm_.all_reduce_sum(x_.data(), T * D, "tok_embeddings");
         } else {  // [V, D/N]: this rank's columns of every token's row
             const std::size_t d = part_.dim().size();
-            std::vector<float> local(T * d), gathered(T * D);
+            std::vector<float>&local = b_.local, &gathered = b_.gathered;  // kept between calls
+            local.resize(T * d), gathered.resize(T * D);
             for (std::size_t t = 0; t < T; ++t) E.row_to_f32(std::size_t(tokens[t]), &local[t * d]);
             comm_.all_gather(local.data(), local.size(), gathered.data(), "tok_embeddings");  // [N, T, D/N]
             for (std::size_t r = 0; r < std::size_t(part_.ranks()); ++r)
@@ -277,6 +278,8 @@ class ModelParallelTransformer {
         std::vector<float> xn;                // [T, D]   a sub-layer's normalised input
         std::vector<float> q, att, k, v;      // [T, H/N·Dh] ×2, [T, KV/N·Dh] ×2
         std::vector<float> gate, up, hidden;  // [T, F/N]
+        std::vector<float> local,
+            gathered;  // an all-gather's input and output: [T, D/N] → [N, T, D/N], [n, V/N] → [N, n, V/N]
     } b_;
     RopeTable rope_;
     Observer observer_;
