@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <llamaref/core/parallel.hpp>
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/model_parallel/mpi.hpp>
 #include <llamaref/model_parallel/rank_model.hpp>
 #include <llamaref/model_parallel/transformer.hpp>
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
         std::size_t reduces = 0, gathers = 0, floats = 0;
         for (int r = 0; r < reps; ++r) {
             ModelParallelTransformer tf(slice, comm, P + G);
-            tf.set_backend(Backend::fast);
+            tf.set_backend(cpu::fast_backend);
             auto t0 = Clock::now();
             Tensor2 logits = tf.forward(prompt, 0, LogitRows::last);  // as generation runs a prompt
             prefill_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());

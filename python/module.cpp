@@ -15,6 +15,7 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/formats/load.hpp>
 #include <llamaref/verify/compare.hpp>
 #include <llamaref/verify/trace.hpp>
@@ -66,8 +67,8 @@ Array weight_array(const std::shared_ptr<Model>& model, const std::string& name)
 }
 
 Backend backend_of(const std::string& name) {
-    if (name == "reference" || name == "ref") return Backend::reference;
-    if (name == "fast") return Backend::fast;
+    if (name == "reference" || name == "ref") return reference_backend;
+    if (name == "fast") return cpu::fast_backend;
     fail("backend must be 'reference' or 'fast', got '", name, "'");
 }
 

@@ -12,6 +12,7 @@
 #include <llamaref/core/ops.hpp>
 #include <llamaref/core/parallel.hpp>
 #include <llamaref/core/quant_activations.hpp>
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/cpu/matmul_bf16.hpp>
 #include <llamaref/formats/load.hpp>
 #include <llamaref/formats/write_gguf.hpp>
@@ -79,9 +80,9 @@ TEST_CASE("llama.cpp's rounding on a BF16 model: bf16 dot products as near the r
         cpu::set_isa(cpu::Isa::avx512);
         return logits;
     };
-    const Tensor2 reference = run(Backend::reference, cpu::Isa::avx512);
-    const Tensor2 dot = run(Backend::fast, cpu::Isa::avx512);  // bf16 dot products
-    const Tensor2 exact = run(Backend::fast, cpu::Isa::avx2);  // the exact kernels
+    const Tensor2 reference = run(reference_backend, cpu::Isa::avx512);
+    const Tensor2 dot = run(cpu::fast_backend, cpu::Isa::avx512);  // bf16 dot products
+    const Tensor2 exact = run(cpu::fast_backend, cpu::Isa::avx2);  // the exact kernels
     auto largest_difference = [&](const Tensor2& a) {
         double worst = 0;
         for (std::size_t i = 0; i < a.size(); ++i)

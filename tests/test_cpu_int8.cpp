@@ -19,6 +19,7 @@
 #include <llamaref/core/ops.hpp>
 #include <llamaref/core/parallel.hpp>
 #include <llamaref/core/quant_activations.hpp>
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/cpu/matmul_int8.hpp>
 #include <llamaref/cpu/quant_activations.hpp>
 #include <llamaref/formats/load.hpp>
@@ -271,7 +272,7 @@ TEST_CASE("llama.cpp's rounding on its quantized files: token-by-token int8 deco
         const std::size_t V = std::size_t(model->config.vocab_size), n = ids.size();
         REQUIRE(llamacpp.size() == n * V);
         Transformer tf(model);
-        tf.set_backend(Backend::fast);
+        tf.set_backend(cpu::fast_backend);
         tf.set_llamacpp_rounding(true);
         double sq = 0;
         std::size_t agree = 0, first_departure = n;  // positions within 1e-5 of llama.cpp; the first that is not

@@ -10,6 +10,7 @@
 #include <random>
 
 #include <llamaref/cpu/attention.hpp>
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/formats/write_gguf.hpp>
 #include <llamaref/formats/write_safetensors.hpp>
 
@@ -59,12 +60,12 @@ double hidden_error(const std::string& dir, std::shared_ptr<const Model> model, 
 
 // run_oracle on one backend (the fast one also in prefill chunks of 5 tokens).
 OracleResult run_backend(const Oracle& o, std::shared_ptr<const Model> model, Backend b) {
-    if (b == Backend::reference) return run_oracle(o, model);
+    if (b == reference_backend) return run_oracle(o, model);
     // run_oracle builds its own Transformers: repeat its three paths here with the fast backend.
     OracleResult r;
     const std::size_t P = o.prompt.size(), G = o.generated.size(), V = model->config.vocab_size;
     Transformer tf(model);
-    tf.set_backend(Backend::fast);
+    tf.set_backend(cpu::fast_backend);
     tf.set_prefill_chunk(5);
     Tensor2 logits = tf.forward(o.prompt, 0);
     r.prefill = max_abs_diff(logits.data(), o.prefill.data(), P * V);
@@ -75,13 +76,13 @@ OracleResult run_backend(const Oracle& o, std::shared_ptr<const Model> model, Ba
         r.decode = std::max(r.decode, max_abs_diff(step.data(), o.decode.data() + k * V, V));
     }
     Transformer full(model);
-    full.set_backend(Backend::fast);
+    full.set_backend(cpu::fast_backend);
     std::vector<int> all = o.prompt;
     all.insert(all.end(), o.generated.begin(), o.generated.end());
     Tensor2 fl = full.forward(all, 0);
     r.full = max_abs_diff(fl.data(), o.full.data(), all.size() * V);
     Transformer g(model);
-    g.set_backend(Backend::fast);
+    g.set_backend(cpu::fast_backend);
     Tensor2 lg = g.forward(o.prompt, 0);
     for (std::size_t k = 0; k < G; ++k) {
         const int next = int(argmax(&lg(lg.shape(0) - 1, 0), V));
@@ -95,8 +96,8 @@ void check_case(const std::string& name, const std::string& model_path, const st
     const std::string dir = test::data("oracle/" + name);
     const Oracle o = read_oracle(dir);
     auto model = load_model(model_path);
-    for (Backend b : {Backend::reference, Backend::fast}) {
-        const char* bn = b == Backend::reference ? "reference" : "fast";
+    for (Backend b : {reference_backend, cpu::fast_backend}) {
+        const char* bn = b == reference_backend ? "reference" : "fast";
         const OracleResult r = run_backend(o, model, b);
         const double h = hidden_error(dir, model, b);
         std::printf("%-14s %-5s %-9s max|dlogit| prefill %.2e decode %.2e full %.2e; hidden %.2e (rel); greedy %s\n",
@@ -207,7 +208,7 @@ TEST_CASE("rolling-buffer cache: W slots, decode far past the window equals one 
     std::mt19937 rng(7);
     std::vector<int> ids(N);
     for (int& t : ids) t = 3 + int(rng() % 700);
-    for (Backend b : {Backend::reference, Backend::fast}) {
+    for (Backend b : {reference_backend, cpu::fast_backend}) {
         Transformer full(model, N);
         full.set_backend(b);
         const Tensor2 want = full.forward(ids, 0);  // every key fresh: no cache is read

@@ -11,6 +11,7 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnpy.hpp>
 
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/formats/load.hpp>
 #include <llamaref/generate.hpp>
 #include <llamaref/sampling/sampler.hpp>
@@ -26,12 +27,12 @@ namespace {
 using test::Oracle, test::read_oracle, test::max_abs_diff;  // test_formats_oracle.hpp
 
 void check_against_oracle(const std::string& case_dir, const std::string& model_path,
-                          Backend backend = Backend::reference) {
+                          Backend backend = reference_backend) {
     const Oracle o = read_oracle(case_dir);
     auto model = std::shared_ptr<const Model>(load_model(model_path));
     const int P = int(o.prompt.size()), G = int(o.generated.size());
     const std::size_t V = model->config.vocab_size, D = model->config.dim, L = model->config.n_layers;
-    INFO("model " << model_path << (backend == Backend::fast ? " (fast backend)" : ""));
+    INFO("model " << model_path << (backend == cpu::fast_backend ? " (fast backend)" : ""));
 
     SECTION("prefill logits and hidden states") {
         Transformer tf(model);
@@ -262,7 +263,7 @@ TEST_CASE("prefill + decode samples the same tokens as feeding the prompt one to
 TEST_CASE("fast backend: Meta reference fixtures within 1e-4, greedy ids exact", "[oracle][fast]") {
     for (const std::string c : {"llama1-mha", "llama2-gqa", "llama31-scaled"}) {
         LLAMAREF_REQUIRE_DATA("oracle/" + c + "/hf/model.safetensors");
-        check_against_oracle(test::data("oracle/" + c), test::data("oracle/" + c + "/hf"), Backend::fast);
+        check_against_oracle(test::data("oracle/" + c), test::data("oracle/" + c + "/hf"), cpu::fast_backend);
     }
 }
 
@@ -270,7 +271,7 @@ TEST_CASE("fast backend: stories260K greedy 256 ids equal llama2.c's", "[stories
     LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
     const std::string dir = test::data("models/stories260K");
     Transformer tf(load_model(dir + "/stories260K.bin"));
-    tf.set_backend(Backend::fast);
+    tf.set_backend(cpu::fast_backend);
     const std::vector<int> bos{1};
     CHECK(generate_greedy(tf, bos, 256) == test::read_ints(dir + "/expected/greedy_n256_ids.txt"));
 }
@@ -283,7 +284,7 @@ TEST_CASE("fast backend: bit-identical for 1 and 2 threads, chunked or not, pref
     auto run = [&](int threads, int chunk) {
         set_num_threads(threads);
         Transformer tf(model);
-        tf.set_backend(Backend::fast);
+        tf.set_backend(cpu::fast_backend);
         tf.set_prefill_chunk(chunk);
         Tensor2 logits = tf.forward(prompt, 0);
         set_num_threads(1);
@@ -296,7 +297,7 @@ TEST_CASE("fast backend: bit-identical for 1 and 2 threads, chunked or not, pref
 
     // Token by token through the KV cache: every row the same bits as the prefill's.
     Transformer tf(model);
-    tf.set_backend(Backend::fast);
+    tf.set_backend(cpu::fast_backend);
     const std::size_t V = one.shape(1);
     for (std::size_t t = 0; t < 40; ++t) {
         const Tensor2 step = tf.forward(std::span(prompt).subspan(t, 1), int(t));
@@ -312,7 +313,7 @@ TEST_CASE("LogitRows::last and forward_last give the last row of all", "[model][
     LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/hf/model.safetensors");
     auto model = std::shared_ptr<const Model>(load_model(test::data("oracle/llama2-gqa/hf")));
     const std::vector<int> prompt{1, 2, 3, 400, 5, 6, 7, 8, 9};
-    for (Backend b : {Backend::reference, Backend::fast}) {
+    for (Backend b : {reference_backend, cpu::fast_backend}) {
         Transformer all(model), last(model), next(model);
         for (auto* tf : {&all, &last, &next}) tf->set_backend(b);
         const Tensor2 a = all.forward(prompt, 0);
@@ -363,7 +364,7 @@ TEST_CASE("fast backend: a 4096-token prompt in chunks, last logits within 1e-4 
     std::vector<int> prompt(4096);
     for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = int((i * 2654435761u) % V);
     Transformer ref(model), fast(model);
-    fast.set_backend(Backend::fast);  // chunks of 512: eight calls, only the last computes logits
+    fast.set_backend(cpu::fast_backend);  // chunks of 512: eight calls, only the last computes logits
     const Tensor2 want = ref.forward(prompt, 0, LogitRows::last);
     const std::span<const float> got = fast.forward_last(prompt, 0);
     REQUIRE(got.size() == V);
@@ -384,14 +385,14 @@ TEST_CASE("KV cache in F16 / BF16: rounded keys and values, logits near Meta's",
     all.insert(all.end(), o.generated.begin(), o.generated.end());
     const int S = int(all.size());
 
-    for (Backend backend : {Backend::reference, Backend::fast}) {
+    for (Backend backend : {reference_backend, cpu::fast_backend}) {
         double effect_f16 = 0;
         Transformer exact(model);  // the F32 cache, same backend (the same sums up to the rounding)
         exact.set_backend(backend);
         const Tensor2 exact_logits = exact.forward(all, 0);
         for (DType t : {DType::F16, DType::BF16}) {
             INFO("cache type " << dtype_name(t)
-                               << (backend == Backend::fast ? ", fast backend" : ", reference backend"));
+                               << (backend == cpu::fast_backend ? ", fast backend" : ", reference backend"));
             Transformer tf(model);
             tf.set_backend(backend);
             tf.set_kv_cache_types(t, t);

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/model_parallel/communicator.hpp>
 #include <llamaref/model_parallel/rank_model.hpp>
 #include <llamaref/model_parallel/transformer.hpp>
@@ -120,7 +121,7 @@ TEST_CASE("model parallel: one rank's forward gives Meta's logits", "[model_para
             SingleRank one;
             auto m =
                 std::make_shared<const RankModel>(load_rank_model(data(std::string("oracle/") + c + "/meta"), 0, 1));
-            for (Backend b : {Backend::reference, Backend::fast}) {
+            for (Backend b : {reference_backend, cpu::fast_backend}) {
                 ModelParallelTransformer tf(m, one);
                 tf.set_backend(b);
                 const Tensor2 prefill = tf.forward(o.prompt, 0);  // [P, V]

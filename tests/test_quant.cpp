@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <xtensor/xnpy.hpp>
 
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/formats/gguf.hpp>
 #include <llamaref/formats/load.hpp>
 #include <llamaref/formats/write_gguf.hpp>
@@ -96,8 +97,8 @@ TEST_CASE("quantized GGUF: logits of the dequantized model within 1e-4, greedy i
         ids.insert(ids.end(), generated.begin(), generated.end());
         const auto expected = xt::load_npy<float>(dir + "/full_logits.npy");  // [40, V]
         auto model = load_model(data(kQuantDir + "/" + entry["file"].get<std::string>()));
-        for (Backend backend : {Backend::reference, Backend::fast}) {
-            INFO(name << (backend == Backend::fast ? " fast" : " reference"));
+        for (Backend backend : {reference_backend, cpu::fast_backend}) {
+            INFO(name << (backend == cpu::fast_backend ? " fast" : " reference"));
             Transformer tf(model);
             tf.set_backend(backend);
             const Tensor2 logits = tf.forward(ids, 0);
@@ -121,7 +122,7 @@ TEST_CASE("quantized GGUF: decode token by token equals the one-pass logits", "[
     const auto expected = xt::load_npy<float>(data(kQuantDir + "/Q4_K_M/expected/full_logits.npy"));
     auto model = load_model(data(file));
     Transformer tf(model);
-    tf.set_backend(Backend::fast);
+    tf.set_backend(cpu::fast_backend);
     const std::size_t V = expected.shape()[1];
     double max_diff = 0;
     for (std::size_t t = 0; t < ids.size(); ++t) {  // T = 1: the decode kernels (dequantize a block, then FMA)
@@ -194,8 +195,8 @@ TEST_CASE("quantized GGUF: llama.cpp's activation rounding, emulated, explains l
         double exact_sq = 0;
         for (std::size_t i = 0; i < exact.size(); ++i)
             exact_sq += std::pow(double(exact.data()[i]) - llamacpp.data()[i], 2);
-        for (Backend backend : {Backend::reference, Backend::fast}) {
-            INFO(name << (backend == Backend::fast ? " fast" : " reference"));
+        for (Backend backend : {reference_backend, cpu::fast_backend}) {
+            INFO(name << (backend == cpu::fast_backend ? " fast" : " reference"));
             Transformer tf(model);
             tf.set_backend(backend);
             tf.set_llamacpp_rounding(true);
@@ -238,8 +239,8 @@ TEST_CASE("quantized GGUF with a tied output: a Q4_K token table as the output m
 
     const auto tokens_json = read_json(data(kQuantDir + "/Q4_K_M/expected/tokens.json"));
     std::vector<int> ids = tokens_json["prompt"].get<std::vector<int>>();
-    for (Backend backend : {Backend::reference, Backend::fast}) {
-        INFO((backend == Backend::fast ? "fast" : "reference"));
+    for (Backend backend : {reference_backend, cpu::fast_backend}) {
+        INFO((backend == cpu::fast_backend ? "fast" : "reference"));
         Transformer a(tied), b(twin);
         a.set_backend(backend), b.set_backend(backend);
         const Tensor2 la = a.forward(ids, 0), lb = b.forward(ids, 0);
@@ -247,7 +248,7 @@ TEST_CASE("quantized GGUF with a tied output: a Q4_K token table as the output m
         double max_diff = 0;
         for (std::size_t i = 0; i < la.size(); ++i)
             max_diff = std::max(max_diff, double(std::fabs(la.data()[i] - lb.data()[i])));
-        WARN((backend == Backend::fast ? "fast" : "reference")
+        WARN((backend == cpu::fast_backend ? "fast" : "reference")
              << ": tied Q4_K model vs its float32 twin, max |Δ logit| " << max_diff);
         CHECK(max_diff < 1e-4);
         const std::size_t V = la.shape()[1];
@@ -255,7 +256,7 @@ TEST_CASE("quantized GGUF with a tied output: a Q4_K token table as the output m
             CHECK(argmax(la.data() + t * V, V) == argmax(lb.data() + t * V, V));
     }
     Transformer spec(tied), fast(tied);
-    spec.set_backend(Backend::reference), fast.set_backend(Backend::fast);
+    spec.set_backend(reference_backend), fast.set_backend(cpu::fast_backend);
     spec.set_llamacpp_rounding(true), fast.set_llamacpp_rounding(true);
     std::size_t agree = 0;
     for (std::size_t t = 0; t < ids.size(); ++t) {

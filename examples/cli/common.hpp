@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/formats/load.hpp>
 #include <llamaref/model/transformer.hpp>
 #include <llamaref/sampling/sampler.hpp>
@@ -155,7 +156,7 @@ inline void add_cpu_options(ArgParser& args) {
 
 // What add_cpu_options' flags ask for.
 struct CpuOptions {
-    Backend backend = Backend::fast;
+    Backend backend = cpu::fast_backend;
     DType cache_k = DType::F32, cache_v = DType::F32;  // model/kv_cache.hpp: round_kv
     bool llamacpp_rounding = false;                    // core/quant_activations.hpp
 
@@ -182,7 +183,7 @@ inline CpuOptions cpu_options_from(const ArgParser& args, const std::string& com
     CpuOptions o;
     const std::string b = args.str("--backend");
     if (b == "ref")
-        o.backend = Backend::reference;
+        o.backend = reference_backend;
     else if (b != "fast")
         throw UsageError("llamaref " + command + ": --backend must be fast or ref, got '" + b + "'");
     auto cache_type = [&](const std::string& flag) {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include <llamaref/cpu/backend.hpp>
 #include <llamaref/cpu/simd.hpp>
 #include <llamaref/model/transformer.hpp>
 #include <llamaref/model_parallel/transformer.hpp>
@@ -141,9 +142,10 @@ class CpuEngine final : public Engine {
     }
     std::string describe() const override {
         const CpuOptions& c = cpu_;
-        std::string s = "CPU: " + cpu_name() + ", " + std::to_string(num_threads()) + " of " +
-                        std::to_string(std::thread::hardware_concurrency()) + " threads, backend " +
-                        (c.backend == Backend::fast ? "fast (" + std::string(cpu::isa_name(cpu::isa())) + ")" : "ref");
+        std::string s =
+            "CPU: " + cpu_name() + ", " + std::to_string(num_threads()) + " of " +
+            std::to_string(std::thread::hardware_concurrency()) + " threads, backend " +
+            (c.backend == cpu::fast_backend ? "fast (" + std::string(cpu::isa_name(cpu::isa())) + ")" : "ref");
         if (c.cache_k != DType::F32 || c.cache_v != DType::F32)
             s += ", KV cache K " + std::string(dtype_name(c.cache_k)) + " / V " + std::string(dtype_name(c.cache_v));
         if (c.llamacpp_rounding) s += ", activations rounded as llama.cpp's (--llamacpp-rounding)";

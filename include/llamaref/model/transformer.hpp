@@ -1,4 +1,4 @@
-// llamaref/model/transformer.hpp — the Llama decoder: forward pass, observer hook (weights: weights.hpp).
+// llamaref/model/transformer.hpp — the Llama decoder: the forward pass, told once (weights: weights.hpp).
 //
 // LLaMA paper §2.2 (pre-normalization, SwiGLU, RoPE on the GPT/Transformer decoder of Vaswani et
 // al. 2017 §3.1); Meta's reference model.py, class Transformer / TransformerBlock. One token's
@@ -23,12 +23,15 @@
 // a whole prompt (prefill) or one token at a time (decode). Keys and values go to the KV cache,
 // so a later call continues where the last one stopped.
 //
-// Two backends compute the same function. Backend::reference (the default) calls the plain
-// functions of core/ and model/: the specification. Backend::fast calls the kernels of cpu/
-// (SIMD, blocked, threaded; tested against the specification) for the matrix products and
-// attention, and runs a long prompt in chunks (set_prefill_chunk), so that the activations
-// never grow beyond one chunk's; the observer sees both alike (a trace records the probabilities
-// from the reference attention).
+// The story is written against a table of operations (backend.hpp: linear, the gated FFN,
+// attention). reference_backend, the default, is the specification; cpu::fast_backend
+// (cpu/backend.hpp) computes the same function with the fast kernels. The observer (a trace)
+// sees each tensor by Meta's module name, whichever backend ran it.
+//
+// Meta's model-parallel layout (model_parallel/transformer.hpp) runs this same story on one
+// rank's slices of the weights (H/N heads, F/N hidden units, V/N output rows) with Collectives
+// where Meta's layers communicate: the embedding's gather, the sums after wo and w2, the logits'
+// gather. A single process has none, and those lines do nothing.
 #pragma once
 
 #include <functional>
@@ -38,14 +41,8 @@
 #include <vector>
 
 #include "../core/ops.hpp"
-#include "../core/quant_activations.hpp"
-#include "../cpu/attention.hpp"
-#include "../cpu/feed_forward.hpp"
-#include "../cpu/matmul.hpp"
-#include "../cpu/matmul_bf16.hpp"
-#include "../cpu/matmul_int8.hpp"
-#include "../cpu/quant_activations.hpp"
 #include "attention.hpp"
+#include "backend.hpp"
 #include "config.hpp"
 #include "feed_forward.hpp"
 #include "kv_cache.hpp"
@@ -66,8 +63,6 @@ struct Probe {
     Shape shape;
 };
 using Observer = std::function<void(const Probe&)>;
-
-enum class Backend { reference, fast };
 
 // Which rows of logits a forward call computes: all T (logits, perplexity, traces) or only the
 // last one (generation needs nothing else; it saves T−1 products with the [V, D] output matrix).
@@ -93,25 +88,24 @@ inline void check_forward_input(const ModelConfig& c, std::span<const int> token
         if (id < 0 || id >= c.vocab_size) fail("forward: token id ", id, " is out of range [0, ", c.vocab_size, ")");
 }
 
+// Where Meta's model-parallel layers exchange data (Shoeybi et al. 2019, Megatron-LM §3), as
+// hooks of the one forward pass; model_parallel/transformer.hpp implements them over MPI.
+class Collectives {
+  public:
+    virtual ~Collectives() = default;
+    // x [T, D] ← the embeddings of `tokens`, assembled from every rank's slice of the table.
+    virtual void embed(std::span<const int> tokens, const TensorView& table, float* x) = 0;
+    // y [n] ← the sum of every rank's y (the partial products of wo and w2). `after`: the probe's name.
+    virtual void all_reduce(float* y, std::size_t n, const std::string& after) = 0;
+    // logits [rows, V] ← every rank's columns, local: [rows, V/N].
+    virtual void gather_logits(const float* local, std::size_t rows, float* logits) = 0;
+};
+
 class Transformer {
   public:
     // context_len: how many positions the KV cache may hold (0: the model's max_seq_len).
     explicit Transformer(std::shared_ptr<const Model> model, int context_len = 0)
-        : model_(std::move(model)),
-          cfg_(with_context(model_->config, context_len)),
-          cache_(cfg_.n_layers, cfg_.max_seq_len, cfg_.n_kv_heads, cfg_.head_dim, windows(cfg_)),
-          theta_(rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling)) {
-        cfg_.validate();
-        validate_weights(cfg_, model_->weights);
-        auto norm_weights = [&](const TensorView& w) { return norm_weights_f32(w, cfg_); };
-        for (const auto& L : model_->weights.layers) {
-            attention_norm_.push_back(norm_weights(L.attention_norm));
-            ffn_norm_.push_back(norm_weights(L.ffn_norm));
-            post_attention_norm_.push_back(norm_weights(L.post_attention_norm));
-            post_ffn_norm_.push_back(norm_weights(L.post_ffn_norm));
-        }
-        final_norm_ = norm_weights(model_->weights.norm);
-    }
+        : Transformer(std::move(model), context_len, nullptr) {}
 
     const ModelConfig& config() const { return cfg_; }
     const Model& model() const { return *model_; }
@@ -124,8 +118,10 @@ class Transformer {
         observe_probs_ = with_attention_probs;
     }
 
-    void set_backend(Backend b) { backend_ = b; }
-    Backend backend() const { return backend_; }
+    // The operations the forward pass calls: reference_backend (the default, the specification)
+    // or cpu::fast_backend (cpu/backend.hpp).
+    void set_backend(const Backend& b) { backend_ = b; }
+    const Backend& backend() const { return backend_; }
 
     // Round the activations before every weight product as llama.cpp's CPU backend does (to
     // Q8_0 / Q8_K blocks for quantized weights, F16 / BF16 for 16-bit ones; core/quant_activations.hpp),
@@ -138,12 +134,12 @@ class Transformer {
     void set_kv_cache_types(DType k, DType v) {
         for (DType t : {k, v})
             if (!is_kv_cache_type(t)) fail("KV cache type must be F32, F16 or BF16, got ", dtype_name(t));
-        cache_ = KVCache(cfg_.n_layers, cfg_.max_seq_len, cfg_.n_kv_heads, cfg_.head_dim, windows(cfg_), k, v);
+        cache_ = KVCache(cfg_.n_layers, cfg_.max_seq_len, heads_.n_kv_heads, heads_.head_dim, windows(cfg_), k, v);
         written_ = 0;
     }
 
-    // A fast-backend prompt longer than `tokens` (default 512) runs in chunks of that many
-    // positions: the same logits, and activations bounded by one chunk.
+    // A prompt longer than `tokens` (default 512) runs in chunks of that many positions where the
+    // backend says so (the fast one): the same logits, and activations bounded by one chunk.
     void set_prefill_chunk(int tokens) {
         if (tokens < 1) fail("prefill chunk must hold at least 1 token, got ", tokens);
         prefill_chunk_ = tokens;
@@ -151,7 +147,7 @@ class Transformer {
 
     // Logits for tokens at positions start_pos .. start_pos+T−1.   -> [T, V] (or [1, V]: last)
     Tensor2 forward(std::span<const int> tokens, int start_pos, LogitRows rows = LogitRows::all) {
-        check_input(tokens, start_pos);
+        check_forward_input(cfg_, tokens, start_pos);
         const std::size_t T = tokens.size(), V = std::size_t(cfg_.vocab_size);
         Tensor2 logits = Tensor2::from_shape({rows == LogitRows::all ? T : 1, V});
         run(tokens, start_pos, rows, logits.data());
@@ -161,17 +157,192 @@ class Transformer {
     // Generation's call: the logits of the last position, in a buffer kept by the Transformer
     // (valid until the next call; no allocation once the buffers have grown).   -> [V]
     std::span<const float> forward_last(std::span<const int> tokens, int start_pos) {
-        check_input(tokens, start_pos);
+        check_forward_input(cfg_, tokens, start_pos);
         last_logits_.resize(std::size_t(cfg_.vocab_size));
         run(tokens, start_pos, LogitRows::last, last_logits_.data());
         return last_logits_;
     }
 
+  protected:
+    // One rank's part of a model-parallel run: `model` holds the rank's slices (config: the whole
+    // model's), `heads` and `hidden_dim` the rank's share (H/N, KV/N, F/N); null collectives: the
+    // whole model in one process, whose weights are checked against its config.
+    Transformer(std::shared_ptr<const Model> model, int context_len, std::unique_ptr<Collectives> collectives,
+                Heads heads = {}, int hidden_dim = 0)
+        : model_(std::move(model)),
+          cfg_(with_context(model_->config, context_len)),
+          heads_(collectives ? heads : cfg_.heads()),
+          hidden_dim_(collectives ? hidden_dim : cfg_.hidden_dim),
+          collectives_(std::move(collectives)),
+          cache_(cfg_.n_layers, cfg_.max_seq_len, heads_.n_kv_heads, heads_.head_dim, windows(cfg_)),
+          theta_(rope_frequencies(cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling)) {
+        cfg_.validate();
+        if (!collectives_) validate_weights(cfg_, model_->weights);
+        for (const LayerWeights& L : model_->weights.layers)
+            norms_.push_back({norm_weights_f32(L.attention_norm, cfg_), norm_weights_f32(L.ffn_norm, cfg_),
+                              norm_weights_f32(L.post_attention_norm, cfg_), norm_weights_f32(L.post_ffn_norm, cfg_)});
+        final_norm_ = norm_weights_f32(model_->weights.norm, cfg_);
+    }
+
   private:
-    // Splits a long fast-backend prompt into chunks; logits: [T, V] (all) or [V] (last).
+    // ---------------------------------------------------------------------------------------------
+    // The forward pass, as Meta's Transformer.forward / TransformerBlock.forward:
+    //   h   = x + attention(attention_norm(x))
+    //   out = h + feed_forward(ffn_norm(h))
+    // Shapes: T tokens, D model dim, H query heads, KV key/value heads, Dh head dim, F hidden units,
+    // V vocabulary (H, KV, F: this rank's share in a model-parallel run). logits: [T, V] (all),
+    // [V] (last), or nullptr (an earlier chunk of a prompt: only the KV cache is wanted).
+    void forward_chunk(std::span<const int> tokens, int start_pos, LogitRows rows, float* logits) {
+        const std::size_t T = tokens.size(), D = std::size_t(cfg_.dim);
+        ops_ = &backend_.ops(llamacpp_rounding_);
+        rope_.compute(theta_, std::size_t(start_pos), T);  // cos, sin of positions start_pos ..
+        check_rolling_rewind(start_pos);
+        cache_.reserve(start_pos + int(T));
+        b_.ensure(T, D, q_dim(), kv_dim(), std::size_t(hidden_dim_));
+        float *x = b_.x.data(), *sub = b_.sub.data();
+
+        embed(tokens, x);  // x: [T, D]
+        for (int l = 0; l < cfg_.n_layers; ++l) {
+            layer_ = l;
+            attention_block(start_pos, T, sub);  // sub = wo · attention(attention_norm(x))
+            add(x, sub, T * D, ".h");            // h = x + sub
+            feed_forward_block(T, sub);          // sub = w2 · FFN(ffn_norm(h))
+            add(x, sub, T * D, "");              // the block's output
+        }
+        layer_ = -1;
+        written_ = start_pos + int(T);
+        if (logits) output_head(x, T, rows, logits);
+    }
+
+    // Token embeddings: row `token` of the [V, D] table (Gemma: times √D, rounded to float32 first
+    // as gemma_pytorch's `normalizer` tensor is).   x: [T, D]
+    void embed(std::span<const int> tokens, float* x) {
+        const std::size_t T = tokens.size(), D = std::size_t(cfg_.dim);
+        const TensorView& table = model_->weights.tok_embeddings;
+        if (collectives_)  // model parallel: this rank's slice of the table, gathered
+            collectives_->embed(tokens, table, x);
+        else
+            for (std::size_t t = 0; t < T; ++t) table.row_to_f32(std::size_t(tokens[t]), x + t * D);
+        if (cfg_.embed_scale) {
+            const float normalizer = float(std::sqrt(double(D)));
+            for (std::size_t i = 0; i < T * D; ++i) x[i] *= normalizer;
+        }
+        probe("tok_embeddings", x, {T, D});
+    }
+
+    // Block l's attention sub-layer on the residual stream x [T, D]:
+    //   out [T, D] = wo · Attention(RoPE(wq·xn), RoPE(wk·xn), wv·xn),   xn = attention_norm(x)
+    // at positions start_pos .. start_pos+T−1; this call's keys and values go to the KV cache.
+    // Gemma 2 normalises the result once more (post_attention_norm).
+    void attention_block(int start_pos, std::size_t T, float* out) {
+        const int l = layer_;
+        const LayerWeights& Lw = model_->weights.layers[std::size_t(l)];
+        const std::size_t D = std::size_t(cfg_.dim), Q = q_dim(), K = kv_dim();
+        float *xn = b_.xn.data(), *q = b_.q.data(), *k = b_.k.data(), *v = b_.v.data(), *att = b_.att.data();
+        norm(".attention_norm", b_.x.data(), norms_[std::size_t(l)].attention, xn, T);  // xn: [T, D]
+        linear(".attention.wq", Lw.wq, xn, q, T);                                       // q: [T, H, Dh]
+        linear(".attention.wk", Lw.wk, xn, k, T);                                       // k: [T, KV, Dh]
+        linear(".attention.wv", Lw.wv, xn, v, T);                                       // v: [T, KV, Dh]
+        for (std::size_t t = 0; t < T; ++t) {
+            rope_pairs(q + t * Q, heads_.n_heads, heads_.head_dim, rope_, t);
+            rope_pairs(k + t * K, heads_.n_kv_heads, heads_.head_dim, rope_, t);
+        }
+        probe(".attention.q_rope", q, {T, Q});
+        probe(".attention.k_rope", k, {T, K});
+        round_kv(cache_.key_type(), k, T * K);  // a 16-bit cache's precision (F32: unchanged)
+        round_kv(cache_.value_type(), v, T * K);
+        // Earlier positions from the cache, this call's from k and v (kv_cache.hpp); then this
+        // call's keys and values go to the cache (a rolling layer keeps the last W).
+        const KVSpan kv{cache_, l, start_pos, k, v};
+        const AttentionOptions opt{cfg_.window(l), cfg_.attention_scale(), cfg_.attn_softcap};
+        float* probs = nullptr;  // [T, H, start_pos+T], for a trace that asks
+        if (observe_probs_) {
+            b_.probs.resize(T * std::size_t(heads_.n_heads) * (std::size_t(start_pos) + T));
+            probs = b_.probs.data();
+        }
+        ops_->attention(q, kv, start_pos, int(T), heads_, opt, att, probs);  // att: [T, H, Dh]
+        for (std::size_t t = 0; t < T; ++t) cache_.store(l, start_pos + int(t), k + t * K, v + t * K);
+        if (probs) probe(".attention.probs", probs, {T, std::size_t(heads_.n_heads), std::size_t(start_pos) + T});
+        probe(".attention.heads", att, {T, Q});
+        ops_->linear(Lw.wo, att, out, T);         // [T, D] (model parallel: this rank's heads' share)
+        all_reduce(".attention.wo", out, T * D);  // model parallel: the sum over every rank's heads
+        if (cfg_.post_norms) norm(".post_attention_norm", out, norms_[std::size_t(l)].post_attention, out, T);
+    }
+
+    // Block l's feed-forward sub-layer on the residual stream h [T, D]:
+    //   out [T, D] = w2 · (act(w1·hn) ⊙ w3·hn),   hn = ffn_norm(h)   (feed_forward.hpp)
+    // Gemma 2 normalises the result once more (post_ffn_norm).
+    void feed_forward_block(std::size_t T, float* out) {
+        const int l = layer_;
+        const LayerWeights& Lw = model_->weights.layers[std::size_t(l)];
+        const std::size_t D = std::size_t(cfg_.dim), F = std::size_t(hidden_dim_);
+        float *hn = b_.xn.data(), *gate = b_.gate.data(), *up = b_.up.data(), *hidden = b_.hidden.data();
+        norm(".ffn_norm", b_.x.data(), norms_[std::size_t(l)].ffn, hn, T);  // hn: [T, D]
+        const GatedFfnFn ffn = cfg_.activation == Activation::gelu_tanh ? ops_->geglu : ops_->swiglu;
+        ffn(Lw.w1, Lw.w2, Lw.w3, hn, out, T, gate, up, hidden);  // gate, up, hidden: [T, F]   out: [T, D]
+        probe(".feed_forward.w1", gate, {T, F});
+        probe(".feed_forward.w3", up, {T, F});
+        probe(".feed_forward.hidden", hidden, {T, F});
+        all_reduce(".feed_forward.w2", out, T * D);  // model parallel: the sum over every rank's units
+        if (cfg_.post_norms) norm(".post_ffn_norm", out, norms_[std::size_t(l)].post_ffn, out, T);
+    }
+
+    // Final norm and output head, for every row or only the last one.   logits: [n, V]
+    void output_head(const float* x, std::size_t T, LogitRows rows, float* logits) {
+        const std::size_t D = std::size_t(cfg_.dim), V = std::size_t(cfg_.vocab_size);
+        const std::size_t first = rows == LogitRows::all ? 0 : T - 1, n = T - first;
+        float* xn = b_.xn.data();
+        norm("norm", x + first * D, final_norm_, xn, n);  // xn: [n, D]
+        if (collectives_) {  // model parallel: this rank's V/N rows of the output head, gathered
+            b_.local_logits.resize(n * model_->weights.output.rows());
+            ops_->linear(model_->weights.output, xn, b_.local_logits.data(), n);  // [n, V/N]
+            collectives_->gather_logits(b_.local_logits.data(), n, logits);       // [n, V]
+        } else {
+            ops_->linear(model_->weights.output, xn, logits, n);  // [n, V]
+        }
+        softcap(logits, n * V, cfg_.final_softcap);  // Gemma 2
+        probe("output", logits, {n, V});
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // The steps above with the observer's probe after each: the tensor's name is Meta's module's,
+    // "layers.l" + suffix inside block l (set by forward_chunk), the suffix alone outside.
+
+    // Y [T, out] = X · Wᵀ by the backend.
+    void linear(const char* name, const TensorView& W, const float* X, float* Y, std::size_t T) {
+        ops_->linear(W, X, Y, T);
+        probe(name, Y, {T, W.rows()});
+    }
+    // Y [T, D] = RMSNorm(X) with gain w (rmsnorm.hpp).
+    void norm(const char* name, const float* X, const std::vector<float>& w, float* Y, std::size_t T) {
+        const std::size_t D = std::size_t(cfg_.dim);
+        rmsnorm_rows(X, w.data(), Y, T, D, cfg_.norm_eps);
+        probe(name, Y, {T, D});
+    }
+    // x [n] += sub [n]: the residual connection.
+    void add(float* x, const float* sub, std::size_t n, const char* name) {
+        for (std::size_t i = 0; i < n; ++i) x[i] += sub[i];
+        probe(name, x, {n / std::size_t(cfg_.dim), std::size_t(cfg_.dim)});
+    }
+    // y [n] ← the sum over the ranks (model parallel; one process: y as it is).
+    void all_reduce(const char* name, float* y, std::size_t n) {
+        if (collectives_) collectives_->all_reduce(y, n, probe_name(name));
+        probe(name, y, {n / std::size_t(cfg_.dim), std::size_t(cfg_.dim)});
+    }
+    void probe(const char* name, const float* data, Shape shape) const {
+        if (observer_) observer_(Probe{probe_name(name), layer_, data, std::move(shape)});
+    }
+    std::string probe_name(const char* name) const {
+        return layer_ < 0 ? std::string(name) : "layers." + std::to_string(layer_) + name;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Around the story: chunks of a long prompt, the cache's rules, buffers.
+
+    // Splits a long prompt into chunks where the backend does; logits: [T, V] (all) or [V] (last).
     void run(std::span<const int> tokens, int start_pos, LogitRows rows, float* logits) {
         const std::size_t T = tokens.size(), V = std::size_t(cfg_.vocab_size), C = std::size_t(prefill_chunk_);
-        if (backend_ != Backend::fast || observer_ || T <= C) return forward_chunk(tokens, start_pos, rows, logits);
+        if (!backend_.chunked_prefill || observer_ || T <= C) return forward_chunk(tokens, start_pos, rows, logits);
         for (std::size_t c = 0; c < T; c += C) {
             const std::size_t n = std::min(C, T - c);
             const bool final_chunk = c + n == T;
@@ -182,165 +353,11 @@ class Transformer {
         }
     }
 
-    // Y = X · Wᵀ by the chosen backend (MatMulFn: feed_forward.hpp).   W: [out, in]   X: [T, in]   Y: [T, out]
-    static void linear_fast(const TensorView& W, const float* X, float* Y, std::size_t T) { cpu::matmul(W, X, Y, T); }
-    static void linear_reference(const TensorView& W, const float* X, float* Y, std::size_t T) { matmul(W, X, Y, T); }
-    // The same products after llama.cpp's rounding of each row of X (quant_activations.hpp).
-    template <MatMulFn mm>
-    static void linear_rounded(const TensorView& W, const float* X, float* Y, std::size_t T) {
-        // A BF16 prefill multiplies bf16 by bf16 where the CPU can (cpu/matmul_bf16.hpp: the same
-        // exact products, summed in another order, twice as fast as the float32 kernel).
-        // (A run-time test: two functions' addresses are not a constant expression under -fsanitize.)
-        if (mm == &linear_fast && W.dtype == DType::BF16 && T >= 4 && cpu::has_bf16_dot())
-            return cpu::matmul_bf16_rounded(W, X, Y, T);
-        // A decode with block-quantized weights multiplies integers, as llama.cpp does (matmul_int8.hpp:
-        // the same products, one rounding per block, fewer instructions: docs/performance.md).
-        if (mm == &linear_fast && T < 4 && cpu::has_int8_dot(W.dtype)) return cpu::matmul_int8_rounded(W, X, Y, T);
-        thread_local std::vector<float> rounded;
-        const std::size_t in = W.cols();
-        rounded.resize(T * in);
-        if (mm == &linear_fast)  // the same floats, vectorized and threaded (cpu/quant_activations.hpp)
-            cpu::round_activations_like_llamacpp(W.dtype, X, rounded.data(), T, in);
-        else
-            for (std::size_t t = 0; t < T; ++t)
-                round_activations_like_llamacpp(W.dtype, X + t * in, rounded.data() + t * in, in);
-        mm(W, rounded.data(), Y, T);
-        if (mm == &linear_fast)  // Q4_1 / Q5_1: Q8_1's block sum in F16 (the fast twin: threaded, in float32)
-            cpu::llamacpp_q8_1_correction(W, X, Y, T);
-        else
-            llamacpp_q8_1_correction(W, X, Y, T);
-    }
-
-    // The forward pass proper, as Meta's Transformer.forward / TransformerBlock.forward:
-    //   h   = x + attention(attention_norm(x))
-    //   out = h + feed_forward(ffn_norm(h))
-    // logits: [T, V] (all), [V] (last), or nullptr (none wanted).
-    void forward_chunk(std::span<const int> tokens, int start_pos, LogitRows rows, float* logits) {
-        const int T = int(tokens.size());
-        const std::size_t D = cfg_.dim;
-        const auto& W = model_->weights;
-        const bool fast = backend_ == Backend::fast;
-        const MatMulFn linear = llamacpp_rounding_
-                                    ? (fast ? linear_rounded<linear_fast> : linear_rounded<linear_reference>)
-                                    : (fast ? linear_fast : linear_reference);
-        rope_.compute(theta_, start_pos, T);
-        check_rolling_rewind(start_pos);
-        cache_.reserve(start_pos + T);
-        Buffers& b = buffers_;
-        b.ensure(std::size_t(T), D, cfg_.q_dim(), cfg_.kv_dim(), cfg_.hidden_dim);
-        float *x = b.x.data(), *xn = b.xn.data(), *sub = b.sub.data();
-
-        // Token embeddings: row `token` of the [V, D] table (Gemma: times √D, rounded to float32
-        // first as gemma_pytorch's `normalizer` tensor is).
-        for (int t = 0; t < T; ++t) W.tok_embeddings.row_to_f32(tokens[t], x + t * D);  // x: [T, D]
-        if (cfg_.embed_scale) {
-            const float normalizer = float(std::sqrt(double(D)));
-            for (std::size_t i = 0; i < T * D; ++i) x[i] *= normalizer;
-        }
-        emit("tok_embeddings", -1, x, T, D);
-
-        for (int l = 0; l < cfg_.n_layers; ++l) {
-            const std::string p = observer_ ? "layers." + std::to_string(l) : std::string();
-            attention_sublayer(l, p, start_pos, T, linear, sub);  // sub = wo · attention(norm(x))
-            for (std::size_t i = 0; i < T * D; ++i) x[i] += sub[i];
-            emit(p + ".h", l, x, T, D);
-            feed_forward_sublayer(l, p, T, linear, sub);  // sub = FFN(norm(h))
-            for (std::size_t i = 0; i < T * D; ++i) x[i] += sub[i];
-            emit(p, l, x, T, D);  // block output
-        }
-
-        written_ = start_pos + T;
-        if (!logits) return;  // an earlier chunk of a prompt: only the KV cache was wanted
-        // Final norm and output head, for every row or only the last one.
-        const std::size_t first = rows == LogitRows::all ? 0 : std::size_t(T - 1), n = T - first;
-        rmsnorm_rows(x + first * D, final_norm_.data(), xn, n, D, cfg_.norm_eps);
-        emit("norm", -1, xn, n, D);
-        linear(W.output, xn, logits, n);                           // [n, V]
-        softcap(logits, n * cfg_.vocab_size, cfg_.final_softcap);  // Gemma 2
-        emit("output", -1, logits, n, cfg_.vocab_size);
-    }
-
-    // Block l's attention sub-layer on the residual stream x [T, D] (buffers_.x), at positions
-    // start_pos .. start_pos+T−1: out [T, D] = wo · Attention(RoPE(wq·xn), RoPE(wk·xn), wv·xn),
-    // xn = attention_norm(x); Gemma 2 normalises the result once more (post_attention_norm).
-    // This call's keys and values go to the KV cache. p: the observer's name prefix "layers.l".
-    void attention_sublayer(int l, const std::string& p, int start_pos, int T, MatMulFn linear, float* out) {
-        const std::size_t D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim();
-        const LayerWeights& Lw = model_->weights.layers[l];
-        Buffers& b = buffers_;
-        float *xn = b.xn.data(), *q = b.q.data(), *k = b.k.data(), *v = b.v.data(), *att = b.att.data();
-        rmsnorm_rows(b.x.data(), attention_norm_[l].data(), xn, T, D, cfg_.norm_eps);
-        emit(p + ".attention_norm", l, xn, T, D);
-        linear(Lw.wq, xn, q, T);  // q: [T, H, Dh]
-        linear(Lw.wk, xn, k, T);  // k: [T, KV, Dh]
-        linear(Lw.wv, xn, v, T);  // v: [T, KV, Dh]
-        emit(p + ".attention.wq", l, q, T, Q);
-        emit(p + ".attention.wk", l, k, T, K);
-        emit(p + ".attention.wv", l, v, T, K);
-        for (int t = 0; t < T; ++t) {
-            rope_pairs(q + t * Q, cfg_.n_heads, cfg_.head_dim, rope_, t);
-            rope_pairs(k + t * K, cfg_.n_kv_heads, cfg_.head_dim, rope_, t);
-        }
-        emit(p + ".attention.q_rope", l, q, T, Q);
-        emit(p + ".attention.k_rope", l, k, T, K);
-        round_kv(cache_.key_type(), k, T * K);  // a 16-bit cache's precision (F32: unchanged)
-        round_kv(cache_.value_type(), v, T * K);
-        // Earlier positions from the cache, this call's from k and v (kv_cache.hpp); then this
-        // call's keys and values go to the cache (a rolling layer keeps the last W).
-        const KVSpan kv{cache_, l, start_pos, k, v};
-        const AttentionOptions opt{cfg_.window(l), cfg_.attention_scale(), cfg_.attn_softcap};
-        std::vector<float> probs(observe_probs_ ? std::size_t(T) * cfg_.n_heads * (start_pos + T) : 0);
-        if (backend_ == Backend::fast && !observe_probs_)
-            cpu::attention(q, kv, start_pos, T, cfg_.heads(), opt, att);
-        else
-            attention(q, kv, start_pos, T, cfg_.heads(), opt, att, observe_probs_ ? probs.data() : nullptr);
-        for (int t = 0; t < T; ++t) cache_.store(l, start_pos + t, k + t * K, v + t * K);
-        if (observe_probs_)
-            emit_raw(p + ".attention.probs", l, probs.data(),
-                     {std::size_t(T), std::size_t(cfg_.n_heads), std::size_t(start_pos + T)});
-        emit(p + ".attention.heads", l, att, T, Q);  // att: [T, H, Dh]
-        linear(Lw.wo, att, out, T);
-        emit(p + ".attention.wo", l, out, T, D);
-        if (cfg_.post_norms) {  // Gemma 2
-            rmsnorm_rows(out, post_attention_norm_[l].data(), out, T, D, cfg_.norm_eps);
-            emit(p + ".post_attention_norm", l, out, T, D);
-        }
-    }
-
-    // Block l's feed-forward sub-layer on the residual stream h [T, D] (buffers_.x):
-    // out [T, D] = w2 · (act(w1·hn) ⊙ w3·hn), hn = ffn_norm(h) (feed_forward.hpp); Gemma 2
-    // normalises the result once more (post_ffn_norm).
-    void feed_forward_sublayer(int l, const std::string& p, int T, MatMulFn linear, float* out) {
-        const std::size_t D = cfg_.dim, F = cfg_.hidden_dim;
-        const LayerWeights& Lw = model_->weights.layers[l];
-        Buffers& b = buffers_;
-        float* hn = b.xn.data();
-        rmsnorm_rows(b.x.data(), ffn_norm_[l].data(), hn, T, D, cfg_.norm_eps);
-        emit(p + ".ffn_norm", l, hn, T, D);
-        const bool geglu_ffn = cfg_.activation == Activation::gelu_tanh;
-        if (llamacpp_rounding_) {  // the same FFN, each product through `linear` (which rounds first)
-            (geglu_ffn ? gated_ffn<gelu_tanh> : gated_ffn<silu>)(linear, Lw.w1, Lw.w2, Lw.w3, hn, out, T, b.gate.data(),
-                                                                 b.up.data(), b.hidden.data());
-        } else {
-            const bool fast = backend_ == Backend::fast;
-            (fast ? (geglu_ffn ? cpu::geglu : cpu::swiglu) : (geglu_ffn ? geglu : swiglu))(
-                Lw.w1, Lw.w2, Lw.w3, hn, out, T, b.gate.data(), b.up.data(), b.hidden.data());
-        }
-        emit(p + ".feed_forward.w1", l, b.gate.data(), T, F);
-        emit(p + ".feed_forward.w3", l, b.up.data(), T, F);
-        emit(p + ".feed_forward.hidden", l, b.hidden.data(), T, F);
-        emit(p + ".feed_forward.w2", l, out, T, D);
-        if (cfg_.post_norms) {  // Gemma 2
-            rmsnorm_rows(out, post_ffn_norm_[l].data(), out, T, D, cfg_.norm_eps);
-            emit(p + ".post_ffn_norm", l, out, T, D);
-        }
-    }
-
     // The cache's window per layer: W for a layer with a sliding window (a rolling buffer of W
     // slots), 0 for a plain one.
     static std::vector<int> windows(const ModelConfig& c) {
         std::vector<int> w(std::size_t(std::max(c.n_layers, 0)));
-        for (int l = 0; l < c.n_layers; ++l) w[l] = c.window(l);
+        for (int l = 0; l < c.n_layers; ++l) w[std::size_t(l)] = c.window(l);
         return w;
     }
 
@@ -364,14 +381,8 @@ class Transformer {
         return c;
     }
 
-    void check_input(std::span<const int> tokens, int start_pos) const { check_forward_input(cfg_, tokens, start_pos); }
-
-    void emit(const std::string& name, int layer, const float* data, std::size_t rows, std::size_t cols) const {
-        if (observer_) observer_(Probe{name, layer, data, {rows, cols}});
-    }
-    void emit_raw(const std::string& name, int layer, const float* data, Shape shape) const {
-        if (observer_) observer_(Probe{name, layer, data, std::move(shape)});
-    }
+    std::size_t q_dim() const { return std::size_t(heads_.n_heads) * std::size_t(heads_.head_dim); }      // H·Dh
+    std::size_t kv_dim() const { return std::size_t(heads_.n_kv_heads) * std::size_t(heads_.head_dim); }  // KV·Dh
 
     // Activations of one forward call, kept between calls: decode allocates nothing.
     struct Buffers {
@@ -379,6 +390,8 @@ class Transformer {
         std::vector<float> q, att;            // [T, H·Dh]
         std::vector<float> k, v;              // [T, KV·Dh]
         std::vector<float> gate, up, hidden;  // [T, F]
+        std::vector<float> probs;             // [T, H, S]  attention probabilities, for a trace
+        std::vector<float> local_logits;      // [n, V/N]   model parallel: this rank's logits
         void ensure(std::size_t T, std::size_t D, std::size_t Q, std::size_t K, std::size_t F) {
             for (auto* buf : {&x, &xn, &sub}) buf->resize(T * D);
             for (auto* buf : {&q, &att}) buf->resize(T * Q);
@@ -386,21 +399,28 @@ class Transformer {
             for (auto* buf : {&gate, &up, &hidden}) buf->resize(T * F);
         }
     };
+    struct LayerNorms {
+        std::vector<float> attention, ffn, post_attention, post_ffn;  // [D] each (Gemma: 1 + w; the last two Gemma 2's)
+    };
 
     std::shared_ptr<const Model> model_;
-    ModelConfig cfg_;
+    ModelConfig cfg_;                           // the whole model's (max_seq_len: the context asked for)
+    Heads heads_;                               // H, KV, Dh (model parallel: this rank's H/N, KV/N)
+    int hidden_dim_;                            // F (model parallel: F/N)
+    std::unique_ptr<Collectives> collectives_;  // model parallel only
     KVCache cache_;
     std::vector<double> theta_;  // [Dh/2] RoPE frequencies (scaled when the config says so)
-    std::vector<std::vector<float>> attention_norm_, ffn_norm_;            // [L][D]  (Gemma: 1 + w)
-    std::vector<std::vector<float>> post_attention_norm_, post_ffn_norm_;  // [L][D]  Gemma 2, else empty
-    std::vector<float> final_norm_;                                        // [D]
+    std::vector<LayerNorms> norms_;
+    std::vector<float> final_norm_;  // [D]
     Observer observer_;
     bool observe_probs_ = false;
-    Backend backend_ = Backend::reference;
+    Backend backend_ = reference_backend;
     bool llamacpp_rounding_ = false;
+    const Ops* ops_ = nullptr;  // this call's table: backend_.exact or .llamacpp_rounding
     int prefill_chunk_ = 512;
     int written_ = 0;  // positions 0 .. written_−1 were the last ones written to the cache
-    Buffers buffers_;
+    int layer_ = -1;   // the block the forward pass is in (probe names), -1 outside
+    Buffers b_;
     std::vector<float> last_logits_;  // [V]  forward_last's result
     RopeTable rope_;                  // [T, Dh/2] cos and sin of this call's positions
 };
