@@ -299,6 +299,16 @@ edges)  # what a new user met first: one range per flag, help, info, a missing o
   expect_error "--prefill-gemm must be one of cublas, own, got 'z'" "$bin" bench -m "$m" -p 4 -n 4 --prefill-gemm z
   "$bin" generate -m "$m" -z "$z" --rng llama2c --top-p 0 -s 1 -n 8 >/dev/null 2>"$tmp/err" ||
     { echo "FAIL: --rng llama2c --top-p 0 (llama2.c: off) refused"; cat "$tmp/err"; exit 1; }
+  # stdout and stderr into one file: the text ends its line before the statistics line (stdout into
+  # a file is buffered, stderr is not), and a text that already ends in a newline gets no second one
+  "$bin" generate -m "$m" -z "$z" --temp 0 -n 20 >"$tmp/text" 2>/dev/null || exit 1
+  "$bin" generate -m "$m" -z "$z" --temp 0 -n 20 >"$tmp/both" 2>&1 || exit 1
+  grep -v '^seed: ' "$tmp/both" >"$tmp/both2"
+  { cat "$tmp/text"; echo "$(grep '^prompt: ' "$tmp/both2")"; } | cmp -s - "$tmp/both2" && [ "$(wc -l <"$tmp/both2")" -eq 2 ] ||
+    { echo "FAIL: generate >FILE 2>&1 is not the text, then the statistics on a line of their own:"; cat -A "$tmp/both"; exit 1; }
+  "$bin" generate -m "$m" -z "$z" -p $'Once upon a time\n' -n 0 >"$tmp/text" 2>/dev/null || exit 1
+  printf 'Once upon a time\n' | cmp -s - "$tmp/text" || { echo "FAIL: a text ending in a newline got another:"; cat -A "$tmp/text"; exit 1; }
+  echo "ok: generate >FILE 2>&1: the statistics start a line of their own; one newline after the text"
   for c in generate chat logits trace perplexity info; do
     "$bin" $c --help | grep -qF "a .gguf or llama2.c .bin file, or a Hugging Face or Meta folder" ||
       { echo "FAIL: $c --help does not name every model format"; exit 1; }

@@ -110,12 +110,18 @@ int cmd_generate(int argc, char** argv) {
 
     Utf8Stream stream;
     int prev = prompt[0];
+    bool line_open = false;  // the text printed so far does not end in a newline
+    auto print = [&](const std::string& bytes) {
+        if (bytes.empty()) return;
+        std::fputs(bytes.c_str(), stdout);
+        std::fflush(stdout);
+        line_open = bytes.back() != '\n';
+    };
     auto emit = [&](int id) {
         const std::string piece = tok.decode(prev, id);
         prev = id;
         if (llama2c && !llama2c_prints(piece)) return;
-        std::fputs(stream.push(piece).c_str(), stdout);
-        std::fflush(stdout);
+        print(stream.push(piece));
     };
     for (std::size_t i = 1; i < prompt.size(); ++i) emit(prompt[i]);  // echo the prompt
 
@@ -133,7 +139,10 @@ int cmd_generate(int argc, char** argv) {
     };
     GenerationStats st;
     generate_steps(step, ctx, prompt, n, stop, emit, &st);
-    std::fputs((stream.flush() + "\n").c_str(), stdout);
+    // The statistics go to stderr, often the same file or terminal: the text ends its line first
+    // (flushed, since stdout into a file is buffered and stderr is not).
+    print(stream.flush());
+    if (line_open) print("\n");
     if (st.context_full) std::fprintf(stderr, "[stopped: the context of %d tokens is full]\n", ctx);
     std::fprintf(stderr,
                  "prompt: %zu tokens, %.1f tok/s | generated: %zu tokens, %.1f tok/s | first token after %.1f ms\n",
