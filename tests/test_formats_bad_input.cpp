@@ -548,3 +548,42 @@ TEST_CASE("safetensors header: deep nesting and wrong types", "[bad-input][hf]")
     fails_with(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,1e20]}})", "two non-negative integers");
     fails_with(R"({"x":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,4],"data_offsets":[0,16]}})", "10 dimensions");
 }
+
+// A tensor may start at any byte of a .pth or safetensors file: the model loader copies an
+// unaligned one (core/mmap.hpp's aligned_or_copied), the public views read it in place. 16-bit
+// values at an odd address are read and written through memcpy (UBSan here catches a uint16_t load).
+TEST_CASE("F16 and BF16 tensors at an odd address are read in place, without an unaligned load", "[bad-input][hf]") {
+    // Values exact in both formats; their bits in F16 and BF16.
+    const std::vector<float> want = {1.0f, -2.5f, 0.375f, 1024.0f, -0.0078125f, 3.0f, 0.5f, -1.0f};
+    const uint16_t f16[] = {0x3C00, 0xC100, 0x3600, 0x6400, 0xA000, 0x4200, 0x3800, 0xBC00};
+    const uint16_t bf16[] = {0x3F80, 0xC020, 0x3EC0, 0x4480, 0xBC00, 0x4040, 0x3F00, 0xBF80};
+    std::string f16_bytes, bf16_bytes;
+    for (int i = 0; i < 8; ++i) f16_bytes += le16(f16[i]), bf16_bytes += le16(bf16[i]);
+
+    SECTION("a view one byte into a buffer: both rows, the whole tensor, and a store there") {
+        for (const auto& [dt, bytes] : {std::pair{DType::F16, f16_bytes}, std::pair{DType::BF16, bf16_bytes}}) {
+            INFO(dtype_name(dt));
+            std::vector<std::byte> buf(bytes.size() + 1);
+            std::memcpy(buf.data() + 1, bytes.data(), bytes.size());
+            const TensorView v{dt, {2, 4}, buf.data() + 1};  // [2, 4]: both rows start at odd addresses
+            CHECK(v.to_f32_vector() == want);
+            std::vector<float> row(4);
+            v.row_to_f32(1, row.data());
+            CHECK(row == std::vector<float>(want.begin() + 4, want.end()));
+            std::vector<std::byte> out(bytes.size() + 1);
+            from_f32(dt, want.data(), out.data() + 1, want.size());
+            CHECK(std::memcmp(out.data() + 1, bytes.data(), bytes.size()) == 0);
+        }
+    }
+    SECTION("a safetensors file whose data section starts at an odd offset") {
+        const auto st = (scratch("odd-offset-safetensors") / "m.safetensors").string();
+        std::string h = R"({"a":{"dtype":"F16","shape":[2,4],"data_offsets":[0,16]},)"
+                        R"("b":{"dtype":"BF16","shape":[8],"data_offsets":[16,32]}})";
+        if (h.size() % 2 == 0) h += ' ';  // an odd header length: the data begin at an odd byte
+        write_file(st, u64(h.size()) + h + f16_bytes + bf16_bytes);
+        const SafetensorsFile f(st);
+        REQUIRE(reinterpret_cast<std::uintptr_t>(f.get("a").data) % 2 == 1);
+        CHECK(f.get("a").to_f32_vector() == want);
+        CHECK(f.get("b").to_f32_vector() == want);
+    }
+}

@@ -109,6 +109,16 @@ inline std::size_t dtype_bytes(DType t, std::size_t n) {
 }
 
 namespace detail {
+// One 16-bit value (F16 or BF16 bits) at byte address p, and its store. Through memcpy: a tensor
+// in a .pth or safetensors file may start at an odd offset, where a uint16_t load is undefined
+// behaviour; the compiler makes the memcpy one (vectorisable) load or store.
+inline uint16_t load_u16(const std::byte* p) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+}
+inline void store_u16(std::byte* p, uint16_t v) { std::memcpy(p, &v, 2); }
+
 // n values (a whole number of blocks) of block type B, read with memcpy (the mapped file gives no
 // alignment guarantee for the struct).
 template <class B>
@@ -129,13 +139,13 @@ inline void to_f32(DType t, const void* src, float* dst, std::size_t n) {
     switch (t) {
         case DType::F32: std::memcpy(dst, src, n * 4); return;
         case DType::F16: {
-            const auto* p = static_cast<const uint16_t*>(src);
-            for (std::size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(p[i]);
+            const auto* p = static_cast<const std::byte*>(src);
+            for (std::size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(detail::load_u16(p + 2 * i));
             return;
         }
         case DType::BF16: {
-            const auto* p = static_cast<const uint16_t*>(src);
-            for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(p[i]);
+            const auto* p = static_cast<const std::byte*>(src);
+            for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(detail::load_u16(p + 2 * i));
             return;
         }
         case DType::Q8_0: return detail::dequantize_blocks<BlockQ8_0>(src, dst, n, bv);
@@ -163,13 +173,13 @@ inline void from_f32(DType t, const float* src, void* dst, std::size_t n) {
     switch (t) {
         case DType::F32: std::memcpy(dst, src, n * 4); return;
         case DType::F16: {
-            auto* p = static_cast<uint16_t*>(dst);
-            for (std::size_t i = 0; i < n; ++i) p[i] = f32_to_f16(src[i]);
+            auto* p = static_cast<std::byte*>(dst);
+            for (std::size_t i = 0; i < n; ++i) detail::store_u16(p + 2 * i, f32_to_f16(src[i]));
             return;
         }
         case DType::BF16: {
-            auto* p = static_cast<uint16_t*>(dst);
-            for (std::size_t i = 0; i < n; ++i) p[i] = f32_to_bf16(src[i]);
+            auto* p = static_cast<std::byte*>(dst);
+            for (std::size_t i = 0; i < n; ++i) detail::store_u16(p + 2 * i, f32_to_bf16(src[i]));
             return;
         }
         case DType::Q8_0: quantize_row_q8_0(src, static_cast<BlockQ8_0*>(dst), n); return;
