@@ -442,5 +442,43 @@ PY
   else
     echo "FAIL: bench --device cuda exited $rc:"; cat "$tmp/ce"; exit 1
   fi ;;
+convert)  # what convert writes reads back as the same model: Llama 3.1 scaling whose original context is not 8192
+  o="$data/oracle/llama31-scaled"
+  need "$o/hf/model.safetensors"
+  py=/usr/bin/python3
+  $py -c "import numpy" 2>/dev/null || { echo "SKIPPED: numpy not available to /usr/bin/python3"; exit 77; }
+  mkdir "$tmp/hf16"
+  cp "$o/hf/model.safetensors" "$tmp/hf16/"
+  $py -c "
+import json
+c = json.load(open('$o/hf/config.json')); c['rope_scaling']['original_max_position_embeddings'] = 16
+json.dump(c, open('$tmp/hf16/config.json', 'w'), indent=2)" || exit 1
+  ids=$($py -c "import json;t=json.load(open('$o/expected/tokens.json'));print(','.join(map(str,t['prompt']+t['generated'])))")
+  "$bin" logits -m "$tmp/hf16" --tokens "$ids" --out "$tmp/source.npy" 2>/dev/null || exit 1
+  # every writer, and each written file converted again (GGUF -> Hugging Face -> GGUF)
+  mkdir "$tmp/st" "$tmp/st2"
+  rt() {  # rt IN OUT: convert IN to OUT; info and logits (into $tmp/logits/) of OUT
+    "$bin" convert -m "$1" --out "$2" >/dev/null 2>"$tmp/err" || { echo "FAIL: convert -m $1 --out $2"; cat "$tmp/err"; exit 1; }
+    local m="$2"; [ "${2##*.}" = safetensors ] && m=$(dirname "$2")
+    "$bin" info -m "$m" >"$tmp/info" 2>"$tmp/err" || { echo "FAIL: info -m $m exited $?"; cat "$tmp/err"; exit 1; }
+    grep -qF "scaled (factor 8, low 1, high 4, original 16)" "$tmp/info" || { echo "FAIL: info -m $m:"; cat "$tmp/info"; exit 1; }
+    "$bin" logits -m "$m" --tokens "$ids" --out "$tmp/logits/$(basename "$m").npy" 2>/dev/null || { echo "FAIL: logits -m $m"; exit 1; }
+  }
+  mkdir "$tmp/logits"
+  rt "$tmp/hf16" "$tmp/a.gguf"
+  rt "$tmp/hf16" "$tmp/st/model.safetensors"
+  rt "$tmp/a.gguf" "$tmp/st2/model.safetensors"
+  rt "$tmp/st2" "$tmp/b.gguf"
+  $py - "$tmp/source.npy" "$o/expected/full_logits.npy" "$tmp"/logits/*.npy <<'PY' || exit 1
+import sys, numpy as np
+src = np.load(sys.argv[1])
+# the original context matters: these logits are not the fixture's (original context 8192)
+assert np.abs(src - np.load(sys.argv[2])).max() > 1e-3
+for f in sys.argv[3:]:
+    assert np.array_equal(np.load(f), src), (f, float(np.abs(np.load(f) - src).max()))
+    print(f"ok: {f.split('/')[-1]}: logits equal to the source's")
+PY
+  echo "ok: Llama 3.1 scaling with original context 16 survives GGUF and safetensors, and GGUF -> HF -> GGUF"
+  expect_error "no RoPE scaling" "$bin" convert -m "$tmp/hf16" --out "$tmp/c.bin" ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac

@@ -1,7 +1,10 @@
 // GGUF files written by llama.cpp's own converter and llama-quantize, against Meta's reference.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include <llamaref/formats/gguf_llama.hpp>
+#include <llamaref/formats/write_gguf.hpp>
 
 #include "test_formats_oracle.hpp"
 
@@ -96,6 +99,45 @@ TEST_CASE("rope_freqs divisors that are not Llama 3.1 scaling are refused", "[gg
     CHECK_THROWS_WITH(rope_scaling_from_divisors(d, 32, 500000.0, "x"), Catch::Contains("pair 8"));
     d.resize(15);
     CHECK_THROWS_WITH(rope_scaling_from_divisors(d, 32, 500000.0, "x"), Catch::Contains("16 pairs"));
+}
+
+// llamaref's writer states its RoPE scaling rule in {arch}.rope.scaling.llama3.* (issue 44: a rule
+// with original context 16 was written, then refused on reading as not Meta's 1 / 4 / 8192).
+TEST_CASE("GGUF llama3 scaling keys: read back exactly, checked against rope_freqs", "[gguf]") {
+    LLAMAREF_REQUIRE_DATA(gguf_path("llama31-scaled", "f32"));
+    auto m = load_model(data(gguf_path("llama31-scaled", "f32")));
+    m->config.rope_scaling = {true, 8.0, 1.0, 4.0, 16};
+    const auto dir = scratch("gguf-llama3-keys");
+    const std::string a = (dir / "a.gguf").string(), b = (dir / "b.gguf").string();
+    write_gguf(*m, a, DType::F32);
+    const RopeScaling s = gguf_llama_config(GgufFile(a)).rope_scaling;
+    CHECK(s.enabled);
+    CHECK(s.factor == 8.0);
+    CHECK(s.low_freq_factor == 1.0);
+    CHECK(s.high_freq_factor == 4.0);
+    CHECK(s.original_context == 16.0);
+
+    // Keys that disagree with the stored divisors: the original context patched from 16 to 32.
+    std::string bytes = slurp(a);
+    const std::string key = "llama.rope.scaling.llama3.original_context_length";
+    const std::size_t at = bytes.find(key);
+    REQUIRE(at != std::string::npos);
+    double v;
+    std::memcpy(&v, bytes.data() + at + key.size() + 4, 8);  // after the key: a uint32 type, the float64
+    REQUIRE(v == 16.0);
+    v = 32.0;
+    std::memcpy(bytes.data() + at + key.size() + 4, &v, 8);
+    write_file(b, bytes);
+    CHECK_THROWS_WITH(gguf_llama_config(GgufFile(b)),
+                      Catch::Contains("rope_freqs pair") && Catch::Contains("original context 32"));
+
+    // Keys without the rope_freqs tensor llama.cpp runs by.
+    m->config.rope_scaling.enabled = false;
+    GgufValue f;
+    f.type = GgufType::FLOAT64;
+    f.f = 8.0;
+    write_gguf(*m, b, DType::F32, {{"llama.rope.scaling.llama3.factor", f}});
+    CHECK_THROWS_WITH(gguf_llama_config(GgufFile(b)), Catch::Contains("no rope_freqs.weight"));
 }
 
 TEST_CASE("llama-2-tiny-random.gguf: configuration, vocabulary and a forward pass", "[gguf]") {

@@ -35,12 +35,19 @@
 // folder's. A tensor the model does not use is an Error.
 //
 // Llama 3.1 scaling: llama.cpp stores no scaling parameters, only `rope_freqs`, the divisor d_i of
-// each frequency (θ_i' = θ_i / d_i). llamaref keeps its RopeScaling rule (model/rope.hpp) and
-// *derives* it from the tensor: factor F = the largest divisor, low/high factors and original
-// context Meta's 1 / 4 / 8192 (what llama.cpp's converter assumes when a config omits them), then
-// *verifies* every pair: each d_i must equal θ_i / θ_i' of that rule within 1e-5 relative. A file
-// whose divisors follow another rule is refused with an error naming the pair, rather than run
-// with frequencies that differ from the file's.
+// each frequency (θ_i' = θ_i / d_i). llamaref keeps its RopeScaling rule (model/rope.hpp). Its own
+// writer (formats/write_gguf.hpp) states the rule beside the tensor, under llamaref's own keys
+// (float64; llama.cpp has no keys for Llama 3's low and high factors, and would scale every
+// frequency once more by a {arch}.rope.scaling.factor):
+//   {arch}.rope.scaling.llama3.factor                    F
+//   {arch}.rope.scaling.llama3.low_freq_factor           L
+//   {arch}.rope.scaling.llama3.high_freq_factor          H
+//   {arch}.rope.scaling.llama3.original_context_length   N
+// A file without them (llama.cpp's) gets the rule *derived* from the tensor: factor F = the
+// largest divisor, L / H / N Meta's 1 / 4 / 8192 (what llama.cpp's converter assumes when a
+// config omits them). Either way every pair is then *verified*: each d_i must equal θ_i / θ_i' of
+// the rule within 1e-5 relative. A file whose divisors follow another rule is refused with an
+// error naming the pair, rather than run with frequencies that differ from the file's.
 #pragma once
 
 #include <cmath>
@@ -54,7 +61,21 @@
 
 namespace llamaref {
 
-// RopeScaling that reproduces the divisors of a rope_freqs tensor, or an error (see above).
+// Every divisor of a rope_freqs tensor must be the one rule `s` gives its pair, or an error (see above).
+inline void check_rope_divisors(const std::vector<float>& divisors, int head_dim, double base, const RopeScaling& s,
+                                const std::string& where) {
+    const auto plain = rope_frequencies(head_dim, base);
+    const auto scaled = rope_frequencies(head_dim, base, s);
+    for (std::size_t i = 0; i < divisors.size(); ++i) {
+        const double want = plain[i] / scaled[i];
+        if (!(std::fabs(divisors[i] - want) <= 1e-5 * want))
+            fail(where, ": rope_freqs pair ", i, " divides by ", divisors[i], " but Llama 3.1 scaling (factor ",
+                 s.factor, ", low ", s.low_freq_factor, ", high ", s.high_freq_factor, ", original context ",
+                 s.original_context, ") divides by ", want, "; llamaref cannot run arbitrary per-pair divisors");
+    }
+}
+
+// RopeScaling that reproduces the divisors of a rope_freqs tensor (Meta's L, H, N), or an error.
 inline RopeScaling rope_scaling_from_divisors(const std::vector<float>& divisors, int head_dim, double base,
                                               const std::string& where) {
     RopeScaling s;
@@ -69,15 +90,7 @@ inline RopeScaling rope_scaling_from_divisors(const std::vector<float>& divisors
     if (F == 1.0) return s;  // nothing divided: no scaling
     s.enabled = true;
     s.factor = F;
-    const auto plain = rope_frequencies(head_dim, base);
-    const auto scaled = rope_frequencies(head_dim, base, s);
-    for (std::size_t i = 0; i < divisors.size(); ++i) {
-        const double want = plain[i] / scaled[i];
-        if (std::fabs(divisors[i] - want) > 1e-5 * want)
-            fail(where, ": rope_freqs pair ", i, " divides by ", divisors[i], " but Llama 3.1 scaling (factor ", F,
-                 ", low 1, high 4, original context 8192) divides by ", want,
-                 "; llamaref cannot run arbitrary per-pair divisors");
-    }
+    check_rope_divisors(divisors, head_dim, base, s, where);
     return s;
 }
 
@@ -158,12 +171,31 @@ inline ModelConfig gguf_llama_config(const GgufFile& g) {
                                   : c.n_layers == 46 ? double(c.dim / c.n_heads)
                                                      : double(c.head_dim);
     }
+    // Llama 3.1 scaling: stated by llamaref's keys, checked against rope_freqs once it is validated;
+    // else derived from rope_freqs (see above).
+    const std::string l3 = arch + ".rope.scaling.llama3.";
+    const bool stated = g.has(l3 + "factor") || g.has(l3 + "low_freq_factor") || g.has(l3 + "high_freq_factor") ||
+                        g.has(l3 + "original_context_length");
+    std::vector<float> divisors;
     if (g.has_tensor("rope_freqs.weight")) {
         const TensorView f = g.get("rope_freqs.weight");
         if (f.dtype != DType::F32 || f.shape.size() != 1) fail(path, ": rope_freqs.weight must be a 1-D F32 tensor");
-        c.rope_scaling = rope_scaling_from_divisors(f.to_f32_vector(), c.head_dim, c.rope_theta, path);
+        divisors = f.to_f32_vector();
+        if (!stated) c.rope_scaling = rope_scaling_from_divisors(divisors, c.head_dim, c.rope_theta, path);
+    } else if (stated) {
+        fail(path, ": ", l3,
+             "* state Llama 3.1 scaling but there is no rope_freqs.weight (llama.cpp would run it unscaled)");
     }
+    if (stated)
+        c.rope_scaling = {true, g.get_float(l3 + "factor"), g.get_float(l3 + "low_freq_factor"),
+                          g.get_float(l3 + "high_freq_factor"), g.get_float(l3 + "original_context_length")};
     in_context(path + ": ", [&] { c.validate(); });
+    if (stated) {
+        if (divisors.size() != std::size_t(c.head_dim / 2))
+            fail(path, ": rope_freqs has ", divisors.size(), " values but head_dim ", c.head_dim, " has ",
+                 c.head_dim / 2, " pairs");
+        check_rope_divisors(divisors, c.head_dim, c.rope_theta, c.rope_scaling, path);
+    }
     return c;
 }
 

@@ -5,8 +5,10 @@
 // adjacent-pair order, ne = the row-major shape reversed, every tensor at a multiple of 32 bytes.
 // Weight matrices are stored in the requested dtype (F32, F16, BF16 or Q8_0, quantized as ggml's
 // reference quantize_row_q8_0 does; a matrix whose rows are not a multiple of 32 stays F32);
-// norms are always F32, as llama.cpp keeps them. Llama 3.1 scaling is written as llama.cpp does:
-// a `rope_freqs.weight` tensor of per-pair divisors. Metadata from `extra` (e.g. a source GGUF's
+// norms are always F32, as llama.cpp keeps them. Llama 3.1 scaling is written as llama.cpp does,
+// a `rope_freqs.weight` tensor of per-pair divisors, and stated by llamaref's own
+// {arch}.rope.scaling.llama3.* keys, which llama.cpp ignores (formats/gguf_llama.hpp): a rule
+// other than Meta's 1 / 4 / 8192 reads back as the same rule. Metadata from `extra` (e.g. a source GGUF's
 // tokenizer.* keys) is appended after the model's own keys.
 //
 // Mistral is written as llama.cpp writes it ("llama"), plus llama.attention.sliding_window. Gemma
@@ -39,6 +41,12 @@ inline GgufValue gguf_u32(uint32_t v) {
 inline GgufValue gguf_f32(double v) {
     GgufValue x;
     x.type = GgufType::FLOAT32;
+    x.f = v;
+    return x;
+}
+inline GgufValue gguf_f64(double v) {
+    GgufValue x;
+    x.type = GgufType::FLOAT64;
     x.f = v;
     return x;
 }
@@ -175,6 +183,13 @@ inline void write_gguf(const Model& m, const std::string& path, DType dtype,
         {arch + ".vocab_size", gguf_u32(c.vocab_size)},
         {arch + ".rope.dimension_count", gguf_u32(c.head_dim)},
     };
+    if (c.rope_scaling.enabled) {  // beside rope_freqs.weight; float64, so the rule reads back exactly
+        const std::string l3 = arch + ".rope.scaling.llama3.";
+        kv.push_back({l3 + "factor", gguf_f64(c.rope_scaling.factor)});
+        kv.push_back({l3 + "low_freq_factor", gguf_f64(c.rope_scaling.low_freq_factor)});
+        kv.push_back({l3 + "high_freq_factor", gguf_f64(c.rope_scaling.high_freq_factor)});
+        kv.push_back({l3 + "original_context_length", gguf_f64(c.rope_scaling.original_context)});
+    }
     if (c.sliding_window > 0) kv.push_back({arch + ".attention.sliding_window", gguf_u32(c.sliding_window)});
     if (c.attn_softcap > 0) kv.push_back({arch + ".attn_logit_softcapping", gguf_f32(c.attn_softcap)});
     if (c.final_softcap > 0) kv.push_back({arch + ".final_logit_softcapping", gguf_f32(c.final_softcap)});
