@@ -2,6 +2,8 @@
 //
 // Specification: llamaref::matmul in core/ops.hpp (same arguments, same result up to the order
 // of additions). W [out, in] is a weight view of any dtype, X [T, in] and Y [T, out] float32.
+// This is step 5 of the ladder that matmul_1_blocked.hpp opens: read steps 1–4 first (the order
+// of additions, one register, register tiles, threads), then what this file adds to them.
 //
 // Why it is fast
 //   Decode (T = 1..3) is bound by memory: every weight is read once per token. The kernel reads
@@ -22,7 +24,8 @@
 //   cpu/matmul_int8.hpp, called by the Transformer, not here.)
 //
 // The arithmetic (the same in every kernel, portable, AVX2 or AVX-512, decode or prefill, whatever
-// the thread count — so results are bit-identical between them, and tests check it):
+// the thread count — so results are bit-identical between them, and tests check it; it is
+// dot_blocked's, matmul_1_blocked.hpp):
 //
 //   y = 0
 //   for each block of kKBlock = 256 columns (the last may be shorter), k in steps of 8:
@@ -43,28 +46,14 @@
 
 #include "../core/ops.hpp"
 #include "dequantize.hpp"
+#include "matmul_1_blocked.hpp"  // kKBlock, dot_blocked: the order of additions
 #include "simd.hpp"
 
 namespace llamaref::cpu {
 
-constexpr std::size_t kKBlock = 256;    // columns per block: a 4-token block of X is 4 KiB (L1)
 constexpr std::size_t kPanelRows = 48;  // weight rows converted at once: 48 KiB of float32 (L2)
 
-// --- the portable kernel: the arithmetic above, one output at a time ------------------------
-
-// The sum of w[0..n) · x[0..n) in the order stated above.   w, x: [n] float32
-inline float dot_blocked(const float* w, const float* x, std::size_t n) {
-    const std::size_t n8 = n / 8 * 8;
-    float y = 0.0f;
-    for (std::size_t k0 = 0; k0 < n8; k0 += kKBlock) {
-        float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (std::size_t k = k0; k < std::min(n8, k0 + kKBlock); k += 8)
-            for (int j = 0; j < 8; ++j) lanes[j] = std::fma(w[k + j], x[k + j], lanes[j]);
-        y += ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
-    }
-    for (std::size_t k = n8; k < n; ++k) y = std::fma(w[k], x[k], y);
-    return y;
-}
+// --- the portable kernel: the arithmetic above (dot_blocked, matmul_1_blocked.hpp), threaded --
 
 inline void matmul_portable(const TensorView& W, const float* X, float* Y, std::size_t T) {
     const std::size_t out = W.rows(), in = W.cols();
