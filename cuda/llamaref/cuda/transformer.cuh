@@ -1,6 +1,7 @@
 // llamaref/cuda/transformer.cuh — the Llama family's forward pass on the device, kernel by kernel.
 //
-// The same steps as model/transformer.hpp (read the two side by side), for T tokens at
+// The same story as model/transformer.hpp, told with the same steps and names (read the two side
+// by side: forward → embed, attention_block, feed_forward_block, output_head), for T tokens at
 // positions start_pos .. start_pos+T−1:
 //
 //   x = tok_embeddings[tokens]  (Gemma: × √D)                   embedding.cuh      [T, D]
@@ -25,8 +26,13 @@
 // one after the other (likewise w1 then w3) when their dtypes agree, so a decode step (T = 1)
 // computes q, k and v with one matrix-vector product over the stacked rows — the same numbers,
 // one pass over the weights. Activations and the KV cache are float32. Prefill GEMMs may use
-// cuBLAS (RunnerOptions::fast_prefill, matmul.cuh). A decode step runs decode_fused(): the same
-// steps with the small ones folded into the big ones (decode.cuh, RunnerOptions::fused_decode).
+// cuBLAS (RunnerOptions::fast_prefill, matmul.cuh).
+//
+// An optimisation beside the story, to read after it: a decode step (T = 1) runs decode_fused()
+// by default — the same steps with the small ones folded into the big matrix-vector products
+// (decode.cuh: 6 launches per block instead of 13), captured once as a CUDA graph and replayed
+// for every token (RunnerOptions::fused_decode, cuda_graph; `--decode-path plain` runs the story
+// kernel by kernel). Tests hold the fused step equal to the plain one.
 //
 // Model parallel (model_parallel.cuh): built with a RankLayout, the Transformer holds one rank's
 // slices and runs the same kernels with the rank's head and unit counts; the embedding, the sums
@@ -184,84 +190,22 @@ class Transformer {
     const DeviceMatrix& output() const { return output_.empty() ? embeddings_.parts[0] : output_[0].parts[0]; }
 
     // Runs the tokens; afterwards logits() holds [rows, V]: all T rows, or only the last one
-    // when last_only (what generation needs).
+    // when last_only (what generation needs). The story of model/transformer.hpp's forward_chunk,
+    // step for step and with its names: embed, then per block attention_block and
+    // feed_forward_block, then output_head. A decode step (T = 1) may instead take the fused path
+    // (decode_fused, decode.cuh): an optimisation of the same steps, documented there.
     void forward(std::span<const int> tokens, int start_pos, bool last_only) {
         const int T = int(tokens.size());
         check_input(tokens, start_pos);
         reserve_cache(start_pos + T);
         reserve_activations(T);
-        const int D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), F = cfg_.hidden_dim, H = cfg_.n_heads,
-                  KV = cfg_.n_kv_heads, Dh = cfg_.head_dim;
-        float *x = x_.get(), *xn = xn_.get(), *att = att_.get(), *hidden = hidden_.get();
-        float *q = qkv_.get(), *k = q + std::size_t(T) * Q, *v = k + std::size_t(T) * K;
-        float *gate = gate_up_.get(), *up = gate + std::size_t(T) * F;
-        if (rank_.split()) {
-            embed_rank(tokens, x);  // every rank's part of the table, assembled: [T, D]
-        } else {
-            // The token: the id the device sampler just chose stays on the device.
-            const int* d_tokens = tokens_.get();
-            if (T == 1 && tokens[0] == last_next_)
-                d_tokens = next_.get();
-            else
-                tokens_.upload(tokens.data(), T, stream_);
-            if (T == 1 && fused_) pos_.upload(&start_pos, 1, stream_);  // read by the fused step's kernels
-            const DeviceMatrix& E = embeddings_.parts[0];
-            embedding(E.dtype, E.data, d_tokens, T, D, x, embed_scale(), stream_);
-        }
+        embed(tokens, start_pos);  // x: [T, D]
         if (T == 1 && fused_) return decode_fused();
-
         for (int l = 0; l < cfg_.n_layers; ++l) {
-            const DeviceLayer& L = layers_[l];
-            float* k_cache = layer_cache(k_cache_, l);
-            float* v_cache = layer_cache(v_cache_, l);
-            // --- attention sub-layer: x += wo · attention(norm(x)) ---
-            rmsnorm_rows(x, L.attention_norm.get(), xn, T, D, cfg_.norm_eps, stream_);
-            if (T == 1 && L.qkv.stacked.data) {
-                linear(L.qkv.stacked, xn, q, 1);  // q, k, v in one pass: [Q + K + K]
-            } else {
-                linear(L.qkv.parts[0], xn, q, T);
-                linear(L.qkv.parts[1], xn, k, T);
-                linear(L.qkv.parts[2], xn, v, T);
-            }
-            rope_pairs(q, T, H, Dh, start_pos, theta_.get(), stream_);
-            rope_pairs(k, T, KV, Dh, start_pos, theta_.get(), stream_);
-            const std::size_t kv_bytes = std::size_t(T) * K * sizeof(float);
-            check(cudaMemcpyAsync(k_cache + std::size_t(start_pos) * K, k, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
-                  "store K");
-            check(cudaMemcpyAsync(v_cache + std::size_t(start_pos) * K, v, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
-                  "store V");
-            if (options_.plain_attention) {
-                attention_plain(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att,
-                                plain_scores(start_pos, T), stream_);
-            } else {
-                attention(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att,
-                          attention_scratch_.get(), stream_);
-            }
-            add_to_residual(L.wo.parts[0], att, L.post_attention_norm.get(), T, step_names_[2 * l]);  // x += wo · att
-
-            // --- feed-forward sub-layer: x += w2 · (act(w1·xn) ⊙ w3·xn), act = SiLU or GELU_tanh ---
-            rmsnorm_rows(x, L.ffn_norm.get(), xn, T, D, cfg_.norm_eps, stream_);
-            if (T == 1 && L.w13.stacked.data) {
-                linear(L.w13.stacked, xn, gate, 1);  // gate and up in one pass: [F + F]
-            } else {
-                linear(L.w13.parts[0], xn, gate, T);
-                linear(L.w13.parts[1], xn, up, T);
-            }
-            if (geglu_ffn())
-                geglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
-            else
-                swiglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
-            add_to_residual(L.w2.parts[0], hidden, L.post_ffn_norm.get(), T,
-                            step_names_[2 * l + 1]);  // x += w2 · hidden
+            attention_block(l, start_pos, T);  // x += wo · attention(attention_norm(x))
+            feed_forward_block(l, T);          // x += w2 · FFN(ffn_norm(x))
         }
-
-        const int rows = last_only ? 1 : T;
-        const float* last = x + std::size_t(T - rows) * D;
-        rmsnorm_rows(last, final_norm_.get(), xn, rows, D, cfg_.norm_eps, stream_);
-        linear(output(), xn, logits_.get(), rows);  // [rows, V] (model parallel: [rows, V/N], gathered next)
-        if (rank_.split()) gather_logits(rows);
-        softcap(logits_.get(), std::size_t(rows) * cfg_.vocab_size, cfg_.final_softcap, stream_);  // Gemma 2
-        logits_rows_ = rows;
+        output_head(T, last_only);  // logits: [rows, V]
     }
 
     // The same step for one token with the fused kernels of decode.cuh; x holds its embedding
@@ -329,6 +273,94 @@ class Transformer {
     }
 
   private:
+    // --- the forward pass, step by step (model/transformer.hpp's names) ---
+
+    // Token embeddings: x [T, D] = rows of the table (Gemma: × √D); a rank assembles its part
+    // with the other ranks'.
+    void embed(std::span<const int> tokens, int start_pos) {
+        const int T = int(tokens.size());
+        if (rank_.split()) return embed_rank(tokens, x_.get());  // every rank's part of the table: [T, D]
+        // The token: the id the device sampler just chose stays on the device.
+        const int* d_tokens = tokens_.get();
+        if (T == 1 && tokens[0] == last_next_)
+            d_tokens = next_.get();
+        else
+            tokens_.upload(tokens.data(), T, stream_);
+        if (T == 1 && fused_) pos_.upload(&start_pos, 1, stream_);  // read by the fused step's kernels
+        const DeviceMatrix& E = embeddings_.parts[0];
+        embedding(E.dtype, E.data, d_tokens, T, cfg_.dim, x_.get(), embed_scale(), stream_);
+    }
+
+    // Block l's attention sub-layer: x [T, D] += wo · Attention(RoPE(wq·xn), RoPE(wk·xn), wv·xn),
+    // xn = attention_norm(x); this call's keys and values go to the cache first. (Gemma 2: x +=
+    // post_attention_norm(wo · ...); a rank: wo's partial products summed over the ranks.)
+    void attention_block(int l, int start_pos, int T) {
+        const int D = cfg_.dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), H = cfg_.n_heads, KV = cfg_.n_kv_heads,
+                  Dh = cfg_.head_dim;
+        const DeviceLayer& L = layers_[l];
+        float *x = x_.get(), *xn = xn_.get(), *att = att_.get();
+        float *q = qkv_.get(), *k = q + std::size_t(T) * Q, *v = k + std::size_t(T) * K;  // [T, Q], [T, K] ×2
+        float* k_cache = layer_cache(k_cache_, l);
+        float* v_cache = layer_cache(v_cache_, l);
+        rmsnorm_rows(x, L.attention_norm.get(), xn, T, D, cfg_.norm_eps, stream_);  // xn: [T, D]
+        if (T == 1 && L.qkv.stacked.data) {
+            linear(L.qkv.stacked, xn, q, 1);  // q, k, v in one pass: [Q + K + K]
+        } else {
+            linear(L.qkv.parts[0], xn, q, T);  // q: [T, H, Dh]
+            linear(L.qkv.parts[1], xn, k, T);  // k: [T, KV, Dh]
+            linear(L.qkv.parts[2], xn, v, T);  // v: [T, KV, Dh]
+        }
+        rope_pairs(q, T, H, Dh, start_pos, theta_.get(), stream_);
+        rope_pairs(k, T, KV, Dh, start_pos, theta_.get(), stream_);
+        const std::size_t kv_bytes = std::size_t(T) * K * sizeof(float);
+        check(cudaMemcpyAsync(k_cache + std::size_t(start_pos) * K, k, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
+              "store K");
+        check(cudaMemcpyAsync(v_cache + std::size_t(start_pos) * K, v, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
+              "store V");
+        if (options_.plain_attention) {  // version 1: one thread per (token, head), attention_plain.cuh
+            attention_plain(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att,
+                            plain_scores(start_pos, T), stream_);
+        } else {  // blocks of keys with an online softmax, attention.cuh
+            attention(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att,
+                      attention_scratch_.get(), stream_);
+        }
+        add_to_residual(L.wo.parts[0], att, L.post_attention_norm.get(), T, step_names_[2 * l]);  // x += wo · att
+    }
+
+    // Block l's feed-forward sub-layer: x [T, D] += w2 · (act(w1·hn) ⊙ w3·hn), hn = ffn_norm(x),
+    // act = SiLU or GELU_tanh. (Gemma 2: x += post_ffn_norm(w2 · ...); a rank: w2's partial products
+    // summed over the ranks.)
+    void feed_forward_block(int l, int T) {
+        const int D = cfg_.dim, F = cfg_.hidden_dim;
+        const DeviceLayer& L = layers_[l];
+        float *x = x_.get(), *hn = xn_.get(), *hidden = hidden_.get();
+        float *gate = gate_up_.get(), *up = gate + std::size_t(T) * F;        // [T, F] each
+        rmsnorm_rows(x, L.ffn_norm.get(), hn, T, D, cfg_.norm_eps, stream_);  // hn: [T, D]
+        if (T == 1 && L.w13.stacked.data) {
+            linear(L.w13.stacked, hn, gate, 1);  // gate and up in one pass: [F + F]
+        } else {
+            linear(L.w13.parts[0], hn, gate, T);
+            linear(L.w13.parts[1], hn, up, T);
+        }
+        if (geglu_ffn())
+            geglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
+        else
+            swiglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
+        add_to_residual(L.w2.parts[0], hidden, L.post_ffn_norm.get(), T, step_names_[2 * l + 1]);  // x += w2 · hidden
+    }
+
+    // Final norm and output head, for every row or only the last one: logits [rows, V] (a rank:
+    // its [rows, V/N], gathered).
+    void output_head(int T, bool last_only) {
+        const int D = cfg_.dim, rows = last_only ? 1 : T;
+        const float* last = x_.get() + std::size_t(T - rows) * D;
+        rmsnorm_rows(last, final_norm_.get(), xn_.get(), rows, D, cfg_.norm_eps, stream_);
+        linear(output(), xn_.get(), logits_.get(), rows);  // [rows, V] (model parallel: [rows, V/N], gathered next)
+        if (rank_.split()) gather_logits(rows);
+        softcap(logits_.get(), std::size_t(rows) * cfg_.vocab_size, cfg_.final_softcap, stream_);  // Gemma 2
+        logits_rows_ = rows;
+    }
+
     // --- model parallel (model_parallel.cuh): the steps where a rank meets the others ---
 
     // x [T, D] ← the embeddings of `tokens`, assembled from every rank's part of the table.
