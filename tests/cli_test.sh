@@ -233,6 +233,15 @@ verify)  # trace / compare / perplexity / logits --top end to end
   "$bin" compare "$tmp/a" "$tmp/b" >"$tmp/out"; rc=$?
   [ $rc -eq 0 ] && tail -1 "$tmp/out" | grep -qx "all within tolerance" || { echo "FAIL: identical traces: rc $rc"; cat "$tmp/out"; exit 1; }
   echo "ok: compare of equal traces -> exit 0, 'all within tolerance'"
+  # --device cuda: the GPU's trace under the same names, compared with the CPU's; without a GPU
+  # (or without CUDA in this build) one error line and exit 1.
+  if "$bin" trace -m "$m" --tokens 1,403,407,261,378 --out "$tmp/g" --device cuda 2>"$tmp/gerr"; then
+    "$bin" compare "$tmp/g" "$tmp/b" >"$tmp/out" || { echo "FAIL: GPU trace vs CPU trace"; tail -5 "$tmp/out"; exit 1; }
+    echo "ok: trace --device cuda matches the CPU trace"
+  else
+    [ "$(wc -l <"$tmp/gerr")" -eq 1 ] && grep -q "^error: " "$tmp/gerr" || { echo "FAIL: trace --device cuda:"; cat "$tmp/gerr"; exit 1; }
+    echo "ok: trace --device cuda without a GPU: $(cat "$tmp/gerr")"
+  fi
   /usr/bin/python3 - "$tmp/b" <<'PY' || exit 1
 import sys, numpy as np
 d = sys.argv[1]

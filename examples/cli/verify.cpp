@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "device.hpp"
 #include "ranks.hpp"
 
 namespace llamaref::cli {
@@ -22,7 +23,8 @@ int cmd_trace(int argc, char** argv) {
         "Write every intermediate tensor of one forward pass as float32 .npy files plus DIR/index.json\n"
         "(names, shapes, what each is, Meta and Hugging Face names). -p adds BOS; --tokens is used as is.\n"
         "--ranks N: each rank writes DIR/rankR with its slices marked; compare takes a rank folder against a\n"
-        "whole trace (it cuts the same slice).");
+        "whole trace (it cuts the same slice). --device cuda traces the GPU's forward pass (cuda::Runner) under\n"
+        "the same names, without the attention probabilities and Gemma 2's post-norm outputs.");
     args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer for -p (default: beside MODEL)")
         .option("--tokens", "IDS", "comma-separated token ids")
@@ -30,12 +32,18 @@ int cmd_trace(int argc, char** argv) {
         .option("--out", "DIR", "output folder")
         .option("--layers", "LIST", "blocks to keep, negative from the end (default: all)");
     add_cpu_options(args);
+    add_device_option(args);
     add_ranks_option(args);
     args.parse(argc, argv);
     check_ranks(args, "trace");
+    const Device device = device_from(args, "trace");
+    if (device == Device::cuda && args.given("--ranks"))
+        throw UsageError("llamaref trace: --ranks traces on the CPU; leave out --device cuda");
     if (args.given("--tokens") == args.given("-p"))
         throw UsageError("llamaref trace: give exactly one of --tokens and -p");
     const CpuOptions cpu = cpu_options_from(args, "trace");
+    if (device == Device::cuda) cpu.require_cuda_compatible("trace");
+    EngineOptions eo = engine_options_from(args, "trace", cpu);
     const std::string out = args.str("--out");
     const std::string path = model_path(args);
     const CliModel model = load_cli_model(path);  // the whole model, or this rank's slice (--ranks)
@@ -46,6 +54,17 @@ int cmd_trace(int argc, char** argv) {
         tokens = load_tokenizer(args, path, model.config().vocab_size).encode(args.str("-p"), true, false);
     }
     const std::vector<int> layers = args.given("--layers") ? args.int_list("--layers") : std::vector<int>{};
+#ifdef LLAMAREF_WITH_CUDA
+    if (device == Device::cuda) {  // the GPU's forward pass, each tensor copied back as it is computed
+        eo.context = int(tokens.size());
+        cuda::Runner gpu(*model.whole, runner_options(eo));
+        const Trace t = Trace::record(gpu, tokens, layers);
+        t.save(out);
+        std::fprintf(stderr, "wrote %zu tensors of the GPU's forward pass for %zu tokens to %s/\n", t.tensors.size(),
+                     tokens.size(), out.c_str());
+        return 0;
+    }
+#endif
     if (model.whole) {
         Transformer tf(model.whole, int(tokens.size()));
         cpu.apply(tf);

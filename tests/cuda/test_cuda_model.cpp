@@ -16,6 +16,7 @@
 #include <llamaref/generate.hpp>
 #include <llamaref/sampling/sampler.hpp>
 #include <llamaref/tokenizer/sentencepiece.hpp>
+#include <llamaref/verify/trace.hpp>
 
 #include "../test_data.hpp"
 #include "../test_formats_oracle.hpp"
@@ -292,6 +293,67 @@ TEST_CASE("cuda: the fused decode step, with and without a CUDA graph, equals th
         CHECK(graph_err == 0);    // the same kernels, replayed
         CHECK(fused_err < 1e-4);  // the same operations in other kernels (expected: 0)
         WARN(file << ": fused vs unfused decode, max |logit diff| " << fused_err << " over " << steps << " steps");
+    }
+}
+
+TEST_CASE("cuda: a trace of the device's forward pass matches the CPU's, tensor by tensor", "[cuda][trace]") {
+    LLAMAREF_REQUIRE_GPU(cuda::device_available);
+    for (const char* file : {"oracle/llama2-gqa/hf", "oracle/mistral-swa/hf", "oracle/gemma2-like/hf"}) {
+        LLAMAREF_REQUIRE_DATA(file);
+        INFO(file);
+        auto model = std::shared_ptr<const Model>(load_model(test::data(file)));
+        cuda::RunnerOptions o;
+        o.fast_prefill = false;  // float32 products, as the CPU
+        cuda::Runner gpu(*model, o);
+        Transformer cpu(model);
+        const std::vector<int> prompt{1, 5, 9, 13, 2, 7};
+        // The prefill, then one decode step (observed: the plain path, not the fused one).
+        for (const auto& [tokens, start] : {std::pair{prompt, 0}, std::pair{std::vector<int>{11}, 6}}) {
+            if (start > 0) {  // the prompt's keys and values in both caches, unobserved
+                gpu.forward(prompt, 0);
+                cpu.forward(prompt, 0);
+            }
+            Trace g, c;
+            g.post_norms = c.post_norms = model->config.post_norms;
+            auto keep = [](Trace& t) {
+                return [&t](const Probe& p) {
+                    TraceTensor x;
+                    x.name = p.name, x.layer = p.layer, x.shape = p.shape;
+                    x.data.assign(p.data, p.data + shape_numel(p.shape));
+                    t.tensors.push_back(std::move(x));
+                };
+            };
+            gpu.set_observer(keep(g));
+            cpu.set_observer(keep(c));
+            const auto gl = gpu.forward(tokens, start);
+            const Tensor2 cl = cpu.forward(tokens, start);
+            gpu.set_observer(nullptr), cpu.set_observer(nullptr);
+            INFO("start " << start);
+            CHECK(max_abs_diff(gl.data(), cl.data(), cl.size()) < 1e-4);  // the observed run's logits
+            // Every CPU tensor but the two the device does not hold, in the same order, within
+            // float32 rounding of the CPU's values.
+            std::vector<std::string> want;
+            for (const auto& t : c.tensors)
+                if (!t.name.ends_with("post_attention_norm") && !t.name.ends_with("post_ffn_norm"))
+                    want.push_back(t.name);
+            std::vector<std::string> got;
+            for (const auto& t : g.tensors) got.push_back(t.name);
+            CHECK(got == want);
+            double worst = 0;
+            for (const auto& t : g.tensors) {
+                const TraceTensor* ref = c.find(t.name);
+                REQUIRE(ref);
+                INFO(t.name);
+                REQUIRE(t.shape == ref->shape);
+                double scale = 1;
+                for (float v : ref->data) scale = std::max(scale, double(std::abs(v)));
+                const double err = max_abs_diff(t.data.data(), ref->data.data(), t.data.size()) / scale;
+                CHECK(err < 1e-4);
+                worst = std::max(worst, err);
+            }
+            WARN(file << " start " << start << ": " << g.tensors.size() << " tensors, worst |gpu - cpu| / max|cpu| "
+                      << worst);
+        }
     }
 }
 

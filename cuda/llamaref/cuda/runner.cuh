@@ -107,4 +107,6 @@ std::size_t Runner::decode_bytes(int pos) const {
 
 void Runner::synchronize() const { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
+void Runner::set_observer(Observer fn, bool) { impl_->model.set_observer(std::move(fn)); }
+
 }  // namespace llamaref::cuda

@@ -19,6 +19,7 @@
 
 #include <llamaref/core/dtype.hpp>
 #include <llamaref/model/config.hpp>
+#include <llamaref/model/probe.hpp>
 #include <llamaref/model/weights.hpp>
 
 namespace llamaref::cuda {
@@ -135,6 +136,12 @@ class Runner {
     std::size_t decode_bytes(int pos) const;
 
     void synchronize() const;
+    // Called with every intermediate tensor of the next forward calls, copied to the host, by
+    // Meta's module names as the CPU forward pass names them (model/probe.hpp; Trace::record takes a
+    // Runner). Observed runs take the plain path, kernel by kernel. The device does not record
+    // attention probabilities (with_attention_probs is ignored) nor Gemma 2's post-norm outputs.
+    // Null: no observer.
+    void set_observer(Observer fn, bool with_attention_probs = false);
 
   private:
     struct Impl;

@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include <llamaref/model/probe.hpp>
 #include <llamaref/model/rmsnorm.hpp>
 #include <llamaref/model/rope.hpp>
 
@@ -200,7 +201,8 @@ class Transformer {
         reserve_cache(start_pos + T);
         reserve_activations(T);
         embed(tokens, start_pos);  // x: [T, D]
-        if (T == 1 && fused_) return decode_fused();
+        probe("tok_embeddings", -1, x_.get(), T, cfg_.dim);
+        if (T == 1 && fused_ && !observer_) return decode_fused();  // an observer sees the story's steps
         for (int l = 0; l < cfg_.n_layers; ++l) {
             attention_block(l, start_pos, T);  // x += wo · attention(attention_norm(x))
             feed_forward_block(l, T);          // x += w2 · FFN(ffn_norm(x))
@@ -264,6 +266,13 @@ class Transformer {
     }
     std::size_t kv_bytes_per_position() const { return 2 * std::size_t(cfg_.n_layers) * cfg_.kv_dim() * sizeof(float); }
 
+    // Called with every intermediate tensor of the story by Meta's module name, copied to the host
+    // (model/probe.hpp); a run with an observer takes the plain path (no fused decode step) and
+    // adds each sub-layer's output to x in a kernel of its own. Not recorded on the device:
+    // attention probabilities (the flash kernels never hold them) and Gemma 2's post-norm outputs
+    // (normalised and added in one kernel). Null: no observer.
+    void set_observer(Observer fn) { observer_ = std::move(fn); }
+
     // Waits for the work queued on the stream (a rank: through its collectives, which may bound the wait).
     void synchronize(const char* what) const {
         if (rank_.split())
@@ -303,6 +312,7 @@ class Transformer {
         float* k_cache = layer_cache(k_cache_, l);
         float* v_cache = layer_cache(v_cache_, l);
         rmsnorm_rows(x, L.attention_norm.get(), xn, T, D, cfg_.norm_eps, stream_);  // xn: [T, D]
+        probe(".attention_norm", l, xn, T, D);
         if (T == 1 && L.qkv.stacked.data) {
             linear(L.qkv.stacked, xn, q, 1);  // q, k, v in one pass: [Q + K + K]
         } else {
@@ -310,8 +320,13 @@ class Transformer {
             linear(L.qkv.parts[1], xn, k, T);  // k: [T, KV, Dh]
             linear(L.qkv.parts[2], xn, v, T);  // v: [T, KV, Dh]
         }
+        probe(".attention.wq", l, q, T, Q);
+        probe(".attention.wk", l, k, T, K);
+        probe(".attention.wv", l, v, T, K);
         rope_pairs(q, T, H, Dh, start_pos, theta_.get(), stream_);
         rope_pairs(k, T, KV, Dh, start_pos, theta_.get(), stream_);
+        probe(".attention.q_rope", l, q, T, Q);
+        probe(".attention.k_rope", l, k, T, K);
         const std::size_t kv_bytes = std::size_t(T) * K * sizeof(float);
         check(cudaMemcpyAsync(k_cache + std::size_t(start_pos) * K, k, kv_bytes, cudaMemcpyDeviceToDevice, stream_),
               "store K");
@@ -324,7 +339,8 @@ class Transformer {
             attention(q, k_cache, v_cache, start_pos, T, cfg_.heads(), attention_options(l), att,
                       attention_scratch_.get(), stream_);
         }
-        add_to_residual(L.wo.parts[0], att, L.post_attention_norm.get(), T, step_names_[2 * l]);  // x += wo · att
+        probe(".attention.heads", l, att, T, Q);
+        add_to_residual(L.wo.parts[0], att, L.post_attention_norm.get(), T, l, 0);  // x += wo · att
     }
 
     // Block l's feed-forward sub-layer: x [T, D] += w2 · (act(w1·hn) ⊙ w3·hn), hn = ffn_norm(x),
@@ -336,6 +352,7 @@ class Transformer {
         float *x = x_.get(), *hn = xn_.get(), *hidden = hidden_.get();
         float *gate = gate_up_.get(), *up = gate + std::size_t(T) * F;        // [T, F] each
         rmsnorm_rows(x, L.ffn_norm.get(), hn, T, D, cfg_.norm_eps, stream_);  // hn: [T, D]
+        probe(".ffn_norm", l, hn, T, D);
         if (T == 1 && L.w13.stacked.data) {
             linear(L.w13.stacked, hn, gate, 1);  // gate and up in one pass: [F + F]
         } else {
@@ -346,7 +363,10 @@ class Transformer {
             geglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
         else
             swiglu_hidden(gate, up, hidden, std::size_t(T) * F, stream_);
-        add_to_residual(L.w2.parts[0], hidden, L.post_ffn_norm.get(), T, step_names_[2 * l + 1]);  // x += w2 · hidden
+        probe(".feed_forward.w1", l, gate, T, F);
+        probe(".feed_forward.w3", l, up, T, F);
+        probe(".feed_forward.hidden", l, hidden, T, F);
+        add_to_residual(L.w2.parts[0], hidden, L.post_ffn_norm.get(), T, l, 1);  // x += w2 · hidden
     }
 
     // Final norm and output head, for every row or only the last one: logits [rows, V] (a rank:
@@ -355,9 +375,11 @@ class Transformer {
         const int D = cfg_.dim, rows = last_only ? 1 : T;
         const float* last = x_.get() + std::size_t(T - rows) * D;
         rmsnorm_rows(last, final_norm_.get(), xn_.get(), rows, D, cfg_.norm_eps, stream_);
+        probe("norm", -1, xn_.get(), rows, D);
         linear(output(), xn_.get(), logits_.get(), rows);  // [rows, V] (model parallel: [rows, V/N], gathered next)
         if (rank_.split()) gather_logits(rows);
         softcap(logits_.get(), std::size_t(rows) * cfg_.vocab_size, cfg_.final_softcap, stream_);  // Gemma 2
+        probe("output", -1, logits_.get(), rows, cfg_.vocab_size);
         logits_rows_ = rows;
     }
 
@@ -385,21 +407,38 @@ class Transformer {
         }
     }
 
-    // A sub-layer's output into the residual stream x [T, D]: x += W · in (in: [T, W.cols]). Gemma 2
-    // adds post_norm(W · in) instead; a rank (model parallel) first sums its partial product with
-    // the other ranks' (`step` names it: "layers.3.attention.wo"). Either goes through xn, free
-    // again at that point; otherwise the product accumulates into x directly.
-    void add_to_residual(const DeviceMatrix& W, const float* in, const float* post_norm, int T,
-                         const std::string& step) {
+    // Sub-layer `sub` (0: attention's wo, 1: the FFN's w2) of block l adds its output to the
+    // residual stream x [T, D]: x += W · in (in: [T, W.cols]). Gemma 2 adds post_norm(W · in)
+    // instead; a rank (model parallel) first sums its partial product with the other ranks'. Either
+    // goes through xn, free again at that point, and so does an observed run (which sees the
+    // product, then x); otherwise the product accumulates into x directly.
+    void add_to_residual(const DeviceMatrix& W, const float* in, const float* post_norm, int T, int l, int sub) {
         float *x = x_.get(), *y = xn_.get();
         const std::size_t n = std::size_t(T) * cfg_.dim;
-        if (!cfg_.post_norms && !rank_.split()) return linear(W, in, x, T, /*accumulate=*/true);
+        if (!cfg_.post_norms && !rank_.split() && !observer_) return linear(W, in, x, T, /*accumulate=*/true);
         linear(W, in, y, T);  // [T, D] (model parallel: this rank's heads' or units' share)
+        const std::string& step = step_names_[std::size_t(2 * l + sub)];                    // "layers.3.attention.wo"
         if (rank_.split()) rank_.collectives->all_reduce_sum(y, n, stream_, step.c_str());  // every rank's share summed
+        probe(sub == 0 ? ".attention.wo" : ".feed_forward.w2", l, y, T, cfg_.dim);
         if (cfg_.post_norms)
             rmsnorm_rows_add(y, post_norm, x, T, cfg_.dim, cfg_.norm_eps, stream_);
         else
             add_into(y, x, n, stream_);
+        probe(sub == 0 ? ".h" : "", l, x, T, cfg_.dim);  // the residual stream after the add (block output)
+    }
+
+    // The observer's view of a device tensor [rows, cols]: copied to the host once the work queued
+    // before it is done, under "layers.l" + name inside block l (model/probe.hpp). Nothing when no
+    // observer is set.
+    void probe(const char* name, int layer, const float* device, int rows, int cols) {
+        if (!observer_) return;
+        const std::size_t n = std::size_t(rows) * std::size_t(cols);
+        probe_host_.resize(n);
+        check(cudaMemcpyAsync(probe_host_.data(), device, n * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+              "copy a probed tensor to the host");
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (probe)");
+        const std::string full = layer < 0 ? std::string(name) : "layers." + std::to_string(layer) + name;
+        observer_(Probe{full, layer, probe_host_.data(), {std::size_t(rows), std::size_t(cols)}});
     }
 
     // logits_ [rows, V/N] (this rank's vocabulary) → [rows, V] (every rank's, in order).
@@ -580,6 +619,8 @@ class Transformer {
     cudaGraphExec_t graph_ = nullptr;  // the fused decode step, captured
     int buffers_version_ = 0, graph_version_ = -1;
     std::unique_ptr<DeviceSampler> sampler_;
+    Observer observer_;              // set_observer: sees each step's tensor, copied to the host
+    std::vector<float> probe_host_;  // the probed tensor on the host
 };
 
 }  // namespace llamaref::cuda

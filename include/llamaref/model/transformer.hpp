@@ -46,23 +46,13 @@
 #include "config.hpp"
 #include "feed_forward.hpp"
 #include "kv_cache.hpp"
+#include "probe.hpp"
 #include "rmsnorm.hpp"
 #include "rope.hpp"
 #include "softcap.hpp"
 #include "weights.hpp"
 
 namespace llamaref {
-
-// What an observer sees: one intermediate tensor of the forward pass, valid during the call.
-// Names follow Meta's module names: "tok_embeddings", "layers.3.attention_norm",
-// "layers.3.attention.wq", "layers.3" (block output), "norm", "output" (logits), ...
-struct Probe {
-    std::string name;
-    int layer;  // -1 outside the blocks
-    const float* data;
-    Shape shape;
-};
-using Observer = std::function<void(const Probe&)>;
 
 // Which rows of logits a forward call computes: all T (logits, perplexity, traces) or only the
 // last one (generation needs nothing else; it saves T−1 products with the [V, D] output matrix).
