@@ -489,5 +489,48 @@ for f in sys.argv[3:]:
 PY
   echo "ok: Llama 3.1 scaling with original context 16 survives GGUF and safetensors, and GGUF -> HF -> GGUF"
   expect_error "no RoPE scaling" "$bin" convert -m "$tmp/hf16" --out "$tmp/c.bin" ;;
+kld)  # perplexity --kld-base: KL divergence and token statistics against numpy's, from the logits
+  need "$stories/stories260K.bin"
+  m="$stories/stories260K.bin"; z="$stories/tok512.bin"
+  printf 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends.\nOne day, Lily saw a big red ball under a tree. She ran to get it, but a small dog took the ball first.\n' >"$tmp/text.txt"
+  "$bin" perplexity -m "$m" -z "$z" -f "$tmp/text.txt" --ctx 32 --kld-base "$m" >"$tmp/self" 2>/dev/null || { echo "FAIL: --kld-base itself"; exit 1; }
+  grep -q "^Mean    KLD:   0.000000 +/-   0.000000$" "$tmp/self" && grep -q "^Same top p: 100.000 +/- 0.000 %$" "$tmp/self" ||
+    { echo "FAIL: a model against itself"; cat "$tmp/self"; exit 1; }
+  echo "ok: a model against itself: KLD 0, same top 100 %"
+  "$bin" convert -m "$m" --out "$tmp/q8.gguf" --type q8_0 >/dev/null 2>&1 || { echo "FAIL: convert q8_0"; exit 1; }
+  # One window over the whole text (--stride, ctx above its length): every position 0 .. N-2 scored.
+  "$bin" perplexity -m "$tmp/q8.gguf" -z "$z" -f "$tmp/text.txt" --ctx 256 --stride 256 --kld-base "$m" >"$tmp/q8" 2>/dev/null ||
+    { echo "FAIL: q8_0 against the float model"; exit 1; }
+  ids=$("$bin" tokenize -z "$z" --file "$tmp/text.txt" --bos --ids 2>/dev/null | tr -s ' \n' ',' | sed 's/^,//;s/,$//')
+  "$bin" logits -m "$m" --tokens "$ids" --out "$tmp/base.npy" >/dev/null 2>&1 || exit 1
+  "$bin" logits -m "$tmp/q8.gguf" --tokens "$ids" --out "$tmp/model.npy" >/dev/null 2>&1 || exit 1
+  /usr/bin/python3 - "$tmp" "$ids" <<'PY' || exit 1
+import re, sys, numpy as np
+tmp, ids = sys.argv[1], [int(t) for t in sys.argv[2].split(",")]
+def logsoftmax(x):
+    x = x.astype(np.float64); m = x.max(axis=1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+lp, lq = logsoftmax(np.load(f"{tmp}/base.npy"))[:-1], logsoftmax(np.load(f"{tmp}/model.npy"))[:-1]
+nxt = np.array(ids[1:])
+kld = (np.exp(lp) * (lp - lq)).sum(axis=1)
+dp = np.exp(lq[np.arange(len(nxt)), nxt]) - np.exp(lp[np.arange(len(nxt)), nxt])
+same = (lp.argmax(axis=1) == lq.argmax(axis=1)).mean()
+out = open(f"{tmp}/q8").read()
+def field(name):
+    return float(re.search(re.escape(name) + r"\s*:?\s*(-?[0-9.]+)", out).group(1))
+checks = [("Mean    KLD", kld.mean(), 2e-6), ("Maximum KLD", kld.max(), 2e-6), ("Median  KLD", np.sort(kld)[round(0.5 * (len(kld) - 1))], 2e-6),
+          ("RMS Δp", 100 * np.sqrt((dp ** 2).mean()), 2e-3), ("Same top p", 100 * same, 2e-3), ("Mean    Δp", 100 * dp.mean(), 2e-3)]
+bad = [(n, field(n), v) for n, v, tol in checks if abs(field(n) - v) > tol]
+assert kld.mean() > 1e-7, "q8_0 should move the distributions"
+if bad: print("FAIL:", bad, "\n", out); sys.exit(1)
+print(f"ok: q8_0 vs float over {len(kld)} positions: mean KLD {kld.mean():.6f}, max {kld.max():.6f}, RMS dp {100*np.sqrt((dp**2).mean()):.3f} %, same top {100*same:.1f} % (= numpy's)")
+PY
+  "$bin" perplexity -m "$tmp/q8.gguf" -z "$z" -f "$tmp/text.txt" --ctx 32 --kld-base "$m" --max-kld 0 >"$tmp/out" 2>/dev/null; rc=$?
+  [ $rc -eq 1 ] && grep -q "^FAIL: mean KL divergence" "$tmp/out" || { echo "FAIL: --max-kld 0: rc $rc"; exit 1; }
+  "$bin" perplexity -m "$tmp/q8.gguf" -z "$z" -f "$tmp/text.txt" --ctx 32 --kld-base "$m" --max-kld 1 >"$tmp/out" 2>/dev/null ||
+    { echo "FAIL: --max-kld 1"; exit 1; }
+  echo "ok: --max-kld: exit 1 above, 0 within"
+  expect_error "--max-kld needs --kld-base" "$bin" perplexity -m "$m" -z "$z" -f "$tmp/text.txt" --max-kld 1
+  expect_error "--max-kld must be a number" "$bin" perplexity -m "$m" -z "$z" -f "$tmp/text.txt" --kld-base "$m" --max-kld x ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac

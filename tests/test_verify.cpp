@@ -2,6 +2,7 @@
 // the right tensor, perplexity follows its definition.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -9,11 +10,14 @@
 
 #include <llamaref/formats/load.hpp>
 #include <llamaref/formats/safetensors.hpp>
+#include <llamaref/formats/write_gguf.hpp>
 #include <llamaref/verify/compare.hpp>
+#include <llamaref/verify/kl_divergence.hpp>
 #include <llamaref/verify/perplexity.hpp>
 #include <llamaref/verify/trace.hpp>
 
 #include "test_data.hpp"
+#include "test_formats_oracle.hpp"
 
 using namespace llamaref;
 
@@ -280,4 +284,60 @@ TEST_CASE("perplexity follows its definition and does not depend on threads", "[
             perplexity(tf, tokens, 100, 0, 1);
         }(),
         Catch::Contains("fewer than one window"));
+}
+
+// KL divergence (verify/kl_divergence.hpp): the full-vocabulary value against its definition, and
+// the top-K estimate between 0 and it, equal at K = V; the gap measured on a quantized model.
+TEST_CASE("KL divergence: definition, and the top-K estimate's bound", "[verify][kld]") {
+    // Two 3-token distributions by hand: P = (0.5, 0.25, 0.25), Q = (0.25, 0.5, 0.25).
+    const float p[3] = {std::log(0.5f), std::log(0.25f), std::log(0.25f)},
+                q[3] = {std::log(0.25f), std::log(0.5f), std::log(0.25f)};
+    const auto lp = log_softmax(p, 3), lq = log_softmax(q, 3);
+    CHECK(kl_divergence(lp, lq) ==
+          Approx(0.25 * std::log(2.0)).epsilon(1e-7));  // float logits  // 0.5·log 2 + 0.25·log ½
+    CHECK(kl_divergence(lp, lp) == 0);
+    const PositionComparison c = compare_position(p, q, 3, 1);
+    CHECK(std::exp(c.logp_base) == Approx(0.25));
+    CHECK(std::exp(c.logp_model) == Approx(0.5));
+    CHECK(c.dp() == Approx(0.25));
+    CHECK_FALSE(c.same_top);
+    // One rest bin of P (0.5 | 0.5) against Q's (0.25 | 0.75): K = 1.
+    CHECK(kl_divergence_top_k(top_logprobs(lp, 1), lq) ==
+          Approx(0.5 * std::log(0.5 / 0.25) + 0.5 * std::log(0.5 / 0.75)).epsilon(1e-7));
+
+    // The gap, measured: a random-weight fixture (flat distributions) and stories260K (a trained
+    // model's peaked ones), each quantized to Q8_0 against its float32 self.
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/gguf/model-q8_0.gguf");
+    LLAMAREF_REQUIRE_DATA("models/stories260K/stories260K.bin");
+    const std::string q8 = (std::filesystem::temp_directory_path() / "llamaref_kld_stories_q8_0.gguf").string();
+    write_gguf(*load_model(test::data("models/stories260K/stories260K.bin")), q8, DType::Q8_0);
+    const test::Oracle o = test::read_oracle(test::data("oracle/llama2-gqa"));
+    const std::vector<int> story{1,   403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426,
+                                 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 335};
+    struct Pair {
+        const char* name;
+        std::string base, quant;
+        std::vector<int> tokens;
+    };
+    for (const Pair& c : {Pair{"llama2-gqa", test::data("oracle/llama2-gqa/gguf/model-f32.gguf"),
+                               test::data("oracle/llama2-gqa/gguf/model-q8_0.gguf"), o.prompt},
+                          Pair{"stories260K", test::data("models/stories260K/stories260K.bin"), q8, story}}) {
+        Transformer base(load_model(c.base)), quant(load_model(c.quant));
+        const Tensor2 P = base.forward(c.tokens, 0), Q = quant.forward(c.tokens, 0);
+        const std::size_t V = P.shape(1), T = c.tokens.size();
+        for (std::size_t K : {std::size_t(1), std::size_t(5), std::size_t(20), std::size_t(100), V}) {
+            double full = 0, est = 0;
+            for (std::size_t t = 0; t < T; ++t) {
+                const auto a = log_softmax(&P(t, 0), V), b = log_softmax(&Q(t, 0), V);
+                const double kl = kl_divergence(a, b), kl_k = kl_divergence_top_k(top_logprobs(a, K), b);
+                CHECK(kl_k >= -1e-15);
+                CHECK(kl_k <= kl + 1e-12);
+                if (K == V) CHECK(kl_k == Approx(kl).epsilon(1e-6).margin(1e-12));  // the rest: 1 − Σp rounds
+                full += kl, est += kl_k;
+            }
+            WARN(c.name << " Q8_0 vs float32, " << T << " positions, V " << V << ": mean KL " << full / double(T)
+                        << ", top-" << K << " estimate " << est / double(T) << " (" << 100 * est / full << " %)");
+        }
+    }
+    std::filesystem::remove(q8);
 }

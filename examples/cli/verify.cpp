@@ -1,12 +1,15 @@
 // llamaref trace / compare / perplexity — the verification toolkit (include/llamaref/verify/).
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include <llamaref/model_parallel/transformer.hpp>
 #include <llamaref/verify/compare.hpp>
+#include <llamaref/verify/kl_divergence.hpp>
 #include <llamaref/verify/perplexity.hpp>
 #include <llamaref/verify/trace.hpp>
 
@@ -155,20 +158,68 @@ int cmd_compare(int argc, char** argv) {
     }
 }
 
+// perplexity --kld-base: both models on the same windows, the statistics of kl_divergence.hpp.
+int kld_report(Transformer& tf, const std::string& base_path, const CpuOptions& cpu, const std::vector<int>& tokens,
+               int ctx, int stride, int bos, double max_kld) {
+    auto base_model = std::shared_ptr<const Model>(load_model(base_path));
+    Transformer base(base_model, ctx);
+    cpu.apply(base);
+    const BaseComparison r = compare_to_base(tf, base, tokens, ctx, stride, bos, [](int done, int total) {
+        if (done == total || 10 * done / total != 10 * (done - 1) / total)
+            std::fprintf(stderr, "%d/%d windows\n", done, total);
+    });
+    const KlSummary s = summarize(r.positions);
+    const char* names[] = {"Maximum", "99.9%  ", "99.0%  ", "95.0%  ", "90.0%  ", "Median ",
+                           "10.0%  ", " 5.0%  ", " 1.0%  ", " 0.1%  ", "Minimum"};
+    std::printf("PPL(MODEL) = %.4f +/- %.5f\nPPL(BASE)  = %.4f +/- %.5f\n", r.model.ppl, r.model.standard_error,
+                r.base.ppl, r.base.standard_error);
+    std::printf("\n====== KL divergence statistics (%zu positions; nats) ======\n", s.n);
+    std::printf("Mean    KLD: %10.6f +/- %10.6f\n", s.kld_mean, s.kld_stderr);
+    for (std::size_t i = 0; i < s.kld_pct.size(); ++i) std::printf("%s KLD: %10.6f\n", names[i], s.kld_pct[i]);
+    std::printf("\n====== Token probability statistics ======\n");
+    std::printf("Mean    Δp: %8.3f +/- %.3f %%\n", 100 * s.dp_mean, 100 * s.dp_stderr);
+    for (std::size_t i = 0; i < s.dp_pct.size(); ++i) std::printf("%s Δp: %8.3f %%\n", names[i], 100 * s.dp_pct[i]);
+    std::printf("RMS Δp    : %8.3f %%\n", 100 * s.dp_rms);
+    std::printf("Same top p: %7.3f +/- %.3f %%\n", 100 * s.same_top, 100 * s.same_top_stderr);
+    if (max_kld >= 0 && s.kld_mean > max_kld) {
+        std::printf("FAIL: mean KL divergence %.6f exceeds --max-kld %g\n", s.kld_mean, max_kld);
+        return 1;
+    }
+    if (max_kld >= 0) std::printf("PASS: mean KL divergence %.6f within --max-kld %g\n", s.kld_mean, max_kld);
+    return 0;
+}
+
 int cmd_perplexity(int argc, char** argv) {
-    ArgParser args("perplexity", "-m MODEL -f TEXT [--ctx N] [--stride S]",
-                   "Perplexity of MODEL on the text in FILE (tokenized with BOS).\n"
-                   "Default (no --stride): llama.cpp's llama-perplexity definition: independent chunks of N tokens,\n"
-                   "BOS first, the second half of each chunk scored. --stride S: a sliding window moved by S tokens,\n"
-                   "every token scored once (Hugging Face's guide). See include/llamaref/verify/perplexity.hpp.");
+    ArgParser args(
+        "perplexity", "-m MODEL -f TEXT [--ctx N] [--stride S] [--kld-base BASE [--max-kld X]]",
+        "Perplexity of MODEL on the text in FILE (tokenized with BOS).\n"
+        "Default (no --stride): llama.cpp's llama-perplexity definition: independent chunks of N tokens,\n"
+        "BOS first, the second half of each chunk scored. --stride S: a sliding window moved by S tokens,\n"
+        "every token scored once (Hugging Face's guide). See include/llamaref/verify/perplexity.hpp.\n"
+        "--kld-base BASE also runs BASE (e.g. the float model MODEL was quantized from) on the same windows\n"
+        "and reports how far MODEL's next-token distributions lie from BASE's: KL divergence, top-1\n"
+        "agreement and the change of the next token's probability (llama.cpp's statistics, defined in\n"
+        "include/llamaref/verify/kl_divergence.hpp); exit 1 when the mean KL divergence exceeds --max-kld.");
     args.option("-m,--model", "MODEL", model_help())
         .option("-z,--tokenizer", "FILE", "tokenizer (default: beside MODEL)")
         .option("-f,--file", "FILE", "text file")
         .option("--ctx", "N", "window length in tokens", "512")
-        .option("--stride", "S", "sliding-window stride (0: llama.cpp chunks)", "0");
+        .option("--stride", "S", "sliding-window stride (0: llama.cpp chunks)", "0")
+        .option("--kld-base", "BASE", "the base model to compare MODEL's distributions with (same vocabulary)")
+        .option("--max-kld", "X", "with --kld-base: exit 1 when the mean KL divergence exceeds X (nats)");
     add_cpu_options(args);
     args.parse(argc, argv);
     const CpuOptions cpu = cpu_options_from(args, "perplexity");
+    if (args.given("--max-kld") && !args.given("--kld-base"))
+        throw UsageError("llamaref perplexity: --max-kld needs --kld-base");
+    double max_kld = -1;
+    if (args.given("--max-kld")) {
+        const std::string v = args.str("--max-kld");
+        char* end = nullptr;
+        max_kld = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end != '\0' || !std::isfinite(max_kld) || max_kld < 0)
+            throw UsageError("llamaref perplexity: --max-kld must be a number >= 0, got '" + v + "'");
+    }
     const int ctx = int(args.integer("--ctx", 2, 1 << 24));
     const int stride = int(args.integer("--stride", 0, ctx));
     std::ifstream f(args.str("-f"), std::ios::binary);
@@ -185,6 +236,8 @@ int cmd_perplexity(int argc, char** argv) {
                  stride ? ("stride " + std::to_string(stride)).c_str() : "llama.cpp chunks");
     // On a terminal a bar redrawn in place; into a file or a pipe one line per tenth of the windows.
     const bool terminal = isatty(STDERR_FILENO);
+    if (args.given("--kld-base"))
+        return kld_report(tf, args.str("--kld-base"), cpu, tokens, ctx, stride, tok.bos_id(), max_kld);
     const auto r = perplexity(tf, tokens, ctx, stride, tok.bos_id(), [&](int done, int total, double ppl) {
         const int width = 30, filled = width * done / total;
         if (terminal)
