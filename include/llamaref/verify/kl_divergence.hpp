@@ -79,19 +79,28 @@ inline TopLogprobs top_logprobs(const std::vector<double>& lp, std::size_t K) {
     return t;
 }
 
-// KL_K: the divergence of the K + 1-bin distributions (the base's top K, and the rest) above.
-// lq: the model's log-probabilities over the whole vocabulary [V].
-inline double kl_divergence_top_k(const TopLogprobs& base, const std::vector<double>& lq) {
+// KL(P ‖ Q) of the two distributions grouped into the bins {v} for each v of a set of ids, and
+// "the rest": lp_ids and lq_ids are P's and Q's log-probabilities at those ids (the rest's masses
+// are 1 − their sums). Merging bins never increases a KL divergence: 0 ≤ this ≤ KL(P ‖ Q).
+inline double kl_divergence_binned(const std::vector<double>& lp_ids, const std::vector<double>& lq_ids) {
+    if (lp_ids.size() != lq_ids.size()) fail("kl_divergence_binned: ", lp_ids.size(), " and ", lq_ids.size(), " bins");
     double kl = 0, p_top = 0, q_top = 0;
-    for (std::size_t i = 0; i < base.ids.size(); ++i) {
-        const double lp = base.logprobs[i], lqi = lq.at(std::size_t(base.ids[i]));
-        kl += std::exp(lp) * (lp - lqi);
-        p_top += std::exp(lp), q_top += std::exp(lqi);
+    for (std::size_t i = 0; i < lp_ids.size(); ++i) {
+        if (std::isfinite(lp_ids[i])) kl += std::exp(lp_ids[i]) * (lp_ids[i] - lq_ids[i]);
+        p_top += std::exp(lp_ids[i]), q_top += std::exp(lq_ids[i]);
     }
-    // The rest's mass, 1 − Σ: below 1e-12 it is the rounding of the sum (K ≈ V), not probability.
+    // The rest's mass, 1 − Σ: below 1e-12 it is the rounding of the sum (the ids ≈ all), not probability.
     const double p_rest = 1.0 - p_top, q_rest = std::max(1.0 - q_top, 1e-300);
     if (p_rest > 1e-12) kl += p_rest * (std::log(p_rest) - std::log(q_rest));
     return kl;
+}
+
+// KL_K: the divergence of the K + 1-bin distributions (the base's top K, and the rest) above.
+// lq: the model's log-probabilities over the whole vocabulary [V].
+inline double kl_divergence_top_k(const TopLogprobs& base, const std::vector<double>& lq) {
+    std::vector<double> lq_ids;
+    for (int id : base.ids) lq_ids.push_back(lq.at(std::size_t(id)));
+    return kl_divergence_binned(base.logprobs, lq_ids);
 }
 
 // One scored position, compared.
