@@ -488,7 +488,20 @@ for f in sys.argv[3:]:
     print(f"ok: {f.split('/')[-1]}: logits equal to the source's")
 PY
   echo "ok: Llama 3.1 scaling with original context 16 survives GGUF and safetensors, and GGUF -> HF -> GGUF"
-  expect_error "no RoPE scaling" "$bin" convert -m "$tmp/hf16" --out "$tmp/c.bin" ;;
+  expect_error "no RoPE scaling" "$bin" convert -m "$tmp/hf16" --out "$tmp/c.bin"
+  # -z: the vocabulary inside the GGUF (llama.cpp's tokenizer.ggml.* keys): the file alone then
+  # generates llama2.c's greedy text, and tokenizes as the tokenizer file does.
+  need "$stories/stories260K.bin"
+  "$bin" convert -m "$stories/stories260K.bin" -z "$stories/tok512.bin" --out "$tmp/s.gguf" 2>"$tmp/err" || { echo "FAIL: convert -z"; cat "$tmp/err"; exit 1; }
+  grep -q "^vocabulary: the vocabulary of " "$tmp/err" || { echo "FAIL: convert -z says: $(cat "$tmp/err")"; exit 1; }
+  "$bin" generate -m "$tmp/s.gguf" -n 256 --temp 0 >"$tmp/gen" 2>/dev/null || { echo "FAIL: generate on the GGUF alone"; exit 1; }
+  cmp -s "$tmp/gen" "$stories/expected/greedy_n256.txt" || { echo "FAIL: the GGUF's own vocabulary: not llama2.c's text"; head -c 300 "$tmp/gen"; exit 1; }
+  a=$("$bin" tokenize -z "$tmp/s.gguf" --text "Once upon a time, Lily's cat ate 3 fish." --bos --ids 2>/dev/null)
+  b=$("$bin" tokenize -z "$stories/tok512.bin" --text "Once upon a time, Lily's cat ate 3 fish." --bos --ids 2>/dev/null)
+  [ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: tokenize with the GGUF's vocabulary: [$a] vs [$b]"; exit 1; }
+  echo "ok: convert -z: the GGUF alone gives llama2.c's 256 greedy tokens and the tokenizer file's ids"
+  expect_error "-z writes a vocabulary into a .gguf file" "$bin" convert -m "$stories/stories260K.bin" -z "$stories/tok512.bin" --out "$tmp/x/model.safetensors"
+  expect_error "tokens but the model" "$bin" convert -m "$stories/stories260K.bin" -z "$data/tokenizers/llama2/tokenizer.model" --out "$tmp/y.gguf" ;;
 kld)  # perplexity --kld-base: KL divergence and token statistics against numpy's, from the logits
   need "$stories/stories260K.bin"
   m="$stories/stories260K.bin"; z="$stories/tok512.bin"

@@ -4,8 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <filesystem>
 
+#include <llamaref/formats/load.hpp>
+#include <llamaref/formats/write_gguf.hpp>
 #include <llamaref/tokenizer/chat_format.hpp>
+#include <llamaref/tokenizer/gguf_vocab.hpp>
 #include <llamaref/tokenizer/tokenizer.hpp>
 
 #include "test_data.hpp"
@@ -35,6 +39,38 @@ TEST_CASE("GGUF SentencePiece vocabularies encode like tokenizer.model", "[token
         }
         CHECK(mismatches == 0);
     }
+}
+
+// gguf_vocab_metadata (llamaref convert -z) against llama.cpp's own converter: the Llama 2
+// tokenizer.model written as GGUF keys equals ggml-vocab-llama-spm.gguf key for key, and reads back
+// to a tokenizer that encodes as tokenizer.model does.
+TEST_CASE("a SentencePiece vocabulary written into GGUF is llama.cpp's, and reads back", "[tokenizer][gguf]") {
+    LLAMAREF_REQUIRE_DATA("tokenizers/llama2/tokenizer.model");
+    LLAMAREF_REQUIRE_DATA("gguf/ggml-vocab-llama-spm.gguf");
+    LLAMAREF_REQUIRE_DATA("oracle/llama2-gqa/hf/model.safetensors");
+    const auto sp = SentencePieceTokenizer::from_model_file(test::data("tokenizers/llama2/tokenizer.model"));
+    const Tokenizer tok{SentencePieceTokenizer(sp)};
+    const auto kv = gguf_vocab_metadata(tok);
+    const std::string path = (std::filesystem::temp_directory_path() / "llamaref_vocab_test.gguf").string();
+    write_gguf(*load_model(test::data("oracle/llama2-gqa/hf")), path, DType::F32, kv);
+    const GgufFile ours(path), theirs(test::data("gguf/ggml-vocab-llama-spm.gguf"));
+    CHECK(ours.get_string("tokenizer.ggml.model") == theirs.get_string("tokenizer.ggml.model"));
+    CHECK(ours.string_array("tokenizer.ggml.tokens") == theirs.string_array("tokenizer.ggml.tokens"));
+    CHECK(ours.float_array("tokenizer.ggml.scores") == theirs.float_array("tokenizer.ggml.scores"));
+    CHECK(ours.int_array("tokenizer.ggml.token_type") == theirs.int_array("tokenizer.ggml.token_type"));
+    for (const char* key :
+         {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id"})
+        CHECK(ours.get_int(key) == theirs.get_int(key));
+    const Tokenizer back = tokenizer_from_gguf(ours);
+    std::size_t mismatches = 0;
+    for (const auto& s : test::tokenizer_corpus())
+        mismatches += back.encode(s, true, false) != sp.encode(s, true, false);
+    CHECK(mismatches == 0);
+    std::filesystem::remove(path);
+    // A byte-level (tiktoken) vocabulary is refused, not written wrong.
+    LLAMAREF_REQUIRE_DATA("tokenizers/llama3/tokenizer.model");
+    CHECK_THROWS_WITH(gguf_vocab_metadata(load_tokenizer(test::data("tokenizers/llama3/tokenizer.model"))),
+                      Catch::Contains("not implemented yet"));
 }
 
 TEST_CASE("the fixtures' GGUF vocabularies load and match their models", "[tokenizer][gguf]") {

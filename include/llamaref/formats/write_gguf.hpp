@@ -56,6 +56,34 @@ inline GgufValue gguf_str(std::string v) {
     x.s = std::move(v);
     return x;
 }
+inline GgufValue gguf_bool(bool v) {
+    GgufValue x;
+    x.type = GgufType::BOOL;
+    x.b = v;
+    return x;
+}
+// Arrays: the elements encoded as GGUF stores them (little-endian numbers; strings as uint64 length
+// + bytes).
+template <class T>
+inline GgufValue gguf_number_array(GgufType elem, const std::vector<T>& v) {
+    GgufValue x;
+    x.type = GgufType::ARRAY, x.elem_type = elem, x.count = v.size();
+    x.raw.resize(v.size() * sizeof(T));
+    std::memcpy(x.raw.data(), v.data(), x.raw.size());  // the host is little-endian (GGUF's order)
+    return x;
+}
+inline GgufValue gguf_f32_array(const std::vector<float>& v) { return gguf_number_array(GgufType::FLOAT32, v); }
+inline GgufValue gguf_i32_array(const std::vector<int32_t>& v) { return gguf_number_array(GgufType::INT32, v); }
+inline GgufValue gguf_string_array(const std::vector<std::string>& v) {
+    GgufValue x;
+    x.type = GgufType::ARRAY, x.elem_type = GgufType::STRING, x.count = v.size();
+    for (const std::string& s : v) {
+        const uint64_t n = s.size();
+        x.raw.append(reinterpret_cast<const char*>(&n), 8);
+        x.raw += s;
+    }
+    return x;
+}
 
 namespace detail {
 inline void gguf_put_string(FileWriter& out, const std::string& s) {

@@ -9,6 +9,8 @@
 //   pre          the pre-tokenizer: "llama-bpe" is Meta's Llama 3 pattern
 // They are turned into the same SentencePieceVocab / TiktokenTokenizer that the tokenizer.model
 // readers produce, so the encoders are the ones tested against the reference libraries.
+// gguf_vocab_metadata writes a SentencePiece vocabulary back as these keys (llamaref convert -z),
+// as llama.cpp's converters write it.
 #pragma once
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "../formats/gguf.hpp"
+#include "../formats/write_gguf.hpp"
 #include "any_tokenizer.hpp"
 #include "read_guard.hpp"
 #include "tiktoken_files.hpp"
@@ -99,6 +102,51 @@ inline Tokenizer tokenizer_from_gguf(const GgufFile& g) {
         fail(path, ": GGUF tokenizer model \"", excerpt(model, 40),
              "\" is not a Llama tokenizer (expected \"llama\" or \"gpt2\")");
     });
+}
+
+// A SentencePiece vocabulary (LLaMA 1/2, Mistral, Gemma; from tokenizer.model, tokenizer.json or a
+// llama2.c tokenizer.bin) as llama.cpp's converters write it: tokenizer.ggml.model "llama", the
+// pieces, scores and types, the special ids, add_bos_token / add_eos_token as Llama's (BOS, no EOS)
+// and add_space_prefix. tokenizer_from_gguf reads it back to the same vocabulary; a normalizer
+// option these keys cannot state is refused rather than lost. A byte-level (tiktoken, Llama 3)
+// vocabulary needs its merges reconstructed from the ranks: not written yet, refused.
+inline std::vector<std::pair<std::string, GgufValue>> gguf_vocab_metadata(const Tokenizer& tok) {
+    const SentencePieceTokenizer* sp = tok.sentencepiece();
+    if (!sp)
+        fail(
+            "writing a byte-level (tiktoken, Llama 3) vocabulary into a GGUF file is not implemented yet; convert "
+            "without -z and give the tokenizer to llamaref with -z when running");
+    const SentencePieceVocab& v = sp->vocab();
+    const SentencePieceVocab plain;  // the options GGUF's keys take for granted
+    if (v.remove_extra_whitespaces != plain.remove_extra_whitespaces ||
+        v.escape_whitespaces != plain.escape_whitespaces ||
+        v.treat_whitespace_as_suffix != plain.treat_whitespace_as_suffix || v.unk_surface != plain.unk_surface)
+        fail(
+            "this SentencePiece vocabulary uses normalizer options that GGUF's tokenizer keys cannot state "
+            "(extra-whitespace removal, whitespace escaping or suffix, the <unk> surface)");
+    const bool has_bytes = std::find(v.types.begin(), v.types.end(), PieceType::byte) != v.types.end();
+    if (v.byte_fallback != has_bytes)
+        fail("this SentencePiece vocabulary's byte fallback (", v.byte_fallback,
+             ") does not follow from its byte pieces, as GGUF readers infer it");
+    std::vector<int32_t> types;
+    for (PieceType t : v.types) types.push_back(int32_t(t));
+    std::vector<std::pair<std::string, GgufValue>> kv = {
+        {"tokenizer.ggml.model", gguf_str("llama")},
+        {"tokenizer.ggml.tokens", gguf_string_array(v.pieces)},
+        {"tokenizer.ggml.scores", gguf_f32_array(v.scores)},
+        {"tokenizer.ggml.token_type", gguf_i32_array(types)},
+        {"tokenizer.ggml.add_bos_token", gguf_bool(true)},
+        {"tokenizer.ggml.add_eos_token", gguf_bool(false)},
+        {"tokenizer.ggml.add_space_prefix", gguf_bool(v.add_dummy_prefix)},
+    };
+    auto id = [&](const char* key, int value) {
+        if (value >= 0) kv.push_back({key, gguf_u32(uint32_t(value))});
+    };
+    id("tokenizer.ggml.bos_token_id", v.bos_id);
+    id("tokenizer.ggml.eos_token_id", v.eos_id);
+    id("tokenizer.ggml.unknown_token_id", v.unk_id);
+    id("tokenizer.ggml.padding_token_id", v.pad_id);
+    return kv;
 }
 
 }  // namespace llamaref
