@@ -111,6 +111,22 @@ assert chunks[-1]["choices"][0]["finish_reason"] == whole["finish_reason"]
 print(f"ok: the stream ({len(chunks)} chunks) concatenates to the whole text and ids")
 PY
   done
+  # several clients at once: each gets the answer it gets alone (never mixed); /health answers meanwhile
+  for s in 1 2 3 4; do
+    post /v1/completions "{\"prompt\":\"Once upon a time\",\"max_tokens\":200,\"seed\":$s,\"logprobs\":1}" "$tmp/alone$s.json" >/dev/null
+  done
+  cpids=()
+  for s in 1 2 3 4; do
+    post /v1/completions "{\"prompt\":\"Once upon a time\",\"max_tokens\":200,\"seed\":$s,\"logprobs\":1}" "$tmp/together$s.json" >/dev/null &
+    cpids+=($!)
+  done
+  health
+  wait "${cpids[@]}"
+  for s in 1 2 3 4; do
+    [ "$(jget "$tmp/alone$s.json" "r['choices'][0]")" = "$(jget "$tmp/together$s.json" "r['choices'][0]")" ] ||
+      fail "seed $s: the answer with 3 other clients differs from the answer alone"
+  done
+  echo "ok: 4 clients at once get the answers they get alone"
   # stop strings: the text ends before the first one, in the stream too
   post /v1/completions '{"prompt":"Once upon a time","max_tokens":60,"temperature":0,"stop":["."]}' "$tmp/stop.json" >/dev/null
   [ "$(jget "$tmp/stop.json" "r['choices'][0]['finish_reason'] + str('.' in r['choices'][0]['text'])")" = stopFalse ] || fail "stop string: $(cat "$tmp/stop.json")"

@@ -49,6 +49,7 @@ using serve::ApiError;
 using serve::GenerationRequest;
 using serve::ojson;
 
+constexpr std::size_t kMaxEchoLogits = std::size_t(1) << 28;  // 1 GiB of float32 logits
 constexpr int kMaxQueue = 8;  // requests that run or wait for the model (the pool has 16 threads)
 
 // One position's log-probabilities: the token there, and the most likely alternatives.
@@ -112,7 +113,7 @@ class Server {
     int context() const { return ctx_; }
 
     // The prompts' ids: text tokenized with BOS (as generate does), chat rendered by the template;
-    // each must leave room for one new token.
+    // each within the context (a prompt that fills it gets one new token, as in generate).
     std::optional<ApiError> prepare(GenerationRequest& r, std::vector<std::vector<int>>& prompts) const {
         try {
             if (r.chat) {
@@ -122,12 +123,23 @@ class Server {
                     prompts.push_back(p.is_text ? tok_.encode(p.text, /*bos=*/true, /*eos=*/false) : p.ids);
             }
         } catch (const Error& e) { return ApiError{400, e.what(), r.chat ? "messages" : "prompt"}; }
-        for (const auto& p : prompts)
-            if (int(p.size()) > ctx_ || (int(p.size()) == ctx_ && r.max_tokens > 0))
+        const std::string param = r.chat ? "messages" : "prompt";
+        for (const auto& p : prompts) {
+            if (p.empty()) return ApiError{400, "the prompt has no tokens", param};
+            if (int(p.size()) > ctx_)
                 return ApiError{400,
                                 "the prompt is " + std::to_string(p.size()) + " tokens; the context holds " +
                                     std::to_string(ctx_) + " (prompt and new tokens together)",
-                                r.chat ? "messages" : "prompt", "invalid_request_error", "context_length_exceeded"};
+                                param, "invalid_request_error", "context_length_exceeded"};
+            // echo with logprobs holds the logits of every prompt position at once: [T, V] floats
+            if (r.echo && r.logprobs >= 0 && p.size() * std::size_t(limits_.vocab_size) > kMaxEchoLogits)
+                return ApiError{400,
+                                "echo with logprobs over " + std::to_string(p.size()) +
+                                    " tokens needs more memory than the server allows (" +
+                                    std::to_string(kMaxEchoLogits / std::size_t(limits_.vocab_size)) +
+                                    " tokens at most for this vocabulary); send a shorter prompt",
+                                param};
+        }
         return std::nullopt;
     }
 
