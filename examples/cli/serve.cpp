@@ -194,6 +194,7 @@ class Server {
         std::size_t longest_stop = 0;
         for (const auto& s : r.stop) longest_stop = std::max(longest_stop, s.size());
         int prev = prompt.back(), pos = T;
+        bool cut_at_stop_string = false;
         Delta d;
         // Releases text up to `upto` with the tokens since the last delta.
         auto release = [&](std::size_t upto) {
@@ -219,7 +220,7 @@ class Server {
             for (const auto& s : r.stop) cut = std::min(cut, all_text.find(s, from));
             if (cut != std::string::npos) {
                 all_text.resize(cut);
-                c.finish_reason = "stop";
+                c.finish_reason = "stop", cut_at_stop_string = true;
                 release(std::max(cut, released));
                 break;
             }
@@ -236,9 +237,9 @@ class Server {
             const std::span<const float> l = engine_->forward_last(one, pos++);
             last.assign(l.begin(), l.end());
         }
-        if (c.finish_reason != "stop" || released < all_text.size()) {
+        if (!cut_at_stop_string) {  // the text held back, and a character cut short (U+FFFD, as generate)
             all_text += utf8.flush();
-            release(all_text.size());
+            if (released < all_text.size()) release(all_text.size());
         }
         c.text = all_text.substr(0, released);
         return c;
