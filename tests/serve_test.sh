@@ -20,7 +20,6 @@ skip() { echo "SKIPPED: $*"; exit 77; }
 fail() { echo "FAIL: $*"; [ -f "$tmp/server.log" ] && tail -5 "$tmp/server.log"; exit 1; }
 need() { [ -e "$1" ] || skip "$1 not found (set LLAMAREF_TEST_DATA)"; }
 need "$stories/stories260K.bin"
-"$bin" serve --help >/dev/null 2>&1 || skip "llamaref serve --help failed"
 "$bin" serve -m /nonexistent 2>&1 | grep -q "needs cpp-httplib" && skip "this llamaref was built without cpp-httplib"
 # a python3 with numpy (the one on PATH, else Debian's)
 py=""
@@ -226,6 +225,25 @@ body = b'{"prompt": "Once upon a time", "max_tokens": 400, "stream": true}'
 s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 s.recv(200)
 s.close()
+PY
+  # 40 slow connections (a request line, then nothing), more than the server's 32 threads: each is
+  # cut off (a 400) after the read time-out of 5 s; /health answers once a thread is free
+  "$py" - "$port" <<'PY' || fail "slow connections"
+import socket, sys, time, urllib.request
+port = int(sys.argv[1])
+socks = []
+for _ in range(40):
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n")
+    socks.append(s)
+t0 = time.time()
+assert urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=20).status == 200
+health = time.time() - t0
+for s in socks:  # closed, or answered 400 and closed
+    got = s.recv(100)
+    assert got == b"" or got.startswith(b"HTTP/1.1 400"), got
+assert time.time() - t0 < 30, f"slow connections were held for {time.time() - t0:.1f} s"
+print(f"ok: 40 slow connections cut off within {time.time() - t0:.1f} s; /health answered after {health:.2f} s")
 PY
   sleep 0.5
   health

@@ -50,7 +50,7 @@ using serve::GenerationRequest;
 using serve::ojson;
 
 constexpr std::size_t kMaxEchoLogits = std::size_t(1) << 28;  // 1 GiB of float32 logits
-constexpr int kMaxQueue = 8;  // requests that run or wait for the model (the pool has 16 threads)
+constexpr int kMaxQueue = 8;                                  // requests that run or wait for the model
 
 // One position's log-probabilities: the token there, and the most likely alternatives.
 struct TokenLogprob {
@@ -501,11 +501,13 @@ int cmd_serve(int argc, char** argv) {
     const std::string api_key = args.given("--api-key") ? args.str("--api-key") : "";
 
     httplib::Server http;
-    http.new_task_queue = [] { return new httplib::ThreadPool(2 * kMaxQueue); };  // /health never waits
+    // cpp-httplib gives each connection a thread while it is open (keep-alive included): 4 x kMaxQueue
+    // threads, so that /health and the checks answer while the model's queue is full.
+    http.new_task_queue = [] { return new httplib::ThreadPool(4 * kMaxQueue); };
     http.set_payload_max_length(max_body);
-    http.set_read_timeout(10, 0);
+    http.set_read_timeout(5, 0);  // a client that sends nothing for 5 s is cut off
     http.set_write_timeout(30, 0);
-    http.set_keep_alive_timeout(10);
+    http.set_keep_alive_timeout(5);
     http.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
         if (api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
         if (req.get_header_value("Authorization") == "Bearer " + api_key)
@@ -518,9 +520,11 @@ int cmd_serve(int argc, char** argv) {
         if (!res.body.empty()) return;
         const std::string what = res.status == 404   ? "no such endpoint: " + req.method + " " + req.path
                                  : res.status == 413 ? "the request body is larger than the server accepts"
-                                                     : "the request could not be handled";
+                                 : res.status == 400
+                                     ? "the HTTP request could not be read (malformed, or sent too slowly)"
+                                     : "the request could not be handled";
         send_error(res,
-                   ApiError{res.status, what, "", res.status == 413 ? "invalid_request_error" : "not_found_error"});
+                   ApiError{res.status, what, "", res.status == 404 ? "not_found_error" : "invalid_request_error"});
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";
