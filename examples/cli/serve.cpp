@@ -97,8 +97,7 @@ class Server {
   public:
     Server(const CliModel& model, std::unique_ptr<Engine> engine, Tokenizer tok, int ctx, std::string model_id,
            std::string tmpl, std::vector<int> stop)
-        : model_(model),
-          engine_(std::move(engine)),
+        : engine_(std::move(engine)),
           tok_(std::move(tok)),
           ctx_(ctx),
           model_id_(std::move(model_id)),
@@ -110,7 +109,6 @@ class Server {
     serve::Limits& limits() { return limits_; }
     const std::string& model_id() const { return model_id_; }
     const Tokenizer& tok() const { return tok_; }
-    int context() const { return ctx_; }
 
     // The prompts' ids: text tokenized with BOS (as generate does), chat rendered by the template;
     // each within the context (a prompt that fills it gets one new token, as in generate).
@@ -249,7 +247,6 @@ class Server {
     std::atomic<int>& waiting() { return waiting_; }
 
   private:
-    const CliModel& model_;
     std::unique_ptr<Engine> engine_;
     Tokenizer tok_;
     int ctx_;
@@ -355,7 +352,7 @@ void handle_generation(Server& srv, const httplib::Request& req, httplib::Respon
     auto usage = [](std::size_t p, std::size_t c) {
         return ojson{{"prompt_tokens", p}, {"completion_tokens", c}, {"total_tokens", p + c}};
     };
-    auto choice_json = [&, r](const Choice& c, std::size_t index, bool final_text) {
+    auto choice_json = [&, r](const Choice& c, std::size_t index) {
         ojson ch;
         ch["index"] = index;
         if (chat) {
@@ -370,7 +367,6 @@ void handle_generation(Server& srv, const httplib::Request& req, httplib::Respon
         ch["finish_reason"] = c.finish_reason;
         ch["prompt_token_ids"] = c.prompt;
         ch["token_ids"] = c.tokens;
-        (void)final_text;
         return ch;
     };
 
@@ -384,7 +380,7 @@ void handle_generation(Server& srv, const httplib::Request& req, httplib::Respon
         ojson list = ojson::array();
         std::size_t np = 0, nc = 0;
         for (std::size_t i = 0; i < choices.size(); ++i) {
-            list.push_back(choice_json(choices[i], i, true));
+            list.push_back(choice_json(choices[i], i));
             np += choices[i].prompt.size(), nc += choices[i].tokens.size();
         }
         out["choices"] = list;
