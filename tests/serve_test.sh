@@ -248,6 +248,26 @@ PY
   sleep 0.5
   health
   post /v1/completions '{"prompt":"Once","max_tokens":5}' "$tmp/after" | grep -q 200 || fail "no answer after the hostile requests"
+  # a full queue: 16 long requests at once on a slower model (the llama31-scaled oracle, --backend ref):
+  # 8 run or wait and get 200, the others 429 at once (no more than 8 in the queue); /health answers meanwhile
+  if [ -e "$data/oracle/llama31-scaled/gguf/model-f32.gguf" ]; then
+    start_server -m "$data/oracle/llama31-scaled/gguf/model-f32.gguf" --backend ref -c 2048
+    qpids=()
+    for i in $(seq 1 16); do
+      post /v1/completions '{"prompt":"hello","max_tokens":1000,"temperature":1}' "$tmp/q$i" >"$tmp/q$i.code" &
+      qpids+=($!)
+    done
+    sleep 0.5
+    health
+    wait "${qpids[@]}"
+    all=$(for i in $(seq 1 16); do cat "$tmp/q$i.code"; echo; done)
+    codes=$(echo "$all" | sort | uniq -c | tr -s ' \n' ' ')
+    # (a request that ends early, at a stop token, frees its place: more than 8 may get 200)
+    [ "$(echo "$all" | grep -c '^200$')" -ge 8 ] && [ "$(echo "$all" | grep -c '^429$')" -ge 1 ] &&
+      [ "$(echo "$all" | grep -cv '^200$\|^429$')" = 0 ] || fail "16 requests at once:$codes(expected 200 and 429)"
+    cat "$tmp"/q[0-9] "$tmp"/q[0-9][0-9] | grep -q '"code":"server_busy"' || fail "a 429 without OpenAI's error object"
+    echo "ok: 16 requests at once:$codes(status codes); /health answered meanwhile"
+  fi
   echo "ok: serve hostile: every bad request got a 4xx JSON error; /health and completions still answer" ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac

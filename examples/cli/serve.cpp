@@ -345,8 +345,8 @@ void handle_generation(Server& srv, const httplib::Request& req, httplib::Respon
     // is given back when the response is gone (also when a stream's client left before it began).
     if (srv.waiting()++ >= kMaxQueue) {
         srv.waiting()--;
-        return send_error(res,
-                          ApiError{429, "too many requests are waiting for the model; try again", "", "server_busy"});
+        return send_error(res, ApiError{429, "too many requests are waiting for the model; try again", "",
+                                        "rate_limit_error", "server_busy"});
     }
     std::shared_ptr<void> ticket(nullptr, [&srv](void*) { srv.waiting()--; });
     auto usage = [](std::size_t p, std::size_t c) {
