@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what llamaref needs, from Debian's packages (and, for the tests, one npm package).
+# Installs what llamaref needs, from Debian's packages (and, for the tests, two npm packages).
 #   scripts/install-deps.sh          to build the library, the CLI and the examples
 #   scripts/install-deps.sh --test   also the test oracles (SentencePiece, numpy, PyTorch, tiktoken),
 #                                    the Python bindings and the notebooks' Jupyter
@@ -9,6 +9,7 @@ packages=(
   libxtensor-dev                 # tensors, .npy I/O (pulls xtl, xsimd)
   nlohmann-json3-dev             # config.json, safetensors headers, params.json
   libpcre2-dev                   # the Llama 3 pre-tokenizer pattern (PCRE2, UTF mode)
+  libcpp-httplib-dev             # llamaref serve's HTTP server (cpp-httplib, as llama.cpp's server)
   catch2                         # the test framework (Catch2 v2), found when CMake configures
   curl                           # the one-time download of the default model
 )
@@ -23,7 +24,7 @@ if [ "${1:-}" = "--test" ]; then
     pybind11-dev python3-dev     # the Python bindings (python/), built when these are found
     python3-nbclient python3-ipykernel python3-matplotlib  # notebooks/ executed in CI
   )
-  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # the npm tiktoken oracle
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # the npm tiktoken oracle, the openai client
 fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -40,4 +41,7 @@ if [ "${1:-}" = "--test" ]; then
   # The npm tiktoken package, the Llama 3 tokenizer oracle, pinned by its lockfile.
   (cd "$(dirname "$0")/../tests/tokenizer/oracle" && npm ci --no-audit --no-fund --silent) ||
     echo "install-deps: npm ci failed; the tiktoken oracle test will report itself skipped"
+  # OpenAI's official Node.js client, against llamaref serve (tests/serve_test.sh openai), pinned the same way.
+  (cd "$(dirname "$0")/../tests/serve" && npm ci --no-audit --no-fund --silent) ||
+    echo "install-deps: npm ci failed; the serve_openai test will report itself skipped"
 fi

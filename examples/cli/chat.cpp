@@ -27,44 +27,11 @@
 #include <llamaref/generate.hpp>
 #include <llamaref/sampling/sampler.hpp>
 
+#include "chat_template.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 
 namespace llamaref::cli {
-
-namespace {
-
-// The dialog (ending with a user message) as ids, by template name.
-std::vector<int> render(const std::string& tmpl, const Tokenizer& tok, const Dialog& dialog) {
-    const auto* sp = tok.sentencepiece();
-    const auto* tt = tok.tiktoken();
-    auto need = [&](bool ok, const char* kind) {
-        if (!ok) fail("template ", tmpl, " needs a ", kind, " tokenizer; this model has a ", tok.kind(), " one");
-    };
-    if (tmpl == "llama2") return need(sp, "SentencePiece"), llama2_chat(*sp, dialog);
-    // WizardLM (13B V1.2, 70B V1.0; their model cards: "adopts the prompt format from Vicuna") is
-    // FastChat's vicuna_v1.1 layout. (The first WizardLM 7B used an Alpaca-like prompt instead.)
-    if (tmpl == "vicuna" || tmpl == "wizardlm") return need(sp, "SentencePiece"), vicuna_chat(*sp, dialog);
-    if (tmpl == "mistral") return need(sp, "SentencePiece"), mistral_chat(*sp, dialog);
-    if (tmpl == "gemma") return need(sp, "SentencePiece"), gemma_chat(*sp, dialog);
-    if (tmpl == "llama3") return need(tt, "tiktoken"), llama3_chat(*tt, dialog);
-    if (tmpl == "llama3.1") return need(tt, "tiktoken"), llama31_chat(*tt, dialog);
-    if (tmpl == "alpaca") {  // Alpaca is single-turn: earlier turns are prepended as completed prompts
-        need(sp, "SentencePiece");
-        std::string text;
-        for (std::size_t i = 0; i < dialog.size(); ++i) {
-            if (dialog[i].role == "user") text += alpaca_prompt(dialog[i].content);
-            if (dialog[i].role == "assistant") text += dialog[i].content + "\n\n";
-        }
-        return sp->encode(text, /*bos=*/true, /*eos=*/false);
-    }
-    throw UsageError(
-        "llamaref chat: --template must be llama2, llama3, llama3.1, alpaca, vicuna, wizardlm, mistral or gemma, got "
-        "'" +
-        tmpl + "'");
-}
-
-}  // namespace
 
 int cmd_chat(int argc, char** argv) {
     ArgParser args(
@@ -98,13 +65,7 @@ int cmd_chat(int argc, char** argv) {
     auto model = std::shared_ptr<const Model>(load_model(path));
     const int ctx = args.given("-c") ? int(args.integer("-c", 2, 1 << 30)) : model->config.max_seq_len;
     const Tokenizer tok = load_tokenizer(args, path, model->config.vocab_size, /*decodes=*/true);
-    const std::string& arch = model->config.arch;
-    const std::string tmpl = args.given("--template")              ? args.str("--template")
-                             : arch == "mistral"                   ? "mistral"
-                             : arch == "gemma" || arch == "gemma2" ? "gemma"
-                             : tok.is_sentencepiece()              ? "llama2"
-                             : model->config.rope_scaling.enabled  ? "llama3.1"
-                                                                   : "llama3";
+    const std::string tmpl = args.given("--template") ? args.str("--template") : default_template(model->config, tok);
     render(tmpl, tok, Dialog{{"user", "hi"}});  // an unknown template or the wrong tokenizer fails here, not later
     std::vector<std::string> tools;
     if (args.given("--tools")) {

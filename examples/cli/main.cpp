@@ -28,6 +28,7 @@ const Command kCommands[] = {
     {"convert", llamaref::cli::cmd_convert, "write a checkpoint as .gguf, .safetensors or llama2.c .bin"},
     {"bench", llamaref::cli::cmd_bench,
      "prefill and decode tok/s and decode GB/s on cpu or cuda (--random: no download)"},
+    {"serve", llamaref::cli::cmd_serve, "an OpenAI-compatible HTTP server with exact logprobs (docs/serve.md)"},
 };
 
 void usage(std::FILE* out) {

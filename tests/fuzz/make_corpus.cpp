@@ -404,6 +404,15 @@ int main(int argc, char** argv) {
         put(out / "tokenizer_json", "bpe-string-merges.json", tokenizer_json_bpe(false));
         put(out / "tokenizer_json", "bpe-pair-merges.json", tokenizer_json_bpe(true));
         put(out / "tiktoken", "tiny.tiktoken", tiktoken_model());
+        // llamaref serve's request bodies (examples/cli/serve_api.hpp)
+        put(out / "serve_api", "completion.json",
+            R"({"prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.8, "top_k": 40, "top_p": 0.95,)"
+            R"( "min_p": 0.05, "seed": 7, "stop": ["."], "logprobs": 5, "echo": true, "stream": true})");
+        put(out / "serve_api", "prompts.json", R"({"prompt": ["a", [1, 2, 3], ""], "n": 1, "repeat_penalty": 1.1})");
+        put(out / "serve_api", "chat.json",
+            R"({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": [{"type": )"
+            R"("text", "text": "hi"}]}], "logprobs": true, "top_logprobs": 3, "stream_options": {"include_usage": true}})");
+        put(out / "serve_api", "tokens.json", R"({"content": "hello", "add_special": true, "tokens": [1, 2]})");
 
         // Small real files from the shared test data, when it is there.
         if (argc == 3 && fs::is_directory(argv[2])) {
