@@ -169,3 +169,50 @@ TEST_CASE("serve api: no prefix or one-byte change of a request throws") {
         }
     CHECK(accepted > 0);
 }
+
+// --- llamaref check's reader of an engine's answer (examples/cli/check_api.hpp) ---------------
+
+#include "../examples/cli/check_api.hpp"
+
+TEST_CASE("check reads the three answer shapes, and refuses what cannot be graded", "[serve][check]") {
+    using namespace llamaref::cli::check;
+    auto read = [](const char* text, bool echo) { return read_answer(llamaref::cli::check::json::parse(text), echo); };
+    // llamaref serve's legacy shape with ids, echoed: prompt [1, 3], generated [5].
+    const EngineAnswer a = read(
+        R"({"choices": [{"token_ids": [5], "prompt_token_ids": [1, 3], "logprobs": {"tokens": ["<s>", " b", " a"],)"
+        R"( "token_logprobs": [null, -0.5, -0.1], "top_logprobs": [null, {" b": -0.5}, {" a": -0.1, " c": -2.5}],)"
+        R"( "token_ids": [1, 3, 5], "top_token_ids": [null, [3], [5, 7]], "top_token_logprobs": [null, [-0.5], [-0.1, -2.5]]}}]})",
+        true);
+    CHECK(a.prompt_ids == std::vector<int>{1, 3});
+    CHECK(a.generated_ids == std::vector<int>{5});
+    REQUIRE(a.positions.size() == 3);
+    CHECK_FALSE(a.positions[0].logprob);
+    CHECK(a.positions[2].id == 5);
+    CHECK(*a.positions[2].logprob == -0.1);
+    CHECK(a.positions[2].top_ids == std::vector<int>{5, 7});
+    CHECK(a.positions[2].top_logprobs == std::vector<double>{-0.1, -2.5});
+    // vLLM's "token_id:N" names, in the engine's order.
+    const EngineAnswer v = read(R"({"choices": [{"logprobs": {"tokens": ["token_id:5"], "token_logprobs": [-0.2],)"
+                                R"( "top_logprobs": [{"token_id:9": -1.9, "token_id:5": -0.2}]}}]})",
+                                false);
+    REQUIRE(v.positions.size() == 1);
+    CHECK(v.positions[0].top_ids == std::vector<int>{9, 5});
+    // llama-server's chat-style shape.
+    const EngineAnswer c = read(R"({"choices": [{"logprobs": {"content": [{"id": 5, "logprob": -0.2, "top_logprobs":)"
+                                R"( [{"id": 5, "logprob": -0.2}, {"id": 9, "logprob": -1.9}]}]}}]})",
+                                false);
+    CHECK(c.positions.at(0).top_ids == std::vector<int>{5, 9});
+    // Tokens named only by their text; no logprobs; a top entry without its logprob (the fuzzer's
+    // first finding: an absent key read through the const operator[]); wrong types.
+    CHECK_THROWS_WITH(read(R"({"choices": [{"logprobs": {"tokens": [" a"], "token_logprobs": [-1]}}]})", false),
+                      Catch::Contains("by text only"));
+    CHECK_THROWS_WITH(read(R"({"choices": [{"text": "a"}]})", false), Catch::Contains("no logprobs"));
+    CHECK_THROWS_AS(
+        read(R"({"choices": [{"logprobs": {"content": [{"id": 5, "logprob": -0.2, "top_logprobs": [{"id": 5}]}]}}]})",
+             false),
+        llamaref::Error);
+    CHECK_THROWS_AS(read(R"({"choices": [{"logprobs": {"content": [{"id": "x", "logprob": -0.2}]}}]})", false),
+                    llamaref::Error);
+    CHECK_THROWS_AS(read(R"({"choices": []})", false), llamaref::Error);
+    CHECK_THROWS_AS(read(R"([1, 2])", false), llamaref::Error);
+}

@@ -16,5 +16,6 @@ int cmd_info(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
+int cmd_check(int argc, char** argv);
 
 }  // namespace llamaref::cli

@@ -29,6 +29,7 @@ const Command kCommands[] = {
     {"bench", llamaref::cli::cmd_bench,
      "prefill and decode tok/s and decode GB/s on cpu or cuda (--random: no download)"},
     {"serve", llamaref::cli::cmd_serve, "an OpenAI-compatible HTTP server with exact logprobs (docs/serve.md)"},
+    {"check", llamaref::cli::cmd_check, "grade a running engine's API against the reference (KL divergence, top-1)"},
 };
 
 void usage(std::FILE* out) {

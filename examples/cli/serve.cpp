@@ -266,10 +266,10 @@ ojson bytes_of(const std::string& s) {
 }
 
 // The legacy completions shape: tokens, token_logprobs, top_logprobs, text_offset (+ token_ids,
-// top_token_ids: llamaref's, since two ids may share a text).
+// top_token_ids, top_token_logprobs: llamaref's, since two ids may share a text).
 ojson legacy_logprobs(const std::vector<TokenLogprob>& lps, std::size_t offset0) {
     ojson tokens = ojson::array(), lp = ojson::array(), top = ojson::array(), off = ojson::array(),
-          ids = ojson::array(), top_ids = ojson::array();
+          ids = ojson::array(), top_ids = ojson::array(), top_lps = ojson::array();
     std::size_t offset = offset0;
     for (const auto& e : lps) {
         tokens.push_back(e.text);
@@ -277,19 +277,20 @@ ojson legacy_logprobs(const std::vector<TokenLogprob>& lps, std::size_t offset0)
         off.push_back(offset);
         offset += e.text.size();
         if (!e.logprob) {
-            lp.push_back(nullptr), top.push_back(nullptr), top_ids.push_back(nullptr);
+            lp.push_back(nullptr), top.push_back(nullptr), top_ids.push_back(nullptr), top_lps.push_back(nullptr);
             continue;
         }
         lp.push_back(*e.logprob);
-        ojson t = ojson::object(), ti = ojson::array();
+        ojson t = ojson::object(), ti = ojson::array(), tl = ojson::array();
         for (std::size_t i = 0; i < e.top.size(); ++i) {
             if (!t.contains(e.top_text[i])) t[e.top_text[i]] = e.top[i].second;  // the first (likeliest) of a text
             ti.push_back(e.top[i].first);
+            tl.push_back(e.top[i].second);
         }
-        top.push_back(t), top_ids.push_back(ti);
+        top.push_back(t), top_ids.push_back(ti), top_lps.push_back(tl);
     }
-    return ojson{{"tokens", tokens},   {"token_logprobs", lp}, {"top_logprobs", top},
-                 {"text_offset", off}, {"token_ids", ids},     {"top_token_ids", top_ids}};
+    return ojson{{"tokens", tokens}, {"token_logprobs", lp},     {"top_logprobs", top},          {"text_offset", off},
+                 {"token_ids", ids}, {"top_token_ids", top_ids}, {"top_token_logprobs", top_lps}};
 }
 
 // The chat shape: content[i] {token, logprob, bytes, id, top_logprobs [{token, logprob, bytes, id}]}.

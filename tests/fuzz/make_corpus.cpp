@@ -414,6 +414,19 @@ int main(int argc, char** argv) {
             R"("text", "text": "hi"}]}], "logprobs": true, "top_logprobs": 3, "stream_options": {"include_usage": true}})");
         put(out / "serve_api", "tokens.json", R"({"content": "hello", "add_special": true, "tokens": [1, 2]})");
 
+        // An engine's /v1/completions answers as `llamaref check` reads them (examples/cli/check_api.hpp).
+        put(out / "check_answer", "legacy.json",
+            R"({"choices": [{"text": " a", "token_ids": [5], "prompt_token_ids": [1, 3], "logprobs": {"tokens": )"
+            R"(["<s>", " b", " a"], "token_logprobs": [null, -0.5, -0.1], "top_logprobs": [null, {" b": -0.5}, )"
+            R"({" a": -0.1, " c": -2.5}], "token_ids": [1, 3, 5], "top_token_ids": [null, [3], [5, 7]], )"
+            R"("top_token_logprobs": [null, [-0.5], [-0.1, -2.5]]}}]})");
+        put(out / "check_answer", "vllm.json",
+            R"({"choices": [{"logprobs": {"tokens": ["token_id:5"], "token_logprobs": [-0.2], )"
+            R"("top_logprobs": [{"token_id:5": -0.2, "token_id:9": -1.9}]}}]})");
+        put(out / "check_answer", "chat-style.json",
+            R"({"choices": [{"logprobs": {"content": [{"id": 5, "token": " a", "logprob": -0.2, "top_logprobs": )"
+            R"([{"id": 5, "token": " a", "logprob": -0.2}, {"id": 9, "token": " b", "logprob": -1.9}]}]}}]})");
+
         // Small real files from the shared test data, when it is there.
         if (argc == 3 && fs::is_directory(argv[2])) {
             const fs::path shared = argv[2];

@@ -21,7 +21,7 @@ shift $(( $# >= 3 ? 3 : 2 ))
 here=$(cd "$(dirname "$0")" && pwd)
 fuzz=$build/tests/fuzz
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf safetensors config pth llama2c llama2c_tokenizer sentencepiece tokenizer_json tiktoken serve_api)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf safetensors config pth llama2c llama2c_tokenizer sentencepiece tokenizer_json tiktoken serve_api check_answer)
 mkdir -p "$fuzz/logs"
 for h in "${harnesses[@]}"; do
   [ -x "$fuzz/fuzz_$h" ] || { echo "no $fuzz/fuzz_$h (build with LLAMAREF_FUZZ=ON)"; exit 2; }
