@@ -22,21 +22,7 @@ command -v curl >/dev/null || skip "curl is needed"
 /usr/bin/python3 -c "import numpy" 2>/dev/null || skip "python3 with numpy is needed"
 m=(-m "$stories/stories260K.bin" -z "$stories/tok512.bin")
 
-# start_server ARGS...: llamaref serve on a free port of 127.0.0.1 (--port 0; the port from its log)
-start_server() {
-  [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-  "$bin" serve "$@" --host 127.0.0.1 --port 0 -t 1 2>"$tmp/server.log" &
-  pid=$!
-  port=""
-  for _ in $(seq 1 200); do
-    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$tmp/server.log")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || fail "the server exited: $(cat "$tmp/server.log")"
-    sleep 0.1
-  done
-  [ -n "$port" ] || fail "the server did not start in 20 s"
-  url="http://127.0.0.1:$port"
-}
+source "$here/serve/server.sh"
 
 # 1. The same model on both sides.
 start_server "${m[@]}"

@@ -27,22 +27,8 @@ for p in python3 /usr/bin/python3; do "$p" -c "import numpy" 2>/dev/null && { py
 [ -n "$py" ] || skip "python3 with numpy is needed"
 command -v curl >/dev/null || skip "curl is needed"
 
-# start_server ARGS...: llamaref serve on a free port of 127.0.0.1 (--port 0; the port is read from its log)
-start_server() {
-  [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-  "$bin" serve "$@" --host 127.0.0.1 --port 0 -t 1 2>"$tmp/server.log" &
-  pid=$!
-  port=""
-  for _ in $(seq 1 200); do
-    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$tmp/server.log")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || fail "the server exited: $(cat "$tmp/server.log")"
-    sleep 0.1
-  done
-  [ -n "$port" ] || fail "the server did not start in 20 s"
-  url="http://127.0.0.1:$port"
-  health
-}
+source "$here/serve/server.sh"
+start_server_checked() { start_server "$@"; health; }
 # post PATH JSON OUT: the status code on stdout, the body in OUT
 post() { curl -s --max-time 60 -o "$3" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$2" "$url$1"; }
 health() {
@@ -60,7 +46,7 @@ logits_of() {
 case "$case" in
 api)
   m=(-m "$stories/stories260K.bin" -z "$stories/tok512.bin")
-  start_server "${m[@]}"
+  start_server_checked "${m[@]}"
   [ "$(post /tokenize '{"content":"Once upon a time","add_special":true}' "$tmp/tok")" = 200 ] || fail "/tokenize"
   ids=$(jget "$tmp/tok" "','.join(map(str, r['tokens']))")
   [ "$(post /detokenize "{\"tokens\":[${ids}]}" "$tmp/detok")" = 200 ] || fail "/detokenize"
@@ -78,13 +64,13 @@ api)
   logits_of "$tmp/lp.json" "$tmp/lp.npy" "${m[@]}"
   "$py" "$here/serve/check_logprobs.py" "$tmp/lp.json" "$tmp/lp.npy" --top 3 || fail "sampled logprobs"
   # --backend ref: the reference functions' logits, through the same flag as `llamaref logits`
-  start_server "${m[@]}" --backend ref
+  start_server_checked "${m[@]}" --backend ref
   post /v1/completions '{"prompt":[1,403,407,261],"max_tokens":10,"temperature":0,"logprobs":2,"echo":true}' "$tmp/ref.json" >/dev/null
   logits_of "$tmp/ref.json" "$tmp/ref.npy" "${m[@]}" --backend ref
   "$py" "$here/serve/check_logprobs.py" "$tmp/ref.json" "$tmp/ref.npy" --echo --top 2 || fail "--backend ref logprobs"
 
   # (d) seeded sampling = generate with the same seed and settings
-  start_server "${m[@]}"
+  start_server_checked "${m[@]}"
   set_=(--temp 0.9 --top-k 20 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1)
   for seed in 7 8; do
     "$bin" generate "${m[@]}" -p "Once upon a time" -n 60 -s $seed "${set_[@]}" -t 1 >"$tmp/gen" 2>/dev/null || fail "generate"
@@ -138,7 +124,7 @@ PY
   # the llama2-gqa oracle GGUF (its own vocabulary): 40 ids with echo = Meta's full_logits within 1e-4
   need "$gqa/gguf/model-f32.gguf"
   g=(-m "$gqa/gguf/model-f32.gguf")
-  start_server "${g[@]}"
+  start_server_checked "${g[@]}"
   ids=$("$py" -c "import json; t=json.load(open('$gqa/expected/tokens.json')); print(','.join(map(str, t['prompt'] + t['generated'])))")
   post /v1/completions "{\"prompt\":[$ids],\"max_tokens\":0,\"logprobs\":5,\"echo\":true}" "$tmp/gqa.json" >/dev/null
   logits_of "$tmp/gqa.json" "$tmp/gqa.npy" "${g[@]}"
@@ -155,7 +141,7 @@ openai)
   [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] 2>/dev/null || skip "the openai package needs Node.js 20 or later"
   [ -d "$here/serve/node_modules/openai" ] || skip "the npm openai package is not installed (cd tests/serve && npm ci)"
   m=(-m "$stories/stories260K.bin" -z "$stories/tok512.bin")
-  start_server "${m[@]}" --api-key test-key
+  start_server_checked "${m[@]}" --api-key test-key
   code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$url/v1/models")
   [ "$code" = 401 ] || fail "no API key: $code, expected 401"
   timeout 120 node "$here/serve/openai_client.mjs" "$url" "$tmp" || fail "the openai client's checks"
@@ -170,7 +156,7 @@ openai)
   echo "ok: serve openai" ;;
 
 hostile)
-  start_server -m "$stories/stories260K.bin" -z "$stories/tok512.bin"
+  start_server_checked -m "$stories/stories260K.bin" -z "$stories/tok512.bin"
   # expect4xx NAME PATH BODY-FILE: a 4xx status and an OpenAI-style error object, then /health
   expect4xx() {
     local code
@@ -251,7 +237,7 @@ PY
   # a full queue: 16 long requests at once on a slower model (the llama31-scaled oracle, --backend ref):
   # 8 run or wait and get 200, the others 429 at once (no more than 8 in the queue); /health answers meanwhile
   if [ -e "$data/oracle/llama31-scaled/gguf/model-f32.gguf" ]; then
-    start_server -m "$data/oracle/llama31-scaled/gguf/model-f32.gguf" --backend ref -c 2048
+    start_server_checked -m "$data/oracle/llama31-scaled/gguf/model-f32.gguf" --backend ref -c 2048
     qpids=()
     for i in $(seq 1 16); do
       post /v1/completions '{"prompt":"hello","max_tokens":1000,"temperature":1}' "$tmp/q$i" >"$tmp/q$i.code" &
