@@ -343,8 +343,11 @@ edges)  # what a new user met first: one range per flag, help, info, a missing o
       { echo "FAIL: info on $v:"; cat "$tmp/out"; exit 1; }
     echo "ok: info on a vocabulary-only GGUF: $(tr '\n' ' ' <"$tmp/out")"
   fi
-  # a GGUF converted from llama2.c has no vocabulary: the error says to give one with -z, and -z works
-  "$bin" convert -m "$m" --out "$tmp/novocab.gguf" --type f32 >/dev/null || exit 1
+  # a GGUF converted from a llama2.c file with no tokenizer beside it has no vocabulary: the error says
+  # to give one with -z, and -z works
+  mkdir -p "$tmp/alone" && cp "$m" "$tmp/alone/"  # no tokenizer beside it: convert writes no vocabulary
+  "$bin" convert -m "$tmp/alone/$(basename "$m")" --out "$tmp/novocab.gguf" --type f32 >/dev/null 2>"$tmp/err" || exit 1
+  grep -q "^vocabulary: no vocabulary" "$tmp/err" || { echo "FAIL: convert says: $(cat "$tmp/err")"; exit 1; }
   expect_error "give the tokenizer with -z FILE" "$bin" generate -m "$tmp/novocab.gguf" -n 4
   "$bin" generate -m "$tmp/novocab.gguf" -z "$z" --temp 0 -n 4 >/dev/null 2>"$tmp/err" || { echo "FAIL: -z did not help"; cat "$tmp/err"; exit 1; }
   # a tokenizer smaller than the model's vocabulary: refused before the first token, not in the middle
