@@ -172,6 +172,10 @@ class Transformer {
             norms_.push_back({norm_weights_f32(L.attention_norm, cfg_), norm_weights_f32(L.ffn_norm, cfg_),
                               norm_weights_f32(L.post_attention_norm, cfg_), norm_weights_f32(L.post_ffn_norm, cfg_)});
         final_norm_ = norm_weights_f32(model_->weights.norm, cfg_);
+        if (collectives_)  // the all-reduces' names, for a rank's messages: built once, not per token
+            for (int l = 0; l < cfg_.n_layers; ++l)
+                for (const char* sum : {".attention.wo", ".feed_forward.w2"})
+                    reduce_names_.push_back("layers." + std::to_string(l) + sum);
     }
 
   private:
@@ -254,8 +258,8 @@ class Transformer {
         for (std::size_t t = 0; t < T; ++t) cache_.store(l, start_pos + int(t), k + t * K, v + t * K);
         if (probs) probe(".attention.probs", probs, {T, std::size_t(heads_.n_heads), std::size_t(start_pos) + T});
         probe(".attention.heads", att, {T, Q});
-        ops_->linear(Lw.wo, att, out, T);         // [T, D] (model parallel: this rank's heads' share)
-        all_reduce(".attention.wo", out, T * D);  // model parallel: the sum over every rank's heads
+        ops_->linear(Lw.wo, att, out, T);  // [T, D] (model parallel: this rank's heads' share)
+        all_reduce(0, out, T * D);         // model parallel: the sum over every rank's heads (.attention.wo)
         if (cfg_.post_norms) norm(".post_attention_norm", out, norms_[std::size_t(l)].post_attention, out, T);
     }
 
@@ -273,7 +277,7 @@ class Transformer {
         probe(".feed_forward.w1", gate, {T, F});
         probe(".feed_forward.w3", up, {T, F});
         probe(".feed_forward.hidden", hidden, {T, F});
-        all_reduce(".feed_forward.w2", out, T * D);  // model parallel: the sum over every rank's units
+        all_reduce(1, out, T * D);  // model parallel: the sum over every rank's units (.feed_forward.w2)
         if (cfg_.post_norms) norm(".post_ffn_norm", out, norms_[std::size_t(l)].post_ffn, out, T);
     }
 
@@ -315,9 +319,9 @@ class Transformer {
         probe(name, x, {n / std::size_t(cfg_.dim), std::size_t(cfg_.dim)});
     }
     // y [n] ← the sum over the ranks (model parallel; one process: y as it is).
-    void all_reduce(const char* name, float* y, std::size_t n) {
-        if (collectives_) collectives_->all_reduce(y, n, probe_name(name));
-        probe(name, y, {n / std::size_t(cfg_.dim), std::size_t(cfg_.dim)});
+    void all_reduce(int sum, float* y, std::size_t n) {  // sum 0: attention's wo, 1: the FFN's w2
+        if (collectives_) collectives_->all_reduce(y, n, reduce_names_[std::size_t(2 * layer_ + sum)]);
+        probe(sum == 0 ? ".attention.wo" : ".feed_forward.w2", y, {n / std::size_t(cfg_.dim), std::size_t(cfg_.dim)});
     }
     void probe(const char* name, const float* data, Shape shape) const {
         if (observer_) observer_(Probe{probe_name(name), layer_, data, std::move(shape)});
@@ -401,6 +405,8 @@ class Transformer {
     KVCache cache_;
     std::vector<double> theta_;  // [Dh/2] RoPE frequencies (scaled when the config says so)
     std::vector<LayerNorms> norms_;
+    std::vector<std::string>
+        reduce_names_;               // [2L] "layers.l.attention.wo", "layers.l.feed_forward.w2" (model parallel)
     std::vector<float> final_norm_;  // [D]
     Observer observer_;
     bool observe_probs_ = false;
